@@ -1,0 +1,52 @@
+// Clock: the one way Lintel code reads the time. Injected everywhere (STYLE.md rule 4).
+//
+// Wall() is UTC wall-clock time used for validity windows; Monotonic() is for timeouts and
+// intervals. Implementations are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+
+#include "gateway/base/time.h"
+
+namespace lintel {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Instant Wall() const = 0;
+  virtual std::chrono::steady_clock::time_point Monotonic() const = 0;
+};
+
+// The operating system's clocks.
+class SystemClock final : public Clock {
+ public:
+  Instant Wall() const override {
+    return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::now();
+  }
+};
+
+// A clock the test moves by hand. Wall time may be set backwards (to simulate a bad RTC);
+// monotonic time only moves forwards with Advance().
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(Instant wall) : wall_(ToUnix(wall)) {}
+  Instant Wall() const override { return FromUnix(wall_.load()); }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::time_point{std::chrono::nanoseconds{mono_ns_.load()}};
+  }
+  void SetWall(Instant t) { wall_ = ToUnix(t); }
+  void Advance(std::chrono::nanoseconds d) {
+    mono_ns_ += d.count();
+    wall_ += std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  }
+
+ private:
+  std::atomic<int64_t> wall_;
+  std::atomic<int64_t> mono_ns_{1'000'000'000};
+};
+
+}  // namespace lintel

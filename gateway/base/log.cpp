@@ -1,0 +1,29 @@
+#include "gateway/base/log.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+#include "gateway/base/clock.h"
+
+namespace lintel {
+namespace {
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<bool> g_timestamps{false};
+std::mutex g_mu;
+}  // namespace
+
+void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
+void SetLogTimestamps(bool on) { g_timestamps = on; }
+
+void Log(LogLevel level, std::string_view component, std::string_view message) {
+  if (static_cast<int>(level) > g_level.load()) return;
+  std::string line = "<" + std::to_string(static_cast<int>(level)) + ">";
+  if (g_timestamps) line += FormatRfc3339(SystemClock().Wall()) + " ";
+  line.append(component).append(": ").append(message).push_back('\n');
+  std::lock_guard<std::mutex> lock(g_mu);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace lintel
