@@ -1,0 +1,84 @@
+// Engine: decides one door for one presented credential at one instant. Pure: no I/O, no clock of
+// its own, no threads. Owned by the core thread; the Index it reads is immutable and swapped whole.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "rules/decision.h"
+#include "rules/index.h"
+#include "rules/presented.h"
+
+namespace lintel::rules {
+
+struct Request {
+  std::string_view door;    // a door id of the site
+  std::string_view reader;  // the reader it came from (keypad lockout is per reader); empty = door
+  Presented credential;
+};
+
+// Decides against one index, with no state: the order of checks is
+//   door known -> presentation well-formed -> door mode -> keypad lockout (PINs) ->
+//   credential known -> credential status -> credential validity window -> person status ->
+//   access paths (direct groups, leases, then inherited from the primary): door in group,
+//   lease started / not ended / rent paid (+grace), schedule open.
+// The first failing check decides, except among access paths, where any open path grants and
+// otherwise the most specific denial wins (outside_schedule, rent_overdue, lease_not_started,
+// lease_ended, person_suspended of the primary, then no_access_to_door / no_active_lease).
+// `locked_out_until` is the reader's keypad lockout end (INT64_MIN when none). With `trace`, each
+// check is appended in order.
+Decision DecideWith(const Index& index, const Request& request, Instant now,
+                    int64_t locked_out_until, Trace* trace);
+
+// Keypad lockout per reader: `failures` failed PIN entries (unknown or malformed PINs) within
+// `window_s` lock that reader's keypad for `lockout_s`; cards keep working (a lockout must not let
+// a passer-by shut tenants out). A granted PIN clears the reader's count.
+class KeypadLockout {
+ public:
+  explicit KeypadLockout(const Policy& policy) : policy_(policy) {}
+  void SetPolicy(const Policy& policy) { policy_ = policy; }
+  int64_t LockedUntil(std::string_view reader) const;
+  // Records the outcome of a PIN decision; returns true when this failure started a lockout.
+  bool Record(std::string_view reader, const Decision& d, Instant now);
+
+ private:
+  struct ReaderState {
+    std::deque<int64_t> failures;
+    int64_t locked_until = INT64_MIN;
+  };
+  Policy policy_;
+  std::unordered_map<std::string, ReaderState> readers_;
+};
+
+// The stateful face of the rules: the current index, the keypad lockouts, and the time floor.
+//
+// Time floor: the engine never evaluates at a time below the latest wall time it has seen (or was
+// given from the store's last-known-good time), so a clock that jumps back cannot revive an expired
+// lease or credential. A wall time below the floor is flagged in the decision (clock_went_back).
+class Engine {
+ public:
+  explicit Engine(std::shared_ptr<const Index> index);
+
+  void SwapIndex(std::shared_ptr<const Index> index);
+  const std::shared_ptr<const Index>& index() const { return index_; }
+
+  // Raises the floor to `t` if above it (from the store at start-up).
+  void RaiseTimeFloor(Instant t);
+  Instant time_floor() const { return floor_; }
+  // max(wall, floor), raising the floor to it.
+  Instant EffectiveNow(Instant wall, bool* went_back = nullptr);
+
+  Decision Decide(const Request& request, Instant wall_now, Trace* trace = nullptr);
+  // Like Decide but changes nothing (no floor move, no lockout count): for "what if" queries.
+  Decision Evaluate(const Request& request, Instant at, Trace* trace = nullptr) const;
+
+ private:
+  std::shared_ptr<const Index> index_;
+  KeypadLockout lockout_;
+  Instant floor_ = kInstantMin;
+};
+
+}  // namespace lintel::rules

@@ -1,0 +1,156 @@
+// Index: the engine's immutable, compact view of one state, built once and then only read.
+//
+// An Index is never modified after Build(); a new state builds a new Index that is swapped in
+// (shared_ptr), so a decision never waits on sync or on the store, and any number of threads may
+// read one Index at once. Lookups by credential key, credential id, person id and door id are O(1)
+// (open-addressing hash tables over 32-bit row numbers; ids and names live in one string arena) so
+// that 2,000,000 credentials with their people and leases fit in about 150 bytes per credential.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules/model.h"
+#include "rules/presented.h"
+
+namespace lintel::rules {
+
+inline constexpr uint32_t kNone = 0xffffffffu;
+
+// A string in the index's arena.
+struct Str {
+  uint32_t offset = 0;
+  uint32_t size = 0;
+};
+
+struct ScheduleRec {
+  Str id;
+  std::vector<Window> windows;
+  std::vector<ScheduleException> exceptions;  // sorted by date
+};
+struct GroupRec {
+  Str id;
+  Str name;
+  std::vector<uint16_t> doors;  // sorted door numbers
+  uint32_t schedule = 0;
+};
+struct PersonRec {
+  Str id;
+  Str name;
+  uint32_t primary = kNone;
+  uint32_t groups = 0;  // offset into refs: `groups_count` group numbers
+  uint32_t leases = 0;  // offset into refs: `leases_count` lease numbers (leases naming the person)
+  uint16_t groups_count = 0;
+  uint16_t leases_count = 0;
+  Role role = Role::kTenant;
+  PersonStatus status = PersonStatus::kActive;
+  bool inherit = false;
+};
+struct LeaseRec {
+  Str id;
+  Str unit;
+  int64_t starts_at = 0;
+  int64_t ends_at = INT64_MAX;     // exclusive
+  int64_t paid_until = INT64_MAX;  // paid_through + grace, exclusive; INT64_MAX when not tracked
+  uint32_t groups = 0;             // offset into refs
+  uint16_t groups_count = 0;
+};
+struct CredentialRec {
+  CredentialKey key;
+  Str id;
+  uint32_t person = kNone;
+  uint32_t next_same_key = kNone;  // other credentials of this card/PIN, by valid_from
+  int64_t valid_from = INT64_MIN;
+  int64_t valid_until = INT64_MAX;  // exclusive
+  CredentialType type = CredentialType::kCard;
+  CredentialStatus status = CredentialStatus::kActive;
+};
+struct DoorRec {
+  std::string id;
+  bool common = false;
+  DoorModeKind mode = DoorModeKind::kNormal;  // from the state's door_modes
+  int64_t mode_until = INT64_MAX;
+};
+
+class Index;
+
+// Builds an Index from records streamed in any order (the store streams rows; a state file gives
+// Records). Tolerant: a dangling reference (a group naming a door that the YAML no longer has, a
+// credential of an unknown person) is dropped with a warning rather than failing the build, so a
+// stored state keeps loading after an installer edits the YAML. Strict checking is Validate()'s job
+// before anything is stored. Single-threaded.
+class IndexBuilder {
+ public:
+  explicit IndexBuilder(Site site);
+  ~IndexBuilder();
+  // Optional: how many credentials/people/leases to expect (avoids regrowth).
+  void Reserve(size_t credentials, size_t people, size_t leases);
+  void Add(const Schedule& s);
+  void Add(const Group& g);
+  void Add(const Person& p);
+  void Add(const Lease& l);
+  void Add(const Credential& c);
+  void Add(const DoorMode& m);
+  void AddAll(const Records& r);
+  // Consumes the builder. `warnings` (optional) receives the dropped references.
+  std::shared_ptr<const Index> Build(std::vector<std::string>* warnings = nullptr);
+
+ private:
+  struct Pending;
+  std::unique_ptr<Pending> p_;
+};
+
+inline std::shared_ptr<const Index> BuildIndex(const Site& site, const Records& r,
+                                               std::vector<std::string>* warnings = nullptr) {
+  IndexBuilder b(site);
+  b.AddAll(r);
+  return b.Build(warnings);
+}
+
+class Index {
+ public:
+  const Site& site() const { return site_; }
+  std::string_view str(Str s) const { return {arena_.data() + s.offset, s.size}; }
+
+  // O(1) lookups; kNone when absent.
+  uint32_t FindDoor(std::string_view id) const;
+  uint32_t FindCredentialByKey(const CredentialKey& k) const;  // first of its chain
+  uint32_t FindCredentialById(std::string_view id) const;
+  uint32_t FindPerson(std::string_view id) const;
+
+  const std::vector<DoorRec>& doors() const { return doors_; }
+  const std::vector<ScheduleRec>& schedules() const { return schedules_; }
+  const std::vector<GroupRec>& groups() const { return groups_; }
+  const std::vector<PersonRec>& people() const { return people_; }
+  const std::vector<LeaseRec>& leases() const { return leases_; }
+  const std::vector<CredentialRec>& credentials() const { return credentials_; }
+  const uint32_t* refs(uint32_t offset) const { return refs_.data() + offset; }
+
+  // Is schedule `s` open at `t` (site time zone, exceptions first)?
+  bool ScheduleOpen(uint32_t s, Instant t) const;
+  // Heap bytes held by this index (for the benchmark and `lintelctl status`).
+  size_t MemoryBytes() const;
+
+ private:
+  friend class IndexBuilder;
+  Index() = default;
+
+  Site site_;
+  std::string arena_;
+  std::vector<DoorRec> doors_;
+  std::vector<ScheduleRec> schedules_;
+  std::vector<GroupRec> groups_;
+  std::vector<PersonRec> people_;
+  std::vector<LeaseRec> leases_;
+  std::vector<CredentialRec> credentials_;
+  std::vector<uint32_t> refs_;
+  // Open-addressing tables of row numbers (kNone = empty), sized ~1.4x their rows.
+  std::vector<uint32_t> cred_by_key_;
+  std::vector<uint32_t> cred_by_id_;
+  std::vector<uint32_t> person_by_id_;
+};
+
+}  // namespace lintel::rules

@@ -1,0 +1,174 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "rules/validate.h"
+#include "tests/unit/rules/fixture.h"
+
+namespace lintel::rules {
+namespace {
+
+using testing::Card;
+using testing::MakeGroup;
+using testing::MakePerson;
+using testing::Pin;
+using testing::T;
+
+Records Base() {
+  Records r;
+  r.groups = {MakeGroup("g", {"front"})};
+  r.people = {MakePerson("p1"), MakePerson("p2")};
+  return r;
+}
+
+bool Has(const std::vector<std::string>& errors, const std::string& text) {
+  return std::any_of(errors.begin(), errors.end(),
+                     [&](const std::string& e) { return e == text; });
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& e : v) s += e + "\n";
+  return s;
+}
+
+struct PinCase {
+  const char* pin;
+  const char* error;  // nullptr = valid
+};
+
+void PrintTo(const PinCase& c, std::ostream* os) { *os << "pin of " << strlen(c.pin) << " chars"; }
+
+class PinRules : public ::testing::TestWithParam<PinCase> {};
+
+TEST_P(PinRules, ChecksLengthDigitsAndLeadingNine) {
+  Records r = Base();
+  r.credentials = {Pin("c-17", "p1", GetParam().pin)};
+  auto errors = Validate(testing::MapleCourt(), r);
+  if (GetParam().error == nullptr) {
+    EXPECT_TRUE(errors.empty()) << Join(errors);
+  } else {
+    EXPECT_TRUE(Has(errors, GetParam().error)) << Join(errors);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Pins, PinRules,
+    ::testing::Values(PinCase{"1234", nullptr}, PinCase{"12345678", nullptr},
+                      PinCase{"0123", nullptr},
+                      PinCase{"123", "credential c-17: pin must have 4 to 8 digits, has 3"},
+                      PinCase{"123456789", "credential c-17: pin must have 4 to 8 digits, has 9"},
+                      PinCase{"12a4", "credential c-17: pin must contain digits only"},
+                      PinCase{"", "credential c-17: pin must contain digits only"},
+                      PinCase{"9123", "credential c-17: pin must not start with 9"}));
+
+TEST(Validate, PolicyCanAllowLeadingNineAndTwoDigitPins) {
+  Site site = testing::MapleCourt();
+  site.policy.pin_allow_leading_9 = true;
+  site.policy.pin_min_length = 2;
+  Records r = Base();
+  r.credentials = {Pin("a", "p1", "91"), Pin("b", "p2", "12")};
+  EXPECT_TRUE(Validate(site, r).empty());
+}
+
+TEST(Validate, CardUidMustBeOneToSixteenHexDigits) {
+  Records r = Base();
+  Credential c = Card("c-1", "p1", 0, 0);
+  c.card.format = CardFormat::kUid;
+  for (const char* bad : {"", "12345678901234567", "04G2"}) {
+    c.card.uid = bad;
+    r.credentials = {c};
+    EXPECT_TRUE(Has(Validate(testing::MapleCourt(), r), "credential c-1: card uid must be 1-16 hex digits"))
+        << bad;
+  }
+  c.card.uid = "0123456789ABCDEF";
+  r.credentials = {c};
+  EXPECT_TRUE(Validate(testing::MapleCourt(), r).empty());
+}
+
+TEST(Validate, CardFieldsMustFitTheFormat) {
+  Records r = Base();
+  r.credentials = {Card("c-1", "p1", 256, 1), Card("c-2", "p1", 1, 65536)};
+  auto errors = Validate(testing::MapleCourt(), r);
+  EXPECT_TRUE(Has(errors, "credential c-1: card facility must be below 256 for h10301")) << Join(errors);
+  EXPECT_TRUE(Has(errors, "credential c-2: card number must be below 65536 for h10301")) << Join(errors);
+}
+
+TEST(Validate, RejectsOverlappingWindowsForOneCardOrPin) {
+  Records r = Base();
+  Credential a = Card("c-a", "p1", 1, 1);
+  a.valid_until = T("2026-12-01T00:00:00Z");
+  Credential b = Card("c-b", "p2", 1, 1);
+  b.valid_from = T("2026-11-30T00:00:00Z");
+  Credential pin_a = Pin("pin-a", "p1", "4321");
+  Credential pin_b = Pin("pin-b", "p2", "4321");
+  r.credentials = {a, b, pin_a, pin_b};
+  auto errors = Validate(testing::MapleCourt(), r);
+  EXPECT_TRUE(Has(errors,
+                  "credential c-b: card h10301:1:1 is already held by credential c-a in an "
+                  "overlapping validity window (one card or pin has one holder at a time)"))
+      << Join(errors);
+  EXPECT_TRUE(Has(errors,
+                  "credential pin-b: pin is already held by credential pin-a in an overlapping "
+                  "validity window (one card or pin has one holder at a time)"))
+      << Join(errors);
+  for (const auto& e : errors) EXPECT_EQ(e.find("4321"), std::string::npos) << "PIN leaked: " << e;
+  // Back-to-back windows do not overlap; a revoked holder does not block a new one.
+  r.credentials[1].valid_from = T("2026-12-01T00:00:00Z");
+  r.credentials[2].status = CredentialStatus::kRevoked;
+  EXPECT_TRUE(Validate(testing::MapleCourt(), r).empty()) << Join(Validate(testing::MapleCourt(), r));
+}
+
+TEST(Validate, ReportsUnknownReferences) {
+  Records r = Base();
+  r.groups.push_back(MakeGroup("g2", {"cellar"}, "nights"));
+  r.people[0].groups = {"nope"};
+  r.people[1].primary = "ghost";
+  r.leases = {Lease{"l1", "101", {"p9"}, {"g"}, T("2026-01-01T00:00:00Z"), {}, {}, {}}};
+  r.credentials = {Card("c-1", "p7", 1, 2)};
+  r.door_modes = {DoorMode{"attic", DoorModeKind::kUnlocked, {}}};
+  auto errors = Validate(testing::MapleCourt(), r);
+  for (const char* want : {"group g2: door \"cellar\" is not a door of this site",
+                           "group g2: schedule \"nights\" does not exist",
+                           "person p1: group \"nope\" does not exist",
+                           "person p2: primary \"ghost\" does not exist",
+                           "lease l1: member \"p9\" does not exist",
+                           "credential c-1: person \"p7\" does not exist",
+                           "door_mode attic: not a door of this site"}) {
+    EXPECT_TRUE(Has(errors, want)) << want << "\n" << Join(errors);
+  }
+}
+
+TEST(Validate, ReportsDuplicatesCyclesAndBadWindows) {
+  Records r = Base();
+  r.people.push_back(MakePerson("p1"));
+  r.people[0].primary = "p2";
+  r.people[1].primary = "p1";
+  r.schedules = {Schedule{"s", {Window{0x01, 600, 600}}, {}}, Schedule{"always", {}, {}}};
+  r.leases = {Lease{"l1", "1", {"p1"}, {}, T("2026-02-01T00:00:00Z"), T("2026-01-01T00:00:00Z"), {}, 400}};
+  auto errors = Validate(testing::MapleCourt(), r);
+  for (const char* want : {"person p1: duplicate id", "person p1: primary chain loops back to this person",
+                           "schedule s: a window 10:00-10:00 must have from before to (to may be 24:00)",
+                           "schedule always: the id \"always\" is built in",
+                           "lease l1: ends_at must be after starts_at",
+                           "lease l1: grace_days must be between 0 and 365"}) {
+    EXPECT_TRUE(Has(errors, want)) << want << "\n" << Join(errors);
+  }
+}
+
+TEST(Validate, DefaultGroupAndAlwaysScheduleAreBuiltIn) {
+  Records r = Base();
+  r.groups.push_back(MakeGroup("nightly", {"garage"}, "always"));
+  r.people[0].groups = {"default"};
+  EXPECT_TRUE(Validate(testing::MapleCourt(), r).empty());
+}
+
+TEST(Validate, StopsAtMaxErrors) {
+  Records r = Base();
+  for (int i = 0; i < 100; ++i) r.credentials.push_back(Pin("c" + std::to_string(i), "p1", "9"));
+  EXPECT_EQ(Validate(testing::MapleCourt(), r, 10).size(), 10u);
+}
+
+}  // namespace
+}  // namespace lintel::rules
