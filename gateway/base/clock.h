@@ -16,6 +16,8 @@ class Clock {
   virtual ~Clock() = default;
   virtual Instant Wall() const = 0;
   virtual std::chrono::steady_clock::time_point Monotonic() const = 0;
+  // Whether wall time is disciplined (NTP/PTP); reported with every event as `clock_synced`.
+  virtual bool Synchronized() const = 0;
 };
 
 // The operating system's clocks.
@@ -27,6 +29,7 @@ class SystemClock final : public Clock {
   std::chrono::steady_clock::time_point Monotonic() const override {
     return std::chrono::steady_clock::now();
   }
+  bool Synchronized() const override;  // adjtimex(2): kernel clock not marked unsynchronised
 };
 
 // A clock the test moves by hand. Wall time may be set backwards (to simulate a bad RTC);
@@ -38,7 +41,9 @@ class FakeClock final : public Clock {
   std::chrono::steady_clock::time_point Monotonic() const override {
     return std::chrono::steady_clock::time_point{std::chrono::nanoseconds{mono_ns_.load()}};
   }
+  bool Synchronized() const override { return synced_; }
   void SetWall(Instant t) { wall_ = ToUnix(t); }
+  void SetSynchronized(bool s) { synced_ = s; }
   void Advance(std::chrono::nanoseconds d) {
     mono_ns_ += d.count();
     wall_ += std::chrono::duration_cast<std::chrono::seconds>(d).count();
@@ -47,6 +52,7 @@ class FakeClock final : public Clock {
  private:
   std::atomic<int64_t> wall_;
   std::atomic<int64_t> mono_ns_{1'000'000'000};
+  std::atomic<bool> synced_{true};
 };
 
 }  // namespace lintel
