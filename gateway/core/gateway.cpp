@@ -1,0 +1,280 @@
+#include "gateway/core/gateway.h"
+
+#include <fstream>
+
+#include "gateway/base/ids.h"
+#include "gateway/base/log.h"
+#include "gateway/codec/records_json.h"
+#include "gateway/core/decision_json.h"
+#include "rules/validate.h"
+
+namespace lintel::core {
+
+using nlohmann::json;
+
+namespace {
+
+// Streams stored rows into an index builder (no intermediate Records: cold start stays lean).
+class BuilderVisitor final : public store::RecordVisitor {
+ public:
+  explicit BuilderVisitor(rules::IndexBuilder& b) : b_(b) {}
+  void OnSchedule(const rules::Schedule& x) override { b_.Add(x); }
+  void OnGroup(const rules::Group& x) override { b_.Add(x); }
+  void OnPerson(const rules::Person& x) override { b_.Add(x); }
+  void OnLease(const rules::Lease& x) override { b_.Add(x); }
+  void OnCredential(const rules::Credential& x) override { b_.Add(x); }
+  void OnDoorMode(const rules::DoorMode& x) override { b_.Add(x); }
+
+ private:
+  rules::IndexBuilder& b_;
+};
+
+}  // namespace
+
+Gateway::Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,
+                 std::shared_ptr<const rules::Index> index)
+    : config_(std::move(config)),
+      clock_(clock),
+      store_(std::move(store)),
+      engine_(std::move(index)),
+      started_at_(clock.Wall()) {}
+
+Result<std::shared_ptr<const rules::Index>> Gateway::LoadIndex(store::Store& store,
+                                                               const rules::Site& site) {
+  rules::IndexBuilder builder(site);
+  BuilderVisitor visitor(builder);
+  LINTEL_RETURN_IF_ERROR(store.LoadState(visitor));
+  std::vector<std::string> warnings;
+  auto index = builder.Build(&warnings);
+  for (const std::string& w : warnings) LogWarning("core", "stored state: " + w);
+  return index;
+}
+
+Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Clock& clock) {
+  Result<std::unique_ptr<store::Store>> store = store::Store::Open(config.store_path, {});
+  if (!store.ok()) return store.status();
+  rules::Site site = config::MakeSite(config);
+  Result<std::shared_ptr<const rules::Index>> index = LoadIndex(**store, site);
+  if (!index.ok()) return index.status();
+  std::unique_ptr<Gateway> g(new Gateway(std::move(config), clock, std::move(*store), *index));
+  Result<std::optional<Instant>> lkg = g->store_->LastKnownGood();
+  if (!lkg.ok()) return lkg.status();
+  if (lkg->has_value()) g->engine_.RaiseTimeFloor(**lkg);
+  bool went_back = false;
+  Instant now = g->engine_.EffectiveNow(clock.Wall(), &went_back);
+  if (went_back) {
+    LogWarning("core", "wall clock " + FormatRfc3339(clock.Wall()) +
+                           " is behind the last-known-good time " + FormatRfc3339(now) +
+                           "; deciding at the last-known-good time until it catches up");
+    g->Journal({{"type", "clock.jump"},
+                {"wall", FormatRfc3339(clock.Wall())},
+                {"last_known_good", FormatRfc3339(now)}});
+  }
+  const rules::Index& x = *g->engine_.index();
+  g->Journal({{"type", "gateway.started"},
+              {"credentials", x.credentials().size()},
+              {"people", x.people().size()}});
+  LINTEL_RETURN_IF_ERROR(g->Tick());
+  LogInfo("core", "state loaded: " + std::to_string(x.credentials().size()) + " credentials, " +
+                      std::to_string(x.people().size()) + " people, " +
+                      std::to_string(x.leases().size()) + " leases");
+  return g;
+}
+
+Status Gateway::Reload(config::Config config) {
+  if (config.store_path != config_.store_path) {
+    return Status::FailedPrecondition("store.path changed from " + config_.store_path + " to " +
+                                      config.store_path + "; restart lintel to move the store");
+  }
+  Result<std::shared_ptr<const rules::Index>> index =
+      LoadIndex(*store_, config::MakeSite(config));
+  if (!index.ok()) return index.status();
+  engine_.SwapIndex(std::move(*index));
+  config_ = std::move(config);
+  return Status::Ok();
+}
+
+Status Gateway::Tick() {
+  bool went_back = false;
+  Instant now = engine_.EffectiveNow(clock_.Wall(), &went_back);
+  LINTEL_RETURN_IF_ERROR(store_->AdvanceLastKnownGood(now));
+  return Flush();
+}
+
+void Gateway::Journal(json event) {
+  event["id"] = NewUuid();
+  event["ts"] = FormatRfc3339(engine_.EffectiveNow(clock_.Wall()));
+  event["clock_synced"] = clock_.Synchronized();
+  pending_.push_back(std::move(event));
+}
+
+Status Gateway::Flush() {
+  if (pending_.empty()) return Status::Ok();
+  std::vector<store::JournalEvent> batch;
+  batch.reserve(pending_.size());
+  for (const json& e : pending_) {
+    store::JournalEvent je;
+    je.ts = ParseRfc3339(e["ts"].get<std::string>()).value();
+    je.type = e["type"].get<std::string>();
+    je.body = e.dump();
+    batch.push_back(std::move(je));
+  }
+  Result<uint64_t> r = store_->Append(batch);
+  if (!r.ok()) {
+    LogError("core", "journal write failed, keeping " + std::to_string(pending_.size()) +
+                         " events queued: " + r.status().ToString());
+    return r.status();
+  }
+  pending_.clear();
+  return Status::Ok();
+}
+
+rules::Decision Gateway::Present(const rules::Request& request, std::string_view source) {
+  rules::Decision d = engine_.Decide(request, clock_.Wall());
+  json e = DecisionToJson(d, request.door);
+  e["type"] = d.granted ? "access.granted" : "access.denied";
+  e.erase("at");
+  if (!request.reader.empty()) e["reader"] = request.reader;
+  e["source"] = source;
+  Journal(std::move(e));
+  if (d.clock_went_back) {
+    Journal({{"type", "clock.jump"}, {"wall", FormatRfc3339(clock_.Wall())},
+             {"last_known_good", FormatRfc3339(d.at)}});
+  }
+  if (d.lockout_started) {
+    std::string reader(request.reader.empty() ? request.door : request.reader);
+    LogWarning("core", "keypad of reader " + reader + " locked out after repeated PIN failures");
+    Journal({{"type", "keypad.locked_out"}, {"door", request.door}, {"reader", reader}});
+  }
+  return d;
+}
+
+Result<json> Gateway::Handle(const json& request) {
+  if (!request.is_object() || !request.contains("cmd") || !request["cmd"].is_string()) {
+    return Status::InvalidArgument("request must be an object with a \"cmd\" string");
+  }
+  const std::string cmd = request["cmd"].get<std::string>();
+  Result<json> out = Status::InvalidArgument(
+      "unknown command \"" + cmd + "\" (status, state.import, present, explain, events.tail)");
+  if (cmd == "status") {
+    out = Status_();
+  } else if (cmd == "state.import") {
+    out = Import(request);
+  } else if (cmd == "present") {
+    out = PresentCmd(request, false);
+  } else if (cmd == "explain") {
+    out = PresentCmd(request, true);
+  } else if (cmd == "events.tail") {
+    out = EventsTail(request);
+  }
+  Status flushed = Flush();
+  if (!flushed.ok() && out.ok()) return flushed;
+  return out;
+}
+
+Result<json> Gateway::Status_() {
+  const rules::Index& x = *engine_.index();
+  Result<store::Position> pos = store_->AppliedPosition();
+  if (!pos.ok()) return pos.status();
+  Result<uint64_t> count = store_->Count();
+  if (!count.ok()) return count.status();
+  Result<uint64_t> last = store_->LastSeq();
+  if (!last.ok()) return last.status();
+  json doors = json::array();
+  for (const rules::DoorRec& d : x.doors()) doors.push_back(d.id);
+  Instant now = clock_.Wall();
+  return json{
+      {"site", config_.site_id},
+      {"gateway", config_.gateway_id},
+      {"time_zone", config_.time_zone},
+      {"now", FormatRfc3339(now)},
+      {"time_floor", FormatRfc3339(engine_.time_floor())},
+      {"clock_synced", clock_.Synchronized()},
+      {"uptime_s", ToUnix(now) - ToUnix(started_at_)},
+      {"applied", {{"epoch", pos->epoch}, {"version", pos->version}}},
+      {"state",
+       {{"schedules", x.schedules().size() - 1},
+        {"groups", x.groups().size()},
+        {"people", x.people().size()},
+        {"leases", x.leases().size()},
+        {"credentials", x.credentials().size()}}},
+      {"index_bytes", x.MemoryBytes()},
+      {"events", {{"queued", *count}, {"last_seq", *last}}},
+      {"doors", doors},
+  };
+}
+
+Result<json> Gateway::Import(const json& request) {
+  if (!request.contains("records")) {
+    return Status::InvalidArgument("state.import needs \"records\" (a snapshot's records object)");
+  }
+  Result<store::Position> pos = store_->AppliedPosition();
+  if (!pos.ok()) return pos.status();
+  if (pos->epoch != 0 || pos->version != 0) {
+    return Status::FailedPrecondition(
+        "this gateway's state comes from the cloud (applied epoch " + std::to_string(pos->epoch) +
+        ", version " + std::to_string(pos->version) +
+        "); the property system is the source of truth, so a local import is refused");
+  }
+  Result<rules::Records> records = codec::ParseRecords(request["records"]);
+  if (!records.ok()) return records.status();
+  rules::Site site = config::MakeSite(config_);
+  std::vector<std::string> errors = rules::Validate(site, *records);
+  if (!errors.empty()) {
+    std::string msg = "state rejected, nothing changed:";
+    for (const std::string& e : errors) msg += "\n  " + e;
+    return Status::InvalidArgument(msg);
+  }
+  LINTEL_RETURN_IF_ERROR(store_->ReplaceState(*records, store::Position{0, 0}));
+  engine_.SwapIndex(rules::BuildIndex(site, *records));
+  json counts = {{"schedules", records->schedules.size()},
+                 {"groups", records->groups.size()},
+                 {"people", records->people.size()},
+                 {"leases", records->leases.size()},
+                 {"credentials", records->credentials.size()},
+                 {"door_modes", records->door_modes.size()}};
+  LogInfo("core", "state imported locally: " + counts.dump());
+  Journal({{"type", "sync.applied"}, {"source", "local"}, {"counts", counts}});
+  return json{{"imported", counts}};
+}
+
+Result<json> Gateway::PresentCmd(const json& request, bool explain) {
+  Result<PresentRequest> req = ParsePresentRequest(request);
+  if (!req.ok()) return req.status();
+  if (engine_.index()->FindDoor(req->door) == rules::kNone) {
+    return Status::NotFound("door \"" + req->door + "\" is not a door of this site");
+  }
+  rules::Request r{req->door, req->reader, req->credential};
+  rules::Trace trace;
+  rules::Decision d;
+  if (explain || req->at) {
+    // A question about a moment: no journal, no lockout counting, no move of the time floor.
+    d = engine_.Evaluate(r, req->at.value_or(engine_.EffectiveNow(clock_.Wall())),
+                         explain ? &trace : nullptr);
+  } else {
+    d = Present(r, "lintelctl");
+  }
+  json out = DecisionToJson(d, req->door);
+  if (explain) out["checks"] = TraceToJson(trace);
+  return out;
+}
+
+Result<json> Gateway::EventsTail(const json& request) {
+  size_t n = 20;
+  if (request.contains("n")) {
+    if (!request["n"].is_number_unsigned()) return Status::InvalidArgument("\"n\" must be >= 0");
+    n = request["n"].get<size_t>();
+  }
+  Result<std::vector<store::JournalEvent>> events = store_->Tail(n);
+  if (!events.ok()) return events.status();
+  json a = json::array();
+  for (const store::JournalEvent& e : *events) {
+    json j = json::parse(e.body, nullptr, false);
+    if (j.is_discarded()) j = {{"type", e.type}, {"corrupt", true}};
+    j["seq"] = e.seq;
+    a.push_back(std::move(j));
+  }
+  return json{{"events", a}};
+}
+
+}  // namespace lintel::core

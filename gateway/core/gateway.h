@@ -1,0 +1,72 @@
+// Gateway: the core of the daemon. Owns the engine, the store and the journal; answers the
+// control commands. Everything it touches is injected (config, clock, store path), so tests run it
+// in-process with a FakeClock.
+//
+// Thread rule: one thread (the core loop's) calls every method. Nothing here blocks on the network.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/status.h"
+#include "gateway/store/store.h"
+#include "rules/engine.h"
+
+namespace lintel::core {
+
+class Gateway {
+ public:
+  // Opens (or creates) the store at config.store_path, raises the engine's time floor to the
+  // store's last-known-good time, loads the state into a fresh index and journals
+  // `gateway.started`. Errors: the store's (Corruption for a damaged or newer-schema file,
+  // IoError), never a crash.
+  static Result<std::unique_ptr<Gateway>> Open(config::Config config, const Clock& clock);
+
+  // Control commands (gateway/control protocol): {"cmd": "status" | "state.import" | "present" |
+  // "explain" | "events.tail", ...}. Returns the result object or an error Status whose message
+  // goes back to lintelctl. Events produced by a command are durable before it returns.
+  Result<nlohmann::json> Handle(const nlohmann::json& request);
+
+  // Applies a new config (SIGHUP): rebuilds the index from the store with the new site. The store
+  // path cannot change at runtime (FailedPrecondition). On error nothing changes.
+  Status Reload(config::Config config);
+
+  // Periodic housekeeping (every few seconds): persists the last-known-good time and flushes any
+  // pending journal events.
+  Status Tick();
+
+  // Presents a credential at a door now (drivers and lintelctl `present`): decides, journals.
+  rules::Decision Present(const rules::Request& request, std::string_view source);
+
+  const config::Config& config() const { return config_; }
+  const rules::Engine& engine() const { return engine_; }
+
+ private:
+  Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,
+          std::shared_ptr<const rules::Index> index);
+  static Result<std::shared_ptr<const rules::Index>> LoadIndex(store::Store& store,
+                                                               const rules::Site& site);
+
+  Result<nlohmann::json> Status_();
+  Result<nlohmann::json> Import(const nlohmann::json& request);
+  Result<nlohmann::json> PresentCmd(const nlohmann::json& request, bool explain);
+  Result<nlohmann::json> EventsTail(const nlohmann::json& request);
+
+  // Queues an event; Flush() writes the queue in one transaction.
+  void Journal(nlohmann::json event);
+  Status Flush();
+
+  config::Config config_;
+  const Clock& clock_;
+  std::unique_ptr<store::Store> store_;
+  rules::Engine engine_;
+  std::vector<nlohmann::json> pending_;
+  Instant started_at_;
+};
+
+}  // namespace lintel::core

@@ -1,0 +1,137 @@
+// lintel: the access gateway daemon. Parses flags, loads the config, opens the store, serves the
+// control socket, and runs the one core event loop until SIGTERM/SIGINT. SIGHUP reloads the config
+// (a bad new config is refused and the old one keeps running). Signals arrive through signalfd on
+// the loop; no work happens in a signal handler.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "config/config.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/event_loop.h"
+#include "gateway/base/log.h"
+#include "gateway/base/systemd.h"
+#include "gateway/control/control_server.h"
+#include "gateway/core/gateway.h"
+
+namespace {
+
+struct Overrides {
+  std::string store;
+  std::string socket;
+  std::string log_level;
+};
+
+lintel::Result<lintel::config::Config> Load(const std::string& path, const Overrides& o) {
+  lintel::Result<lintel::config::Config> c = lintel::config::LoadConfigFile(path);
+  if (!c.ok()) return c;
+  if (!o.store.empty()) c->store_path = o.store;
+  if (!o.socket.empty()) c->control_socket = o.socket;
+  return c;
+}
+
+int CheckConfig(const std::string& path) {
+  lintel::Result<lintel::config::Config> c = lintel::config::LoadConfigFile(path);
+  if (!c.ok()) {
+    std::cerr << c.status().message() << "\n";
+    return 1;
+  }
+  std::cout << lintel::config::Summarize(*c) << "\n";
+  return 0;
+}
+
+int Run(const std::string& config_path, const Overrides& overrides) {
+  using namespace lintel;
+  BlockSignals({SIGTERM, SIGINT, SIGHUP, SIGPIPE});
+  Result<config::Config> config = Load(config_path, overrides);
+  if (!config.ok()) {
+    LogError("main", "cannot start, config " + config_path + " is invalid:\n" +
+                         config.status().message());
+    return 1;
+  }
+  SetLogLevel(config->log_level);
+  SystemClock clock;
+  Result<std::unique_ptr<core::Gateway>> gateway = core::Gateway::Open(*config, clock);
+  if (!gateway.ok()) {
+    LogError("main", "cannot start: " + gateway.status().ToString());
+    return 1;
+  }
+  core::Gateway& gw = **gateway;
+  Result<std::unique_ptr<EventLoop>> loop_or = EventLoop::Create();
+  if (!loop_or.ok()) {
+    LogError("main", "cannot start: " + loop_or.status().ToString());
+    return 1;
+  }
+  EventLoop& loop = **loop_or;
+  auto control = control::ControlServer::Create(
+      loop, config->control_socket,
+      [&gw](const nlohmann::json& request) { return gw.Handle(request); });
+  if (!control.ok()) {
+    LogError("main", "cannot start: " + control.status().ToString());
+    return 1;
+  }
+
+  Status watched = loop.WatchSignals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
+    if (sig == SIGHUP) {
+      NotifyReloading();
+      LogInfo("main", "SIGHUP: reloading " + config_path);
+      Result<config::Config> next = Load(config_path, overrides);
+      Status s = next.ok() ? gw.Reload(*next) : next.status();
+      if (s.ok()) {
+        SetLogLevel(gw.config().log_level);
+        LogInfo("main", "config reloaded");
+      } else {
+        LogError("main", "config reload refused, the running config stays in force:\n" +
+                             s.message());
+      }
+      NotifyReady();
+      return;
+    }
+    LogInfo("main", std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    NotifyStopping();
+    loop.Stop();
+  });
+  if (!watched.ok()) {
+    LogError("main", "cannot start: " + watched.ToString());
+    return 1;
+  }
+  loop.AddPeriodic(std::chrono::seconds(5), [&gw] {
+    Status s = gw.Tick();
+    if (!s.ok()) LogError("core", "housekeeping failed: " + s.ToString());
+  });
+  if (std::optional<std::chrono::microseconds> wd = WatchdogInterval()) {
+    loop.AddPeriodic(*wd / 2, [] { NotifyWatchdog(); });
+  }
+  NotifyReady();
+  NotifyStatus("deciding " + std::to_string(gw.config().doors.size()) + " doors");
+  LogInfo("main", "lintel ready: site " + gw.config().site_id + ", gateway " +
+                      gw.config().gateway_id + ", control socket " + gw.config().control_socket);
+  loop.Run();
+  Status flushed = gw.Tick();
+  if (!flushed.ok()) LogError("core", "final flush failed: " + flushed.ToString());
+  LogInfo("main", "stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lintel: on-premises access gateway"};
+  std::string config_path = "/etc/lintel/lintel.yaml";
+  std::string check_path;
+  Overrides overrides;
+  bool timestamps = false;
+  app.add_option("-c,--config", config_path, "the site's YAML config")->capture_default_str();
+  app.add_option("--check-config", check_path,
+                 "check FILE, print a summary or every problem as file:line:column, and exit");
+  app.add_option("--store", overrides.store, "override store.path (the SQLite file)");
+  app.add_option("--socket", overrides.socket, "override control.socket");
+  app.add_flag("--log-timestamps", timestamps, "prefix log lines with the time (not for journald)");
+  app.set_version_flag("--version", "lintel 0.1.0");
+  CLI11_PARSE(app, argc, argv);
+  lintel::SetLogTimestamps(timestamps);
+  if (!check_path.empty()) return CheckConfig(check_path);
+  return Run(config_path, overrides);
+}

@@ -1,0 +1,244 @@
+// The daemon and lintelctl as a user runs them: real processes, a real Unix socket, a real SQLite
+// file, signals. Uses the demo building (config/examples/demo.yaml + demo-state.json).
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/subprocess.h"
+
+namespace lintel {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::BinaryDir;
+using testing::Child;
+using testing::Run;
+using testing::RunResult;
+using testing::SourceDir;
+
+class Daemon : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("lintel-it-" + std::to_string(getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    config_ = (dir_ / "lintel.yaml").string();
+    fs::copy_file(Example("demo.yaml"), config_);
+    socket_ = (dir_ / "lintel.sock").string();
+    store_ = (dir_ / "lintel.db").string();
+  }
+  void TearDown() override {
+    daemon_.reset();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  static std::string Example(const char* name) {
+    return SourceDir() + "/config/examples/" + name;
+  }
+  std::string Lintel() const { return BinaryDir() + "/gateway/lintel"; }
+  std::string Ctl() const { return BinaryDir() + "/tools/lintelctl"; }
+
+  void Start() {
+    daemon_ = std::make_unique<Child>(
+        std::vector<std::string>{Lintel(), "--config", config_, "--store", store_, "--socket", socket_},
+        (dir_ / "lintel.log").string());
+    // Wait until the control socket answers (startup is milliseconds; allow a slow CI machine).
+    for (int i = 0; i < 500; ++i) {
+      if (Ctl({"status"}).exit_code == 0) return;
+      ASSERT_TRUE(daemon_->running()) << "daemon exited during startup:\n" << Log();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "daemon never answered on " << socket_ << "\n" << Log();
+  }
+
+  RunResult Ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {Ctl(), "--socket", socket_});
+    return Run(args);
+  }
+  json CtlJson(std::vector<std::string> args) {
+    RunResult r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out);
+  }
+  std::string Log() const {
+    std::ifstream in(dir_ / "lintel.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  fs::path dir_;
+  std::string config_, socket_, store_;
+  std::unique_ptr<Child> daemon_;
+};
+
+TEST_F(Daemon, ImportsStateAndAnswersPresentExplainAndEvents) {
+  Start();
+  RunResult imported = Ctl({"state", "import", Example("demo-state.json")});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_EQ(json::parse(imported.out)["imported"]["credentials"], 8);
+
+  json d = CtlJson({"present", "--door", "front", "--card", "h10301:101:251", "--at",
+                    "2026-12-01T09:00:00+01:00"});
+  EXPECT_EQ(d["result"], "granted");
+  EXPECT_EQ(d["person"], "p-alice");
+  EXPECT_EQ(d["lease"], "lease-101-2026");
+
+  d = CtlJson({"present", "--door", "unit-101", "--card", "h10301:101:251", "--at",
+               "2027-01-07T09:00:00+01:00"});
+  EXPECT_EQ(d["result"], "denied");
+  EXPECT_EQ(d["reason"], "rent_overdue");
+
+  RunResult explained = Ctl({"explain", "--door", "unit-101", "--card", "h10301:101:251", "--at",
+                             "2027-01-07T09:00:00+01:00"});
+  ASSERT_EQ(explained.exit_code, 0) << explained.err;
+  EXPECT_NE(explained.out.find("rent_overdue"), std::string::npos) << explained.out;
+  EXPECT_NE(explained.out.find("<- decides"), std::string::npos) << explained.out;
+
+  // A live presentation (no --at) is journaled; what-ifs are not.
+  d = CtlJson({"present", "--door", "front", "--card", "h10301:101:9999"});
+  EXPECT_EQ(d["reason"], "unknown_credential");
+  RunResult tail = Ctl({"events", "tail", "-n", "2"});
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  std::vector<json> events;
+  std::istringstream lines(tail.out);
+  for (std::string line; std::getline(lines, line);) events.push_back(json::parse(line));
+  ASSERT_EQ(events.size(), 2u) << tail.out;
+  EXPECT_EQ(events[0]["type"], "sync.applied");
+  EXPECT_EQ(events[1]["type"], "access.denied");
+  EXPECT_EQ(events[1]["reason"], "unknown_credential");
+  EXPECT_LT(events[0]["seq"].get<uint64_t>(), events[1]["seq"].get<uint64_t>());
+
+  json status = CtlJson({"status"});
+  EXPECT_EQ(status["site"], "maple-court");
+  EXPECT_EQ(status["state"]["credentials"], 8);
+
+  struct stat st;
+  ASSERT_EQ(stat(socket_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  ASSERT_EQ(stat(store_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "the store holds PIN material";
+}
+
+TEST_F(Daemon, RejectsABadStateAndKeepsTheOldOne) {
+  Start();
+  ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);
+  json bad = json::parse(std::ifstream(Example("demo-state.json")));
+  bad["credentials"].push_back({{"id", "c-bad"}, {"person", "p-alice"}, {"type", "pin"},
+                                {"status", "active"}, {"pin", "9876"}});
+  std::string bad_path = (dir_ / "bad-state.json").string();
+  std::ofstream(bad_path) << bad.dump();
+  RunResult r = Ctl({"state", "import", bad_path});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("credential c-bad: pin must not start with 9"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("9876"), std::string::npos) << "PIN digits leaked into an error";
+  EXPECT_EQ(CtlJson({"status"})["state"]["credentials"], 8) << "nothing of the bad batch applied";
+}
+
+TEST_F(Daemon, KeypadLocksOutAfterRepeatedWrongPins) {
+  Start();
+  ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);
+  for (int i = 0; i < 5; ++i) {
+    json d = CtlJson({"present", "--door", "front", "--reader", "front-keypad", "--pin", "0000"});
+    EXPECT_EQ(d["reason"], "unknown_credential") << i;
+  }
+  json d = CtlJson({"present", "--door", "front", "--reader", "front-keypad", "--pin", "2580"});
+  EXPECT_EQ(d["reason"], "keypad_locked_out");
+  EXPECT_EQ(Log().find("0000"), std::string::npos) << "PIN digits must never be logged";
+}
+
+TEST_F(Daemon, StopsOnSigtermAndKeepsStateAcrossRestart) {
+  Start();
+  ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);
+  CtlJson({"present", "--door", "front", "--card", "h10301:101:9999"});
+  uint64_t last_seq = CtlJson({"status"})["events"]["last_seq"];
+  daemon_->Signal(SIGTERM);
+  EXPECT_EQ(daemon_->Wait(std::chrono::seconds(10)), 0) << Log();
+  EXPECT_NE(Log().find("stopping on SIGTERM"), std::string::npos);
+
+  Start();
+  json status = CtlJson({"status"});
+  EXPECT_EQ(status["state"]["credentials"], 8);
+  EXPECT_GT(status["events"]["last_seq"].get<uint64_t>(), last_seq) << "gateway.started appended";
+  json d = CtlJson({"present", "--door", "front", "--card", "h10301:101:251", "--at",
+                    "2026-12-01T09:00:00+01:00"});
+  EXPECT_EQ(d["result"], "granted");
+}
+
+TEST_F(Daemon, SighupRefusesABadConfigAndAppliesAGoodOne) {
+  Start();
+  std::string good = std::string(std::istreambuf_iterator<char>(std::ifstream(config_)), {});
+  std::ofstream(config_) << good << "\nbogus_key: 1\n";
+  daemon_->Signal(SIGHUP);
+  for (int i = 0; i < 500 && Log().find("reload refused") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(Log().find("reload refused"), std::string::npos) << Log();
+  EXPECT_NE(Log().find("bogus_key"), std::string::npos) << "the problem is named";
+  EXPECT_TRUE(daemon_->running());
+  EXPECT_EQ(CtlJson({"status"})["site"], "maple-court") << "old config keeps running";
+
+  std::string renamed = good;
+  renamed.replace(renamed.find("maple-court"), 11, "maple-yard");
+  std::ofstream(config_) << renamed;
+  daemon_->Signal(SIGHUP);
+  json status;
+  for (int i = 0; i < 500; ++i) {
+    status = CtlJson({"status"});
+    if (status["site"] == "maple-yard") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(status["site"], "maple-yard") << Log();
+}
+
+TEST_F(Daemon, RefusesToStartOnACorruptStore) {
+  std::ofstream(store_) << std::string(8192, 'x');
+  RunResult r = Run({Lintel(), "--config", config_, "--store", store_, "--socket", socket_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not a Lintel database"), std::string::npos) << r.err;
+}
+
+TEST(Lintelctl, DecidesOfflineFromConfigAndStateFiles) {
+  std::string ex = SourceDir() + "/config/examples/";
+  RunResult r = Run({BinaryDir() + "/tools/lintelctl", "decide", "--config", ex + "demo.yaml",
+                     "--state", ex + "demo-state.json", "--door", "unit-101", "--uid",
+                     "04a1b2c3d4e5f6", "--at", "2026-12-02T08:00:00Z"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json d = json::parse(r.out);
+  EXPECT_EQ(d["result"], "granted");
+  EXPECT_EQ(d["person"], "p-ben");
+  EXPECT_EQ(d["via"], "p-alice");
+}
+
+TEST(Lintelctl, ExplainsConnectionFailures) {
+  RunResult r = Run({BinaryDir() + "/tools/lintelctl", "--socket", "/nonexistent/lintel.sock", "status"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("/nonexistent/lintel.sock"), std::string::npos) << r.err;
+}
+
+TEST(CheckConfig, PrintsEveryProblemWithPositionAndFails) {
+  char path[] = "/tmp/lintel-bad-XXXXXX.yaml";
+  int fd = mkstemps(path, 5);
+  std::string text =
+      "site:\n  id: s\n  time_zone: Mars/Olympus\ngateway:\n  id: g\nstore:\n  path: /tmp/x.db\n"
+      "doors:\n  - id: front\n    unlock_ms: fast\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  RunResult r = Run({BinaryDir() + "/gateway/lintel", "--check-config", path});
+  unlink(path);
+  EXPECT_NE(r.exit_code, 0);
+  std::string p(path);
+  EXPECT_NE(r.err.find(p + ":3:14:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(p + ":10:16:"), std::string::npos) << r.err;
+  RunResult ok = Run({BinaryDir() + "/gateway/lintel", "--check-config",
+                      SourceDir() + "/config/examples/demo.yaml"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("maple-court"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lintel

@@ -1,0 +1,189 @@
+// lintelctl: talks to a running lintel over its control socket, or decides offline from a config
+// and a state file (`decide`), for support and tests. Prints JSON; exits 0 when it printed an
+// answer, 1 when the gateway refused the command, 2 on usage or connection errors.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "gateway/codec/records_json.h"
+#include "gateway/control/control_client.h"
+#include "gateway/core/decision_json.h"
+#include "rules/engine.h"
+#include "rules/validate.h"
+
+namespace {
+
+using nlohmann::json;
+
+struct CredentialArgs {
+  std::string door, reader, card, uid, pin, at;
+
+  void AddTo(CLI::App* cmd, bool at_required) {
+    cmd->add_option("--door", door, "door id")->required();
+    cmd->add_option("--reader", reader, "reader id (keypad lockout is per reader)");
+    auto* c = cmd->add_option("--card", card, "FORMAT:FACILITY:NUMBER, e.g. h10301:101:251");
+    auto* u = cmd->add_option("--uid", uid, "card UID, 1-16 hex digits");
+    auto* p = cmd->add_option("--pin", pin, "PIN digits");
+    c->excludes(u)->excludes(p);
+    u->excludes(p);
+    auto* a = cmd->add_option("--at", at, "RFC 3339 time to decide at (a what-if: nothing recorded)");
+    if (at_required) a->required();
+  }
+  json ToJson() const {
+    json j = {{"door", door}};
+    if (!reader.empty()) j["reader"] = reader;
+    if (!card.empty()) j["card"] = card;
+    if (!uid.empty()) j["uid"] = uid;
+    if (!pin.empty()) j["pin"] = pin;
+    if (!at.empty()) j["at"] = at;
+    return j;
+  }
+};
+
+int Fail(const std::string& message, int code) {
+  std::cerr << "lintelctl: " << message << "\n";
+  return code;
+}
+
+lintel::Result<json> ReadJsonFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return lintel::Status::IoError("cannot read " + path);
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded()) return lintel::Status::InvalidArgument(path + ": not valid JSON");
+  return j;
+}
+
+int Call(const std::string& socket, json request, json* out) {
+  auto client = lintel::control::ControlClient::Connect(socket);
+  if (!client.ok()) return Fail(client.status().message(), 2);
+  auto reply = (*client)->Call(request, std::chrono::seconds(120));
+  if (!reply.ok()) return Fail(reply.status().message(), reply.status().code() ==
+                                                             lintel::StatusCode::kUnavailable
+                                                         ? 2
+                                                         : 1);
+  *out = std::move(*reply);
+  return 0;
+}
+
+void PrintExplain(const json& r) {
+  std::cout << "door " << r.value("door", "") << " at " << r.value("at", "") << "\n";
+  const json& checks = r["checks"];
+  for (size_t i = 0; i < checks.size(); ++i) {
+    const json& c = checks[i];
+    bool last = i + 1 == checks.size();
+    std::cout << "  " << (i + 1) << ". " << c["check"].get<std::string>()
+              << std::string(std::max<int>(1, 22 - static_cast<int>(c["check"].get<std::string>().size())), ' ')
+              << (c["passed"].get<bool>() ? "ok    " : "FAIL  ") << c["detail"].get<std::string>()
+              << (last ? "   <- decides" : "") << "\n";
+  }
+  std::cout << "result: " << r["result"].get<std::string>() << " (" << r["reason"].get<std::string>()
+            << ")\n";
+}
+
+int Decide(const std::string& config_path, const std::string& state_path, const CredentialArgs& a) {
+  auto config = lintel::config::LoadConfigFile(config_path);
+  if (!config.ok()) return Fail(config.status().message(), 2);
+  auto state = ReadJsonFile(state_path);
+  if (!state.ok()) return Fail(state.status().message(), 2);
+  const json& records_json = state->contains("records") ? (*state)["records"] : *state;
+  auto records = lintel::codec::ParseRecords(records_json);
+  if (!records.ok()) return Fail(state_path + ": " + records.status().message(), 2);
+  lintel::rules::Site site = lintel::config::MakeSite(*config);
+  std::vector<std::string> errors = lintel::rules::Validate(site, *records);
+  if (!errors.empty()) {
+    std::string msg = state_path + ": state rejected:";
+    for (const auto& e : errors) msg += "\n  " + e;
+    return Fail(msg, 2);
+  }
+  auto req = lintel::core::ParsePresentRequest(a.ToJson());
+  if (!req.ok()) return Fail(req.status().message(), 2);
+  auto index = lintel::rules::BuildIndex(site, *records);
+  if (index->FindDoor(req->door) == lintel::rules::kNone) {
+    return Fail("door \"" + req->door + "\" is not a door of this site", 2);
+  }
+  lintel::rules::Trace trace;
+  lintel::rules::Decision d = lintel::rules::DecideWith(
+      *index, {req->door, req->reader, req->credential}, *req->at, INT64_MIN, &trace);
+  json out = lintel::core::DecisionToJson(d, req->door);
+  out["checks"] = lintel::core::TraceToJson(trace);
+  std::cout << out.dump() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lintelctl: ask a lintel gateway what it knows and what its doors decide"};
+  app.require_subcommand(1);
+  const char* env_socket = std::getenv("LINTEL_SOCKET");
+  std::string socket = env_socket ? env_socket : "/run/lintel/lintel.sock";
+  app.add_option("-s,--socket", socket, "the daemon's control socket (env LINTEL_SOCKET)")
+      ->capture_default_str();
+
+  auto* status = app.add_subcommand("status", "the gateway's site, state counts, clock, queue");
+  auto* state = app.add_subcommand("state", "the gateway's people, leases, credentials, groups");
+  state->require_subcommand(1);
+  std::string import_file;
+  auto* import = state->add_subcommand("import", "replace the state with a records JSON file");
+  import->add_option("FILE", import_file, "JSON object shaped like a snapshot's records")->required();
+
+  CredentialArgs present_args, explain_args, decide_args;
+  auto* present = app.add_subcommand("present", "present a credential at a door; prints the decision");
+  present_args.AddTo(present, false);
+  auto* explain = app.add_subcommand("explain", "like present, printing each check in order");
+  explain_args.AddTo(explain, false);
+  bool explain_json = false;
+  explain->add_flag("--json", explain_json, "print JSON instead of a table");
+
+  auto* events = app.add_subcommand("events", "the event journal");
+  events->require_subcommand(1);
+  size_t tail_n = 20;
+  auto* tail = events->add_subcommand("tail", "the last events, one JSON object per line");
+  tail->add_option("-n", tail_n, "how many")->capture_default_str();
+
+  std::string decide_config, decide_state;
+  auto* decide = app.add_subcommand("decide", "decide offline from a config and a state file");
+  decide->add_option("--config", decide_config, "the site's YAML")->required();
+  decide->add_option("--state", decide_state, "records JSON")->required();
+  decide_args.AddTo(decide, true);
+
+  CLI11_PARSE(app, argc, argv);
+
+  json out;
+  int rc = 0;
+  if (*status) {
+    if ((rc = Call(socket, {{"cmd", "status"}}, &out)) != 0) return rc;
+    std::cout << out.dump(2) << "\n";
+  } else if (*import) {
+    auto j = ReadJsonFile(import_file);
+    if (!j.ok()) return Fail(j.status().message(), 2);
+    json records = j->contains("records") ? (*j)["records"] : *j;
+    if ((rc = Call(socket, {{"cmd", "state.import"}, {"records", records}}, &out)) != 0) return rc;
+    std::cout << out.dump() << "\n";
+  } else if (*present) {
+    json req = present_args.ToJson();
+    req["cmd"] = "present";
+    if ((rc = Call(socket, req, &out)) != 0) return rc;
+    std::cout << out.dump() << "\n";
+  } else if (*explain) {
+    json req = explain_args.ToJson();
+    req["cmd"] = "explain";
+    if ((rc = Call(socket, req, &out)) != 0) return rc;
+    if (explain_json) {
+      std::cout << out.dump() << "\n";
+    } else {
+      PrintExplain(out);
+    }
+  } else if (*tail) {
+    if ((rc = Call(socket, {{"cmd", "events.tail"}, {"n", tail_n}}, &out)) != 0) return rc;
+    for (const json& e : out["events"]) std::cout << e.dump() << "\n";
+  } else if (*decide) {
+    return Decide(decide_config, decide_state, decide_args);
+  }
+  return 0;
+}
