@@ -1,0 +1,96 @@
+#include "gateway/store/schema.h"
+
+#include <array>
+
+namespace lintel::store::internal {
+namespace {
+
+// Column conventions (README.md): instants are INTEGER unix seconds (NULL = absent), enums the
+// rules:: enum values, id lists joined with 0x1f, uint64 values as their int64 bit pattern; a
+// credential sets only the columns of its type (card_*, pin or ble_*), the others are NULL.
+// Record tables are WITHOUT ROWID (one B-tree keyed by id) and STRICT (a wrongly typed value is
+// refused on write instead of being read back as something else).
+constexpr const char* kV1 = R"sql(
+PRAGMA application_id = 1280201804;
+CREATE TABLE meta(
+  key TEXT PRIMARY KEY NOT NULL,
+  value ANY
+) STRICT, WITHOUT ROWID;
+INSERT INTO meta(key, value) VALUES ('epoch', 0), ('version', 0);
+CREATE TABLE schedules(
+  id TEXT PRIMARY KEY NOT NULL,
+  windows TEXT NOT NULL,
+  exceptions TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE access_groups(
+  id TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  door_ids TEXT NOT NULL,
+  schedule TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE people(
+  id TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  role INTEGER NOT NULL,
+  primary_id TEXT,
+  inherit INTEGER NOT NULL,
+  group_ids TEXT NOT NULL,
+  status INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE leases(
+  id TEXT PRIMARY KEY NOT NULL,
+  unit TEXT NOT NULL,
+  member_ids TEXT NOT NULL,
+  group_ids TEXT NOT NULL,
+  starts_at INTEGER NOT NULL,
+  ends_at INTEGER,
+  paid_through INTEGER,
+  grace_days INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE TABLE credentials(
+  id TEXT PRIMARY KEY NOT NULL,
+  person TEXT NOT NULL,
+  type INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  valid_from INTEGER,
+  valid_until INTEGER,
+  card_format INTEGER,
+  card_facility INTEGER,
+  card_number INTEGER,
+  card_uid TEXT,
+  pin TEXT,
+  ble_lock TEXT,
+  ble_key TEXT,
+  ble_name TEXT
+) STRICT, WITHOUT ROWID;
+CREATE TABLE door_modes(
+  door TEXT PRIMARY KEY NOT NULL,
+  mode INTEGER NOT NULL,
+  until INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE TABLE events(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  body TEXT NOT NULL
+) STRICT;
+)sql";
+
+// v2: the last-known-good wall time (DESIGN.md decision 4). One row, absent until first advanced.
+constexpr const char* kV2 = R"sql(
+CREATE TABLE clock(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_known_good INTEGER NOT NULL
+) STRICT;
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{
+    {1, kV1},
+    {2, kV2},
+}};
+
+}  // namespace
+
+std::span<const Migration> Migrations() { return kMigrations; }
+
+}  // namespace lintel::store::internal

@@ -1,0 +1,928 @@
+#include "gateway/store/store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+#include "gateway/base/log.h"
+#include "gateway/store/encoding.h"
+#include "gateway/store/schema.h"
+#include "gateway/store/sqlite.h"
+
+namespace lintel::store {
+namespace {
+
+using internal::CodeFromSqlite;
+using internal::ResetOnExit;
+using internal::Stmt;
+
+constexpr int kBusyTimeoutMs = 5000;
+// After a checkpoint the WAL is truncated to this size, so one large snapshot does not leave a
+// WAL of the whole state on disk.
+constexpr int64_t kJournalSizeLimit = int64_t{64} << 20;
+
+// Creates `path` with mode 0600 when absent; tightens an existing file readable or writable by
+// group or others to owner-only, and so its -wal and -shm files when they exist (SQLite gives the
+// ones it creates the database file's mode).
+Status PrepareFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+  if (fd < 0) return Status::IoError(path + ": cannot open: " + std::strerror(errno));
+  struct stat st;
+  Status status;
+  if (::fstat(fd, &st) != 0) {
+    status = Status::IoError(path + ": cannot stat: " + std::strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    status = Status::IoError(path + ": not a regular file");
+  } else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0 && ::fchmod(fd, S_IRUSR | S_IWUSR) != 0) {
+    status =
+        Status::IoError(path + ": cannot make it private (chmod 0600): " + std::strerror(errno));
+  }
+  ::close(fd);
+  if (!status.ok()) return status;
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::string side = path + suffix;
+    if (::stat(side.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0 &&
+        ::chmod(side.c_str(), S_IRUSR | S_IWUSR) != 0) {
+      return Status::IoError(side +
+                             ": cannot make it private (chmod 0600): " + std::strerror(errno));
+    }
+  }
+  return Status::Ok();
+}
+
+// uint64 values are stored as their int64 bit pattern.
+int64_t ToSql(uint64_t v) { return static_cast<int64_t>(v); }
+uint64_t FromSql(int64_t v) { return static_cast<uint64_t>(v); }
+int64_t ClampToSql(uint64_t v) {
+  return v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+             ? std::numeric_limits<int64_t>::max()
+             : static_cast<int64_t>(v);
+}
+
+// True when `v` is a value of the enum E, whose last enumerator is `last`. A value above it was
+// written by no build of Lintel (or by a newer one that failed to bump the schema): Corruption.
+template <typename E>
+bool EnumInRange(int64_t v, E last) {
+  return v >= 0 && v <= static_cast<int64_t>(last);
+}
+
+// One table of records: what the generated statements need. Column order is the bind order.
+struct Table {
+  const char* name;
+  const char* label;  // in messages: "credential c-1: ..."
+  const char* key;
+  const char* columns;
+  int column_count;
+};
+constexpr std::array<Table, 6> kTables = {{
+    {"schedules", "schedule", "id", "id, windows, exceptions", 3},
+    {"access_groups", "group", "id", "id, name, door_ids, schedule", 4},
+    {"people", "person", "id", "id, name, role, primary_id, inherit, group_ids, status", 7},
+    {"leases", "lease", "id",
+     "id, unit, member_ids, group_ids, starts_at, ends_at, paid_through, grace_days", 8},
+    {"credentials", "credential", "id",
+     "id, person, type, status, valid_from, valid_until, card_format, card_facility, card_number, "
+     "card_uid, pin, ble_lock, ble_key, ble_name",
+     14},
+    {"door_modes", "door_mode", "door", "door, mode, until", 3},
+}};
+constexpr size_t kKinds = kTables.size();
+static_assert(kKinds == std::variant_size_v<Record>);
+
+const Table& TableOf(RecordKind k) { return kTables[static_cast<size_t>(k)]; }
+
+std::string InsertSql(const Table& t, bool replace) {
+  std::string sql = replace ? "INSERT OR REPLACE INTO " : "INSERT INTO ";
+  sql += t.name;
+  sql += '(';
+  sql += t.columns;
+  sql += ") VALUES(";
+  for (int i = 0; i < t.column_count; ++i) sql += i == 0 ? "?" : ", ?";
+  sql += ')';
+  return sql;
+}
+std::string SelectSql(const Table& t) {
+  return std::string("SELECT ") + t.columns + " FROM " + t.name + " ORDER BY " + t.key;
+}
+std::string DeleteSql(const Table& t) {
+  return std::string("DELETE FROM ") + t.name + " WHERE " + t.key + " = ?";
+}
+
+// The index of T among Record's alternatives (== its RecordKind).
+template <typename T, typename V>
+struct AlternativeIndex;
+template <typename T, typename... Ts>
+struct AlternativeIndex<T, std::variant<Ts...>> {
+  static constexpr size_t value = [] {
+    constexpr bool match[] = {std::is_same_v<T, Ts>...};
+    for (size_t i = 0; i < sizeof...(Ts); ++i) {
+      if (match[i]) return i;
+    }
+    return sizeof...(Ts);
+  }();
+};
+
+const std::string& RecordId(const rules::Schedule& r) { return r.id; }
+const std::string& RecordId(const rules::Group& r) { return r.id; }
+const std::string& RecordId(const rules::Person& r) { return r.id; }
+const std::string& RecordId(const rules::Lease& r) { return r.id; }
+const std::string& RecordId(const rules::Credential& r) { return r.id; }
+const std::string& RecordId(const rules::DoorMode& r) { return r.door; }
+
+std::string Unknown(const char* field, int64_t v) {
+  return std::string(field) + " " + std::to_string(v) + " is not a known value";
+}
+
+void ReadOptInstant(const Stmt& s, int col, std::optional<Instant>* out) {
+  if (s.IsNull(col)) {
+    out->reset();
+  } else {
+    *out = FromUnix(s.Int(col));
+  }
+}
+
+// Collects rows into a rules::Records.
+class CopyVisitor final : public RecordVisitor {
+ public:
+  explicit CopyVisitor(rules::Records* out) : out_(out) {}
+  void OnSchedule(const rules::Schedule& r) override { out_->schedules.push_back(r); }
+  void OnGroup(const rules::Group& r) override { out_->groups.push_back(r); }
+  void OnPerson(const rules::Person& r) override { out_->people.push_back(r); }
+  void OnLease(const rules::Lease& r) override { out_->leases.push_back(r); }
+  void OnCredential(const rules::Credential& r) override { out_->credentials.push_back(r); }
+  void OnDoorMode(const rules::DoorMode& r) override { out_->door_modes.push_back(r); }
+
+ private:
+  rules::Records* out_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+  ~SqliteStore() override {
+    for (auto& s : stmts_) s = Stmt();
+    if (int rc = sqlite3_close_v2(db_); rc != SQLITE_OK) {
+      LogError("store", path_ + ": close failed: " + sqlite3_errstr(rc));
+    }
+  }
+
+  Status Init(const StoreOptions& options);
+
+  int opened_at_schema_version() const override { return opened_at_; }
+
+  Status ReplaceState(const rules::Records& records, Position pos) override;
+  Status ApplyOps(const std::vector<Op>& ops, Position new_pos) override;
+  Result<Position> AppliedPosition() override;
+  Status LoadState(RecordVisitor& visitor) override;
+  Result<rules::Records> LoadRecords() override;
+
+  Result<std::optional<Instant>> LastKnownGood() override;
+  Status AdvanceLastKnownGood(Instant t) override;
+
+  Result<uint64_t> Append(std::span<JournalEvent> events) override;
+  Result<std::vector<JournalEvent>> ReadFrom(uint64_t from_seq, size_t limit) override;
+  Result<std::vector<JournalEvent>> Tail(size_t n) override;
+  Status DeleteUpTo(uint64_t seq) override;
+  Result<uint64_t> Count() override;
+  Result<uint64_t> LastSeq() override;
+
+ private:
+  // Cached prepared statements: the insert, put and delete of each kind, then the rest.
+  enum StmtId : size_t {
+    kInsert = 0,
+    kPut = kInsert + kKinds,
+    kDelete = kPut + kKinds,
+    kSelect = kDelete + kKinds,
+    kSetPosition = kSelect + kKinds,
+    kGetPosition,
+    kGetClock,
+    kAdvanceClock,
+    kAppendEvent,
+    kReadEvents,
+    kTailEvents,
+    kDeleteEvents,
+    kEventRange,
+    kLastSeq,
+    kStmtCount,
+  };
+  static std::string SqlOf(size_t id);
+
+  // A Status for a failed SQLite call on this connection, using its current error message.
+  Status Err(int rc, std::string_view what) const;
+  // The same for a failure while opening: damage reads as "not a Lintel database or damaged".
+  Status OpenErr(int rc, std::string_view what) const;
+  Status BadRow(const char* table, std::string_view id, std::string_view problem) const {
+    return Status::Corruption(path_ + ": " + table + " row " + std::string(id) + ": " +
+                              std::string(problem));
+  }
+
+  Result<Stmt*> Prepare(size_t id);
+  Status Exec(const char* sql, std::string_view what);
+  // Steps a write statement to completion and resets it. Errors name "<label> <id>".
+  Status Run(Stmt& s, const char* label, std::string_view id);
+  // Runs `f` inside BEGIN IMMEDIATE .. COMMIT; rolls back when f or the commit fails.
+  template <typename F>
+  Status InTransaction(F&& f);
+  Result<int64_t> PragmaInt(const char* sql);
+  Status Migrate(int from);
+
+  Status WriteRecord(Stmt& s, const rules::Schedule& r);
+  Status WriteRecord(Stmt& s, const rules::Group& r);
+  Status WriteRecord(Stmt& s, const rules::Person& r);
+  Status WriteRecord(Stmt& s, const rules::Lease& r);
+  Status WriteRecord(Stmt& s, const rules::Credential& r);
+  Status WriteRecord(Stmt& s, const rules::DoorMode& r);
+  template <typename R>
+  Status WriteAll(size_t first_stmt, const std::vector<R>& rows);
+  Status SetPosition(Position pos);
+  Status BadList(const char* label, const std::string& id, const char* field) const {
+    return Status::InvalidArgument(std::string(label) + " " + id + ": an id in " + field +
+                                   " is empty or contains the byte 0x1f");
+  }
+
+  Status ReadRow(const Stmt& s, rules::Schedule* r) const;
+  Status ReadRow(const Stmt& s, rules::Group* r) const;
+  Status ReadRow(const Stmt& s, rules::Person* r) const;
+  Status ReadRow(const Stmt& s, rules::Lease* r) const;
+  Status ReadRow(const Stmt& s, rules::Credential* r) const;
+  Status ReadRow(const Stmt& s, rules::DoorMode* r) const;
+  template <typename R, typename F>
+  Status LoadKind(RecordKind kind, R* row, F&& deliver);
+  Result<std::vector<JournalEvent>> ReadEvents(Stmt& s);
+
+  std::string path_;
+  sqlite3* db_;
+  int opened_at_ = 0;
+  std::array<Stmt, kStmtCount> stmts_;
+  std::array<std::string, 3> scratch_;  // encoded lists and schedules, bound until the step
+};
+
+std::string SqliteStore::SqlOf(size_t id) {
+  if (id < kPut) return InsertSql(kTables[id - kInsert], false);
+  if (id < kDelete) return InsertSql(kTables[id - kPut], true);
+  if (id < kSelect) return DeleteSql(kTables[id - kDelete]);
+  if (id < kSetPosition) return SelectSql(kTables[id - kSelect]);
+  switch (id) {
+    case kSetPosition:
+      return "INSERT OR REPLACE INTO meta(key, value) VALUES('epoch', ?1), ('version', ?2)";
+    case kGetPosition:
+      return "SELECT key, value FROM meta WHERE key IN ('epoch', 'version')";
+    case kGetClock:
+      return "SELECT last_known_good FROM clock WHERE id = 1";
+    case kAdvanceClock:
+      return "INSERT INTO clock(id, last_known_good) VALUES(1, ?1) ON CONFLICT(id) DO UPDATE SET "
+             "last_known_good = max(last_known_good, excluded.last_known_good)";
+    case kAppendEvent:
+      return "INSERT INTO events(ts, type, body) VALUES(?1, ?2, ?3)";
+    case kReadEvents:
+      return "SELECT seq, ts, type, body FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ?2";
+    case kTailEvents:
+      return "SELECT seq, ts, type, body FROM events ORDER BY seq DESC LIMIT ?1";
+    case kDeleteEvents:
+      return "DELETE FROM events WHERE seq <= ?1";
+    case kEventRange:
+      return "SELECT min(seq), max(seq) FROM events";
+    case kLastSeq:
+      return "SELECT seq FROM sqlite_sequence WHERE name = 'events'";
+    default:
+      return "";
+  }
+}
+
+Status SqliteStore::Err(int rc, std::string_view what) const {
+  std::string detail = sqlite3_errmsg(db_);
+  StatusCode code = CodeFromSqlite(rc);
+  switch (code) {
+    case StatusCode::kCorruption:
+      return Status::Corruption(path_ + ": database damaged: " + std::string(what) + ": " + detail);
+    case StatusCode::kInvalidArgument:
+      return Status::InvalidArgument(std::string(what) + ": " + detail);
+    default:
+      return Status(code, path_ + ": " + std::string(what) + ": " + detail);
+  }
+}
+
+Status SqliteStore::OpenErr(int rc, std::string_view what) const {
+  if (CodeFromSqlite(rc) != StatusCode::kCorruption) return Err(rc, what);
+  return Status::Corruption(path_ + ": not a Lintel database or damaged: " + sqlite3_errmsg(db_));
+}
+
+Result<Stmt*> SqliteStore::Prepare(size_t id) {
+  Stmt& s = stmts_[id];
+  if (!s) {
+    std::string sql = SqlOf(id);
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    if (rc != SQLITE_OK) return Err(rc, "prepare \"" + sql + "\"");
+    s = Stmt(raw);
+  }
+  return &s;
+}
+
+Status SqliteStore::Exec(const char* sql, std::string_view what) {
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return Err(rc, what);
+  return Status::Ok();
+}
+
+Status SqliteStore::Run(Stmt& s, const char* label, std::string_view id) {
+  ResetOnExit reset(s);
+  int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
+  return Err(rc, std::string(label) + (id.empty() ? "" : " ") + std::string(id));
+}
+
+template <typename F>
+Status SqliteStore::InTransaction(F&& f) {
+  LINTEL_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "begin transaction"));
+  Status status = f();
+  if (status.ok()) status = Exec("COMMIT", "commit");
+  if (!status.ok() && !sqlite3_get_autocommit(db_)) {
+    if (int rc = sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      LogError("store", path_ + ": rollback failed: " + sqlite3_errmsg(db_));
+    }
+  }
+  return status;
+}
+
+Result<int64_t> SqliteStore::PragmaInt(const char* sql) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql, -1, &raw, nullptr);
+  Stmt s(raw);
+  if (rc != SQLITE_OK) return OpenErr(rc, sql);
+  rc = sqlite3_step(s.get());
+  if (rc == SQLITE_ROW) return s.Int(0);
+  if (rc == SQLITE_DONE) return int64_t{0};
+  return OpenErr(rc, sql);
+}
+
+Status SqliteStore::Init(const StoreOptions& options) {
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+
+  // Everything up to the migrations only reads, so a file refused here is left as it was.
+  Result<int64_t> version = PragmaInt("PRAGMA user_version");
+  if (!version.ok()) return version.status();
+  Result<int64_t> app_id = PragmaInt("PRAGMA application_id");
+  if (!app_id.ok()) return app_id.status();
+  Result<int64_t> objects = PragmaInt("SELECT count(*) FROM sqlite_schema");
+  if (!objects.ok()) return objects.status();
+
+  bool is_new = *version == 0 && *app_id == 0 && *objects == 0;
+  if (!is_new && *app_id != internal::kApplicationId) {
+    return Status::Corruption(path_ +
+                              ": not a Lintel database or damaged: it is an SQLite database of "
+                              "another program (application_id " +
+                              std::to_string(*app_id) + ", schema version " +
+                              std::to_string(*version) + ")");
+  }
+  if (*version > kSchemaVersion) {
+    return Status::Corruption(path_ + ": schema version " + std::to_string(*version) +
+                              " is newer than this build supports (" +
+                              std::to_string(kSchemaVersion) +
+                              "); refusing to open — upgrade lintel or restore a backup");
+  }
+  if (!is_new && *version < 1) {
+    return Status::Corruption(path_ + ": not a Lintel database or damaged: schema version " +
+                              std::to_string(*version));
+  }
+
+  if (options.verify_on_open && !is_new) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db_, "PRAGMA quick_check(5)", -1, &raw, nullptr);
+    Stmt s(raw);
+    if (rc != SQLITE_OK) return OpenErr(rc, "quick_check");
+    std::string problems;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      std::string_view line = s.Text(0);
+      if (line == "ok") continue;
+      if (!problems.empty()) problems += "; ";
+      problems += line;
+    }
+    if (rc != SQLITE_DONE) return OpenErr(rc, "quick_check");
+    if (!problems.empty()) {
+      return Status::Corruption(path_ + ": not a Lintel database or damaged: " + problems);
+    }
+  }
+
+  {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
+    Stmt s(raw);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s.get());
+    if (rc != SQLITE_ROW) return OpenErr(rc, "set journal_mode=WAL");
+    if (s.Text(0) != "wal") {
+      return Status::IoError(path_ + ": cannot use WAL journal mode (SQLite kept '" +
+                             std::string(s.Text(0)) + "'); is the file on a local file system?");
+    }
+  }
+  LINTEL_RETURN_IF_ERROR(
+      Exec(options.durable_commits ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+           "set synchronous"));
+  std::string limit = "PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimit);
+  LINTEL_RETURN_IF_ERROR(Exec(limit.c_str(), "set journal_size_limit"));
+
+  opened_at_ = static_cast<int>(*version);
+  return Migrate(opened_at_);
+}
+
+Status SqliteStore::Migrate(int from) {
+  for (const internal::Migration& m : internal::Migrations()) {
+    if (m.version <= from) continue;
+    Status status = InTransaction([&]() -> Status {
+      // Under the write lock: another process may have migrated since we looked.
+      Result<int64_t> now = PragmaInt("PRAGMA user_version");
+      if (!now.ok()) return now.status();
+      if (*now >= m.version) return Status::Ok();
+      LINTEL_RETURN_IF_ERROR(Exec(m.sql, "migration"));
+      std::string set = "PRAGMA user_version = " + std::to_string(m.version);
+      return Exec(set.c_str(), "set user_version");
+    });
+    if (!status.ok()) {
+      return Status(status.code(), "migrating to schema version " + std::to_string(m.version) +
+                                       " failed: " + status.message());
+    }
+    if (from > 0) {
+      LogInfo("store", path_ + ": migrated to schema version " + std::to_string(m.version));
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- writing records --------------------------------------------------------------------------
+
+Status SqliteStore::WriteRecord(Stmt& s, const rules::Schedule& r) {
+  internal::EncodeWindows(r.windows, &scratch_[0]);
+  internal::EncodeExceptions(r.exceptions, &scratch_[1]);
+  s.BindText(1, r.id);
+  s.BindText(2, scratch_[0]);
+  s.BindText(3, scratch_[1]);
+  return Run(s, "schedule", r.id);
+}
+
+Status SqliteStore::WriteRecord(Stmt& s, const rules::Group& r) {
+  if (!internal::JoinIds(r.doors, &scratch_[0])) return BadList("group", r.id, "doors");
+  s.BindText(1, r.id);
+  s.BindText(2, r.name);
+  s.BindText(3, scratch_[0]);
+  s.BindText(4, r.schedule);
+  return Run(s, "group", r.id);
+}
+
+Status SqliteStore::WriteRecord(Stmt& s, const rules::Person& r) {
+  if (!internal::JoinIds(r.groups, &scratch_[0])) return BadList("person", r.id, "groups");
+  s.BindText(1, r.id);
+  s.BindText(2, r.name);
+  s.BindInt(3, static_cast<int64_t>(r.role));
+  if (r.primary) {
+    s.BindText(4, *r.primary);
+  } else {
+    s.BindNull(4);
+  }
+  s.BindInt(5, r.inherit ? 1 : 0);
+  s.BindText(6, scratch_[0]);
+  s.BindInt(7, static_cast<int64_t>(r.status));
+  return Run(s, "person", r.id);
+}
+
+Status SqliteStore::WriteRecord(Stmt& s, const rules::Lease& r) {
+  if (!internal::JoinIds(r.members, &scratch_[0])) return BadList("lease", r.id, "members");
+  if (!internal::JoinIds(r.groups, &scratch_[1])) return BadList("lease", r.id, "groups");
+  s.BindText(1, r.id);
+  s.BindText(2, r.unit);
+  s.BindText(3, scratch_[0]);
+  s.BindText(4, scratch_[1]);
+  s.BindInstant(5, r.starts_at);
+  s.BindOptInstant(6, r.ends_at);
+  s.BindOptInstant(7, r.paid_through);
+  if (r.grace_days) {
+    s.BindInt(8, *r.grace_days);
+  } else {
+    s.BindNull(8);
+  }
+  return Run(s, "lease", r.id);
+}
+
+Status SqliteStore::WriteRecord(Stmt& s, const rules::Credential& r) {
+  s.BindText(1, r.id);
+  s.BindText(2, r.person);
+  s.BindInt(3, static_cast<int64_t>(r.type));
+  s.BindInt(4, static_cast<int64_t>(r.status));
+  s.BindOptInstant(5, r.valid_from);
+  s.BindOptInstant(6, r.valid_until);
+  // Only the columns of the credential's type are set; the others are NULL.
+  for (int col = 7; col <= 14; ++col) s.BindNull(col);
+  switch (r.type) {
+    case rules::CredentialType::kCard:
+      s.BindInt(7, static_cast<int64_t>(r.card.format));
+      s.BindInt(8, r.card.facility);
+      s.BindInt(9, ToSql(r.card.number));
+      s.BindText(10, r.card.uid);
+      break;
+    case rules::CredentialType::kPin:
+      s.BindText(11, r.pin);
+      break;
+    case rules::CredentialType::kBleKey:
+      s.BindText(12, r.ble_key.lock);
+      s.BindText(13, r.ble_key.key);
+      s.BindText(14, r.ble_key.name);
+      break;
+  }
+  return Run(s, "credential", r.id);
+}
+
+Status SqliteStore::WriteRecord(Stmt& s, const rules::DoorMode& r) {
+  s.BindText(1, r.door);
+  s.BindInt(2, static_cast<int64_t>(r.mode));
+  s.BindOptInstant(3, r.until);
+  return Run(s, "door_mode", r.door);
+}
+
+template <typename R>
+Status SqliteStore::WriteAll(size_t first_stmt, const std::vector<R>& rows) {
+  constexpr size_t kind = AlternativeIndex<R, Record>::value;
+  static_assert(kind < kKinds);
+  Result<Stmt*> s = Prepare(first_stmt + kind);
+  if (!s.ok()) return s.status();
+  // Rows go into a B-tree keyed by id. In id order every insert appends to the rightmost leaf;
+  // in random order (UUIDs) each one touches a random page, several times slower once the table
+  // outgrows SQLite's page cache. So write in id order, sorting a list of pointers when needed.
+  auto by_id = [](const R& a, const R& b) { return RecordId(a) < RecordId(b); };
+  if (std::is_sorted(rows.begin(), rows.end(), by_id)) {
+    for (const R& r : rows) LINTEL_RETURN_IF_ERROR(WriteRecord(**s, r));
+    return Status::Ok();
+  }
+  std::vector<const R*> sorted;
+  sorted.reserve(rows.size());
+  for (const R& r : rows) sorted.push_back(&r);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const R* a, const R* b) { return RecordId(*a) < RecordId(*b); });
+  for (const R* r : sorted) LINTEL_RETURN_IF_ERROR(WriteRecord(**s, *r));
+  return Status::Ok();
+}
+
+Status SqliteStore::SetPosition(Position pos) {
+  Result<Stmt*> s = Prepare(kSetPosition);
+  if (!s.ok()) return s.status();
+  (*s)->BindInt(1, ToSql(pos.epoch));
+  (*s)->BindInt(2, ToSql(pos.version));
+  return Run(**s, "position", "");
+}
+
+Status SqliteStore::ReplaceState(const rules::Records& records, Position pos) {
+  return InTransaction([&]() -> Status {
+    for (const Table& t : kTables) {
+      std::string sql = std::string("DELETE FROM ") + t.name;
+      LINTEL_RETURN_IF_ERROR(Exec(sql.c_str(), sql));
+    }
+    LINTEL_RETURN_IF_ERROR(WriteAll(kInsert, records.schedules));
+    LINTEL_RETURN_IF_ERROR(WriteAll(kInsert, records.groups));
+    LINTEL_RETURN_IF_ERROR(WriteAll(kInsert, records.people));
+    LINTEL_RETURN_IF_ERROR(WriteAll(kInsert, records.leases));
+    LINTEL_RETURN_IF_ERROR(WriteAll(kInsert, records.credentials));
+    LINTEL_RETURN_IF_ERROR(WriteAll(kInsert, records.door_modes));
+    return SetPosition(pos);
+  });
+}
+
+Status SqliteStore::ApplyOps(const std::vector<Op>& ops, Position new_pos) {
+  return InTransaction([&]() -> Status {
+    for (const Op& op : ops) {
+      if (op.kind == Op::Kind::kPut) {
+        Result<Stmt*> s = Prepare(kPut + op.record.index());
+        if (!s.ok()) return s.status();
+        LINTEL_RETURN_IF_ERROR(
+            std::visit([&](const auto& r) { return WriteRecord(**s, r); }, op.record));
+      } else {
+        Result<Stmt*> s = Prepare(kDelete + static_cast<size_t>(op.delete_kind));
+        if (!s.ok()) return s.status();
+        (*s)->BindText(1, op.delete_id);
+        LINTEL_RETURN_IF_ERROR(Run(**s, TableOf(op.delete_kind).label, op.delete_id));
+      }
+    }
+    return SetPosition(new_pos);
+  });
+}
+
+Result<Position> SqliteStore::AppliedPosition() {
+  Result<Stmt*> s = Prepare(kGetPosition);
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  Position pos;
+  int rc;
+  while ((rc = sqlite3_step((*s)->get())) == SQLITE_ROW) {
+    std::string_view key = (*s)->Text(0);
+    if (sqlite3_column_type((*s)->get(), 1) != SQLITE_INTEGER) {
+      return BadRow("meta", key, "not an integer");
+    }
+    (key == "epoch" ? pos.epoch : pos.version) = FromSql((*s)->Int(1));
+  }
+  if (rc != SQLITE_DONE) return Err(rc, "read position");
+  return pos;
+}
+
+// ---- reading records --------------------------------------------------------------------------
+
+Status SqliteStore::ReadRow(const Stmt& s, rules::Schedule* r) const {
+  s.TextInto(0, &r->id);
+  if (!internal::DecodeWindows(s.Text(1), &r->windows)) {
+    return BadRow("schedules", r->id, "malformed windows \"" + std::string(s.Text(1)) + "\"");
+  }
+  if (!internal::DecodeExceptions(s.Text(2), &r->exceptions)) {
+    return BadRow("schedules", r->id, "malformed exceptions \"" + std::string(s.Text(2)) + "\"");
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::ReadRow(const Stmt& s, rules::Group* r) const {
+  s.TextInto(0, &r->id);
+  s.TextInto(1, &r->name);
+  internal::SplitIds(s.Text(2), &r->doors);
+  s.TextInto(3, &r->schedule);
+  return Status::Ok();
+}
+
+Status SqliteStore::ReadRow(const Stmt& s, rules::Person* r) const {
+  s.TextInto(0, &r->id);
+  s.TextInto(1, &r->name);
+  int64_t role = s.Int(2), status = s.Int(6);
+  if (!EnumInRange(role, rules::Role::kGuest))
+    return BadRow("people", r->id, Unknown("role", role));
+  if (!EnumInRange(status, rules::PersonStatus::kSuspended)) {
+    return BadRow("people", r->id, Unknown("status", status));
+  }
+  r->role = static_cast<rules::Role>(role);
+  if (s.IsNull(3)) {
+    r->primary.reset();
+  } else {
+    if (!r->primary) r->primary.emplace();
+    s.TextInto(3, &*r->primary);
+  }
+  r->inherit = s.Int(4) != 0;
+  internal::SplitIds(s.Text(5), &r->groups);
+  r->status = static_cast<rules::PersonStatus>(status);
+  return Status::Ok();
+}
+
+Status SqliteStore::ReadRow(const Stmt& s, rules::Lease* r) const {
+  s.TextInto(0, &r->id);
+  s.TextInto(1, &r->unit);
+  internal::SplitIds(s.Text(2), &r->members);
+  internal::SplitIds(s.Text(3), &r->groups);
+  r->starts_at = FromUnix(s.Int(4));
+  ReadOptInstant(s, 5, &r->ends_at);
+  ReadOptInstant(s, 6, &r->paid_through);
+  if (s.IsNull(7)) {
+    r->grace_days.reset();
+  } else {
+    int64_t g = s.Int(7);
+    if (g < std::numeric_limits<int32_t>::min() || g > std::numeric_limits<int32_t>::max()) {
+      return BadRow("leases", r->id, "grace_days " + std::to_string(g) + " out of range");
+    }
+    r->grace_days = static_cast<int32_t>(g);
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::ReadRow(const Stmt& s, rules::Credential* r) const {
+  s.TextInto(0, &r->id);
+  s.TextInto(1, &r->person);
+  int64_t type = s.Int(2), status = s.Int(3);
+  if (!EnumInRange(type, rules::CredentialType::kBleKey)) {
+    return BadRow("credentials", r->id, Unknown("type", type));
+  }
+  if (!EnumInRange(status, rules::CredentialStatus::kRevoked)) {
+    return BadRow("credentials", r->id, Unknown("status", status));
+  }
+  r->type = static_cast<rules::CredentialType>(type);
+  r->status = static_cast<rules::CredentialStatus>(status);
+  ReadOptInstant(s, 4, &r->valid_from);
+  ReadOptInstant(s, 5, &r->valid_until);
+  // Only the columns of the credential's type are read (the others are NULL); the fields of the
+  // other types are reset, keeping their capacity for the next row.
+  r->card.format = rules::CardFormat::kUid;
+  r->card.facility = 0;
+  r->card.number = 0;
+  r->card.uid.clear();
+  r->pin.clear();
+  r->ble_key.lock.clear();
+  r->ble_key.key.clear();
+  r->ble_key.name.clear();
+  switch (r->type) {
+    case rules::CredentialType::kCard: {
+      if (s.IsNull(6)) return BadRow("credentials", r->id, "card without card_format");
+      int64_t format = s.Int(6), facility = s.Int(7);
+      if (!EnumInRange(format, rules::CardFormat::kC1k48)) {
+        return BadRow("credentials", r->id, Unknown("card_format", format));
+      }
+      if (facility < 0 || facility > std::numeric_limits<uint32_t>::max()) {
+        return BadRow("credentials", r->id,
+                      "card_facility " + std::to_string(facility) + " out of range");
+      }
+      r->card.format = static_cast<rules::CardFormat>(format);
+      r->card.facility = static_cast<uint32_t>(facility);
+      r->card.number = FromSql(s.Int(8));
+      s.TextInto(9, &r->card.uid);
+      break;
+    }
+    case rules::CredentialType::kPin:
+      s.TextInto(10, &r->pin);
+      break;
+    case rules::CredentialType::kBleKey:
+      s.TextInto(11, &r->ble_key.lock);
+      s.TextInto(12, &r->ble_key.key);
+      s.TextInto(13, &r->ble_key.name);
+      break;
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::ReadRow(const Stmt& s, rules::DoorMode* r) const {
+  s.TextInto(0, &r->door);
+  int64_t mode = s.Int(1);
+  if (!EnumInRange(mode, rules::DoorModeKind::kUnlocked)) {
+    return BadRow("door_modes", r->door, Unknown("mode", mode));
+  }
+  r->mode = static_cast<rules::DoorModeKind>(mode);
+  ReadOptInstant(s, 2, &r->until);
+  return Status::Ok();
+}
+
+template <typename R, typename F>
+Status SqliteStore::LoadKind(RecordKind kind, R* row, F&& deliver) {
+  Result<Stmt*> s = Prepare(kSelect + static_cast<size_t>(kind));
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  int rc;
+  while ((rc = sqlite3_step((*s)->get())) == SQLITE_ROW) {
+    LINTEL_RETURN_IF_ERROR(ReadRow(**s, row));
+    deliver(*row);
+  }
+  if (rc != SQLITE_DONE) return Err(rc, std::string("read ") + TableOf(kind).name);
+  return Status::Ok();
+}
+
+Status SqliteStore::LoadState(RecordVisitor& v) {
+  // A read transaction, so every table is read from the same commit.
+  LINTEL_RETURN_IF_ERROR(Exec("BEGIN", "begin read"));
+  Status status = [&]() -> Status {
+    rules::Schedule schedule;
+    LINTEL_RETURN_IF_ERROR(LoadKind(RecordKind::kSchedule, &schedule,
+                                    [&](const rules::Schedule& r) { v.OnSchedule(r); }));
+    rules::Group group;
+    LINTEL_RETURN_IF_ERROR(
+        LoadKind(RecordKind::kGroup, &group, [&](const rules::Group& r) { v.OnGroup(r); }));
+    rules::Person person;
+    LINTEL_RETURN_IF_ERROR(
+        LoadKind(RecordKind::kPerson, &person, [&](const rules::Person& r) { v.OnPerson(r); }));
+    rules::Lease lease;
+    LINTEL_RETURN_IF_ERROR(
+        LoadKind(RecordKind::kLease, &lease, [&](const rules::Lease& r) { v.OnLease(r); }));
+    rules::Credential credential;
+    LINTEL_RETURN_IF_ERROR(LoadKind(RecordKind::kCredential, &credential,
+                                    [&](const rules::Credential& r) { v.OnCredential(r); }));
+    rules::DoorMode mode;
+    return LoadKind(RecordKind::kDoorMode, &mode,
+                    [&](const rules::DoorMode& r) { v.OnDoorMode(r); });
+  }();
+  // Ending a read transaction cannot lose data; report a failure only when nothing else failed.
+  Status end = Exec(status.ok() ? "COMMIT" : "ROLLBACK", "end read");
+  return status.ok() ? end : status;
+}
+
+Result<rules::Records> SqliteStore::LoadRecords() {
+  rules::Records records;
+  CopyVisitor v(&records);
+  LINTEL_RETURN_IF_ERROR(LoadState(v));
+  return records;
+}
+
+// ---- last-known-good time ---------------------------------------------------------------------
+
+Result<std::optional<Instant>> SqliteStore::LastKnownGood() {
+  Result<Stmt*> s = Prepare(kGetClock);
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  int rc = sqlite3_step((*s)->get());
+  if (rc == SQLITE_DONE) return std::optional<Instant>();
+  if (rc != SQLITE_ROW) return Err(rc, "read last-known-good time");
+  return std::optional<Instant>(FromUnix((*s)->Int(0)));
+}
+
+Status SqliteStore::AdvanceLastKnownGood(Instant t) {
+  Result<Stmt*> s = Prepare(kAdvanceClock);
+  if (!s.ok()) return s.status();
+  (*s)->BindInstant(1, t);
+  return Run(**s, "advance last-known-good time", "");
+}
+
+// ---- event journal ----------------------------------------------------------------------------
+
+Result<uint64_t> SqliteStore::Append(std::span<JournalEvent> events) {
+  if (events.empty()) return LastSeq();
+  Result<Stmt*> s = Prepare(kAppendEvent);
+  if (!s.ok()) return s.status();
+  uint64_t last = 0;
+  Status status = InTransaction([&]() -> Status {
+    for (JournalEvent& e : events) {
+      (*s)->BindInstant(1, e.ts);
+      (*s)->BindText(2, e.type);
+      (*s)->BindText(3, e.body);
+      LINTEL_RETURN_IF_ERROR(Run(**s, "append event", e.type));
+      last = FromSql(sqlite3_last_insert_rowid(db_));
+      e.seq = last;
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  return last;
+}
+
+Result<std::vector<JournalEvent>> SqliteStore::ReadEvents(Stmt& s) {
+  ResetOnExit reset(s);
+  std::vector<JournalEvent> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    JournalEvent& e = out.emplace_back();
+    e.seq = FromSql(s.Int(0));
+    e.ts = FromUnix(s.Int(1));
+    s.TextInto(2, &e.type);
+    s.TextInto(3, &e.body);
+  }
+  if (rc != SQLITE_DONE) return Err(rc, "read events");
+  return out;
+}
+
+Result<std::vector<JournalEvent>> SqliteStore::ReadFrom(uint64_t from_seq, size_t limit) {
+  Result<Stmt*> s = Prepare(kReadEvents);
+  if (!s.ok()) return s.status();
+  (*s)->BindInt(1, ClampToSql(from_seq));
+  (*s)->BindInt(2, ClampToSql(limit));
+  return ReadEvents(**s);
+}
+
+Result<std::vector<JournalEvent>> SqliteStore::Tail(size_t n) {
+  Result<Stmt*> s = Prepare(kTailEvents);
+  if (!s.ok()) return s.status();
+  (*s)->BindInt(1, ClampToSql(n));
+  Result<std::vector<JournalEvent>> events = ReadEvents(**s);
+  if (events.ok()) std::reverse(events->begin(), events->end());
+  return events;
+}
+
+Status SqliteStore::DeleteUpTo(uint64_t seq) {
+  Result<Stmt*> s = Prepare(kDeleteEvents);
+  if (!s.ok()) return s.status();
+  (*s)->BindInt(1, ClampToSql(seq));
+  return Run(**s, "delete events", "");
+}
+
+Result<uint64_t> SqliteStore::Count() {
+  Result<Stmt*> s = Prepare(kEventRange);
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  int rc = sqlite3_step((*s)->get());
+  if (rc != SQLITE_ROW) return Err(rc, "count events");
+  if ((*s)->IsNull(0)) return uint64_t{0};
+  return FromSql((*s)->Int(1)) - FromSql((*s)->Int(0)) + 1;
+}
+
+Result<uint64_t> SqliteStore::LastSeq() {
+  Result<Stmt*> s = Prepare(kLastSeq);
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  int rc = sqlite3_step((*s)->get());
+  if (rc == SQLITE_DONE) return uint64_t{0};
+  if (rc != SQLITE_ROW) return Err(rc, "read last seq");
+  return FromSql((*s)->Int(0));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
+  LINTEL_RETURN_IF_ERROR(PrepareFile(path));
+  sqlite3* db = nullptr;
+  // No SQLITE_OPEN_CREATE: PrepareFile made the file with the right mode.
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Status(CodeFromSqlite(rc) == StatusCode::kCorruption ? StatusCode::kCorruption
+                                                                : StatusCode::kIoError,
+                  path + ": cannot open: " + detail);
+  }
+  auto store = std::make_unique<SqliteStore>(path, db);  // owns db from here
+  LINTEL_RETURN_IF_ERROR(store->Init(options));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace lintel::store

@@ -1,0 +1,207 @@
+// Store: the gateway's durable truth (DESIGN.md decision 3). One SQLite file in WAL mode holds the
+// cloud records, the applied position (epoch, version), the event journal that the cloud outbox
+// drains, and the last-known-good wall time.
+//
+// Ownership and threads: a Store owns its database connection. It is used by one thread at a time
+// (the core thread); it may be handed to another thread between calls, never shared during one.
+// It does no locking of its own and starts no threads.
+//
+// Atomicity: every mutating call is one SQLite transaction. It either commits wholly or, on any
+// error, changes nothing (the state and the position stay as they were). With
+// StoreOptions::durable_commits (the default) a call that returned OK survives power loss.
+//
+// Errors common to every call (not repeated below):
+//   Corruption   the file is damaged ("<path>: database damaged: <sqlite message>"), or a row holds
+//                a value no build wrote ("<path>: people row p-7: role 9 is not a known value").
+//   IoError      the OS refused a read or write, or the disk is full.
+//   Unavailable  another process holds the database lock past the busy timeout (5 s).
+//   Internal     SQLite failed in a way not listed here (out of memory, misuse).
+//
+// Stored form of the records, for other readers of the file (lintelctl, support): see README.md.
+#pragma once
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "gateway/base/status.h"
+#include "gateway/base/time.h"
+#include "rules/model.h"
+
+namespace lintel::store {
+
+// The cloud position a state corresponds to (shared/contract/cloud-mqtt.md "Versions"), compared
+// lexicographically. {0, 0} means nothing applied yet.
+struct Position {
+  uint64_t epoch = 0;
+  uint64_t version = 0;
+  friend auto operator<=>(const Position&, const Position&) = default;
+};
+
+// One record of any kind, as in a delta's put op.
+using Record = std::variant<rules::Schedule, rules::Group, rules::Person, rules::Lease,
+                            rules::Credential, rules::DoorMode>;
+
+// The record kinds, in the order of Record's alternatives.
+enum class RecordKind : uint8_t { kSchedule, kGroup, kPerson, kLease, kCredential, kDoorMode };
+
+// One delta op. kPut replaces the whole record with the record's id (a door mode's id is its door);
+// kDelete removes the record of `delete_kind` with id `delete_id`, and is not an error when there
+// is none (the sync layer has already checked the delta against the engine's state).
+struct Op {
+  enum class Kind : uint8_t { kPut, kDelete };
+  Kind kind = Kind::kPut;
+  Record record;                                   // kPut
+  RecordKind delete_kind = RecordKind::kSchedule;  // kDelete
+  std::string delete_id;                           // kDelete
+
+  static Op Put(Record r) { return Op{Kind::kPut, std::move(r), {}, {}}; }
+  static Op Delete(RecordKind k, std::string id) { return Op{Kind::kDelete, {}, k, std::move(id)}; }
+};
+
+// Receives the stored records, one row at a time, from Store::LoadState. The reference passed to
+// each call is valid only during that call: the store reuses one object per kind (its strings and
+// vectors keep their capacity), so a visitor that keeps a row must copy it. Calls come in this
+// order: every schedule, then groups, people, leases, credentials, door modes; within a kind in
+// ascending id order (byte order). A visitor overrides what it needs; the defaults ignore the row.
+// A visitor must not call back into the Store.
+class RecordVisitor {
+ public:
+  virtual ~RecordVisitor() = default;
+  virtual void OnSchedule(const rules::Schedule&) {}
+  virtual void OnGroup(const rules::Group&) {}
+  virtual void OnPerson(const rules::Person&) {}
+  virtual void OnLease(const rules::Lease&) {}
+  virtual void OnCredential(const rules::Credential&) {}
+  virtual void OnDoorMode(const rules::DoorMode&) {}
+};
+
+// One journal entry (the outbox of shared/contract/cloud-mqtt.md "Events").
+struct JournalEvent {
+  uint64_t seq = 0;  // assigned by Store::Append; never reused, also across DeleteUpTo and restarts
+  Instant ts{};      // the event's wall time (the engine's clamped clock)
+  std::string type;  // "access.granted", ...: kept apart so the journal can be inspected and pruned
+  // The event's JSON object as the caller built it, without "seq" (which is only known after
+  // Append): the publisher adds "seq" from the row.
+  std::string body;
+  friend bool operator==(const JournalEvent&, const JournalEvent&) = default;
+};
+
+struct StoreOptions {
+  // true: synchronous=FULL, a commit that returned is on disk (~110 us per small commit).
+  // false: synchronous=NORMAL, still consistent after power loss but the last commits may be lost;
+  // for benchmarks and tests only.
+  bool durable_commits = true;
+  // Run PRAGMA quick_check on open, so a damaged file is refused at start rather than discovered by
+  // the first query that touches the damaged page. Reads the whole file once (see README.md for the
+  // measured cost); leave on in the daemon.
+  bool verify_on_open = true;
+};
+
+class Store {
+ public:
+  // The schema version this build creates and migrates to (PRAGMA user_version).
+  static constexpr int kSchemaVersion = 2;
+
+  // Opens the store at `path`, creating it when absent, and migrates it to kSchemaVersion (each
+  // migration in its own transaction; a failed one leaves the file at the previous version).
+  // The file is created with mode 0600 (it holds PIN digits and keys); an existing file readable or
+  // writable by group or others is tightened to owner-only. The journal files SQLite creates next
+  // to it (-wal, -shm) take the same mode. Errors:
+  //   IoError     the file cannot be created or opened, is not a regular file, or cannot be
+  //   chmod-ed
+  //               ("<path>: cannot open: Permission denied").
+  //   Corruption  the file is not SQLite, is damaged or truncated, or is another program's
+  //   database:
+  //               "<path>: not a Lintel database or damaged: <detail>". The file is left untouched.
+  //   Corruption  the file's schema is newer than this build: "<path>: schema version N is newer
+  //               than this build supports (M); refusing to open — upgrade lintel or restore a
+  //               backup". The file is left untouched.
+  //   Unavailable another process holds the database locked past the busy timeout.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path,
+                                             const StoreOptions& options = {});
+
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // The file's schema version when Open found it: 0 for a new file, kSchemaVersion when no
+  // migration was needed.
+  virtual int opened_at_schema_version() const = 0;
+
+  // ---- records ------------------------------------------------------------------------------
+
+  // Deletes every record and stores `records` and `pos`, in one transaction. Records are stored as
+  // given; validating them is the caller's job (rules/), except what the storage itself needs. A
+  // credential keeps only the fields of its type (card, pin or ble_key); the others read back as
+  // their defaults. Cost: about that of a bare SQLite bulk insert of the same rows (README.md);
+  // rows not already in id order are sorted first (by pointer), which keeps inserts sequential.
+  // Errors:
+  //   InvalidArgument  two records of one kind share an id ("credential c-1: UNIQUE constraint
+  //                    failed: credentials.id"), or an id inside a list (person.groups,
+  //                    lease.members, lease.groups, group.doors) is empty or contains the byte
+  //                    0x1f.
+  //   On any error nothing changed: the old records and position are in force.
+  virtual Status ReplaceState(const rules::Records& records, Position pos) = 0;
+
+  // Applies `ops` in order and stores `new_pos`, in one transaction (a later op may undo an earlier
+  // one, as in the delta). Errors: InvalidArgument as for ReplaceState (list ids); nothing changed.
+  virtual Status ApplyOps(const std::vector<Op>& ops, Position new_pos) = 0;
+
+  // The position stored by the last ReplaceState or ApplyOps; {0, 0} for a new store.
+  virtual Result<Position> AppliedPosition() = 0;
+
+  // Streams every stored record to `visitor` (see RecordVisitor for order and lifetime), from one
+  // consistent read. Stops at the first error; the visitor may then have seen part of the records.
+  virtual Status LoadState(RecordVisitor& visitor) = 0;
+
+  // LoadState into a rules::Records (copies every row; for tests, tools and small sites).
+  virtual Result<rules::Records> LoadRecords() = 0;
+
+  // ---- last-known-good wall time --------------------------------------------------------------
+
+  // The latest wall time ever passed to AdvanceLastKnownGood; nullopt when never set. The engine's
+  // clock never goes below it, so a clock that jumps back cannot revive an expired lease or
+  // credential.
+  virtual Result<std::optional<Instant>> LastKnownGood() = 0;
+
+  // Sets the last-known-good time to max(stored, t): it only ever moves forward, an older `t` is
+  // ignored (OK). Commits durably; callers advance it periodically (e.g. once a minute), not per
+  // decision.
+  virtual Status AdvanceLastKnownGood(Instant t) = 0;
+
+  // ---- event journal (the cloud outbox) ---------------------------------------------------------
+
+  // Appends `events` in order, in one transaction, and sets each one's seq (its input value is
+  // ignored). Seqs are consecutive, above every seq ever assigned in this file. Returns the last
+  // seq assigned; for an empty batch, LastSeq() without writing.
+  virtual Result<uint64_t> Append(std::span<JournalEvent> events) = 0;
+
+  // Up to `limit` events with seq >= from_seq, ascending.
+  virtual Result<std::vector<JournalEvent>> ReadFrom(uint64_t from_seq, size_t limit) = 0;
+
+  // The last `n` events (fewer when the journal holds fewer), ascending.
+  virtual Result<std::vector<JournalEvent>> Tail(size_t n) = 0;
+
+  // Removes every event with seq <= `seq` (the cloud acknowledged them). Seqs are not reused.
+  virtual Status DeleteUpTo(uint64_t seq) = 0;
+
+  // The number of events held. O(log n): the journal always holds a consecutive run of seqs, since
+  // Append assigns consecutive seqs and DeleteUpTo removes a prefix.
+  virtual Result<uint64_t> Count() = 0;
+
+  // The highest seq ever assigned in this file (also when since deleted); 0 when none.
+  virtual Result<uint64_t> LastSeq() = 0;
+
+ protected:
+  Store() = default;
+};
+
+}  // namespace lintel::store

@@ -1,0 +1,744 @@
+#include "gateway/store/store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace lintel::store {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+Instant T(int64_t unix_seconds) { return FromUnix(unix_seconds); }
+
+// ---- a canonical text form of the records, so a mismatch prints readably ----------------------
+
+std::string Opt(const std::optional<Instant>& t) {
+  return t ? std::to_string(ToUnix(*t)) : std::string("-");
+}
+std::string List(const std::vector<std::string>& v) {
+  std::string s = "[";
+  for (const auto& x : v) s += x + ",";
+  return s + "]";
+}
+std::string Dump(const rules::Records& r) {
+  std::ostringstream o;
+  for (const auto& s : r.schedules) {
+    o << "schedule " << s.id << " windows:";
+    for (const auto& w : s.windows) o << " " << +w.days << "/" << w.from_min << "-" << w.to_min;
+    o << " exceptions:";
+    for (const auto& e : s.exceptions) {
+      o << " " << e.date << "{";
+      for (const auto& w : e.windows) o << +w.days << "/" << w.from_min << "-" << w.to_min << " ";
+      o << "}";
+    }
+    o << "\n";
+  }
+  for (const auto& g : r.groups) {
+    o << "group " << g.id << " '" << g.name << "' " << List(g.doors) << " " << g.schedule << "\n";
+  }
+  for (const auto& p : r.people) {
+    o << "person " << p.id << " '" << p.name << "' role=" << +static_cast<int>(p.role)
+      << " primary=" << p.primary.value_or("-") << " inherit=" << p.inherit << " " << List(p.groups)
+      << " status=" << static_cast<int>(p.status) << "\n";
+  }
+  for (const auto& l : r.leases) {
+    o << "lease " << l.id << " " << l.unit << " " << List(l.members) << " " << List(l.groups) << " "
+      << ToUnix(l.starts_at) << " " << Opt(l.ends_at) << " " << Opt(l.paid_through) << " "
+      << (l.grace_days ? std::to_string(*l.grace_days) : "-") << "\n";
+  }
+  for (const auto& c : r.credentials) {
+    o << "credential " << c.id << " " << c.person << " type=" << static_cast<int>(c.type)
+      << " status=" << static_cast<int>(c.status) << " " << Opt(c.valid_from) << " "
+      << Opt(c.valid_until) << " card=" << static_cast<int>(c.card.format) << "/" << c.card.facility
+      << "/" << c.card.number << "/" << c.card.uid << " pin=" << c.pin << " ble=" << c.ble_key.lock
+      << "/" << c.ble_key.key << "/" << c.ble_key.name << "\n";
+  }
+  for (const auto& d : r.door_modes) {
+    o << "door_mode " << d.door << " " << static_cast<int>(d.mode) << " " << Opt(d.until) << "\n";
+  }
+  return o.str();
+}
+
+// Records of every kind, each with its optional fields set in one row and unset in another, and
+// every enum value used at least once. Ids ascend in each kind, as LoadState returns them.
+rules::Records FullRecords() {
+  rules::Records r;
+  r.schedules.push_back({"office",
+                         {{0x1f, 480, 1080}, {0x60, 600, 840}},
+                         {{20819, {}}, {20820, {{0x7f, 600, 720}, {0x01, 780, 1440}}}}});
+  r.schedules.push_back({"plain", {}, {}});
+  r.groups.push_back({"default", "Common doors", {"front", "garage"}, "always"});
+  r.groups.push_back({"empty", "", {}, "office"});
+  for (int role = 0; role <= static_cast<int>(rules::Role::kGuest); ++role) {
+    rules::Person p;
+    p.id = "p-" + std::to_string(role);
+    p.name = "Person " + std::to_string(role);
+    p.role = static_cast<rules::Role>(role);
+    if (role % 2 == 1) p.primary = "p-0";
+    p.inherit = role % 2 == 1;
+    if (role != 2) p.groups = {"default", "gym"};
+    p.status = role == 3 ? rules::PersonStatus::kSuspended : rules::PersonStatus::kActive;
+    r.people.push_back(p);
+  }
+  r.leases.push_back(
+      {"l-1", "4B", {"p-0", "p-1"}, {"default"}, T(1767225600), T(1798761600), T(1769904000), 5});
+  r.leases.push_back({"l-2", "", {}, {}, T(-86400), std::nullopt, std::nullopt, std::nullopt});
+  int n = 0;
+  auto cred = [&](rules::CredentialType type) {
+    rules::Credential c;
+    c.id = "c-" + std::to_string(10 + n++);
+    c.person = "p-0";
+    c.type = type;
+    return c;
+  };
+  for (int f = 0; f <= static_cast<int>(rules::CardFormat::kC1k48); ++f) {
+    rules::Credential c = cred(rules::CredentialType::kCard);
+    c.card.format = static_cast<rules::CardFormat>(f);
+    c.card.facility = 4294967295u - static_cast<uint32_t>(f);
+    c.card.number = (uint64_t{1} << 63) + static_cast<uint64_t>(f);  // high bit survives
+    if (f == 0) c.card.uid = "04A1B2C3D4E5F6A7";
+    c.status = static_cast<rules::CredentialStatus>(f % 3);
+    if (f % 2 == 0) c.valid_from = T(1767225600 + f);
+    if (f % 3 == 0) c.valid_until = T(1798761600 + f);
+    r.credentials.push_back(c);
+  }
+  rules::Credential pin = cred(rules::CredentialType::kPin);
+  pin.pin = "0482";
+  r.credentials.push_back(pin);
+  rules::Credential ble = cred(rules::CredentialType::kBleKey);
+  ble.ble_key = {"front", "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=", "Ben's phone"};
+  ble.valid_from = T(1);
+  r.credentials.push_back(ble);
+  r.door_modes.push_back({"front", rules::DoorModeKind::kUnlocked, std::nullopt});
+  r.door_modes.push_back({"garage", rules::DoorModeKind::kLockedDown, T(1767312000)});
+  r.door_modes.push_back({"gym", rules::DoorModeKind::kNormal, std::nullopt});
+  return r;
+}
+
+rules::Credential Card(std::string id, uint64_t number) {
+  rules::Credential c;
+  c.id = std::move(id);
+  c.person = "p-0";
+  c.card = {rules::CardFormat::kH10301, 12, number, ""};
+  return c;
+}
+
+// ---- files ----------------------------------------------------------------------------------
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+void WriteFile(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+fs::path Fixture(const std::string& name) {
+  const char* root = std::getenv("LINTEL_SOURCE_DIR");
+  return fs::path(root != nullptr ? root : ".") / "tests" / "fixtures" / name;
+}
+unsigned Mode(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  return st.st_mode & 07777;
+}
+
+// Raw SQLite access, for what the Store API cannot do: tamper with rows, read the schema.
+class RawDb {
+ public:
+  explicit RawDb(const fs::path& p) {
+    EXPECT_EQ(sqlite3_open_v2(p.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+              SQLITE_OK);
+  }
+  ~RawDb() { sqlite3_close_v2(db_); }
+  void Exec(const std::string& sql) {
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+        << sql << ": " << (err ? err : "");
+    sqlite3_free(err);
+  }
+  // Every row of a query, columns joined with '|', rows with '\n'.
+  std::string Query(const std::string& sql) {
+    std::string out;
+    char* err = nullptr;
+    sqlite3_exec(
+        db_, sql.c_str(),
+        [](void* o, int n, char** cols, char**) {
+          auto* s = static_cast<std::string*>(o);
+          for (int i = 0; i < n; ++i)
+            *s += std::string(i ? "|" : "") + (cols[i] ? cols[i] : "NULL");
+          *s += "\n";
+          return 0;
+        },
+        &out, &err);
+    EXPECT_EQ(err, nullptr) << err;
+    sqlite3_free(err);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "lintel-store-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ / "lintel.sqlite";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Store> OpenOk(const fs::path& p) {
+    StoreOptions options;
+    options.durable_commits = false;  // the tests do not pull the plug
+    Result<std::unique_ptr<Store>> s = Store::Open(p.string(), options);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+  std::unique_ptr<Store> OpenOk() { return OpenOk(path_); }
+
+  // Copies a committed fixture into the temp dir (never open the original).
+  fs::path CopyFixture(const std::string& name) {
+    fs::path to = dir_ / name;
+    fs::copy_file(Fixture(name), to);
+    return to;
+  }
+
+  // Opening `p` fails with Corruption whose message contains `expected`, and leaves it unchanged.
+  void ExpectRefused(const fs::path& p, const std::string& expected) {
+    std::string before = ReadFile(p);
+    Result<std::unique_ptr<Store>> s = Store::Open(p.string());
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.status().code(), StatusCode::kCorruption) << s.status().ToString();
+    EXPECT_THAT(s.status().message(), HasSubstr(p.string() + ": "));
+    EXPECT_THAT(s.status().message(), HasSubstr(expected));
+    EXPECT_EQ(ReadFile(p), before) << "a refused file must not be changed";
+  }
+
+  fs::path dir_;
+  fs::path path_;
+};
+
+// ---- basics ---------------------------------------------------------------------------------
+
+TEST_F(StoreTest, NewStoreIsEmptyAtPositionZero) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->opened_at_schema_version(), 0);
+  EXPECT_EQ(*store->AppliedPosition(), (Position{0, 0}));
+  EXPECT_EQ(Dump(*store->LoadRecords()), "");
+  EXPECT_EQ(*store->LastKnownGood(), std::nullopt);
+  EXPECT_EQ(*store->Count(), 0u);
+  EXPECT_EQ(*store->LastSeq(), 0u);
+  store.reset();
+  EXPECT_EQ(RawDb(path_).Query("PRAGMA user_version"),
+            std::to_string(Store::kSchemaVersion) + "\n");
+  EXPECT_EQ(RawDb(path_).Query("PRAGMA journal_mode"), "wal\n");
+  EXPECT_EQ(OpenOk()->opened_at_schema_version(), Store::kSchemaVersion);
+}
+
+TEST_F(StoreTest, CreatesTheFileOwnerOnly) {
+  ::umask(022);
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->ReplaceState(FullRecords(), {1, 1}).ok());
+  EXPECT_EQ(Mode(path_), 0600u);
+  ASSERT_TRUE(fs::exists(path_.string() + "-wal"));
+  EXPECT_EQ(Mode(path_.string() + "-wal"), 0600u);
+  EXPECT_EQ(Mode(path_.string() + "-shm"), 0600u);
+}
+
+TEST_F(StoreTest, TightensAnExistingFileOpenToOthers) {
+  fs::copy_file(Fixture("store-v1.sqlite"), path_);
+  ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
+  ASSERT_TRUE(OpenOk());
+  EXPECT_EQ(Mode(path_), 0600u);
+}
+
+TEST_F(StoreTest, TightensLeftoverWalFilesOpenToOthers) {
+  {
+    auto store = OpenOk();
+    ASSERT_TRUE(store);
+  }
+  WriteFile(path_.string() + "-wal", "");
+  ASSERT_EQ(::chmod((path_.string() + "-wal").c_str(), 0666), 0);
+  auto store = OpenOk();  // keeps the -wal file while open
+  ASSERT_TRUE(store);
+  EXPECT_EQ(Mode(path_.string() + "-wal"), 0600u);
+}
+
+TEST_F(StoreTest, OpenInAMissingDirectoryIsIoError) {
+  Result<std::unique_ptr<Store>> s = Store::Open((dir_ / "no" / "such.sqlite").string());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kIoError);
+  EXPECT_THAT(s.status().message(), HasSubstr("such.sqlite: cannot open: "));
+}
+
+TEST_F(StoreTest, OpenOfADirectoryIsIoError) {
+  Result<std::unique_ptr<Store>> s = Store::Open(dir_.string());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kIoError) << s.status().ToString();
+}
+
+// ---- records --------------------------------------------------------------------------------
+
+TEST_F(StoreTest, RoundTripsEveryRecordKindWithOptionalFieldsSetAndUnset) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  rules::Records records = FullRecords();
+  ASSERT_TRUE(store->ReplaceState(records, {7, 9}).ok());
+  Result<rules::Records> loaded = store->LoadRecords();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(Dump(*loaded), Dump(records));
+  EXPECT_EQ(*store->AppliedPosition(), (Position{7, 9}));
+}
+
+TEST_F(StoreTest, StoresOnlyTheFieldsOfACredentialsType) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  rules::Credential pin;
+  pin.id = "c-1";
+  pin.type = rules::CredentialType::kPin;
+  pin.pin = "1234";
+  pin.card = {rules::CardFormat::kH10301, 1, 2, ""};  // meaningless for a pin: not stored
+  pin.ble_key.name = "stray";
+  rules::Records r;
+  r.credentials = {pin};
+  ASSERT_TRUE(store->ReplaceState(r, {1, 1}).ok());
+  rules::Credential want;
+  want.id = "c-1";
+  want.type = rules::CredentialType::kPin;
+  want.pin = "1234";
+  r.credentials = {want};
+  EXPECT_EQ(Dump(*store->LoadRecords()), Dump(r));
+  store.reset();
+  EXPECT_EQ(RawDb(path_).Query("SELECT card_format, card_uid, pin, ble_name FROM credentials"),
+            "NULL|NULL|1234|NULL\n");
+}
+
+TEST_F(StoreTest, PositionKeepsFullUnsigned64BitRange) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  Position big{UINT64_MAX, (uint64_t{1} << 63) + 1};
+  ASSERT_TRUE(store->ReplaceState({}, big).ok());
+  EXPECT_EQ(*store->AppliedPosition(), big);
+}
+
+TEST_F(StoreTest, LoadStateVisitsKindsInOrderAndIdsAscending) {
+  struct Recorder : RecordVisitor {
+    std::vector<std::string> seen;
+    void OnSchedule(const rules::Schedule& r) override { seen.push_back("s:" + r.id); }
+    void OnGroup(const rules::Group& r) override { seen.push_back("g:" + r.id); }
+    void OnPerson(const rules::Person& r) override { seen.push_back("p:" + r.id); }
+    void OnLease(const rules::Lease& r) override { seen.push_back("l:" + r.id); }
+    void OnCredential(const rules::Credential& r) override { seen.push_back("c:" + r.id); }
+    void OnDoorMode(const rules::DoorMode& r) override { seen.push_back("d:" + r.door); }
+  } v;
+  rules::Records r;
+  r.door_modes.push_back({"z", {}, {}});
+  r.credentials = {Card("c-b", 2), Card("c-a", 1)};
+  r.leases.push_back({"l", "u", {}, {}, T(0), {}, {}, {}});
+  r.people.push_back({"p", "", {}, {}, false, {}, {}});
+  r.groups.push_back({"g", "", {}, "always"});
+  r.schedules.push_back({"s", {}, {}});
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->ReplaceState(r, {1, 1}).ok());
+  ASSERT_TRUE(store->LoadState(v).ok());
+  EXPECT_THAT(v.seen, ::testing::ElementsAre("s:s", "g:g", "p:p", "l:l", "c:c-a", "c:c-b", "d:z"));
+}
+
+TEST_F(StoreTest, ReplaceStateReplacesWholly) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->ReplaceState(FullRecords(), {1, 5}).ok());
+  rules::Records next;
+  next.credentials = {Card("c-new", 77)};
+  next.schedules.push_back({"night", {{0x7f, 0, 360}}, {}});
+  ASSERT_TRUE(store->ReplaceState(next, {2, 1}).ok());
+  EXPECT_EQ(Dump(*store->LoadRecords()), Dump(next));
+  EXPECT_EQ(*store->AppliedPosition(), (Position{2, 1}));
+  ASSERT_TRUE(store->ReplaceState({}, {2, 2}).ok());
+  EXPECT_EQ(Dump(*store->LoadRecords()), "");
+}
+
+TEST_F(StoreTest, FailedReplaceStateKeepsOldStateAndPosition) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  rules::Records old = FullRecords();
+  ASSERT_TRUE(store->ReplaceState(old, {1, 5}).ok());
+
+  rules::Records bad;
+  bad.people.push_back({"p-x", "", {}, {}, false, {}, {}});
+  bad.credentials = {Card("c-1", 1), Card("c-2", 2), Card("c-1", 3)};
+  Status st = store->ReplaceState(bad, {2, 1});
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), HasSubstr("credential c-1: UNIQUE constraint failed: credentials.id"));
+  EXPECT_EQ(Dump(*store->LoadRecords()), Dump(old));
+  EXPECT_EQ(*store->AppliedPosition(), (Position{1, 5}));
+
+  // The store is still usable afterwards.
+  ASSERT_TRUE(store->ReplaceState({}, {2, 2}).ok());
+  EXPECT_EQ(*store->AppliedPosition(), (Position{2, 2}));
+}
+
+TEST_F(StoreTest, ReplaceStateRejectsListIdsThatWouldNotReadBack) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->ReplaceState(FullRecords(), {1, 5}).ok());
+  rules::Records bad;
+  bad.people.push_back({"p-1",
+                        "",
+                        {},
+                        {},
+                        false,
+                        {"a\x1f"
+                         "b"},
+                        {}});
+  Status st = store->ReplaceState(bad, {2, 1});
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(), "person p-1: an id in groups is empty or contains the byte 0x1f");
+  bad.people.clear();
+  bad.leases.push_back({"l-1", "", {"p-1", ""}, {}, T(0), {}, {}, {}});
+  st = store->ReplaceState(bad, {2, 1});
+  EXPECT_EQ(st.message(), "lease l-1: an id in members is empty or contains the byte 0x1f");
+  EXPECT_EQ(Dump(*store->LoadRecords()), Dump(FullRecords()));
+  EXPECT_EQ(*store->AppliedPosition(), (Position{1, 5}));
+}
+
+TEST_F(StoreTest, ApplyOpsPutsAndDeletesInOneTransaction) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  rules::Records base;
+  base.credentials = {Card("c-1", 1), Card("c-2", 2)};
+  base.people.push_back({"p-0", "Ada", {}, {}, false, {}, {}});
+  base.door_modes.push_back({"front", rules::DoorModeKind::kLockedDown, T(100)});
+  ASSERT_TRUE(store->ReplaceState(base, {1, 1}).ok());
+
+  rules::Credential c1 = Card("c-1", 1);
+  c1.status = rules::CredentialStatus::kRevoked;
+  rules::Person renamed{"p-0", "Ada L.", {}, {}, false, {"gym"}, {}};
+  std::vector<Op> ops = {
+      Op::Put(c1),                                      // replaces c-1 wholly
+      Op::Put(Card("c-3", 3)),                          // new
+      Op::Delete(RecordKind::kCredential, "c-2"),       // present
+      Op::Delete(RecordKind::kCredential, "c-absent"),  // absent: not an error
+      Op::Put(renamed),
+      Op::Put(rules::Schedule{"s-1", {{0x1f, 0, 60}}, {}}),
+      Op::Delete(RecordKind::kSchedule, "s-1"),  // a later op undoes an earlier one
+      Op::Delete(RecordKind::kDoorMode, "front"),
+      Op::Put(rules::Group{"g", "Gym", {"gym"}, "always"}),
+      Op::Put(rules::Lease{"l-1", "4B", {"p-0"}, {"g"}, T(10), T(20), {}, 3}),
+  };
+  ASSERT_TRUE(store->ApplyOps(ops, {1, 2}).ok());
+
+  rules::Records want;
+  want.groups.push_back({"g", "Gym", {"gym"}, "always"});
+  want.people.push_back(renamed);
+  want.leases.push_back({"l-1", "4B", {"p-0"}, {"g"}, T(10), T(20), {}, 3});
+  want.credentials = {c1, Card("c-3", 3)};
+  EXPECT_EQ(Dump(*store->LoadRecords()), Dump(want));
+  EXPECT_EQ(*store->AppliedPosition(), (Position{1, 2}));
+}
+
+TEST_F(StoreTest, FailedApplyOpsChangesNothing) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->ReplaceState(FullRecords(), {1, 1}).ok());
+  std::vector<Op> ops = {
+      Op::Delete(RecordKind::kCredential, "c-10"),
+      Op::Put(Card("c-99", 99)),
+      Op::Put(rules::Group{"g-bad", "", {"front", ""}, "always"}),
+  };
+  Status st = store->ApplyOps(ops, {1, 2});
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), HasSubstr("group g-bad"));
+  EXPECT_EQ(Dump(*store->LoadRecords()), Dump(FullRecords()));
+  EXPECT_EQ(*store->AppliedPosition(), (Position{1, 1}));
+}
+
+TEST_F(StoreTest, UnknownEnumValueInARowIsCorruptionNamingTableAndId) {
+  {
+    auto store = OpenOk();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->ReplaceState(FullRecords(), {1, 1}).ok());
+  }
+  RawDb(path_).Exec("UPDATE people SET role = 9 WHERE id = 'p-3'");
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  Result<rules::Records> r = store->LoadRecords();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(r.status().message(), path_.string() + ": people row p-3: role 9 is not a known value");
+
+  RawDb(path_).Exec(
+      "UPDATE people SET role = 0; UPDATE credentials SET card_format = 7 WHERE id = 'c-12'");
+  r = store->LoadRecords();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            path_.string() + ": credentials row c-12: card_format 7 is not a known value");
+
+  RawDb(path_).Exec(
+      "UPDATE credentials SET card_format = 0; UPDATE schedules SET windows = '1:2' WHERE id = "
+      "'plain'");
+  r = store->LoadRecords();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            path_.string() + ": schedules row plain: malformed windows \"1:2\"");
+}
+
+// ---- reopen ---------------------------------------------------------------------------------
+
+TEST_F(StoreTest, ReopenKeepsStatePositionLastKnownGoodAndEvents) {
+  std::vector<JournalEvent> events = {{0, T(100), "gateway.started", R"({"id":"a"})"},
+                                      {0, T(101), "access.granted", R"({"id":"b","door":"f"})"}};
+  {
+    auto store = OpenOk();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->ReplaceState(FullRecords(), {4, 2}).ok());
+    ASSERT_TRUE(store->AdvanceLastKnownGood(T(1767225600)).ok());
+    ASSERT_TRUE(store->Append(events).ok());
+  }
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(Dump(*store->LoadRecords()), Dump(FullRecords()));
+  EXPECT_EQ(*store->AppliedPosition(), (Position{4, 2}));
+  EXPECT_EQ(*store->LastKnownGood(), T(1767225600));
+  EXPECT_EQ(*store->ReadFrom(0, 10), events);
+}
+
+// ---- last-known-good time -------------------------------------------------------------------
+
+TEST_F(StoreTest, LastKnownGoodNeverGoesBackwards) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->AdvanceLastKnownGood(T(1000)).ok());
+  EXPECT_EQ(*store->LastKnownGood(), T(1000));
+  ASSERT_TRUE(store->AdvanceLastKnownGood(T(2000)).ok());
+  EXPECT_EQ(*store->LastKnownGood(), T(2000));
+  ASSERT_TRUE(store->AdvanceLastKnownGood(T(1500)).ok());  // the clock jumped back
+  EXPECT_EQ(*store->LastKnownGood(), T(2000));
+  ASSERT_TRUE(store->AdvanceLastKnownGood(T(-5)).ok());
+  store.reset();
+  EXPECT_EQ(*OpenOk()->LastKnownGood(), T(2000));
+}
+
+// ---- event journal --------------------------------------------------------------------------
+
+std::vector<JournalEvent> Events(int n, int64_t ts0 = 1000) {
+  std::vector<JournalEvent> v;
+  for (int i = 0; i < n; ++i) {
+    v.push_back({0, T(ts0 + i), "door.opened", R"({"id":")" + std::to_string(ts0 + i) + R"("})"});
+  }
+  return v;
+}
+std::vector<uint64_t> Seqs(const std::vector<JournalEvent>& v) {
+  std::vector<uint64_t> s;
+  for (const auto& e : v) s.push_back(e.seq);
+  return s;
+}
+
+TEST_F(StoreTest, AppendAssignsConsecutiveSeqsAndReadsBackInOrder) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  std::vector<JournalEvent> a = Events(3);
+  Result<uint64_t> last = store->Append(a);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, 3u);
+  EXPECT_THAT(Seqs(a), ::testing::ElementsAre(1, 2, 3));
+  std::vector<JournalEvent> b = Events(2, 2000);
+  EXPECT_EQ(*store->Append(b), 5u);
+  EXPECT_THAT(Seqs(b), ::testing::ElementsAre(4, 5));
+  std::vector<JournalEvent> none;
+  EXPECT_EQ(*store->Append(none), 5u);
+
+  EXPECT_EQ(*store->Count(), 5u);
+  EXPECT_EQ(*store->LastSeq(), 5u);
+  EXPECT_THAT(Seqs(*store->ReadFrom(2, 2)), ::testing::ElementsAre(2, 3));
+  EXPECT_THAT(Seqs(*store->ReadFrom(4, 100)), ::testing::ElementsAre(4, 5));
+  EXPECT_TRUE(store->ReadFrom(6, 100)->empty());
+  EXPECT_TRUE(store->ReadFrom(UINT64_MAX, 100)->empty());
+  EXPECT_THAT(Seqs(*store->Tail(2)), ::testing::ElementsAre(4, 5));
+  EXPECT_THAT(Seqs(*store->Tail(50)), ::testing::ElementsAre(1, 2, 3, 4, 5));
+  EXPECT_EQ(store->ReadFrom(0, 5)->at(3), b[0]);
+}
+
+TEST_F(StoreTest, DeleteUpToRemovesAPrefix) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  std::vector<JournalEvent> a = Events(6);
+  ASSERT_TRUE(store->Append(a).ok());
+  ASSERT_TRUE(store->DeleteUpTo(4).ok());
+  EXPECT_EQ(*store->Count(), 2u);
+  EXPECT_THAT(Seqs(*store->ReadFrom(0, 100)), ::testing::ElementsAre(5, 6));
+  ASSERT_TRUE(store->DeleteUpTo(2).ok());  // already gone: no-op
+  EXPECT_EQ(*store->Count(), 2u);
+  ASSERT_TRUE(store->DeleteUpTo(UINT64_MAX).ok());
+  EXPECT_EQ(*store->Count(), 0u);
+  EXPECT_TRUE(store->Tail(3)->empty());
+  EXPECT_EQ(*store->LastSeq(), 6u);
+}
+
+TEST_F(StoreTest, SeqIsNeverReusedAfterDeleteUpToAndReopen) {
+  {
+    auto store = OpenOk();
+    ASSERT_TRUE(store);
+    std::vector<JournalEvent> a = Events(3);
+    ASSERT_TRUE(store->Append(a).ok());
+    ASSERT_TRUE(store->DeleteUpTo(3).ok());  // the journal is empty now
+  }
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(*store->LastSeq(), 3u);
+  std::vector<JournalEvent> b = Events(1);
+  EXPECT_EQ(*store->Append(b), 4u);
+  EXPECT_EQ(b[0].seq, 4u);
+}
+
+// ---- migration and damaged files --------------------------------------------------------------
+
+TEST_F(StoreTest, MigratesV1FixtureKeepingData) {
+  fs::path p = CopyFixture("store-v1.sqlite");
+  ASSERT_EQ(RawDb(p).Query("PRAGMA user_version"), "1\n");
+  auto store = OpenOk(p);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->opened_at_schema_version(), 1);
+  EXPECT_EQ(RawDb(p).Query("PRAGMA user_version"), std::to_string(Store::kSchemaVersion) + "\n");
+
+  EXPECT_EQ(*store->AppliedPosition(), (Position{3, 42}));
+  Result<rules::Records> r = store->LoadRecords();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(
+      Dump(*r),
+      "schedule office-hours windows: 31/480-1080 96/600-840 exceptions: 20819{} "
+      "20820{127/600-720 127/780-900 }\n"
+      "group default 'Common doors' [front,garage,] always\n"
+      "group gym 'Gym' [gym,] office-hours\n"
+      "person p-1 'Ada Tenant' role=0 primary=- inherit=0 [default,gym,] status=0\n"
+      "person p-2 'Ben Family' role=2 primary=p-1 inherit=1 [] status=1\n"
+      "lease l-1 4B [p-1,p-2,] [default,] 1767225600 1798761600 1769904000 5\n"
+      "lease l-2 5C [] [] 1767225600 - - -\n"
+      "credential c-1 p-1 type=0 status=0 1767225600 1798761600 card=1/12/34567/ pin= ble=//\n"
+      "credential c-2 p-1 type=1 status=1 - - card=0/0/0/ pin=482913 ble=//\n"
+      "credential c-3 p-2 type=0 status=2 - - card=0/0/0/04A1B2C3D4E5F6 pin= ble=//\n"
+      "credential c-4 p-2 type=2 status=0 1767225600 - card=0/0/0/ pin= "
+      "ble=front/q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=/Ben phone\n"
+      "door_mode front 2 -\n"
+      "door_mode garage 1 1767312000\n");
+  EXPECT_EQ(*store->Count(), 3u);
+  EXPECT_THAT(Seqs(*store->ReadFrom(0, 10)), ::testing::ElementsAre(3, 4, 5));
+  EXPECT_EQ(store->ReadFrom(0, 1)->at(0).body,
+            R"({"id":"e3","type":"access.denied","reason":"unknown_credential"})");
+
+  // What v2 added works on the migrated file.
+  EXPECT_EQ(*store->LastKnownGood(), std::nullopt);
+  ASSERT_TRUE(store->AdvanceLastKnownGood(T(1767225700)).ok());
+  std::vector<JournalEvent> e = Events(1);
+  EXPECT_EQ(*store->Append(e), 6u);
+  store.reset();
+  EXPECT_EQ(OpenOk(p)->opened_at_schema_version(), Store::kSchemaVersion);
+}
+
+TEST_F(StoreTest, MigratedV1FileHasTheSchemaOfANewFile) {
+  fs::path p = CopyFixture("store-v1.sqlite");
+  ASSERT_TRUE(OpenOk(p));
+  ASSERT_TRUE(OpenOk());
+  auto schema = [](const fs::path& f) {
+    std::string s = RawDb(f).Query(
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name; PRAGMA application_id");
+    std::string squeezed;  // whitespace differences in the DDL text do not matter
+    for (char c : s) {
+      if (!(std::isspace(static_cast<unsigned char>(c)) && !squeezed.empty() &&
+            squeezed.back() == ' ')) {
+        squeezed += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
+      }
+    }
+    return squeezed;
+  };
+  EXPECT_EQ(schema(p), schema(path_));
+}
+
+TEST_F(StoreTest, RefusesCorruptFixtureWithoutChangingIt) {
+  ExpectRefused(CopyFixture("corrupt.sqlite"), "not a Lintel database or damaged");
+}
+
+TEST_F(StoreTest, RefusesRandomGarbage) {
+  std::mt19937 rng(42);
+  std::string garbage(64 * 1024, '\0');
+  for (char& c : garbage) c = static_cast<char>(rng());
+  WriteFile(path_, garbage);
+  ExpectRefused(path_, "not a Lintel database or damaged: file is not a database");
+}
+
+TEST_F(StoreTest, RefusesATextFile) {
+  WriteFile(path_, "site: demo\ndoors: []\n");
+  ExpectRefused(path_, "not a Lintel database or damaged");
+}
+
+TEST_F(StoreTest, RefusesTruncatedFiles) {
+  std::string whole = ReadFile(Fixture("store-v1.sqlite"));
+  for (size_t size : {size_t{50}, size_t{4096}, size_t{4096 * 3 + 100}, whole.size() - 4096}) {
+    SCOPED_TRACE("truncated to " + std::to_string(size));
+    fs::path p = dir_ / ("truncated-" + std::to_string(size) + ".sqlite");
+    WriteFile(p, whole.substr(0, size));
+    ExpectRefused(p, "not a Lintel database or damaged");
+  }
+}
+
+TEST_F(StoreTest, RefusesANewerSchemaVersion) {
+  ASSERT_TRUE(OpenOk());
+  RawDb(path_).Exec("PRAGMA user_version = 999");
+  ExpectRefused(path_, "schema version 999 is newer than this build supports (" +
+                           std::to_string(Store::kSchemaVersion) +
+                           "); refusing to open — upgrade lintel or restore a backup");
+  EXPECT_EQ(RawDb(path_).Query("PRAGMA user_version"), "999\n");
+}
+
+TEST_F(StoreTest, RefusesAnotherProgramsDatabase) {
+  RawDb(path_).Exec("CREATE TABLE moz_places(id INTEGER PRIMARY KEY, url TEXT)");
+  ExpectRefused(path_, "not a Lintel database or damaged: it is an SQLite database of another");
+  fs::path q = dir_ / "other.sqlite";
+  RawDb(q).Exec("PRAGMA application_id = 42; PRAGMA user_version = 1");
+  ExpectRefused(q, "application_id 42");
+}
+
+TEST_F(StoreTest, DamageFoundAfterOpenIsCorruptionNotACrash) {
+  {
+    auto store = OpenOk();
+    ASSERT_TRUE(store);
+    rules::Records many;
+    for (int i = 0; i < 5000; ++i)
+      many.credentials.push_back(Card("c-" + std::to_string(100000 + i), i));
+    ASSERT_TRUE(store->ReplaceState(many, {1, 1}).ok());
+  }
+  // Damage pages in the middle of the credentials table, then open without the check.
+  std::string bytes = ReadFile(path_);
+  ASSERT_GT(bytes.size(), 40000u);
+  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 8192; ++i) bytes[i] = '\xa5';
+  WriteFile(path_, bytes);
+  StoreOptions options;
+  options.verify_on_open = false;
+  Result<std::unique_ptr<Store>> store = Store::Open(path_.string(), options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<rules::Records> r = (*store)->LoadRecords();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_THAT(r.status().message(), HasSubstr(path_.string() + ": database damaged: "));
+}
+
+}  // namespace
+}  // namespace lintel::store
