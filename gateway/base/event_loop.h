@@ -160,7 +160,7 @@ class EventLoop {
   const int wake_fd_;
   std::vector<int> signal_fds_;
 
-  uint64_t next_id_ = 1;  // shared by fd handles and timer ids; 0 marks the internal fds
+  uint64_t next_id_ = 1;  // fd handles and timer ids; epoll tags 0 and ~0 are the loop's own fds
   std::unordered_map<uint64_t, std::shared_ptr<FdEntry>> fds_;
   std::unordered_map<int, uint64_t> fd_to_handle_;
 
@@ -168,7 +168,7 @@ class EventLoop {
   std::map<std::pair<std::chrono::steady_clock::time_point, uint64_t>, std::shared_ptr<TimerEntry>>
       timers_;
   std::unordered_map<uint64_t, std::chrono::steady_clock::time_point> timer_deadlines_;
-  std::chrono::steady_clock::time_point armed_deadline_{};  // what timer_fd_ is set to; 0 = none
+  std::chrono::steady_clock::time_point armed_deadline_{};  // valid while timer_armed_
   bool timer_armed_ = false;
 
   std::mutex post_mu_;
