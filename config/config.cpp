@@ -1,0 +1,957 @@
+#include "config/config.h"
+
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <sstream>
+
+#include "gateway/base/base64.h"
+
+namespace lintel::config {
+
+namespace {
+
+// ---- positions and problems --------------------------------------------------------------------
+
+struct Pos {
+  int line = 1;
+  int column = 1;
+};
+
+// yaml-cpp marks are 0-based; people count from 1. A null mark (a node yaml-cpp made up) maps to
+// the start of the file.
+Pos ToPos(const YAML::Mark& m) {
+  if (m.line < 0 || m.column < 0) return {};
+  return {m.line + 1, m.column + 1};
+}
+
+std::string PosText(Pos p) { return std::to_string(p.line) + ":" + std::to_string(p.column); }
+
+class Problems {
+ public:
+  Problems(std::string file, std::string_view text) : file_(std::move(file)), text_(text) {}
+
+  void Add(Pos p, std::string message) {
+    items_.push_back({file_, p.line, p.column, std::move(message)});
+  }
+  bool empty() const { return items_.empty(); }
+
+  // Where an empty list item ("-" and nothing after it) is. yaml-cpp marks such a null at the next
+  // token, so look back over blanks for the "-"; when that fails, keep yaml-cpp's mark.
+  Pos EmptyItemPos(const YAML::Mark& m) const {
+    if (m.pos < 0 || m.line < 0 || static_cast<size_t>(m.pos) > text_.size()) return ToPos(m);
+    size_t i = static_cast<size_t>(m.pos);
+    int line = m.line;
+    while (i > 0 && (text_[i - 1] == ' ' || text_[i - 1] == '\t' || text_[i - 1] == '\n' ||
+                     text_[i - 1] == '\r')) {
+      if (text_[i - 1] == '\n') --line;
+      --i;
+    }
+    if (i == 0 || text_[i - 1] != '-' || line < 0) return ToPos(m);
+    size_t dash = i - 1;
+    size_t line_start = dash;
+    while (line_start > 0 && text_[line_start - 1] != '\n') --line_start;
+    return {line + 1, static_cast<int>(dash - line_start) + 1};
+  }
+
+  // Sorted by position; problems at one position keep the order they were found in.
+  std::vector<ConfigProblem> Take() {
+    std::stable_sort(items_.begin(), items_.end(),
+                     [](const ConfigProblem& a, const ConfigProblem& b) {
+                       return a.line != b.line ? a.line < b.line : a.column < b.column;
+                     });
+    return std::move(items_);
+  }
+
+ private:
+  std::string file_;
+  std::string_view text_;  // the whole file, for EmptyItemPos
+  std::vector<ConfigProblem> items_;
+};
+
+// ---- how values are shown in messages ----------------------------------------------------------
+
+constexpr size_t kMaxShown = 60;  // characters of a value quoted in a message
+
+std::string Shorten(std::string_view text) {
+  if (text.size() <= kMaxShown) return std::string(text);
+  return std::string(text.substr(0, kMaxShown)) + "...";
+}
+
+// `text` in double quotes, control characters escaped, long values shortened.
+std::string Quote(std::string_view text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > kMaxShown) out += "...";
+  return out + "\"";
+}
+
+bool IsPlain(const YAML::Node& n) { return n.Tag() == "?"; }
+
+bool IsDecimalText(std::string_view s) {
+  if (!s.empty() && s[0] == '-') s.remove_prefix(1);
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// What a value is, for "..., got X".
+std::string Describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      if (IsPlain(n) && IsDecimalText(n.Scalar())) return Shorten(n.Scalar());
+      return Quote(n.Scalar());
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+std::string Join(std::span<const std::string_view> words) {
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += words[i];
+  }
+  return out;
+}
+
+// Optimal string alignment distance (Levenshtein plus adjacent swaps), for "did you mean".
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The expected key closest to `key`, when it is close enough to be a likely typo.
+std::optional<std::string_view> Suggest(std::string_view key,
+                                        std::span<const std::string_view> expected) {
+  if (key.size() > 64) return std::nullopt;
+  std::optional<std::string_view> best;
+  size_t best_distance = 0;
+  for (std::string_view candidate : expected) {
+    size_t d = EditDistance(key, candidate);
+    size_t limit = std::max<size_t>(1, std::min<size_t>(3, candidate.size() / 3));
+    if (d <= limit && (!best || d < best_distance)) {
+      best = candidate;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+// ---- value rules -------------------------------------------------------------------------------
+
+constexpr std::string_view kIdExpected =
+    "an id of 1 to 64 characters from A-Z, a-z, 0-9, \".\", \"_\" and \"-\"";
+constexpr std::string_view kKidExpected =
+    "a key id of 1 to 128 printable characters without spaces";
+constexpr std::string_view kTimeZoneExpected = "an IANA name such as Europe/Berlin";
+constexpr std::string_view kPathExpected = "a non-empty file path";
+constexpr std::string_view kPublicKeyExpected =
+    "standard base64 (with \"=\" padding) of a 32-byte Ed25519 public key";
+constexpr std::string_view kStringExpected = "a non-empty string without control characters";
+constexpr size_t kMaxSocketPathBytes = 107;  // sizeof(sockaddr_un::sun_path) - 1 on Linux
+
+bool IsId(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+bool IsKid(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// Shape only; LoadTimeZone decides whether the zone exists. Keeps odd text (paths, "..") away
+// from the tz database.
+bool LooksLikeZoneName(std::string_view s) {
+  if (s.empty() || s.size() > 64 || s.find("..") != std::string_view::npos) return false;
+  if (s.front() == '/' || s.back() == '/') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '_' || c == '-' || c == '+';
+  });
+}
+
+// ---- the schema walker -------------------------------------------------------------------------
+
+enum class Need { kOptional, kRequired };
+
+template <typename T>
+struct Field {
+  T value;
+  Pos pos;  // of the value
+};
+
+class MapWalker;
+using ParseFn = std::function<void(MapWalker&)>;
+
+// How a list of mappings is described: `noun` names one item in messages ("door"), and the value
+// of `name_key` (when it is a valid id) names a particular one (door "front"); otherwise its
+// 1-based index does (door #3).
+struct ListSpec {
+  std::string_view noun;
+  std::string_view name_key;
+  std::span<const std::string_view> keys;  // expected keys of each item
+  bool non_empty = false;
+};
+
+// Walks one YAML mapping against the list of keys it may hold. Construction reports duplicate,
+// malformed and unknown keys; each getter reads one expected key, reports what is wrong with it,
+// and returns nullopt unless the value is present and valid. An empty value (YAML null) counts as
+// absent: optional keys keep their default, required keys are reported.
+class MapWalker {
+ public:
+  // `in_context` completes "unknown key "x" ..." ("at the top level", "in site", "in door
+  // "front""); `prefix` turns a key into the label used in value messages ("policy.pin.").
+  MapWalker(Problems& problems, const YAML::Node& map, std::string in_context, std::string prefix,
+            std::span<const std::string_view> keys, std::string name = "")
+      : problems_(problems),
+        pos_(ToPos(map.Mark())),
+        in_context_(std::move(in_context)),
+        prefix_(std::move(prefix)),
+        name_(std::move(name)),
+        keys_(keys.begin(), keys.end()) {
+    std::map<std::string, Pos, std::less<>> seen;  // every key, known or not
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      // Copies: the iterator hands out a temporary pair, so references into it would dangle.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      Pos key_pos = ToPos(key.Mark());
+      if (!key.IsScalar()) {
+        problems_.Add(
+            key_pos, "keys must be plain words, got " + Describe(key) + " as a key " + in_context_);
+        continue;
+      }
+      const std::string& text = key.Scalar();
+      if (auto [first, inserted] = seen.emplace(text, key_pos); !inserted) {
+        problems_.Add(
+            key_pos, "duplicate key " + Quote(text) + " (first at " + PosText(first->second) + ")");
+        continue;
+      }
+      if (std::find(keys_.begin(), keys_.end(), text) == keys_.end()) {
+        std::string message = "unknown key " + Quote(text) + " " + in_context_;
+        if (text == "<<") {
+          message += " (YAML merge keys are not supported; write the keys out)";
+        } else if (auto suggestion = Suggest(text, keys_)) {
+          message += " (did you mean \"" + std::string(*suggestion) + "\"?)";
+        } else {
+          message += " (expected one of: " + Join(keys_) + ")";
+        }
+        problems_.Add(key_pos, std::move(message));
+        continue;
+      }
+      entries_.push_back({text, key_pos, value});
+    }
+  }
+
+  Pos pos() const { return pos_; }
+  // Whether `key` is present with a value (not empty).
+  bool Has(std::string_view key) const {
+    const Entry* e = Find(key);
+    return e != nullptr && !e->value.IsNull();
+  }
+  // The item's name in messages (door "front"); empty for sections.
+  const std::string& name() const { return name_; }
+
+  std::optional<Field<std::string>> String(std::string_view key, Need need,
+                                           std::string_view expected = kStringExpected) {
+    const Entry* e = Present(key, need, expected);
+    if (e == nullptr) return std::nullopt;
+    // Control characters can only come from escapes in quoted strings ("\n"); none is wanted in
+    // a name or a path.
+    if (!e->value.IsScalar() || e->value.Scalar().empty() ||
+        std::any_of(e->value.Scalar().begin(), e->value.Scalar().end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      return Wrong(*e, expected);
+    }
+    return Field<std::string>{e->value.Scalar(), ValuePos(*e)};
+  }
+
+  std::optional<Field<std::string>> Id(std::string_view key, Need need,
+                                       std::string_view expected = kIdExpected,
+                                       bool (*valid)(std::string_view) = IsId) {
+    const Entry* e = Present(key, need, expected);
+    if (e == nullptr) return std::nullopt;
+    if (!e->value.IsScalar() || !valid(e->value.Scalar())) return Wrong(*e, expected);
+    return Field<std::string>{e->value.Scalar(), ValuePos(*e)};
+  }
+
+  // A plain decimal integer in [lo, hi]; `note` follows the range in messages.
+  std::optional<Field<int32_t>> Int(std::string_view key, Need need, int32_t lo, int32_t hi,
+                                    std::string_view note = "") {
+    std::string expected = "an integer between " + std::to_string(lo) + " and " +
+                           std::to_string(hi) + std::string(note);
+    const Entry* e = Present(key, need, expected);
+    if (e == nullptr) return std::nullopt;
+    const YAML::Node& v = e->value;
+    if (!v.IsScalar() || !(IsPlain(v) || v.Tag() == "tag:yaml.org,2002:int")) {
+      return Wrong(*e, expected, IsDecimalText(v.Scalar()));
+    }
+    std::string_view text = v.Scalar();
+    if (!IsDecimalText(text)) return Wrong(*e, expected);
+    std::string_view digits = text[0] == '-' ? text.substr(1) : text;
+    if (digits.size() > 1 && digits[0] == '0') {
+      problems_.Add(ValuePos(*e), Label(e->key) + " must be " + expected +
+                                      " written in decimal without leading zeros (YAML would "
+                                      "read 010 as octal 8), got " +
+                                      Shorten(text));
+      return std::nullopt;
+    }
+    int64_t n = 0;
+    if (digits.size() > 12 ||
+        std::from_chars(text.data(), text.data() + text.size(), n).ec != std::errc() || n < lo ||
+        n > hi) {
+      return Wrong(*e, expected);
+    }
+    return Field<int32_t>{static_cast<int32_t>(n), ValuePos(*e)};
+  }
+
+  std::optional<Field<bool>> Bool(std::string_view key, Need need) {
+    constexpr std::string_view kExpected = "true or false";
+    const Entry* e = Present(key, need, kExpected);
+    if (e == nullptr) return std::nullopt;
+    const YAML::Node& v = e->value;
+    if (v.IsScalar() && (IsPlain(v) || v.Tag() == "tag:yaml.org,2002:bool")) {
+      const std::string& t = v.Scalar();
+      if (t == "true" || t == "True" || t == "TRUE") return Field<bool>{true, ValuePos(*e)};
+      if (t == "false" || t == "False" || t == "FALSE") return Field<bool>{false, ValuePos(*e)};
+    }
+    std::string_view t = v.Scalar();
+    return Wrong(*e, kExpected, t == "true" || t == "false");
+  }
+
+  std::optional<Field<std::string>> OneOf(std::string_view key, Need need,
+                                          std::span<const std::string_view> choices) {
+    std::string expected = "one of " + Join(choices);
+    const Entry* e = Present(key, need, expected);
+    if (e == nullptr) return std::nullopt;
+    if (!e->value.IsScalar() ||
+        std::find(choices.begin(), choices.end(), e->value.Scalar()) == choices.end()) {
+      return Wrong(*e, expected);
+    }
+    return Field<std::string>{e->value.Scalar(), ValuePos(*e)};
+  }
+
+  // Walks the mapping under `key` with `keys` as its expected keys.
+  void Mapping(std::string_view key, Need need, std::span<const std::string_view> keys,
+               const ParseFn& parse) {
+    std::string expected = "a mapping with the keys " + Join(keys);
+    const Entry* e = Present(key, need, expected);
+    if (e == nullptr) return;
+    if (!e->value.IsMap()) {
+      Wrong(*e, expected);
+      return;
+    }
+    MapWalker sub(problems_, e->value, "in " + Label(key), Label(key) + ".", keys);
+    parse(sub);
+  }
+
+  // Walks each mapping in the list under `key`.
+  void List(std::string_view key, Need need, const ListSpec& spec, const ParseFn& parse) {
+    std::string expected = "a list of " + std::string(spec.noun) + "s";
+    const Entry* e = Present(key, need, expected);
+    if (e == nullptr) return;
+    if (!e->value.IsSequence()) {
+      Wrong(*e, expected);
+      return;
+    }
+    if (spec.non_empty && e->value.size() == 0) {
+      problems_.Add(ValuePos(*e), Label(key) + " must list at least one " + std::string(spec.noun));
+      return;
+    }
+    size_t index = 0;
+    for (auto it = e->value.begin(); it != e->value.end(); ++it) {
+      const YAML::Node item = *it;  // a copy: the iterator hands out a temporary
+      ++index;
+      std::string name = std::string(spec.noun) + " #" + std::to_string(index);
+      if (!item.IsMap()) {
+        Pos pos = item.IsNull() ? problems_.EmptyItemPos(item.Mark()) : ToPos(item.Mark());
+        problems_.Add(pos, name + " must be a mapping with the keys " + Join(spec.keys) + ", got " +
+                               Describe(item));
+        continue;
+      }
+      if (auto id = FirstScalar(item, spec.name_key); id && IsId(*id)) {
+        name = std::string(spec.noun) + " " + Quote(*id);
+      }
+      MapWalker sub(problems_, item, "in " + name, "", spec.keys, name);
+      parse(sub);
+    }
+  }
+
+ private:
+  struct Entry {
+    std::string key;
+    Pos key_pos;
+    YAML::Node value;
+  };
+
+  static std::optional<std::string> FirstScalar(const YAML::Node& map, std::string_view key) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node k = it->first;
+      if (k.IsScalar() && k.Scalar() == key) {
+        const YAML::Node v = it->second;
+        if (v.IsScalar()) return v.Scalar();
+        return std::nullopt;
+      }
+    }
+    return std::nullopt;
+  }
+
+  const Entry* Find(std::string_view key) const {
+    for (const Entry& e : entries_) {
+      if (e.key == key) return &e;
+    }
+    return nullptr;
+  }
+
+  std::string Label(std::string_view key) const { return prefix_ + std::string(key); }
+
+  // A null value's mark points at the next token; its key is the better place to point at.
+  static Pos ValuePos(const Entry& e) {
+    return e.value.IsNull() ? e.key_pos : ToPos(e.value.Mark());
+  }
+
+  // The entry for `key` when it has a value. Reports a required key that is absent (at the
+  // mapping) or empty (at the key).
+  const Entry* Present(std::string_view key, Need need, std::string_view expected) {
+    assert(std::find(keys_.begin(), keys_.end(), key) != keys_.end() && "key not in the schema");
+    const Entry* e = Find(key);
+    if (e == nullptr) {
+      if (need == Need::kRequired) {
+        problems_.Add(pos_, "missing required key " + Quote(key) + " " + in_context_ +
+                                "; expected " + std::string(expected));
+      }
+      return nullptr;
+    }
+    if (e->value.IsNull()) {
+      if (need == Need::kRequired) {
+        problems_.Add(e->key_pos, Label(key) + " is empty; it must be " + std::string(expected));
+      }
+      return nullptr;
+    }
+    return e;
+  }
+
+  // `quoted_hint`: the value would have been right without quotes (integers, booleans).
+  std::nullopt_t Wrong(const Entry& e, std::string_view expected, bool quoted_hint = false) {
+    std::string message =
+        Label(e.key) + " must be " + std::string(expected) + ", got " + Describe(e.value);
+    if (quoted_hint && e.value.IsScalar() && e.value.Tag() == "!") {
+      message += " (a quoted string; write the value without quotes)";
+    }
+    problems_.Add(ValuePos(e), std::move(message));
+    return std::nullopt;
+  }
+
+  Problems& problems_;
+  Pos pos_;
+  std::string in_context_;
+  std::string prefix_;
+  std::string name_;
+  std::vector<std::string_view> keys_;
+  std::vector<Entry> entries_;
+};
+
+// ---- the schema --------------------------------------------------------------------------------
+
+// What the section parsers build, plus what cross-checks need after every section is read.
+struct Loader {
+  Loader(std::string file, std::string_view text) : problems(std::move(file), text) {}
+
+  Problems problems;
+  Config config;
+  bool saw_doors = false;
+  std::map<std::string, Pos, std::less<>> door_ids;  // first occurrence of each id
+  std::map<std::string, Pos, std::less<>> reader_ids;
+  std::map<std::string, Pos, std::less<>> kids;
+  struct DoorRef {
+    std::string from;  // reader "front-keypad"
+    std::string door;
+    Pos pos;
+  };
+  std::vector<DoorRef> door_refs;
+};
+
+// Records `id` in `seen`; reports it when it was there already.
+void CheckUnique(Loader& l, std::map<std::string, Pos, std::less<>>& seen, std::string_view what,
+                 const Field<std::string>& id) {
+  auto [it, inserted] = seen.emplace(id.value, id.pos);
+  if (!inserted) {
+    l.problems.Add(id.pos, "duplicate " + std::string(what) + " " + Quote(id.value) +
+                               " (first at " + PosText(it->second) + ")");
+  }
+}
+
+constexpr std::string_view kSiteKeys[] = {"id", "time_zone"};
+void ParseSite(Loader& l, MapWalker& w) {
+  if (auto id = w.Id("id", Need::kRequired)) l.config.site_id = id->value;
+  if (auto tz = w.String("time_zone", Need::kRequired, kTimeZoneExpected)) {
+    l.config.time_zone = tz->value;
+    Result<std::shared_ptr<const TimeZone>> zone =
+        LooksLikeZoneName(tz->value)
+            ? LoadTimeZone(tz->value)
+            : Result<std::shared_ptr<const TimeZone>>(Status::NotFound(""));
+    if (zone.ok()) {
+      l.config.zone = *zone;
+    } else {
+      l.problems.Add(tz->pos, "unknown time zone " + Quote(tz->value) + " (expected " +
+                                  std::string(kTimeZoneExpected) + ")");
+    }
+  }
+}
+
+constexpr std::string_view kGatewayKeys[] = {"id"};
+void ParseGateway(Loader& l, MapWalker& w) {
+  if (auto id = w.Id("id", Need::kRequired)) l.config.gateway_id = id->value;
+}
+
+constexpr std::string_view kStoreKeys[] = {"path"};
+void ParseStore(Loader& l, MapWalker& w) {
+  if (auto path = w.String("path", Need::kRequired, kPathExpected)) {
+    l.config.store_path = path->value;
+  }
+}
+
+constexpr std::string_view kControlKeys[] = {"socket"};
+void ParseControl(Loader& l, MapWalker& w) {
+  if (auto socket = w.String("socket", Need::kOptional, kPathExpected)) {
+    if (socket->value.size() > kMaxSocketPathBytes) {
+      l.problems.Add(socket->pos, "control.socket must be a path of at most " +
+                                      std::to_string(kMaxSocketPathBytes) +
+                                      " bytes (the limit of a Unix socket address), got " +
+                                      std::to_string(socket->value.size()) + " bytes");
+    } else {
+      l.config.control_socket = socket->value;
+    }
+  }
+}
+
+constexpr std::string_view kLoggingKeys[] = {"level"};
+constexpr std::string_view kLogLevels[] = {"error", "warning", "info", "debug"};
+void ParseLogging(Loader& l, MapWalker& w) {
+  if (auto level = w.OneOf("level", Need::kOptional, kLogLevels)) {
+    const std::string& v = level->value;
+    l.config.log_level = v == "error"     ? LogLevel::kError
+                         : v == "warning" ? LogLevel::kWarning
+                         : v == "debug"   ? LogLevel::kDebug
+                                          : LogLevel::kInfo;
+  }
+}
+
+constexpr std::string_view kPolicyKeys[] = {"rent_grace_days", "pin", "keypad_lockout"};
+constexpr std::string_view kPinKeys[] = {"min_length", "max_length", "allow_leading_9"};
+constexpr std::string_view kLockoutKeys[] = {"failures", "within_s", "lockout_s"};
+void ParsePolicy(Loader& l, MapWalker& w) {
+  rules::Policy& p = l.config.policy;
+  if (auto v = w.Int("rent_grace_days", Need::kOptional, 0, 365)) p.rent_grace_days = v->value;
+  w.Mapping("pin", Need::kOptional, kPinKeys, [&](MapWalker& pin) {
+    constexpr int32_t kShortest = 2;
+    constexpr int32_t kLongest = 8;
+    // An invalid min_length is reported once; max_length is then only held to 2..8.
+    int32_t floor = kShortest;
+    if (auto v = pin.Int("min_length", Need::kOptional, kShortest, kLongest)) {
+      p.pin_min_length = v->value;
+      floor = v->value;
+    } else if (!pin.Has("min_length")) {
+      floor = p.pin_min_length;
+    }
+    if (auto v = pin.Int("max_length", Need::kOptional, floor, kLongest,
+                         floor > kShortest ? " (not less than min_length)" : "")) {
+      p.pin_max_length = v->value;
+    }
+    if (auto v = pin.Bool("allow_leading_9", Need::kOptional)) p.pin_allow_leading_9 = v->value;
+  });
+  w.Mapping("keypad_lockout", Need::kOptional, kLockoutKeys, [&](MapWalker& lockout) {
+    if (auto v = lockout.Int("failures", Need::kOptional, 0, 100, " (0 disables the lockout)")) {
+      p.lockout_failures = v->value;
+    }
+    if (auto v = lockout.Int("within_s", Need::kOptional, 1, 86400)) p.lockout_window_s = v->value;
+    if (auto v = lockout.Int("lockout_s", Need::kOptional, 1, 86400)) p.lockout_s = v->value;
+  });
+}
+
+constexpr std::string_view kCloudKeys[] = {"trusted_keys"};
+constexpr std::string_view kTrustedKeyKeys[] = {"kid", "public_key"};
+void ParseCloud(Loader& l, MapWalker& w) {
+  w.List("trusted_keys", Need::kOptional, {"trusted key", "kid", kTrustedKeyKeys},
+         [&](MapWalker& item) {
+           TrustedKey key;
+           if (auto kid = item.Id("kid", Need::kRequired, kKidExpected, IsKid)) {
+             key.kid = kid->value;
+             CheckUnique(l, l.kids, "trusted key kid", *kid);
+           }
+           if (auto text = item.String("public_key", Need::kRequired, kPublicKeyExpected)) {
+             Result<std::vector<uint8_t>> bytes = Base64Decode(text->value);
+             if (!bytes.ok()) {
+               l.problems.Add(text->pos, "public_key must be " + std::string(kPublicKeyExpected) +
+                                             ": " + bytes.status().message());
+             } else if (bytes->size() != key.public_key.size()) {
+               l.problems.Add(text->pos,
+                              "public_key must be base64 of exactly 32 bytes (an Ed25519 public "
+                              "key), got " +
+                                  std::to_string(bytes->size()) + " bytes");
+             } else {
+               std::copy(bytes->begin(), bytes->end(), key.public_key.begin());
+             }
+           }
+           l.config.trusted_keys.push_back(std::move(key));
+         });
+}
+
+constexpr std::string_view kDoorKeys[] = {"id", "name", "common", "unlock_ms", "held_open_s"};
+void ParseDoor(Loader& l, MapWalker& w) {
+  l.saw_doors = true;
+  DoorConfig door;
+  if (auto id = w.Id("id", Need::kRequired)) {
+    door.id = id->value;
+    CheckUnique(l, l.door_ids, "door id", *id);
+  }
+  if (auto name = w.String("name", Need::kOptional)) {
+    door.name = name->value;
+  } else {
+    door.name = door.id;
+  }
+  if (auto v = w.Bool("common", Need::kOptional)) door.common = v->value;
+  if (auto v = w.Int("unlock_ms", Need::kOptional, 100, 600000)) door.unlock_ms = v->value;
+  if (auto v = w.Int("held_open_s", Need::kOptional, 1, 3600)) door.held_open_s = v->value;
+  l.config.doors.push_back(std::move(door));
+}
+
+constexpr std::string_view kReaderKeys[] = {"id", "door", "keypad"};
+void ParseReader(Loader& l, MapWalker& w) {
+  ReaderConfig reader;
+  if (auto id = w.Id("id", Need::kRequired)) {
+    reader.id = id->value;
+    CheckUnique(l, l.reader_ids, "reader id", *id);
+  }
+  if (auto door = w.Id("door", Need::kRequired)) {
+    reader.door = door->value;
+    l.door_refs.push_back({w.name(), door->value, door->pos});
+  }
+  if (auto v = w.Bool("keypad", Need::kOptional)) reader.keypad = v->value;
+  l.config.readers.push_back(std::move(reader));
+}
+
+// The top level, one row per section. A new section (brokers, drivers) is one more row and its
+// parse function; the walker takes care of unknown, duplicate, missing and mistyped keys.
+enum class Shape { kMapping, kList };
+struct SectionSpec {
+  std::string_view key;
+  Need need;
+  Shape shape;
+  std::span<const std::string_view> keys;  // of the mapping, or of each list item
+  void (*parse)(Loader&, MapWalker&);      // once per mapping, or once per list item
+  std::string_view noun = "";              // lists: see ListSpec
+  std::string_view name_key = "";
+  bool non_empty = false;
+};
+
+const SectionSpec kSections[] = {
+    {"site", Need::kRequired, Shape::kMapping, kSiteKeys, ParseSite},
+    {"gateway", Need::kRequired, Shape::kMapping, kGatewayKeys, ParseGateway},
+    {"store", Need::kRequired, Shape::kMapping, kStoreKeys, ParseStore},
+    {"control", Need::kOptional, Shape::kMapping, kControlKeys, ParseControl},
+    {"logging", Need::kOptional, Shape::kMapping, kLoggingKeys, ParseLogging},
+    {"policy", Need::kOptional, Shape::kMapping, kPolicyKeys, ParsePolicy},
+    {"cloud", Need::kOptional, Shape::kMapping, kCloudKeys, ParseCloud},
+    {"doors", Need::kRequired, Shape::kList, kDoorKeys, ParseDoor, "door", "id", true},
+    {"readers", Need::kOptional, Shape::kList, kReaderKeys, ParseReader, "reader", "id"},
+};
+
+std::vector<std::string_view> SectionKeys() {
+  std::vector<std::string_view> keys;
+  for (const SectionSpec& s : kSections) keys.push_back(s.key);
+  return keys;
+}
+
+// Checks that need more than one section.
+void CheckReferences(Loader& l) {
+  if (!l.saw_doors) return;  // the doors section itself is reported
+  for (const Loader::DoorRef& ref : l.door_refs) {
+    if (l.door_ids.find(ref.door) == l.door_ids.end()) {
+      l.problems.Add(ref.pos, ref.from + " refers to door " + Quote(ref.door) +
+                                  " which is not defined in doors");
+    }
+  }
+}
+
+// ---- parsing -----------------------------------------------------------------------------------
+
+// The first character YAML forbids (C0 controls other than tab, line feed and carriage return, and
+// DEL). yaml-cpp misreads some of them (YAML::LoadAll loops forever on a NUL in a comment), so
+// such text never reaches it.
+struct BadByte {
+  size_t offset;
+  Pos pos;
+};
+std::optional<BadByte> FirstControlCharacter(std::string_view text) {
+  Pos pos;
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      ++pos.line;
+      pos.column = 1;
+      continue;
+    }
+    if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) return BadByte{i, pos};
+    ++pos.column;
+  }
+  return std::nullopt;
+}
+
+// Records where documents start; builds nothing.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  std::vector<YAML::Mark> starts;
+};
+
+struct Documents {
+  YAML::Node first;                  // Null when the text holds no document
+  std::optional<YAML::Mark> second;  // where a second document starts, if there is one
+};
+
+// Throws YAML::ParserException on a syntax error (in either of the first two documents).
+Documents Parse(std::string_view text) {
+  Documents d;
+  d.first = YAML::Load(std::string(text));
+  // Look for a second document without YAML::LoadAll, which builds every one of them (and, on
+  // some malformed input, an endless stream of empty ones).
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  if (parser.HandleNextDocument(counter) && parser.HandleNextDocument(counter) &&
+      counter.starts.size() > 1) {
+    d.second = counter.starts[1];
+  }
+  return d;
+}
+
+void Walk(Loader& l, const Documents& documents) {
+  const std::vector<std::string_view> section_keys = SectionKeys();
+  if (documents.second) {
+    l.problems.Add(ToPos(*documents.second),
+                   "a second YAML document is not allowed; keep the whole configuration in one");
+  }
+  if (documents.first.IsNull()) {
+    l.problems.Add({}, "the file is empty; expected a mapping with the sections " +
+                           Join(section_keys) + " (see config/README.md)");
+    return;
+  }
+  const YAML::Node& root = documents.first;
+  if (!root.IsMap()) {
+    l.problems.Add(ToPos(root.Mark()), "the top level must be a mapping with the sections " +
+                                           Join(section_keys) + ", got " + Describe(root));
+    return;
+  }
+  MapWalker top(l.problems, root, "at the top level", "", section_keys);
+  for (const SectionSpec& s : kSections) {
+    auto parse = [&l, &s](MapWalker& w) { s.parse(l, w); };
+    if (s.shape == Shape::kMapping) {
+      top.Mapping(s.key, s.need, s.keys, parse);
+    } else {
+      top.List(s.key, s.need, {s.noun, s.name_key, s.keys, s.non_empty}, parse);
+    }
+  }
+  CheckReferences(l);
+}
+
+std::string Plural(int64_t n, std::string_view one, std::string_view many) {
+  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+}
+
+}  // namespace
+
+std::string ConfigProblem::ToString() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+Result<Config> LoadConfigText(std::string_view text, std::string name_for_errors,
+                              std::vector<ConfigProblem>* problems) {
+  if (problems != nullptr) problems->clear();
+  Loader l(name_for_errors, text);
+  l.config.source_path = std::move(name_for_errors);
+
+  std::optional<Documents> documents;
+  if (std::optional<BadByte> bad = FirstControlCharacter(text)) {
+    auto byte = static_cast<unsigned char>(text[bad->offset]);
+    static constexpr char kHex[] = "0123456789abcdef";
+    l.problems.Add(bad->pos, std::string("control character 0x") + kHex[byte >> 4] +
+                                 kHex[byte & 15] +
+                                 " is not allowed in YAML (is this a text file?)");
+  } else {
+    try {
+      documents = Parse(text);
+    } catch (const YAML::DeepRecursion& e) {
+      l.problems.Add(ToPos(e.mark), "YAML syntax error: lists and mappings nested too deeply");
+    } catch (const YAML::ParserException& e) {
+      l.problems.Add(ToPos(e.mark), "YAML syntax error: " + e.msg);
+    } catch (const std::exception& e) {
+      l.problems.Add({}, std::string("cannot parse the file as YAML: ") + e.what());
+    }
+  }
+  if (documents) {
+    try {
+      Walk(l, *documents);
+    } catch (const std::exception& e) {
+      // The walker only calls yaml-cpp functions that do not throw on the nodes it checked; this
+      // is a safety net, so the caller still gets a Status rather than an exception.
+      l.problems.Add({}, std::string("internal error while checking the file: ") + e.what());
+    }
+  }
+
+  if (l.problems.empty()) return std::move(l.config);
+  std::vector<ConfigProblem> found = l.problems.Take();
+  std::string message;
+  for (const ConfigProblem& p : found) {
+    if (!message.empty()) message += '\n';
+    message += p.ToString();
+  }
+  if (problems != nullptr) *problems = std::move(found);
+  return Status::InvalidArgument(std::move(message));
+}
+
+Result<Config> LoadConfigFile(const std::string& path, std::vector<ConfigProblem>* problems) {
+  if (problems != nullptr) problems->clear();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
+  std::string text;
+  char buffer[16384];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) {
+      ConfigProblem p{path, 1, 1,
+                      "the file is larger than " + std::to_string(kMaxConfigBytes) +
+                          " bytes; a Lintel configuration is a few kilobytes"};
+      std::string message = p.ToString();
+      if (problems != nullptr) problems->push_back(std::move(p));
+      return Status::InvalidArgument(std::move(message));
+    }
+  }
+  if (in.bad()) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
+  return LoadConfigText(text, path, problems);
+}
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
+  }
+  return "info";
+}
+
+std::string Summarize(const Config& c) {
+  std::ostringstream out;
+  out << "site " << c.site_id << " (time zone " << c.time_zone << "), gateway " << c.gateway_id
+      << "\n";
+  out << "store " << c.store_path << ", control socket " << c.control_socket << ", log level "
+      << LogLevelName(c.log_level) << "\n";
+  out << Plural(static_cast<int64_t>(c.doors.size()), "door", "doors") << ":";
+  for (size_t i = 0; i < c.doors.size(); ++i) {
+    out << (i == 0 ? " " : ", ") << c.doors[i].id << (c.doors[i].common ? " (common)" : "");
+  }
+  out << "\n"
+      << Plural(static_cast<int64_t>(c.readers.size()), "reader", "readers")
+      << (c.readers.empty() ? "" : ":");
+  for (size_t i = 0; i < c.readers.size(); ++i) {
+    const ReaderConfig& r = c.readers[i];
+    out << (i == 0 ? " " : ", ") << r.id << " -> " << r.door << (r.keypad ? " (keypad)" : "");
+  }
+  out << "\n"
+      << Plural(static_cast<int64_t>(c.trusted_keys.size()), "trusted cloud key",
+                "trusted cloud keys")
+      << (c.trusted_keys.empty() ? "" : ":");
+  for (size_t i = 0; i < c.trusted_keys.size(); ++i) {
+    out << (i == 0 ? " " : ", ") << c.trusted_keys[i].kid;  // the kid only, never key bytes
+  }
+  const rules::Policy& p = c.policy;
+  out << "\npolicy: rent grace " << Plural(p.rent_grace_days, "day", "days") << "; PINs "
+      << p.pin_min_length << "-" << p.pin_max_length << " digits, leading 9 "
+      << (p.pin_allow_leading_9 ? "allowed" : "reserved") << "; keypad lockout ";
+  if (p.lockout_failures == 0) {
+    out << "off";
+  } else {
+    out << "after " << Plural(p.lockout_failures, "failure", "failures") << " within "
+        << p.lockout_window_s << " s, for " << p.lockout_s << " s";
+  }
+  out << "\n";
+  return out.str();
+}
+
+rules::Site MakeSite(const Config& c) {
+  rules::Site site;
+  site.id = c.site_id;
+  for (const DoorConfig& d : c.doors) site.doors.push_back({d.id, d.common});
+  site.policy = c.policy;
+  site.zone = c.zone;
+  return site;
+}
+
+const DoorConfig* FindDoor(const Config& c, std::string_view id) {
+  for (const DoorConfig& d : c.doors) {
+    if (d.id == id) return &d;
+  }
+  return nullptr;
+}
+
+}  // namespace lintel::config

@@ -1,0 +1,101 @@
+// The installer's YAML configuration as typed, validated values.
+//
+// config/README.md documents every key. Loading either yields a Config in which every value has
+// been checked (ranges, ids, references between sections, the time zone), or every problem found
+// in the file, each as `file:line:column: message` with 1-based line and column pointing at the
+// offending key or value. Nothing here throws; yaml-cpp stays inside config.cpp.
+//
+// Thread-safety: the functions are pure apart from reading the file (LoadConfigFile) and the system
+// time zone database (both loaders, through lintel::LoadTimeZone); any thread may call them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/base/log.h"
+#include "gateway/base/status.h"
+#include "gateway/base/timezone.h"
+#include "rules/model.h"
+
+namespace lintel::config {
+
+inline constexpr std::string_view kDefaultControlSocket = "/run/lintel/lintel.sock";
+// Files larger than this are rejected before parsing (a site file is a few kilobytes).
+inline constexpr size_t kMaxConfigBytes = 1 << 20;
+
+struct DoorConfig {
+  std::string id;
+  std::string name;          // defaults to id
+  bool common = false;       // member of the built-in "default" access group
+  int32_t unlock_ms = 5000;  // 100..600000
+  int32_t held_open_s = 30;  // 1..3600
+};
+
+struct ReaderConfig {
+  std::string id;
+  std::string door;     // the id of a door in Config::doors (checked)
+  bool keypad = false;  // keypad lockout (Policy::lockout_*) applies to keypads
+};
+
+struct TrustedKey {
+  std::string kid;                       // the JWS "kid" header value
+  std::array<uint8_t, 32> public_key{};  // Ed25519 public key
+};
+
+struct Config {
+  std::string source_path;  // the file (or the name given to LoadConfigText)
+  std::string site_id;
+  std::string time_zone;                 // IANA name as written, e.g. "Europe/Berlin"
+  std::shared_ptr<const TimeZone> zone;  // never null in a loaded Config
+  std::string gateway_id;
+  std::string store_path;  // as written; relative paths are not resolved
+  std::string control_socket = std::string(kDefaultControlSocket);
+  LogLevel log_level = LogLevel::kInfo;
+  rules::Policy policy;                  // rules::Policy defaults where the file is silent
+  std::vector<TrustedKey> trusted_keys;  // kids unique
+  std::vector<DoorConfig> doors;         // non-empty, ids unique, in file order
+  std::vector<ReaderConfig> readers;     // ids unique, in file order
+};
+
+// One problem found in a file. line and column are 1-based.
+struct ConfigProblem {
+  std::string file;
+  int line = 1;
+  int column = 1;
+  std::string message;  // what is wrong and what would be right
+
+  // "file:line:column: message"
+  std::string ToString() const;
+};
+
+// Parses and validates YAML text. `name_for_errors` prefixes every problem and becomes
+// Config::source_path.
+// Errors: InvalidArgument whose message holds every problem, one `file:line:column: message` per
+// line, sorted by position. When `problems` is not null it receives the same problems as values
+// (cleared first; left empty on success).
+Result<Config> LoadConfigText(std::string_view text, std::string name_for_errors,
+                              std::vector<ConfigProblem>* problems = nullptr);
+
+// Reads `path` and calls LoadConfigText with `path` as the name.
+// Errors: IoError when the file cannot be read (`problems` left empty); InvalidArgument as
+// LoadConfigText, also for a file larger than kMaxConfigBytes.
+Result<Config> LoadConfigFile(const std::string& path,
+                              std::vector<ConfigProblem>* problems = nullptr);
+
+// A few human-readable lines (site and zone, gateway, doors, readers, trusted key ids, store path,
+// policy figures), each ending in '\n'. Never contains key material.
+std::string Summarize(const Config& config);
+
+// The site facts the rules engine needs (id, doors with their `common` flag, policy, zone).
+rules::Site MakeSite(const Config& config);
+
+// The configured door with this id, or nullptr.
+const DoorConfig* FindDoor(const Config& config, std::string_view id);
+
+std::string_view LogLevelName(LogLevel level);  // "error", "warning", "info", "debug"
+
+}  // namespace lintel::config
