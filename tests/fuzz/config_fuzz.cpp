@@ -1,7 +1,7 @@
 // libFuzzer target for the YAML config loader (STYLE.md 13: fuzz every parser of outside bytes).
 // Any input must end in a Config or in problems with positions; never a crash, hang or exception.
 //
-// Not wired into CMake yet. By hand, with the libraries built by clang with
+// Built by tests/fuzz/CMakeLists.txt with -DLINTEL_FUZZ=ON (tools/test runs a smoke). By hand,
 // -fsanitize=fuzzer-no-link,address,undefined:
 //   clang++ -std=c++20 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/config_fuzz.cpp \
 //     build-fuzz/config/liblintel_config.a build-fuzz/rules/liblintel_rules.a \
