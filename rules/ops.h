@@ -1,0 +1,53 @@
+// A delta op of the cloud contract (shared/contract/cloud-mqtt.md, "Records and ops") as a plain
+// C++ value: `{"op":"put","kind":K,"data":{...}}` or `{"op":"delete","kind":K,"id":str}`.
+//
+// Pure data; no I/O. The JSON form is read and written by gateway/codec (records_json.h).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "rules/model.h"
+
+namespace lintel::rules {
+
+enum class OpKind : uint8_t { kPut, kDelete };
+
+// The kinds of record an op can address. The order matches the alternatives of Op::record
+// (alternative index == static_cast<size_t>(kind) + 1).
+enum class RecordKind : uint8_t { kSchedule, kGroup, kPerson, kLease, kCredential, kDoorMode };
+
+struct Op {
+  OpKind op = OpKind::kPut;
+  RecordKind kind = RecordKind::kSchedule;
+  // The id of the record replaced or deleted. For a put it equals the record's own id (for a
+  // door mode: its door).
+  std::string id;
+  // kPut: the new record, the alternative matching `kind`. kDelete: std::monostate.
+  std::variant<std::monostate, Schedule, Group, Person, Lease, Credential, DoorMode> record;
+};
+
+namespace internal {
+inline constexpr std::array<std::string_view, 6> kRecordKindNames = {
+    "schedule", "group", "person", "lease", "credential", "door_mode"};
+}  // namespace internal
+
+// The contract's name of a kind: "schedule", "group", "person", "lease", "credential", "door_mode".
+inline constexpr std::string_view RecordKindName(RecordKind k) {
+  return internal::kRecordKindNames[static_cast<size_t>(k)];
+}
+
+// The kind named `s` (exact, case-sensitive), or nullopt for an unknown name.
+inline constexpr std::optional<RecordKind> ParseRecordKind(std::string_view s) {
+  for (size_t i = 0; i < internal::kRecordKindNames.size(); ++i) {
+    if (internal::kRecordKindNames[i] == s) return static_cast<RecordKind>(i);
+  }
+  return std::nullopt;
+}
+
+}  // namespace lintel::rules
