@@ -21,8 +21,12 @@ namespace {
 struct Overrides {
   std::string store;
   std::string socket;
-  std::string log_level;
 };
+
+// systemd notifications are best effort: a failure is logged, never fatal.
+void Report(const lintel::Status& s) {
+  if (!s.ok()) lintel::LogWarning("systemd", "notify failed: " + s.ToString());
+}
 
 lintel::Result<lintel::config::Config> Load(const std::string& path, const Overrides& o) {
   lintel::Result<lintel::config::Config> c = lintel::config::LoadConfigFile(path);
@@ -44,7 +48,11 @@ int CheckConfig(const std::string& path) {
 
 int Run(const std::string& config_path, const Overrides& overrides) {
   using namespace lintel;
-  BlockSignals({SIGTERM, SIGINT, SIGHUP, SIGPIPE});
+  Status blocked = BlockSignals({SIGTERM, SIGINT, SIGHUP, SIGPIPE});
+  if (!blocked.ok()) {
+    LogError("main", "cannot start: " + blocked.ToString());
+    return 1;
+  }
   Result<config::Config> config = Load(config_path, overrides);
   if (!config.ok()) {
     LogError("main", "cannot start, config " + config_path + " is invalid:\n" +
@@ -65,7 +73,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     return 1;
   }
   EventLoop& loop = **loop_or;
-  auto control = control::ControlServer::Create(
+  auto control = ControlServer::Create(
       loop, config->control_socket,
       [&gw](const nlohmann::json& request) { return gw.Handle(request); });
   if (!control.ok()) {
@@ -75,7 +83,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
 
   Status watched = loop.WatchSignals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {
-      NotifyReloading();
+      Report(systemd::NotifyReloading());
       LogInfo("main", "SIGHUP: reloading " + config_path);
       Result<config::Config> next = Load(config_path, overrides);
       Status s = next.ok() ? gw.Reload(*next) : next.status();
@@ -86,11 +94,11 @@ int Run(const std::string& config_path, const Overrides& overrides) {
         LogError("main", "config reload refused, the running config stays in force:\n" +
                              s.message());
       }
-      NotifyReady();
+      Report(systemd::NotifyReady());
       return;
     }
     LogInfo("main", std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
-    NotifyStopping();
+    Report(systemd::NotifyStopping());
     loop.Stop();
   });
   if (!watched.ok()) {
@@ -101,14 +109,15 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     Status s = gw.Tick();
     if (!s.ok()) LogError("core", "housekeeping failed: " + s.ToString());
   });
-  if (std::optional<std::chrono::microseconds> wd = WatchdogInterval()) {
-    loop.AddPeriodic(*wd / 2, [] { NotifyWatchdog(); });
+  if (std::optional<std::chrono::microseconds> wd = systemd::WatchdogInterval()) {
+    loop.AddPeriodic(*wd / 2, [] { Report(systemd::NotifyWatchdog()); });
   }
-  NotifyReady();
-  NotifyStatus("deciding " + std::to_string(gw.config().doors.size()) + " doors");
+  Report(systemd::NotifyReady());
+  Report(systemd::NotifyStatus("deciding " + std::to_string(gw.config().doors.size()) + " doors"));
   LogInfo("main", "lintel ready: site " + gw.config().site_id + ", gateway " +
                       gw.config().gateway_id + ", control socket " + gw.config().control_socket);
-  loop.Run();
+  Status ran = loop.Run();
+  if (!ran.ok()) LogError("main", "event loop failed: " + ran.ToString());
   Status flushed = gw.Tick();
   if (!flushed.ok()) LogError("core", "final flush failed: " + flushed.ToString());
   LogInfo("main", "stopped");

@@ -59,9 +59,9 @@ lintel::Result<json> ReadJsonFile(const std::string& path) {
 }
 
 int Call(const std::string& socket, json request, json* out) {
-  auto client = lintel::control::ControlClient::Connect(socket);
+  auto client = lintel::ControlClient::Connect(socket);
   if (!client.ok()) return Fail(client.status().message(), 2);
-  auto reply = (*client)->Call(request, std::chrono::seconds(120));
+  auto reply = client->Call(request, std::chrono::seconds(120));
   if (!reply.ok()) return Fail(reply.status().message(), reply.status().code() ==
                                                              lintel::StatusCode::kUnavailable
                                                          ? 2

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::BinaryDir;
 using testing::Child;
-using testing::Run;
+using testing::RunProgram;
 using testing::RunResult;
 using testing::SourceDir;
 
@@ -59,7 +59,7 @@ class Daemon : public ::testing::Test {
 
   RunResult Ctl(std::vector<std::string> args) {
     args.insert(args.begin(), {Ctl(), "--socket", socket_});
-    return Run(args);
+    return RunProgram(args);
   }
   json CtlJson(std::vector<std::string> args) {
     RunResult r = Ctl(args);
@@ -77,7 +77,7 @@ class Daemon : public ::testing::Test {
 };
 
 TEST_F(Daemon, ImportsStateAndAnswersPresentExplainAndEvents) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   RunResult imported = Ctl({"state", "import", Example("demo-state.json")});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   EXPECT_EQ(json::parse(imported.out)["imported"]["credentials"], 8);
@@ -125,7 +125,7 @@ TEST_F(Daemon, ImportsStateAndAnswersPresentExplainAndEvents) {
 }
 
 TEST_F(Daemon, RejectsABadStateAndKeepsTheOldOne) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);
   json bad = json::parse(std::ifstream(Example("demo-state.json")));
   bad["credentials"].push_back({{"id", "c-bad"}, {"person", "p-alice"}, {"type", "pin"},
@@ -140,7 +140,7 @@ TEST_F(Daemon, RejectsABadStateAndKeepsTheOldOne) {
 }
 
 TEST_F(Daemon, KeypadLocksOutAfterRepeatedWrongPins) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);
   for (int i = 0; i < 5; ++i) {
     json d = CtlJson({"present", "--door", "front", "--reader", "front-keypad", "--pin", "0000"});
@@ -152,7 +152,7 @@ TEST_F(Daemon, KeypadLocksOutAfterRepeatedWrongPins) {
 }
 
 TEST_F(Daemon, StopsOnSigtermAndKeepsStateAcrossRestart) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);
   CtlJson({"present", "--door", "front", "--card", "h10301:101:9999"});
   uint64_t last_seq = CtlJson({"status"})["events"]["last_seq"];
@@ -160,7 +160,7 @@ TEST_F(Daemon, StopsOnSigtermAndKeepsStateAcrossRestart) {
   EXPECT_EQ(daemon_->Wait(std::chrono::seconds(10)), 0) << Log();
   EXPECT_NE(Log().find("stopping on SIGTERM"), std::string::npos);
 
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   json status = CtlJson({"status"});
   EXPECT_EQ(status["state"]["credentials"], 8);
   EXPECT_GT(status["events"]["last_seq"].get<uint64_t>(), last_seq) << "gateway.started appended";
@@ -170,8 +170,9 @@ TEST_F(Daemon, StopsOnSigtermAndKeepsStateAcrossRestart) {
 }
 
 TEST_F(Daemon, SighupRefusesABadConfigAndAppliesAGoodOne) {
-  Start();
-  std::string good = std::string(std::istreambuf_iterator<char>(std::ifstream(config_)), {});
+  ASSERT_NO_FATAL_FAILURE(Start());
+  std::ifstream in(config_);
+  std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::ofstream(config_) << good << "\nbogus_key: 1\n";
   daemon_->Signal(SIGHUP);
   for (int i = 0; i < 500 && Log().find("reload refused") == std::string::npos; ++i) {
@@ -197,14 +198,14 @@ TEST_F(Daemon, SighupRefusesABadConfigAndAppliesAGoodOne) {
 
 TEST_F(Daemon, RefusesToStartOnACorruptStore) {
   std::ofstream(store_) << std::string(8192, 'x');
-  RunResult r = Run({Lintel(), "--config", config_, "--store", store_, "--socket", socket_});
+  RunResult r = RunProgram({Lintel(), "--config", config_, "--store", store_, "--socket", socket_});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("not a Lintel database"), std::string::npos) << r.err;
 }
 
 TEST(Lintelctl, DecidesOfflineFromConfigAndStateFiles) {
   std::string ex = SourceDir() + "/config/examples/";
-  RunResult r = Run({BinaryDir() + "/tools/lintelctl", "decide", "--config", ex + "demo.yaml",
+  RunResult r = RunProgram({BinaryDir() + "/tools/lintelctl", "decide", "--config", ex + "demo.yaml",
                      "--state", ex + "demo-state.json", "--door", "unit-101", "--uid",
                      "04a1b2c3d4e5f6", "--at", "2026-12-02T08:00:00Z"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -215,7 +216,7 @@ TEST(Lintelctl, DecidesOfflineFromConfigAndStateFiles) {
 }
 
 TEST(Lintelctl, ExplainsConnectionFailures) {
-  RunResult r = Run({BinaryDir() + "/tools/lintelctl", "--socket", "/nonexistent/lintel.sock", "status"});
+  RunResult r = RunProgram({BinaryDir() + "/tools/lintelctl", "--socket", "/nonexistent/lintel.sock", "status"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("/nonexistent/lintel.sock"), std::string::npos) << r.err;
 }
@@ -228,13 +229,13 @@ TEST(CheckConfig, PrintsEveryProblemWithPositionAndFails) {
       "doors:\n  - id: front\n    unlock_ms: fast\n";
   ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   close(fd);
-  RunResult r = Run({BinaryDir() + "/gateway/lintel", "--check-config", path});
+  RunResult r = RunProgram({BinaryDir() + "/gateway/lintel", "--check-config", path});
   unlink(path);
   EXPECT_NE(r.exit_code, 0);
   std::string p(path);
   EXPECT_NE(r.err.find(p + ":3:14:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(p + ":10:16:"), std::string::npos) << r.err;
-  RunResult ok = Run({BinaryDir() + "/gateway/lintel", "--check-config",
+  RunResult ok = RunProgram({BinaryDir() + "/gateway/lintel", "--check-config",
                       SourceDir() + "/config/examples/demo.yaml"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("maple-court"), std::string::npos);

@@ -19,11 +19,11 @@ namespace lintel::testing {
 
 inline std::string BinaryDir() {
   const char* d = std::getenv("LINTEL_BINARY_DIR");
-  return d ? d : ".";
+  return d ? d : LINTEL_BINARY_DIR_DEFAULT;
 }
 inline std::string SourceDir() {
   const char* d = std::getenv("LINTEL_SOURCE_DIR");
-  return d ? d : ".";
+  return d ? d : LINTEL_SOURCE_DIR_DEFAULT;
 }
 
 struct RunResult {
@@ -33,7 +33,7 @@ struct RunResult {
 };
 
 // Runs argv to completion, capturing stdout and stderr (through temporary files).
-inline RunResult Run(const std::vector<std::string>& argv) {
+inline RunResult RunProgram(const std::vector<std::string>& argv) {
   char out_path[] = "/tmp/lintel-test-out-XXXXXX";
   char err_path[] = "/tmp/lintel-test-err-XXXXXX";
   int out_fd = mkstemp(out_path);
@@ -84,7 +84,7 @@ class Child {
     posix_spawn_file_actions_destroy(&fa);
   }
   ~Child() {
-    if (running()) {
+    if (pid_ > 0 && running()) {
       kill(pid_, SIGKILL);
       Wait(std::chrono::seconds(5));
     }
@@ -98,7 +98,10 @@ class Child {
     }
     return !exited_;
   }
-  void Signal(int sig) { kill(pid_, sig); }
+  // Never kill(-1, ...) or kill(0, ...): a child that failed to start has no pid to signal.
+  void Signal(int sig) {
+    if (pid_ > 0 && running()) kill(pid_, sig);
+  }
   // Waits for exit; returns the exit code, or -1 on timeout.
   int Wait(std::chrono::milliseconds timeout) {
     auto end = std::chrono::steady_clock::now() + timeout;

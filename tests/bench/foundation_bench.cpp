@@ -1,0 +1,389 @@
+// Foundation benchmark: 2,000,000 credentials with realistic people and leases.
+//
+// Prints one JSON line:
+//   generate_s, validate_s, bare_sqlite_insert_s, store_replace_s, index_build_s,
+//   apply_over_bare (= (store_replace + index_build) / bare insert, same rows, same run),
+//   cold_start_s (fresh process: open store, load, build index, first decision),
+//   decide_p50_ns / decide_p99_ns / decide_max_ns (1,000,000 decisions, 90 % known credentials),
+//   rss_bytes_per_credential (resident growth of the cold-start process, people and leases included),
+//   index_bytes_per_credential (what the index itself accounts for).
+// Usage: foundation_bench [--credentials N] [--dir DIR]. Not part of the test run's pass/fail.
+#include <malloc.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/base/timezone.h"
+#include "gateway/store/store.h"
+#include "rules/engine.h"
+#include "rules/validate.h"
+
+namespace lintel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+size_t RssBytes() {
+  std::ifstream in("/proc/self/statm");
+  size_t pages_total = 0, pages_resident = 0;
+  in >> pages_total >> pages_resident;
+  return pages_resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+constexpr int kDoors = 40;
+constexpr int kGroups = 200;
+
+rules::Site BenchSite() {
+  rules::Site s;
+  s.id = "bench";
+  for (int i = 0; i < kDoors; ++i) s.doors.push_back({"door-" + std::to_string(i), i < 4});
+  s.policy.rent_grace_days = 5;
+  s.zone = LoadTimeZone("Europe/Berlin").value();
+  return s;
+}
+
+Instant At(const char* t) { return ParseRfc3339(t).value(); }
+
+// Half the credentials are cards, half PINs; two per person; one lease per two people (a tenant
+// and a family member who inherits).
+rules::Records Generate(size_t credentials) {
+  rules::Records r;
+  size_t people = credentials / 2, leases = people / 2;
+  r.schedules.push_back({"office", {rules::Window{0x1f, 7 * 60, 19 * 60}}, {}});
+  r.schedules.push_back({"late", {rules::Window{0x7f, 5 * 60, 23 * 60 + 30}}, {}});
+  for (int g = 0; g < kGroups; ++g) {
+    rules::Group grp{"g-" + std::to_string(g), "Group " + std::to_string(g), {}, "always"};
+    grp.doors.push_back("door-" + std::to_string(4 + g % (kDoors - 4)));
+    if (g % 3 == 0) grp.doors.push_back("door-" + std::to_string(4 + (g * 7) % (kDoors - 4)));
+    if (g % 10 == 0) grp.schedule = g % 20 == 0 ? "office" : "late";
+    r.groups.push_back(std::move(grp));
+  }
+  r.people.reserve(people);
+  for (size_t i = 0; i < people; ++i) {
+    rules::Person p;
+    p.id = "p-" + std::to_string(i);
+    p.name = "Resident " + std::to_string(i);
+    if (i % 2 == 1) {
+      p.role = rules::Role::kFamily;
+      p.primary = "p-" + std::to_string(i - 1);
+      p.inherit = true;
+    }
+    r.people.push_back(std::move(p));
+  }
+  r.leases.reserve(leases);
+  for (size_t i = 0; i < leases; ++i) {
+    rules::Lease l;
+    l.id = "l-" + std::to_string(i);
+    l.unit = std::to_string(100 + i % 5000);
+    l.members = {"p-" + std::to_string(2 * i)};
+    l.groups = {"default", "g-" + std::to_string(i % kGroups)};
+    l.starts_at = At("2025-01-01T00:00:00Z");
+    if (i % 4 == 0) l.ends_at = At("2027-12-31T23:00:00Z");
+    if (i % 2 == 0) l.paid_through = At("2027-06-30T22:00:00Z");
+    r.leases.push_back(std::move(l));
+  }
+  r.credentials.reserve(credentials);
+  for (size_t i = 0; i < credentials; ++i) {
+    rules::Credential c;
+    c.id = "c-" + std::to_string(i);
+    c.person = "p-" + std::to_string(i / 2);
+    if (i % 2 == 0) {
+      c.type = rules::CredentialType::kCard;
+      c.card.format = rules::CardFormat::kH10301;
+      c.card.facility = static_cast<uint32_t>(i >> 16);
+      c.card.number = i & 0xffff;
+    } else {
+      c.type = rules::CredentialType::kPin;
+      c.pin = std::to_string(10000000 + i);  // 8 digits, never a leading 9 below 80M
+    }
+    if (i % 16 == 0) c.valid_until = At("2028-01-01T00:00:00Z");
+    r.credentials.push_back(std::move(c));
+  }
+  return r;
+}
+
+void Check(int rc, sqlite3* db, const char* what) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    std::fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db));
+    std::exit(1);
+  }
+}
+
+// The baseline: the same people, leases and credentials rows into plain tables, one transaction,
+// prepared statements, the same journal mode and synchronous setting as the store.
+double BareInsert(const rules::Records& r, const std::string& path) {
+  std::filesystem::remove(path);
+  sqlite3* db;
+  Check(sqlite3_open(path.c_str(), &db), db, "open");
+  Check(sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                     "CREATE TABLE people(id TEXT PRIMARY KEY, name TEXT, role INT, primary_id TEXT,"
+                     " inherit INT, groups TEXT, status INT);"
+                     "CREATE TABLE leases(id TEXT PRIMARY KEY, unit TEXT, members TEXT, groups TEXT,"
+                     " starts_at INT, ends_at INT, paid_through INT, grace_days INT);"
+                     "CREATE TABLE credentials(id TEXT PRIMARY KEY, person TEXT, type INT, status INT,"
+                     " valid_from INT, valid_until INT, card_format INT, facility INT, number INT,"
+                     " uid TEXT, pin TEXT);",
+                     nullptr, nullptr, nullptr),
+        db, "schema");
+  auto t0 = Clock::now();
+  Check(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr), db, "begin");
+  sqlite3_stmt *p, *l, *c;
+  sqlite3_prepare_v2(db, "INSERT INTO people VALUES(?,?,?,?,?,?,?)", -1, &p, nullptr);
+  sqlite3_prepare_v2(db, "INSERT INTO leases VALUES(?,?,?,?,?,?,?,?)", -1, &l, nullptr);
+  sqlite3_prepare_v2(db, "INSERT INTO credentials VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1, &c, nullptr);
+  auto text = [](sqlite3_stmt* s, int i, const std::string& v) {
+    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) (s.empty() ? s : s += '\x1f') += x;
+    return s;
+  };
+  for (const auto& x : r.people) {
+    text(p, 1, x.id);
+    text(p, 2, x.name);
+    sqlite3_bind_int(p, 3, static_cast<int>(x.role));
+    if (x.primary) text(p, 4, *x.primary); else sqlite3_bind_null(p, 4);
+    sqlite3_bind_int(p, 5, x.inherit);
+    std::string g = join(x.groups);
+    text(p, 6, g);
+    sqlite3_bind_int(p, 7, static_cast<int>(x.status));
+    Check(sqlite3_step(p), db, "people");
+    sqlite3_reset(p);
+  }
+  for (const auto& x : r.leases) {
+    text(l, 1, x.id);
+    text(l, 2, x.unit);
+    std::string m = join(x.members), g = join(x.groups);
+    text(l, 3, m);
+    text(l, 4, g);
+    sqlite3_bind_int64(l, 5, ToUnix(x.starts_at));
+    if (x.ends_at) sqlite3_bind_int64(l, 6, ToUnix(*x.ends_at)); else sqlite3_bind_null(l, 6);
+    if (x.paid_through) sqlite3_bind_int64(l, 7, ToUnix(*x.paid_through)); else sqlite3_bind_null(l, 7);
+    sqlite3_bind_null(l, 8);
+    Check(sqlite3_step(l), db, "leases");
+    sqlite3_reset(l);
+  }
+  for (const auto& x : r.credentials) {
+    text(c, 1, x.id);
+    text(c, 2, x.person);
+    sqlite3_bind_int(c, 3, static_cast<int>(x.type));
+    sqlite3_bind_int(c, 4, static_cast<int>(x.status));
+    if (x.valid_from) sqlite3_bind_int64(c, 5, ToUnix(*x.valid_from)); else sqlite3_bind_null(c, 5);
+    if (x.valid_until) sqlite3_bind_int64(c, 6, ToUnix(*x.valid_until)); else sqlite3_bind_null(c, 6);
+    sqlite3_bind_int(c, 7, static_cast<int>(x.card.format));
+    sqlite3_bind_int64(c, 8, x.card.facility);
+    sqlite3_bind_int64(c, 9, static_cast<int64_t>(x.card.number));
+    text(c, 10, x.card.uid);
+    text(c, 11, x.pin);
+    Check(sqlite3_step(c), db, "credentials");
+    sqlite3_reset(c);
+  }
+  Check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db, "commit");
+  double s = Seconds(t0, Clock::now());
+  sqlite3_finalize(p);
+  sqlite3_finalize(l);
+  sqlite3_finalize(c);
+  sqlite3_close(db);
+  std::filesystem::remove(path);
+  return s;
+}
+
+rules::Presented PresentationFor(size_t i) {
+  if (i % 2 == 0) {
+    rules::Presented p;
+    p.kind = rules::PresentedKind::kCard;
+    p.format = rules::CardFormat::kH10301;
+    p.facility = static_cast<uint32_t>(i >> 16);
+    p.number = i & 0xffff;
+    return p;
+  }
+  return rules::PinPresented(std::to_string(10000000 + i));
+}
+
+class BuilderVisitor final : public store::RecordVisitor {
+ public:
+  explicit BuilderVisitor(rules::IndexBuilder& b) : b_(b) {}
+  void OnSchedule(const rules::Schedule& x) override { b_.Add(x); }
+  void OnGroup(const rules::Group& x) override { b_.Add(x); }
+  void OnPerson(const rules::Person& x) override { b_.Add(x); }
+  void OnLease(const rules::Lease& x) override { b_.Add(x); }
+  void OnCredential(const rules::Credential& x) override { b_.Add(x); }
+  void OnDoorMode(const rules::DoorMode& x) override { b_.Add(x); }
+
+ private:
+  rules::IndexBuilder& b_;
+};
+
+// Runs in a fresh process so that resident memory is the gateway's, not the generator's.
+int ColdStart(const std::string& db_path, size_t credentials) {
+  rules::Site site = BenchSite();  // loads the zone before the baseline is taken
+  malloc_trim(0);
+  size_t rss0 = RssBytes();
+  auto t0 = Clock::now();
+  std::shared_ptr<const rules::Index> index;
+  {
+    auto store = store::Store::Open(db_path, {});
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+      return 1;
+    }
+    rules::IndexBuilder builder(site);
+    builder.Reserve(credentials, credentials / 2, credentials / 4);
+    BuilderVisitor v(builder);
+    Status s = (*store)->LoadState(v);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+    index = builder.Build();
+  }
+  rules::Engine engine(index);
+  Instant now = At("2026-11-23T11:00:00Z");
+  rules::Decision first = engine.Decide({"door-0", "", PresentationFor(0)}, now);
+  double cold = Seconds(t0, Clock::now());
+  malloc_trim(0);
+  size_t rss1 = RssBytes();
+
+  // 1,000,000 decisions: 90 % known credentials at random doors, 10 % unknown.
+  std::mt19937_64 rng(42);
+  const size_t n = 1'000'000;
+  std::vector<rules::Presented> presented;
+  std::vector<std::string> doors;
+  presented.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    size_t k = rng() % credentials;
+    presented.push_back(PresentationFor(i % 10 == 9 ? credentials + k : k));
+    doors.push_back("door-" + std::to_string(rng() % kDoors));
+  }
+  std::vector<uint32_t> ns(n);
+  size_t granted = 0;
+  for (size_t i = 0; i < n; ++i) {
+    auto a = Clock::now();
+    rules::Decision d = rules::DecideWith(*index, {doors[i], "", presented[i]}, now, INT64_MIN,
+                                          nullptr);
+    auto b = Clock::now();
+    granted += d.granted;
+    ns[i] = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+  }
+  std::sort(ns.begin(), ns.end());
+  json out = {{"cold_start_s", cold},
+              {"first_decision", rules::ReasonName(first.reason)},
+              {"decide_p50_ns", ns[n / 2]},
+              {"decide_p99_ns", ns[n * 99 / 100]},
+              {"decide_max_ns", ns.back()},
+              {"decide_granted_share", static_cast<double>(granted) / n},
+              {"rss_bytes_per_credential", static_cast<double>(rss1 - rss0) / credentials},
+              {"index_bytes_per_credential", static_cast<double>(index->MemoryBytes()) / credentials}};
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  size_t credentials = 2'000'000;
+  std::string dir = std::filesystem::temp_directory_path().string();
+  std::string cold_db;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--credentials" && i + 1 < argc) credentials = std::stoul(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
+    else if (a == "--cold-start" && i + 1 < argc) cold_db = argv[++i];
+  }
+  if (!cold_db.empty()) return ColdStart(cold_db, credentials);
+
+  std::string db_path = dir + "/lintel-bench-" + std::to_string(getpid()) + ".db";
+  auto t0 = Clock::now();
+  rules::Records records = Generate(credentials);
+  auto t1 = Clock::now();
+  rules::Site site = BenchSite();
+  std::vector<std::string> errors = rules::Validate(site, records);
+  auto t2 = Clock::now();
+  if (!errors.empty()) {
+    std::fprintf(stderr, "generated state invalid: %s\n", errors[0].c_str());
+    return 1;
+  }
+  double bare = BareInsert(records, dir + "/lintel-bench-bare-" + std::to_string(getpid()) + ".db");
+
+  double replace_s, build_s;
+  {
+    auto store = store::Store::Open(db_path, {});
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+      return 1;
+    }
+    auto a = Clock::now();
+    Status s = (*store)->ReplaceState(records, store::Position{1, 1});
+    auto b = Clock::now();
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+    auto index = rules::BuildIndex(site, records);
+    auto c = Clock::now();
+    replace_s = Seconds(a, b);
+    build_s = Seconds(b, c);
+  }
+  records = {};
+
+  // Cold start in a fresh process (this binary, --cold-start).
+  int fds[2];
+  if (pipe(fds) != 0) return 1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    std::string n = std::to_string(credentials);
+    execl("/proc/self/exe", argv[0], "--cold-start", db_path.c_str(), "--credentials", n.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string child_out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) child_out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_path + suffix);
+  json cold = json::parse(child_out, nullptr, false);
+  if (cold.is_discarded() || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "cold start failed: %s\n", child_out.c_str());
+    return 1;
+  }
+  json out = {{"bench", "foundation"},
+              {"credentials", credentials},
+              {"people", credentials / 2},
+              {"leases", credentials / 4},
+              {"generate_s", Seconds(t0, t1)},
+              {"validate_s", Seconds(t1, t2)},
+              {"bare_sqlite_insert_s", bare},
+              {"store_replace_s", replace_s},
+              {"index_build_s", build_s},
+              {"apply_over_bare", (replace_s + build_s) / bare}};
+  out.update(cold);
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace lintel
+
+int main(int argc, char** argv) { return lintel::Main(argc, argv); }
