@@ -80,7 +80,7 @@ TEST_F(Daemon, ImportsStateAndAnswersPresentExplainAndEvents) {
   ASSERT_NO_FATAL_FAILURE(Start());
   RunResult imported = Ctl({"state", "import", Example("demo-state.json")});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
-  EXPECT_EQ(json::parse(imported.out)["imported"]["credentials"], 8);
+  EXPECT_EQ(json::parse(imported.out)["imported"]["credentials"], 10);
 
   json d = CtlJson({"present", "--door", "front", "--card", "h10301:101:251", "--at",
                     "2026-12-01T09:00:00+01:00"});
@@ -115,7 +115,7 @@ TEST_F(Daemon, ImportsStateAndAnswersPresentExplainAndEvents) {
 
   json status = CtlJson({"status"});
   EXPECT_EQ(status["site"], "maple-court");
-  EXPECT_EQ(status["state"]["credentials"], 8);
+  EXPECT_EQ(status["state"]["credentials"], 10);
 
   struct stat st;
   ASSERT_EQ(stat(socket_.c_str(), &st), 0);
@@ -136,7 +136,7 @@ TEST_F(Daemon, RejectsABadStateAndKeepsTheOldOne) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("credential c-bad: pin must not start with 9"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("9876"), std::string::npos) << "PIN digits leaked into an error";
-  EXPECT_EQ(CtlJson({"status"})["state"]["credentials"], 8) << "nothing of the bad batch applied";
+  EXPECT_EQ(CtlJson({"status"})["state"]["credentials"], 10) << "nothing of the bad batch applied";
 }
 
 TEST_F(Daemon, KeypadLocksOutAfterRepeatedWrongPins) {
@@ -146,8 +146,12 @@ TEST_F(Daemon, KeypadLocksOutAfterRepeatedWrongPins) {
     json d = CtlJson({"present", "--door", "front", "--reader", "front-keypad", "--pin", "0000"});
     EXPECT_EQ(d["reason"], "unknown_credential") << i;
   }
-  json d = CtlJson({"present", "--door", "front", "--reader", "front-keypad", "--pin", "2580"});
+  json d = CtlJson({"present", "--door", "front", "--reader", "front-keypad", "--pin", "1357"});
   EXPECT_EQ(d["reason"], "keypad_locked_out");
+  d = CtlJson({"present", "--door", "front", "--reader", "front-keypad", "--card", "h10301:200:4242"});
+  EXPECT_EQ(d["result"], "granted") << "cards keep working at a locked keypad";
+  d = CtlJson({"present", "--door", "front", "--reader", "front-card", "--pin", "1357"});
+  EXPECT_EQ(d["result"], "granted") << "other readers are not locked";
   EXPECT_EQ(Log().find("0000"), std::string::npos) << "PIN digits must never be logged";
 }
 
@@ -162,7 +166,7 @@ TEST_F(Daemon, StopsOnSigtermAndKeepsStateAcrossRestart) {
 
   ASSERT_NO_FATAL_FAILURE(Start());
   json status = CtlJson({"status"});
-  EXPECT_EQ(status["state"]["credentials"], 8);
+  EXPECT_EQ(status["state"]["credentials"], 10);
   EXPECT_GT(status["events"]["last_seq"].get<uint64_t>(), last_seq) << "gateway.started appended";
   json d = CtlJson({"present", "--door", "front", "--card", "h10301:101:251", "--at",
                     "2026-12-01T09:00:00+01:00"});
