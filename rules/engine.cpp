@@ -1,6 +1,7 @@
 #include "rules/engine.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace lintel::rules {
 namespace {
@@ -24,118 +25,125 @@ class Decider {
   Decider(const Index& x, Instant now, Trace* trace)
       : x_(x), now_(now), t_(ToUnix(now)), trace_(trace) {}
 
-  void Note(std::string name, bool passed, std::string detail) {
-    if (trace_) trace_->push_back({std::move(name), passed, std::move(detail)});
-  }
-
-  Decision Deny(Reason r) {
-    d_.granted = false;
-    d_.reason = r;
-    return std::move(d_);
+  // Details are built only when an explanation was asked for: the hot path allocates nothing.
+  template <typename Detail>
+  void Note(const char* name, bool passed, Detail&& detail) {
+    if (trace_) trace_->push_back({name, passed, detail()});
   }
 
   Decision Run(const Request& req, int64_t locked_out_until) {
     d_.at = now_;
     uint32_t door = x_.FindDoor(req.door);
     if (door == kNone) {
-      Note("door", false, "door \"" + std::string(req.door) + "\" is not a door of this site");
+      Note("door", false, [&] {
+        return "door \"" + std::string(req.door) + "\" is not a door of this site";
+      });
       return Deny(Reason::kUnknownDoor);
     }
     door_ = static_cast<uint16_t>(door);
-    Note("door", true, "door " + std::string(req.door));
+    Note("door", true, [&] { return "door " + std::string(req.door); });
 
     std::string why;
     CredentialKey key = KeyOf(req.credential, &why);
     if (key.empty()) {
-      Note("format", false, why);
+      Note("format", false, [&] { return why; });
       return Deny(Reason::kBadFormat);
     }
-    Note("format", true, Describe(req.credential));
+    Note("format", true, [&] { return Describe(req.credential); });
 
     const DoorRec& dr = x_.doors()[door];
     bool mode_active = t_ < dr.mode_until;
     if (mode_active && dr.mode == DoorModeKind::kLockedDown) {
-      Note("door_mode", false, "door is locked down" +
-                                   (dr.mode_until == INT64_MAX ? "" : " until " + At(dr.mode_until)));
+      Note("door_mode", false, [&] {
+        return "door is locked down" +
+               (dr.mode_until == INT64_MAX ? "" : " until " + At(dr.mode_until));
+      });
       return Deny(Reason::kDoorLockedDown);
     }
-    Note("door_mode", true, std::string(DoorModeName(mode_active ? dr.mode : DoorModeKind::kNormal)));
+    Note("door_mode", true, [&] {
+      return std::string(DoorModeName(mode_active ? dr.mode : DoorModeKind::kNormal));
+    });
 
     if (req.credential.kind == PresentedKind::kPin) {
       if (t_ < locked_out_until) {
-        Note("keypad_lockout", false, "keypad locked out until " + At(locked_out_until));
+        Note("keypad_lockout", false,
+             [&] { return "keypad locked out until " + At(locked_out_until); });
         return Deny(Reason::kKeypadLockedOut);
       }
-      Note("keypad_lockout", true, "keypad not locked out");
+      Note("keypad_lockout", true, [] { return std::string("keypad not locked out"); });
     }
 
     uint32_t c = PickCredential(x_.FindCredentialByKey(key));
     if (c == kNone) {
-      Note("credential", false, "no credential matches " + DescribeKey(key));
+      Note("credential", false, [&] { return "no credential matches " + DescribeKey(key); });
       return Deny(Reason::kUnknownCredential);
     }
     const CredentialRec& cr = x_.credentials()[c];
     d_.credential = x_.str(cr.id);
     const PersonRec& holder = x_.people()[cr.person];
     d_.person = x_.str(holder.id);
-    Note("credential", true, "credential " + d_.credential + " of person " + d_.person);
+    Note("credential", true,
+         [&] { return "credential " + d_.credential + " of person " + d_.person; });
 
     if (cr.status != CredentialStatus::kActive) {
-      Note("credential_status", false, std::string(CredentialStatusName(cr.status)));
+      Note("credential_status", false,
+           [&] { return std::string(CredentialStatusName(cr.status)); });
       return Deny(cr.status == CredentialStatus::kRevoked ? Reason::kCredentialRevoked
                                                           : Reason::kCredentialSuspended);
     }
-    Note("credential_status", true, "active");
+    Note("credential_status", true, [] { return std::string("active"); });
     if (t_ < cr.valid_from) {
-      Note("credential_validity", false, "valid from " + At(cr.valid_from));
+      Note("credential_validity", false, [&] { return "valid from " + At(cr.valid_from); });
       return Deny(Reason::kCredentialNotYetValid);
     }
     if (t_ >= cr.valid_until) {
-      Note("credential_validity", false, "expired at " + At(cr.valid_until));
+      Note("credential_validity", false, [&] { return "expired at " + At(cr.valid_until); });
       return Deny(Reason::kCredentialExpired);
     }
-    Note("credential_validity", true,
-         cr.valid_until == INT64_MAX ? "no end" : "valid until " + At(cr.valid_until));
+    Note("credential_validity", true, [&] {
+      return cr.valid_until == INT64_MAX ? std::string("no end")
+                                         : "valid until " + At(cr.valid_until);
+    });
 
     if (holder.status != PersonStatus::kActive) {
-      Note("person_status", false, "person " + d_.person + " is suspended");
+      Note("person_status", false, [&] { return "person " + d_.person + " is suspended"; });
       return Deny(Reason::kPersonSuspended);
     }
-    Note("person_status", true, "person " + d_.person + " is active");
+    Note("person_status", true, [&] { return "person " + d_.person + " is active"; });
 
     // Access paths: the holder's own, then up the primary chain while `inherit` is set.
     uint32_t subject = cr.person;
     bool any_path = false;
     for (int depth = 0; subject != kNone && depth < 8; ++depth) {
       const PersonRec& p = x_.people()[subject];
-      std::string pid(x_.str(p.id));
+      uint32_t via = depth > 0 ? subject : kNone;
       if (depth > 0 && p.status != PersonStatus::kActive) {
-        Consider(Reason::kPersonSuspended, "", "", pid,
-                 "primary " + pid + " is suspended: no inherited access");
+        Consider(Reason::kPersonSuspended, kNone, kNone, via, [&] {
+          return "primary " + std::string(x_.str(p.id)) + " is suspended: no inherited access";
+        });
         break;
       }
       any_path |= p.groups_count > 0 || p.leases_count > 0;
-      if (TryGroups(p.groups, p.groups_count, "", depth > 0 ? pid : "", "person " + pid)) {
-        return Grant();
-      }
+      if (TryGroups(p.groups, p.groups_count, kNone, via)) return Grant();
       for (uint16_t i = 0; i < p.leases_count; ++i) {
-        if (TryLease(x_.refs(p.leases)[i], depth > 0 ? pid : "")) return Grant();
+        if (TryLease(x_.refs(p.leases)[i], via)) return Grant();
       }
       subject = p.inherit ? p.primary : kNone;
     }
     if (best_ != Reason::kUnknownCredential) {
-      d_.lease = best_lease_;
-      d_.group = best_group_;
-      d_.via = best_via_;
-      Note("decision", false, best_detail_);
+      SetPath(best_lease_, best_group_, best_via_);
+      Note("decision", false, [&] { return best_detail_; });
       return Deny(best_);
     }
     if (!any_path) {
-      Note("access", false, "person " + d_.person + " has no lease and no access groups");
+      Note("access", false,
+           [&] { return "person " + d_.person + " has no lease and no access groups"; });
       return Deny(Reason::kNoActiveLease);
     }
-    Note("access", false, "no access group of person " + d_.person + " includes door " +
-                              std::string(req.door));
+    Note("access", false, [&] {
+      return "no access group of person " + d_.person + " includes door " +
+             std::string(req.door);
+    });
     return Deny(Reason::kNoAccessToDoor);
   }
 
@@ -159,70 +167,100 @@ class Decider {
     return revoked_now != kNone ? revoked_now : future != kNone ? future : past;
   }
 
+  // The site's local time of `now`, converted at most once per decision.
+  const LocalTime& Local() {
+    if (!local_) local_ = x_.site().zone->ToLocal(now_);
+    return *local_;
+  }
+
   bool DoorIn(const GroupRec& g) const {
     return std::binary_search(g.doors.begin(), g.doors.end(), door_);
   }
 
+  std::string Owner(uint32_t lease, uint32_t via) const {
+    if (lease != kNone) return "lease " + std::string(x_.str(x_.leases()[lease].id));
+    return "person " + (via != kNone ? std::string(x_.str(x_.people()[via].id)) : d_.person);
+  }
+
   // Tries each group (row numbers in refs at `off`); true when one includes the door and is open.
-  bool TryGroups(uint32_t off, uint16_t n, const std::string& lease, const std::string& via,
-                 const std::string& owner) {
+  bool TryGroups(uint32_t off, uint16_t n, uint32_t lease, uint32_t via) {
     for (uint16_t i = 0; i < n; ++i) {
-      const GroupRec& g = x_.groups()[x_.refs(off)[i]];
+      uint32_t gno = x_.refs(off)[i];
+      const GroupRec& g = x_.groups()[gno];
       if (!DoorIn(g)) continue;
-      std::string gid(x_.str(g.id));
-      if (x_.ScheduleOpen(g.schedule, now_)) {
-        d_.group = gid;
-        d_.lease = lease;
-        d_.via = via;
-        Note("access", true, owner + " -> group " + gid + " includes the door and is open now");
+      if (g.schedule == 0 || x_.ScheduleOpen(g.schedule, Local())) {  // 0 = "always"
+        SetPath(lease, gno, via);
+        Note("access", true, [&] {
+          return Owner(lease, via) + " -> group " + std::string(x_.str(g.id)) +
+                 " includes the door and is open now";
+        });
         return true;
       }
-      Consider(Reason::kOutsideSchedule, lease, gid, via,
-               owner + " -> group " + gid + ": schedule " +
-                   (g.schedule == kNone ? std::string("(missing)")
-                                        : std::string(x_.str(x_.schedules()[g.schedule].id))) +
-                   " is closed now");
+      Consider(Reason::kOutsideSchedule, lease, gno, via, [&] {
+        std::string schedule = g.schedule == kNone
+                                   ? std::string("(missing)")
+                                   : std::string(x_.str(x_.schedules()[g.schedule].id));
+        return Owner(lease, via) + " -> group " + std::string(x_.str(g.id)) + ": schedule " +
+               schedule + " is closed now";
+      });
     }
     return false;
   }
 
-  bool TryLease(uint32_t l, const std::string& via) {
+  bool TryLease(uint32_t l, uint32_t via) {
     const LeaseRec& lease = x_.leases()[l];
     bool covers = false;
     for (uint16_t i = 0; i < lease.groups_count && !covers; ++i) {
       covers = DoorIn(x_.groups()[x_.refs(lease.groups)[i]]);
     }
     if (!covers) return false;
-    std::string lid(x_.str(lease.id));
+    auto lid = [&] { return std::string(x_.str(lease.id)); };
     if (t_ < lease.starts_at) {
-      Consider(Reason::kLeaseNotStarted, lid, "", via,
-               "lease " + lid + " starts at " + At(lease.starts_at));
+      Consider(Reason::kLeaseNotStarted, l, kNone, via,
+               [&] { return "lease " + lid() + " starts at " + At(lease.starts_at); });
       return false;
     }
     if (t_ >= lease.ends_at) {
-      Consider(Reason::kLeaseEnded, lid, "", via, "lease " + lid + " ended at " + At(lease.ends_at));
+      Consider(Reason::kLeaseEnded, l, kNone, via,
+               [&] { return "lease " + lid() + " ended at " + At(lease.ends_at); });
       return false;
     }
     if (t_ >= lease.paid_until) {
-      Consider(Reason::kRentOverdue, lid, "", via,
-               "lease " + lid + ": rent paid only until " + At(lease.paid_until) +
-                   " (paid_through + grace)");
+      Consider(Reason::kRentOverdue, l, kNone, via, [&] {
+        return "lease " + lid() + ": rent paid only until " + At(lease.paid_until) +
+               " (paid_through + grace)";
+      });
       return false;
     }
-    Note("lease", true, "lease " + lid + " is running and paid");
-    return TryGroups(lease.groups, lease.groups_count, lid, via, "lease " + lid);
+    Note("lease", true, [&] { return "lease " + lid() + " is running and paid"; });
+    return TryGroups(lease.groups, lease.groups_count, l, via);
   }
 
-  void Consider(Reason r, const std::string& lease, const std::string& group,
-                const std::string& via, std::string detail) {
-    Note(std::string(ReasonName(r)), false, detail);
-    if (best_ == Reason::kUnknownCredential || Rank(r) < Rank(best_)) {
+  template <typename Detail>
+  void Consider(Reason r, uint32_t lease, uint32_t group, uint32_t via, Detail&& detail) {
+    bool better = best_ == Reason::kUnknownCredential || Rank(r) < Rank(best_);
+    if (!trace_ && !better) return;
+    std::string text = trace_ ? detail() : std::string();
+    if (trace_) trace_->push_back({std::string(ReasonName(r)), false, text});
+    if (better) {
       best_ = r;
       best_lease_ = lease;
       best_group_ = group;
       best_via_ = via;
-      best_detail_ = std::move(detail);
+      best_detail_ = std::move(text);
     }
+  }
+
+  void SetPath(uint32_t lease, uint32_t group, uint32_t via) {
+    if (lease != kNone) d_.lease = x_.str(x_.leases()[lease].id);
+    if (group != kNone) d_.group = x_.str(x_.groups()[group].id);
+    if (via != kNone) d_.via = x_.str(x_.people()[via].id);
+  }
+
+  Decision Deny(Reason r) {
+    d_.granted = false;
+    d_.reason = r;
+    return std::move(d_);
   }
 
   Decision Grant() {
@@ -236,9 +274,11 @@ class Decider {
   int64_t t_;
   Trace* trace_;
   uint16_t door_ = 0;
+  std::optional<LocalTime> local_;
   Decision d_;
   Reason best_ = Reason::kUnknownCredential;  // "none yet"
-  std::string best_lease_, best_group_, best_via_, best_detail_;
+  uint32_t best_lease_ = kNone, best_group_ = kNone, best_via_ = kNone;
+  std::string best_detail_;
 };
 
 }  // namespace

@@ -30,13 +30,18 @@ size_t TableSize(size_t n) { return std::max<size_t>(8, n + n / 2 + 1); }
 // Maps a hash onto [0, size) without a division (Lemire's fastrange on the high 32 bits).
 size_t Slot(uint64_t h, size_t size) { return static_cast<size_t>(((h >> 32) * size) >> 32); }
 
+// A table entry is (8-bit tag of the hash) << 24 | row, so a probe touches a row only when the
+// tags agree: most collisions cost no extra cache miss, and the entry stays 4 bytes.
+uint32_t Tag(uint64_t h) { return static_cast<uint32_t>(h & 0xff) << kRowBits; }
+
 // Finds the row whose key matches in an open-addressing table; kNone when absent.
 template <typename Matches>
 uint32_t Probe(const std::vector<uint32_t>& table, uint64_t h, Matches matches) {
   if (table.empty()) return kNone;
+  const uint32_t tag = Tag(h);
   size_t i = Slot(h, table.size());
-  while (table[i] != kNone) {
-    if (matches(table[i])) return table[i];
+  for (uint32_t e; (e = table[i]) != kNone;) {
+    if ((e & ~kRowMask) == tag && matches(e & kRowMask)) return e & kRowMask;
     if (++i == table.size()) i = 0;
   }
   return kNone;
@@ -45,12 +50,13 @@ uint32_t Probe(const std::vector<uint32_t>& table, uint64_t h, Matches matches) 
 // Inserts `row` unless a matching row is there; returns the existing row or kNone.
 template <typename Matches>
 uint32_t Insert(std::vector<uint32_t>& table, uint64_t h, uint32_t row, Matches matches) {
+  const uint32_t tag = Tag(h);
   size_t i = Slot(h, table.size());
-  while (table[i] != kNone) {
-    if (matches(table[i])) return table[i];
+  for (uint32_t e; (e = table[i]) != kNone;) {
+    if ((e & ~kRowMask) == tag && matches(e & kRowMask)) return e & kRowMask;
     if (++i == table.size()) i = 0;
   }
-  table[i] = row;
+  table[i] = tag | row;
   return kNone;
 }
 
@@ -174,6 +180,11 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
       x.doors_.push_back({d.id, d.common});
     }
   }
+  x.door_by_id_.assign(TableSize(x.doors_.size()) * 2, kNone);  // few doors: keep probes short
+  for (uint32_t i = 0; i < x.doors_.size(); ++i) {
+    const std::string& id = x.doors_[i].id;
+    (void)Insert(x.door_by_id_, HashStr(id), i, [&](uint32_t r) { return x.doors_[r].id == id; });
+  }
   for (const DoorMode& m : p.modes) {
     auto it = door_no.find(m.door);
     if (it == door_no.end()) {
@@ -238,6 +249,13 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
       continue;
     }
     add_group(g);
+  }
+
+  // Row numbers share their 32-bit table entry with an 8-bit tag.
+  if (x.credentials_.size() > kMaxRows || x.people_.size() > kMaxRows) {
+    warn("more than " + std::to_string(kMaxRows) + " credentials or people; the rest is ignored");
+    if (x.credentials_.size() > kMaxRows) x.credentials_.resize(kMaxRows);
+    if (x.people_.size() > kMaxRows) x.people_.resize(kMaxRows);
   }
 
   // People by id.
@@ -335,8 +353,8 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
       // The new row becomes the chain head: replace the table entry.
       c.next_same_key = head;
       size_t s = Slot(h, x.cred_by_key_.size());
-      while (x.cred_by_key_[s] != head) s = s + 1 == x.cred_by_key_.size() ? 0 : s + 1;
-      x.cred_by_key_[s] = i;
+      while ((x.cred_by_key_[s] & kRowMask) != head) s = s + 1 == x.cred_by_key_.size() ? 0 : s + 1;
+      x.cred_by_key_[s] = Tag(h) | i;
     } else {
       uint32_t at = head;
       while (x.credentials_[at].next_same_key != kNone &&
@@ -359,10 +377,7 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
 }
 
 uint32_t Index::FindDoor(std::string_view id) const {
-  for (uint32_t i = 0; i < doors_.size(); ++i) {
-    if (doors_[i].id == id) return i;
-  }
-  return kNone;
+  return Probe(door_by_id_, HashStr(id), [&](uint32_t r) { return doors_[r].id == id; });
 }
 
 uint32_t Index::FindCredentialByKey(const CredentialKey& k) const {
@@ -377,10 +392,9 @@ uint32_t Index::FindPerson(std::string_view id) const {
   return Probe(person_by_id_, HashStr(id), [&](uint32_t r) { return str(people_[r].id) == id; });
 }
 
-bool Index::ScheduleOpen(uint32_t s, Instant t) const {
+bool Index::ScheduleOpen(uint32_t s, const LocalTime& local) const {
   if (s >= schedules_.size()) return false;
   const ScheduleRec& rec = schedules_[s];
-  LocalTime local = site_.zone->ToLocal(t);
   auto in = [&](const Window& w) { return w.from_min <= local.minute && local.minute < w.to_min; };
   auto ex = std::lower_bound(rec.exceptions.begin(), rec.exceptions.end(), local.days,
                              [](const ScheduleException& e, int32_t d) { return e.date < d; });

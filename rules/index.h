@@ -19,6 +19,10 @@
 namespace lintel::rules {
 
 inline constexpr uint32_t kNone = 0xffffffffu;
+// Rows are numbered below 2^24: an index holds at most 16,777,214 credentials and as many people.
+inline constexpr uint32_t kRowBits = 24;
+inline constexpr uint32_t kRowMask = (1u << kRowBits) - 1;
+inline constexpr uint32_t kMaxRows = kRowMask - 1;
 
 // A string in the index's arena.
 struct Str {
@@ -130,7 +134,9 @@ class Index {
   const uint32_t* refs(uint32_t offset) const { return refs_.data() + offset; }
 
   // Is schedule `s` open at `t` (site time zone, exceptions first)?
-  bool ScheduleOpen(uint32_t s, Instant t) const;
+  bool ScheduleOpen(uint32_t s, Instant t) const { return ScheduleOpen(s, site_.zone->ToLocal(t)); }
+  // The same for a local time already computed (a decision converts `now` once).
+  bool ScheduleOpen(uint32_t s, const LocalTime& local) const;
   // Heap bytes held by this index (for the benchmark and `lintelctl status`).
   size_t MemoryBytes() const;
 
@@ -147,10 +153,11 @@ class Index {
   std::vector<LeaseRec> leases_;
   std::vector<CredentialRec> credentials_;
   std::vector<uint32_t> refs_;
-  // Open-addressing tables of row numbers (kNone = empty), sized ~1.4x their rows.
+  // Open-addressing tables of tagged row numbers (kNone = empty), sized 1.5x their rows.
   std::vector<uint32_t> cred_by_key_;
   std::vector<uint32_t> cred_by_id_;
   std::vector<uint32_t> person_by_id_;
+  std::vector<uint32_t> door_by_id_;
 };
 
 }  // namespace lintel::rules

@@ -51,7 +51,9 @@ Result<std::shared_ptr<const rules::Index>> Gateway::LoadIndex(store::Store& sto
 }
 
 Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Clock& clock) {
-  Result<std::unique_ptr<store::Store>> store = store::Store::Open(config.store_path, {});
+  store::StoreOptions options;
+  options.verify_on_open = false;  // LoadState below reads (and so checks) every state page
+  Result<std::unique_ptr<store::Store>> store = store::Store::Open(config.store_path, options);
   if (!store.ok()) return store.status();
   rules::Site site = config::MakeSite(config);
   Result<std::shared_ptr<const rules::Index>> index = LoadIndex(**store, site);

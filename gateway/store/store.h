@@ -101,7 +101,9 @@ struct StoreOptions {
   bool durable_commits = true;
   // Run PRAGMA quick_check on open, so a damaged file is refused at start rather than discovered by
   // the first query that touches the damaged page. Reads the whole file once (see README.md for the
-  // measured cost); leave on in the daemon.
+  // measured cost: ~1.4 s at 2,000,000 credentials). The daemon turns it off: its start-up reads
+  // every state row anyway (a damaged state page fails LoadState with Corruption), and a damaged
+  // journal page is reported as Corruption by the first journal call that touches it.
   bool verify_on_open = true;
 };
 

@@ -241,7 +241,9 @@ int ColdStart(const std::string& db_path, size_t credentials) {
   auto t0 = Clock::now();
   std::shared_ptr<const rules::Index> index;
   {
-    auto store = store::Store::Open(db_path, {});
+    store::StoreOptions options;
+    options.verify_on_open = false;  // as the daemon opens it (gateway/core/gateway.cpp)
+    auto store = store::Store::Open(db_path, options);
     if (!store.ok()) {
       std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
       return 1;
