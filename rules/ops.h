@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 #include "rules/model.h"
@@ -48,6 +49,28 @@ inline constexpr std::optional<RecordKind> ParseRecordKind(std::string_view s) {
     if (internal::kRecordKindNames[i] == s) return static_cast<RecordKind>(i);
   }
   return std::nullopt;
+}
+
+// A put of `record` (its kind and id filled in), and a delete of `kind` `id`.
+template <typename R>
+Op PutOp(R record) {
+  Op op;
+  op.op = OpKind::kPut;
+  if constexpr (std::is_same_v<R, DoorMode>) {
+    op.id = record.door;
+  } else {
+    op.id = record.id;
+  }
+  op.record = std::move(record);
+  op.kind = static_cast<RecordKind>(op.record.index() - 1);
+  return op;
+}
+inline Op DeleteOp(RecordKind kind, std::string id) {
+  Op op;
+  op.op = OpKind::kDelete;
+  op.kind = kind;
+  op.id = std::move(id);
+  return op;
 }
 
 }  // namespace lintel::rules

@@ -94,6 +94,10 @@ constexpr std::array<Table, 6> kTables = {{
      14},
     {"door_modes", "door_mode", "door", "door, mode, until", 3},
 }};
+// One record of any kind, in RecordKind order.
+using Record = std::variant<rules::Schedule, rules::Group, rules::Person, rules::Lease,
+                            rules::Credential, rules::DoorMode>;
+
 constexpr size_t kKinds = kTables.size();
 static_assert(kKinds == std::variant_size_v<Record>);
 
@@ -597,16 +601,27 @@ Status SqliteStore::ReplaceState(const rules::Records& records, Position pos) {
 Status SqliteStore::ApplyOps(const std::vector<Op>& ops, Position new_pos) {
   return InTransaction([&]() -> Status {
     for (const Op& op : ops) {
-      if (op.kind == Op::Kind::kPut) {
-        Result<Stmt*> s = Prepare(kPut + op.record.index());
+      if (op.op == rules::OpKind::kPut) {
+        if (op.record.index() != static_cast<size_t>(op.kind) + 1) {
+          return Status::InvalidArgument(std::string(TableOf(op.kind).label) + " " + op.id +
+                                         ": put without a record of that kind");
+        }
+        Result<Stmt*> s = Prepare(kPut + static_cast<size_t>(op.kind));
         if (!s.ok()) return s.status();
-        LINTEL_RETURN_IF_ERROR(
-            std::visit([&](const auto& r) { return WriteRecord(**s, r); }, op.record));
+        LINTEL_RETURN_IF_ERROR(std::visit(
+            [&](const auto& r) -> Status {
+              if constexpr (std::is_same_v<std::decay_t<decltype(r)>, std::monostate>) {
+                return Status::Internal("unreachable");
+              } else {
+                return WriteRecord(**s, r);
+              }
+            },
+            op.record));
       } else {
-        Result<Stmt*> s = Prepare(kDelete + static_cast<size_t>(op.delete_kind));
+        Result<Stmt*> s = Prepare(kDelete + static_cast<size_t>(op.kind));
         if (!s.ok()) return s.status();
-        (*s)->BindText(1, op.delete_id);
-        LINTEL_RETURN_IF_ERROR(Run(**s, TableOf(op.delete_kind).label, op.delete_id));
+        (*s)->BindText(1, op.id);
+        LINTEL_RETURN_IF_ERROR(Run(**s, TableOf(op.kind).label, op.id));
       }
     }
     return SetPosition(new_pos);

@@ -34,6 +34,7 @@
 #include "gateway/base/status.h"
 #include "gateway/base/time.h"
 #include "rules/model.h"
+#include "rules/ops.h"
 
 namespace lintel::store {
 
@@ -45,26 +46,11 @@ struct Position {
   friend auto operator<=>(const Position&, const Position&) = default;
 };
 
-// One record of any kind, as in a delta's put op.
-using Record = std::variant<rules::Schedule, rules::Group, rules::Person, rules::Lease,
-                            rules::Credential, rules::DoorMode>;
-
-// The record kinds, in the order of Record's alternatives.
-enum class RecordKind : uint8_t { kSchedule, kGroup, kPerson, kLease, kCredential, kDoorMode };
-
-// One delta op. kPut replaces the whole record with the record's id (a door mode's id is its door);
-// kDelete removes the record of `delete_kind` with id `delete_id`, and is not an error when there
-// is none (the sync layer has already checked the delta against the engine's state).
-struct Op {
-  enum class Kind : uint8_t { kPut, kDelete };
-  Kind kind = Kind::kPut;
-  Record record;                                   // kPut
-  RecordKind delete_kind = RecordKind::kSchedule;  // kDelete
-  std::string delete_id;                           // kDelete
-
-  static Op Put(Record r) { return Op{Kind::kPut, std::move(r), {}, {}}; }
-  static Op Delete(RecordKind k, std::string id) { return Op{Kind::kDelete, {}, k, std::move(id)}; }
-};
+// Delta ops are the rules' own (rules/ops.h): a put replaces the whole record with the record's id
+// (a door mode's id is its door); a delete removes the record of `kind` with `id`, and is not an
+// error when there is none (the sync layer has already checked the delta against the engine).
+using Op = rules::Op;
+using RecordKind = rules::RecordKind;
 
 // Receives the stored records, one row at a time, from Store::LoadState. The reference passed to
 // each call is valid only during that call: the store reuses one object per kind (its strings and

@@ -433,16 +433,16 @@ TEST_F(StoreTest, ApplyOpsPutsAndDeletesInOneTransaction) {
   c1.status = rules::CredentialStatus::kRevoked;
   rules::Person renamed{"p-0", "Ada L.", {}, {}, false, {"gym"}, {}};
   std::vector<Op> ops = {
-      Op::Put(c1),                                      // replaces c-1 wholly
-      Op::Put(Card("c-3", 3)),                          // new
-      Op::Delete(RecordKind::kCredential, "c-2"),       // present
-      Op::Delete(RecordKind::kCredential, "c-absent"),  // absent: not an error
-      Op::Put(renamed),
-      Op::Put(rules::Schedule{"s-1", {{0x1f, 0, 60}}, {}}),
-      Op::Delete(RecordKind::kSchedule, "s-1"),  // a later op undoes an earlier one
-      Op::Delete(RecordKind::kDoorMode, "front"),
-      Op::Put(rules::Group{"g", "Gym", {"gym"}, "always"}),
-      Op::Put(rules::Lease{"l-1", "4B", {"p-0"}, {"g"}, T(10), T(20), {}, 3}),
+      rules::PutOp(c1),                                      // replaces c-1 wholly
+      rules::PutOp(Card("c-3", 3)),                          // new
+      rules::DeleteOp(RecordKind::kCredential, "c-2"),       // present
+      rules::DeleteOp(RecordKind::kCredential, "c-absent"),  // absent: not an error
+      rules::PutOp(renamed),
+      rules::PutOp(rules::Schedule{"s-1", {{0x1f, 0, 60}}, {}}),
+      rules::DeleteOp(RecordKind::kSchedule, "s-1"),  // a later op undoes an earlier one
+      rules::DeleteOp(RecordKind::kDoorMode, "front"),
+      rules::PutOp(rules::Group{"g", "Gym", {"gym"}, "always"}),
+      rules::PutOp(rules::Lease{"l-1", "4B", {"p-0"}, {"g"}, T(10), T(20), {}, 3}),
   };
   ASSERT_TRUE(store->ApplyOps(ops, {1, 2}).ok());
 
@@ -460,9 +460,9 @@ TEST_F(StoreTest, FailedApplyOpsChangesNothing) {
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->ReplaceState(FullRecords(), {1, 1}).ok());
   std::vector<Op> ops = {
-      Op::Delete(RecordKind::kCredential, "c-10"),
-      Op::Put(Card("c-99", 99)),
-      Op::Put(rules::Group{"g-bad", "", {"front", ""}, "always"}),
+      rules::DeleteOp(RecordKind::kCredential, "c-10"),
+      rules::PutOp(Card("c-99", 99)),
+      rules::PutOp(rules::Group{"g-bad", "", {"front", ""}, "always"}),
   };
   Status st = store->ApplyOps(ops, {1, 2});
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
