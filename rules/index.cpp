@@ -35,8 +35,8 @@ size_t Slot(uint64_t h, size_t size) { return static_cast<size_t>(((h >> 32) * s
 uint32_t Tag(uint64_t h) { return static_cast<uint32_t>(h & 0xff) << kRowBits; }
 
 // Finds the row whose key matches in an open-addressing table; kNone when absent.
-template <typename Matches>
-uint32_t Probe(const std::vector<uint32_t>& table, uint64_t h, Matches matches) {
+template <typename Table, typename Matches>
+uint32_t Probe(const Table& table, uint64_t h, Matches matches) {
   if (table.empty()) return kNone;
   const uint32_t tag = Tag(h);
   size_t i = Slot(h, table.size());
@@ -48,8 +48,8 @@ uint32_t Probe(const std::vector<uint32_t>& table, uint64_t h, Matches matches) 
 }
 
 // Inserts `row` unless a matching row is there; returns the existing row or kNone.
-template <typename Matches>
-uint32_t Insert(std::vector<uint32_t>& table, uint64_t h, uint32_t row, Matches matches) {
+template <typename Table, typename Matches>
+uint32_t Insert(Table& table, uint64_t h, uint32_t row, Matches matches) {
   const uint32_t tag = Tag(h);
   size_t i = Slot(h, table.size());
   for (uint32_t e; (e = table[i]) != kNone;) {
@@ -79,7 +79,7 @@ struct IndexBuilder::Pending {
   std::vector<Str> cred_person;
 
   Str Intern(std::string_view s) {
-    std::string& a = index->arena_;
+    Index::Arena& a = index->arena_;
     Str r{static_cast<uint32_t>(a.size()), static_cast<uint32_t>(s.size())};
     a.append(s);
     return r;

@@ -239,6 +239,7 @@ int ColdStart(const std::string& db_path, size_t credentials) {
   malloc_trim(0);
   size_t rss0 = RssBytes();
   auto t0 = Clock::now();
+  Clock::time_point t_open, t_loaded;
   std::shared_ptr<const rules::Index> index;
   {
     store::StoreOptions options;
@@ -248,10 +249,12 @@ int ColdStart(const std::string& db_path, size_t credentials) {
       std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
       return 1;
     }
+    t_open = Clock::now();
     rules::IndexBuilder builder(site);
     builder.Reserve(credentials, credentials / 2, credentials / 4);
     BuilderVisitor v(builder);
     Status s = (*store)->LoadState(v);
+    t_loaded = Clock::now();
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", s.ToString().c_str());
       return 1;
@@ -288,6 +291,8 @@ int ColdStart(const std::string& db_path, size_t credentials) {
   }
   std::sort(ns.begin(), ns.end());
   json out = {{"cold_start_s", cold},
+              {"cold_open_s", Seconds(t0, t_open)},
+              {"cold_load_rows_s", Seconds(t_open, t_loaded)},
               {"first_decision", rules::ReasonName(first.reason)},
               {"decide_p50_ns", ns[n / 2]},
               {"decide_p99_ns", ns[n * 99 / 100]},

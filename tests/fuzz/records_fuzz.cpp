@@ -15,6 +15,52 @@
 
 #include "gateway/codec/json_text.h"
 #include "gateway/codec/records_json.h"
+#include "rules/engine.h"
+#include "rules/validate.h"
+
+namespace {
+
+// A small fixed site: the doors the seed corpus (config/examples/demo-state.json) names.
+const lintel::rules::Site& FuzzSite() {
+  static const lintel::rules::Site site = [] {
+    lintel::rules::Site s;
+    s.id = "fuzz";
+    for (const char* d : {"front", "garage", "bike-room", "unit-101", "unit-102", "roof"}) {
+      s.doors.push_back({d, std::string_view(d) == "front"});
+    }
+    s.zone = lintel::FixedTimeZone("UTC+1", 3600);
+    return s;
+  }();
+  return site;
+}
+
+// Whatever parsed must validate or be rejected with reasons, and index and decide without a crash,
+// valid or not (a stored state is indexed tolerantly, so invalid input must be survivable too).
+void ValidateIndexDecide(const lintel::rules::Records& records) {
+  using namespace lintel::rules;
+  std::vector<std::string> errors = Validate(FuzzSite(), records);
+  std::vector<std::string> warnings;
+  Engine engine(BuildIndex(FuzzSite(), records, &warnings));
+  lintel::Instant t = lintel::FromUnix(1795000000);
+  for (const Credential& c : records.credentials) {
+    Presented p;
+    if (c.type == CredentialType::kPin) {
+      p = PinPresented(c.pin);
+    } else if (c.card.format == CardFormat::kUid) {
+      p = UidPresented(c.card.uid);
+    } else {
+      p.kind = PresentedKind::kCard;
+      p.format = c.card.format;
+      p.facility = c.card.facility;
+      p.number = c.card.number;
+    }
+    Trace trace;
+    Decision d = engine.Decide({"front", "kp", p}, t, &trace);
+    if (trace.empty() || trace.back().passed != d.granted) std::abort();
+  }
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using lintel::codec::ParseRecordsText;
@@ -26,6 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const nlohmann::json once = RecordsToJson(*records);
     lintel::Result<lintel::rules::Records> again = ParseRecordsText(once.dump(), "round trip");
     if (!again.ok() || RecordsToJson(*again) != once) std::abort();
+    ValidateIndexDecide(*records);
   }
 
   // The same bytes as one delta op.

@@ -1,0 +1,30 @@
+// HugePageAllocator: a std allocator for the few very large, randomly read arrays of the decision
+// index (millions of rows). Blocks of 2 MiB or more are mmap'ed and marked MADV_HUGEPAGE before
+// they are first touched, so a lookup walks one TLB entry per 2 MiB instead of one per 4 KiB;
+// smaller blocks come from operator new. Thread-safe; falls back silently where transparent huge
+// pages are off (the hint is just ignored).
+#pragma once
+
+#include <cstddef>
+#include <new>
+
+namespace lintel {
+
+void* AllocateMaybeHuge(size_t bytes);
+void DeallocateMaybeHuge(void* p, size_t bytes);
+
+template <typename T>
+struct HugePageAllocator {
+  using value_type = T;
+  HugePageAllocator() = default;
+  template <typename U>
+  HugePageAllocator(const HugePageAllocator<U>&) {}  // NOLINT: allocator rebinding
+  T* allocate(size_t n) { return static_cast<T*>(AllocateMaybeHuge(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) { DeallocateMaybeHuge(p, n * sizeof(T)); }
+  template <typename U>
+  bool operator==(const HugePageAllocator<U>&) const {
+    return true;
+  }
+};
+
+}  // namespace lintel
