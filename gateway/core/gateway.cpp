@@ -6,30 +6,13 @@
 #include "gateway/base/log.h"
 #include "gateway/codec/records_json.h"
 #include "gateway/core/decision_json.h"
+#include "gateway/store/load_index.h"
 #include "rules/validate.h"
 
 namespace lintel::core {
 
 using nlohmann::json;
 
-namespace {
-
-// Streams stored rows into an index builder (no intermediate Records: cold start stays lean).
-class BuilderVisitor final : public store::RecordVisitor {
- public:
-  explicit BuilderVisitor(rules::IndexBuilder& b) : b_(b) {}
-  void OnSchedule(const rules::Schedule& x) override { b_.Add(x); }
-  void OnGroup(const rules::Group& x) override { b_.Add(x); }
-  void OnPerson(const rules::Person& x) override { b_.Add(x); }
-  void OnLease(const rules::Lease& x) override { b_.Add(x); }
-  void OnCredential(const rules::Credential& x) override { b_.Add(x); }
-  void OnDoorMode(const rules::DoorMode& x) override { b_.Add(x); }
-
- private:
-  rules::IndexBuilder& b_;
-};
-
-}  // namespace
 
 Gateway::Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,
                  std::shared_ptr<const rules::Index> index)
@@ -41,11 +24,8 @@ Gateway::Gateway(config::Config config, const Clock& clock, std::unique_ptr<stor
 
 Result<std::shared_ptr<const rules::Index>> Gateway::LoadIndex(store::Store& store,
                                                                const rules::Site& site) {
-  rules::IndexBuilder builder(site);
-  BuilderVisitor visitor(builder);
-  LINTEL_RETURN_IF_ERROR(store.LoadState(visitor));
   std::vector<std::string> warnings;
-  auto index = builder.Build(&warnings);
+  auto index = store::LoadIndex(store, site, &warnings);
   for (const std::string& w : warnings) LogWarning("core", "stored state: " + w);
   return index;
 }
