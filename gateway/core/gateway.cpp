@@ -244,8 +244,11 @@ Result<json> Gateway::PresentCmd(const json& request, bool explain) {
 Result<json> Gateway::EventsTail(const json& request) {
   size_t n = 20;
   if (request.contains("n")) {
-    if (!request["n"].is_number_unsigned()) return Status::InvalidArgument("\"n\" must be >= 0");
-    n = request["n"].get<size_t>();
+    const json& jn = request["n"];
+    if (!jn.is_number_integer() || jn.get<int64_t>() < 0) {
+      return Status::InvalidArgument("\"n\" must be an integer >= 0");
+    }
+    n = jn.get<size_t>();
   }
   Result<std::vector<store::JournalEvent>> events = store_->Tail(n);
   if (!events.ok()) return events.status();

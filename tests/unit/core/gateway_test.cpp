@@ -1,0 +1,149 @@
+// The core in-process with a FakeClock: the time floor across restarts, journaling, imports.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/config.h"
+#include "gateway/core/gateway.h"
+
+namespace lintel::core {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Instant T(const char* t) { return ParseRfc3339(t).value(); }
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/lintel-core-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::string yaml = "site: {id: s, time_zone: Europe/Berlin}\ngateway: {id: g}\nstore: {path: " +
+                       (dir_ / "l.db").string() +
+                       "}\ndoors:\n  - {id: front, common: true}\n  - {id: unit-1}\n";
+    auto c = config::LoadConfigText(yaml, "test.yaml");
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    config_ = *c;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Gateway> Open(const Clock& clock) {
+    auto g = Gateway::Open(config_, clock);
+    EXPECT_TRUE(g.ok()) << g.status().ToString();
+    return g.ok() ? std::move(*g) : nullptr;
+  }
+
+  static json Records() {
+    return json::parse(R"({
+      "people": [{"id": "p1", "name": "Tenant", "role": "tenant"}],
+      "leases": [{"id": "l1", "unit": "1", "members": ["p1"], "groups": ["default"],
+                  "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2026-12-01T00:00:00Z"}],
+      "credentials": [{"id": "c1", "person": "p1", "type": "pin", "status": "active", "pin": "2468"}]
+    })");
+  }
+
+  json Call(Gateway& g, json request) {
+    Result<json> r = g.Handle(request);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : json();
+  }
+
+  fs::path dir_;
+  config::Config config_;
+};
+
+TEST_F(GatewayTest, ClockThatJumpsBackAfterRestartCannotReviveAnEndedLease) {
+  FakeClock clock(T("2026-12-02T00:00:00Z"));  // the lease ended yesterday
+  {
+    auto g = Open(clock);
+    ASSERT_TRUE(g);
+    Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+    json d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+    EXPECT_EQ(d["reason"], "lease_ended");
+    ASSERT_TRUE(g->Tick().ok());
+  }
+  // Power cut, no RTC: the box boots in the past.
+  clock.SetWall(T("2026-06-01T00:00:00Z"));
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  json d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+  EXPECT_EQ(d["reason"], "lease_ended") << d.dump();
+  EXPECT_EQ(d["at"], "2026-12-02T00:00:00Z");
+  json events = Call(*g, {{"cmd", "events.tail"}, {"n", 10}})["events"];
+  bool jump = false;
+  for (const json& e : events) jump |= e["type"] == "clock.jump";
+  EXPECT_TRUE(jump) << events.dump();
+}
+
+TEST_F(GatewayTest, LivePresentationsAreJournaledAndWhatIfsAreNot) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  uint64_t before = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
+  json d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+  EXPECT_EQ(d["result"], "granted");
+  d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}, {"at", "2027-01-01T00:00:00Z"}});
+  EXPECT_EQ(d["reason"], "lease_ended");
+  Call(*g, {{"cmd", "explain"}, {"door", "front"}, {"pin", "2468"}});
+  json status = Call(*g, {{"cmd", "status"}});
+  EXPECT_EQ(status["events"]["last_seq"].get<uint64_t>(), before + 1);
+  EXPECT_EQ(status["time_floor"], "2026-06-01T10:00:00Z") << "a what-if never moves the floor";
+  json last = Call(*g, {{"cmd", "events.tail"}, {"n", 1}})["events"][0];
+  EXPECT_EQ(last["type"], "access.granted");
+  EXPECT_EQ(last["credential"], "c1");
+  EXPECT_FALSE(last.contains("pin")) << "PIN digits are never journaled";
+  EXPECT_EQ(last.dump().find("2468"), std::string::npos);
+}
+
+TEST_F(GatewayTest, LocalImportIsRefusedOnceCloudManaged) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  {
+    auto g = Open(clock);
+    ASSERT_TRUE(g);
+  }
+  {
+    auto store = store::Store::Open(config_.store_path, {});
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->ReplaceState({}, store::Position{1, 7}).ok());
+  }
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  Result<json> r = g->Handle({{"cmd", "state.import"}, {"records", Records()}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("source of truth"), std::string::npos);
+}
+
+TEST_F(GatewayTest, ReloadRebuildsTheIndexForTheNewDoors) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  config::Config next = config_;
+  next.doors.push_back({"garage", "Garage", true, 5000, 30});
+  ASSERT_TRUE(g->Reload(next).ok());
+  json d = Call(*g, {{"cmd", "present"}, {"door", "garage"}, {"pin", "2468"}});
+  EXPECT_EQ(d["result"], "granted") << "the default group now includes the new common door";
+  next.store_path = "/elsewhere.db";
+  EXPECT_EQ(g->Reload(next).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(GatewayTest, UnknownCommandsAndDoorsAreClearErrors) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  Result<json> r = g->Handle({{"cmd", "open_sesame"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown command"), std::string::npos);
+  r = g->Handle({{"cmd", "present"}, {"door", "cellar"}, {"pin", "2468"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("cellar"), std::string::npos);
+  r = g->Handle({{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}, {"uid", "04"}});
+  EXPECT_FALSE(r.ok()) << "exactly one credential";
+}
+
+}  // namespace
+}  // namespace lintel::core
