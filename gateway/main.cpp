@@ -2,11 +2,10 @@
 // control socket, and runs the one core event loop until SIGTERM/SIGINT. SIGHUP reloads the config
 // (a bad new config is refused and the old one keeps running). Signals arrive through signalfd on
 // the loop; no work happens in a signal handler.
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "config/config.h"
 #include "gateway/base/clock.h"
@@ -55,8 +54,8 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   }
   Result<config::Config> config = Load(config_path, overrides);
   if (!config.ok()) {
-    LogError("main", "cannot start, config " + config_path + " is invalid:\n" +
-                         config.status().message());
+    LogError("main",
+             "cannot start, config " + config_path + " is invalid:\n" + config.status().message());
     return 1;
   }
   SetLogLevel(config->log_level);
@@ -73,9 +72,9 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     return 1;
   }
   EventLoop& loop = **loop_or;
-  auto control = ControlServer::Create(
-      loop, config->control_socket,
-      [&gw](const nlohmann::json& request) { return gw.Handle(request); });
+  auto control =
+      ControlServer::Create(loop, config->control_socket,
+                            [&gw](const nlohmann::json& request) { return gw.Handle(request); });
   if (!control.ok()) {
     LogError("main", "cannot start: " + control.status().ToString());
     return 1;
@@ -91,8 +90,8 @@ int Run(const std::string& config_path, const Overrides& overrides) {
         SetLogLevel(gw.config().log_level);
         LogInfo("main", "config reloaded");
       } else {
-        LogError("main", "config reload refused, the running config stays in force:\n" +
-                             s.message());
+        LogError("main",
+                 "config reload refused, the running config stays in force:\n" + s.message());
       }
       Report(systemd::NotifyReady());
       return;

@@ -42,14 +42,14 @@ struct Check {
 struct Decision {
   bool granted = false;
   Reason reason = Reason::kUnknownCredential;
-  Instant at{};             // the time the decision was evaluated at (after the clock floor)
-  std::string credential;   // credential id, when one matched
-  std::string person;       // the credential's holder
-  std::string lease;        // the lease that granted (or whose state denied), if any
-  std::string group;        // the access group that granted (or whose schedule denied), if any
-  std::string via;          // person whose access was used when inherited (the primary)
-  bool clock_went_back = false;   // the wall clock was below the floor; the floor was used
-  bool lockout_started = false;   // this failure locked the reader's keypad
+  Instant at{};                  // the time the decision was evaluated at (after the clock floor)
+  std::string credential;        // credential id, when one matched
+  std::string person;            // the credential's holder
+  std::string lease;             // the lease that granted (or whose state denied), if any
+  std::string group;             // the access group that granted (or whose schedule denied), if any
+  std::string via;               // person whose access was used when inherited (the primary)
+  bool clock_went_back = false;  // the wall clock was below the floor; the floor was used
+  bool lockout_started = false;  // this failure locked the reader's keypad
 };
 
 // Filled only when the caller asks for an explanation; the hot path passes nullptr.

@@ -11,12 +11,18 @@ std::string At(int64_t t) { return FormatRfc3339(FromUnix(t)); }
 // Denials among access paths, most specific first.
 int Rank(Reason r) {
   switch (r) {
-    case Reason::kOutsideSchedule: return 0;
-    case Reason::kRentOverdue: return 1;
-    case Reason::kLeaseNotStarted: return 2;
-    case Reason::kLeaseEnded: return 3;
-    case Reason::kPersonSuspended: return 4;
-    default: return 9;
+    case Reason::kOutsideSchedule:
+      return 0;
+    case Reason::kRentOverdue:
+      return 1;
+    case Reason::kLeaseNotStarted:
+      return 2;
+    case Reason::kLeaseEnded:
+      return 3;
+    case Reason::kPersonSuspended:
+      return 4;
+    default:
+      return 9;
   }
 }
 
@@ -35,9 +41,8 @@ class Decider {
     d_.at = now_;
     uint32_t door = x_.FindDoor(req.door);
     if (door == kNone) {
-      Note("door", false, [&] {
-        return "door \"" + std::string(req.door) + "\" is not a door of this site";
-      });
+      Note("door", false,
+           [&] { return "door \"" + std::string(req.door) + "\" is not a door of this site"; });
       return Deny(Reason::kUnknownDoor);
     }
     door_ = static_cast<uint16_t>(door);
@@ -60,9 +65,8 @@ class Decider {
       });
       return Deny(Reason::kDoorLockedDown);
     }
-    Note("door_mode", true, [&] {
-      return std::string(DoorModeName(mode_active ? dr.mode : DoorModeKind::kNormal));
-    });
+    Note("door_mode", true,
+         [&] { return std::string(DoorModeName(mode_active ? dr.mode : DoorModeKind::kNormal)); });
 
     if (req.credential.kind == PresentedKind::kPin) {
       if (t_ < locked_out_until) {
@@ -141,8 +145,7 @@ class Decider {
       return Deny(Reason::kNoActiveLease);
     }
     Note("access", false, [&] {
-      return "no access group of person " + d_.person + " includes door " +
-             std::string(req.door);
+      return "no access group of person " + d_.person + " includes door " + std::string(req.door);
     });
     return Deny(Reason::kNoAccessToDoor);
   }
@@ -285,23 +288,40 @@ class Decider {
 
 std::string_view ReasonName(Reason r) {
   switch (r) {
-    case Reason::kGranted: return "granted";
-    case Reason::kUnknownCredential: return "unknown_credential";
-    case Reason::kCredentialRevoked: return "credential_revoked";
-    case Reason::kCredentialSuspended: return "credential_suspended";
-    case Reason::kCredentialNotYetValid: return "credential_not_yet_valid";
-    case Reason::kCredentialExpired: return "credential_expired";
-    case Reason::kPersonSuspended: return "person_suspended";
-    case Reason::kNoActiveLease: return "no_active_lease";
-    case Reason::kLeaseNotStarted: return "lease_not_started";
-    case Reason::kLeaseEnded: return "lease_ended";
-    case Reason::kRentOverdue: return "rent_overdue";
-    case Reason::kNoAccessToDoor: return "no_access_to_door";
-    case Reason::kOutsideSchedule: return "outside_schedule";
-    case Reason::kDoorLockedDown: return "door_locked_down";
-    case Reason::kKeypadLockedOut: return "keypad_locked_out";
-    case Reason::kBadFormat: return "bad_format";
-    case Reason::kUnknownDoor: return "unknown_door";
+    case Reason::kGranted:
+      return "granted";
+    case Reason::kUnknownCredential:
+      return "unknown_credential";
+    case Reason::kCredentialRevoked:
+      return "credential_revoked";
+    case Reason::kCredentialSuspended:
+      return "credential_suspended";
+    case Reason::kCredentialNotYetValid:
+      return "credential_not_yet_valid";
+    case Reason::kCredentialExpired:
+      return "credential_expired";
+    case Reason::kPersonSuspended:
+      return "person_suspended";
+    case Reason::kNoActiveLease:
+      return "no_active_lease";
+    case Reason::kLeaseNotStarted:
+      return "lease_not_started";
+    case Reason::kLeaseEnded:
+      return "lease_ended";
+    case Reason::kRentOverdue:
+      return "rent_overdue";
+    case Reason::kNoAccessToDoor:
+      return "no_access_to_door";
+    case Reason::kOutsideSchedule:
+      return "outside_schedule";
+    case Reason::kDoorLockedDown:
+      return "door_locked_down";
+    case Reason::kKeypadLockedOut:
+      return "keypad_locked_out";
+    case Reason::kBadFormat:
+      return "bad_format";
+    case Reason::kUnknownDoor:
+      return "unknown_door";
   }
   return "unknown";
 }
@@ -358,8 +378,8 @@ Decision Engine::Decide(const Request& request, Instant wall_now, Trace* trace) 
   Instant now = EffectiveNow(wall_now, &went_back);
   std::string_view reader = request.reader.empty() ? request.door : request.reader;
   bool pin = request.credential.kind == PresentedKind::kPin;
-  Decision d = DecideWith(*index_, request, now, pin ? lockout_.LockedUntil(reader) : INT64_MIN,
-                          trace);
+  Decision d =
+      DecideWith(*index_, request, now, pin ? lockout_.LockedUntil(reader) : INT64_MIN, trace);
   d.clock_went_back = went_back;
   if (pin && d.reason != Reason::kKeypadLockedOut && d.reason != Reason::kUnknownDoor) {
     d.lockout_started = lockout_.Record(reader, d, now);

@@ -71,11 +71,11 @@ struct IndexBuilder::Pending {
   std::vector<Group> groups;
   std::vector<DoorMode> modes;
   // Unresolved references, as arena strings, parallel to the index's rows.
-  std::vector<Str> names;                     // pool of referenced ids
-  std::vector<Str> person_primary;            // size 0 = none
-  std::vector<std::pair<uint32_t, uint16_t>> person_groups;   // into names
-  std::vector<std::pair<uint32_t, uint32_t>> lease_members;   // into names
-  std::vector<std::pair<uint32_t, uint16_t>> lease_groups;    // into names
+  std::vector<Str> names;                                    // pool of referenced ids
+  std::vector<Str> person_primary;                           // size 0 = none
+  std::vector<std::pair<uint32_t, uint16_t>> person_groups;  // into names
+  std::vector<std::pair<uint32_t, uint32_t>> lease_members;  // into names
+  std::vector<std::pair<uint32_t, uint16_t>> lease_groups;   // into names
   std::vector<Str> cred_person;
 
   Str Intern(std::string_view s) {
@@ -292,16 +292,16 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
         r.primary = kNone;
       }
     }
-    r.groups = resolve_groups(p.person_groups[i], "person " + std::string(x.str(r.id)),
-                              &r.groups_count);
+    r.groups =
+        resolve_groups(p.person_groups[i], "person " + std::string(x.str(r.id)), &r.groups_count);
   }
 
   // Leases: groups, then the member -> leases lists.
   std::vector<std::pair<uint32_t, uint32_t>> member_of;  // (person, lease)
   for (uint32_t i = 0; i < x.leases_.size(); ++i) {
     LeaseRec& l = x.leases_[i];
-    l.groups = resolve_groups(p.lease_groups[i], "lease " + std::string(x.str(l.id)),
-                              &l.groups_count);
+    l.groups =
+        resolve_groups(p.lease_groups[i], "lease " + std::string(x.str(l.id)), &l.groups_count);
     auto [off, n] = p.lease_members[i];
     for (uint32_t j = 0; j < n; ++j) {
       uint32_t person = x.FindPerson(x.str(p.names[off + j]));
@@ -346,8 +346,8 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
     }
     if (c.key.empty()) continue;
     uint64_t h = HashKey(c.key);
-    uint32_t head = Insert(x.cred_by_key_, h, i,
-                           [&](uint32_t r) { return x.credentials_[r].key == c.key; });
+    uint32_t head =
+        Insert(x.cred_by_key_, h, i, [&](uint32_t r) { return x.credentials_[r].key == c.key; });
     if (head == kNone) continue;
     if (c.valid_from < x.credentials_[head].valid_from) {
       // The new row becomes the chain head: replace the table entry.
@@ -401,9 +401,8 @@ bool Index::ScheduleOpen(uint32_t s, const LocalTime& local) const {
   if (ex != rec.exceptions.end() && ex->date == local.days) {
     return std::any_of(ex->windows.begin(), ex->windows.end(), in);
   }
-  return std::any_of(rec.windows.begin(), rec.windows.end(), [&](const Window& w) {
-    return (w.days >> local.weekday & 1) && in(w);
-  });
+  return std::any_of(rec.windows.begin(), rec.windows.end(),
+                     [&](const Window& w) { return (w.days >> local.weekday & 1) && in(w); });
 }
 
 size_t Index::MemoryBytes() const {

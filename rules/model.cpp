@@ -14,7 +14,7 @@ std::optional<E> Lookup(const std::array<std::string_view, N>& names, std::strin
 }
 
 constexpr std::array<std::string_view, 6> kRoles = {"tenant", "occupant", "family",
-                                                     "staff",  "alias",    "guest"};
+                                                    "staff",  "alias",    "guest"};
 constexpr std::array<std::string_view, 2> kPersonStatus = {"active", "suspended"};
 constexpr std::array<std::string_view, 3> kCredTypes = {"card", "pin", "ble_key"};
 constexpr std::array<std::string_view, 3> kCredStatus = {"active", "suspended", "revoked"};
@@ -54,13 +54,20 @@ std::string_view WeekdayName(unsigned d) { return kDays[d % 7]; }
 
 CardFormatBits FormatBits(CardFormat f) {
   switch (f) {
-    case CardFormat::kUid: return {0, 64};
-    case CardFormat::kH10301: return {8, 16};
-    case CardFormat::kH10306: return {16, 16};
-    case CardFormat::kH10302: return {0, 35};
-    case CardFormat::kH10304: return {16, 19};
-    case CardFormat::kC1k35: return {12, 20};
-    case CardFormat::kC1k48: return {22, 23};
+    case CardFormat::kUid:
+      return {0, 64};
+    case CardFormat::kH10301:
+      return {8, 16};
+    case CardFormat::kH10306:
+      return {16, 16};
+    case CardFormat::kH10302:
+      return {0, 35};
+    case CardFormat::kH10304:
+      return {16, 19};
+    case CardFormat::kC1k35:
+      return {12, 20};
+    case CardFormat::kC1k48:
+      return {22, 23};
   }
   return {0, 0};
 }

@@ -20,9 +20,9 @@ namespace lintel::rules {
 
 // ---- schedules -------------------------------------------------------------------------------
 struct Window {
-  uint8_t days = 0x7f;    // bit 0 = Monday .. bit 6 = Sunday (ignored inside an exception)
-  uint16_t from_min = 0;  // minutes since local midnight, 0..1439
-  uint16_t to_min = 1440; // exclusive end, 1..1440 ("24:00"); from_min < to_min
+  uint8_t days = 0x7f;     // bit 0 = Monday .. bit 6 = Sunday (ignored inside an exception)
+  uint16_t from_min = 0;   // minutes since local midnight, 0..1439
+  uint16_t to_min = 1440;  // exclusive end, 1..1440 ("24:00"); from_min < to_min
 };
 struct ScheduleException {
   int32_t date = 0;             // local civil date, days since 1970-01-01
@@ -78,7 +78,7 @@ struct CardNumber {
   CardFormat format = CardFormat::kUid;
   uint32_t facility = 0;  // 0 where the format has none (h10302)
   uint64_t number = 0;
-  std::string uid;        // CardFormat::kUid only: 1-16 hex digits, stored upper case
+  std::string uid;  // CardFormat::kUid only: 1-16 hex digits, stored upper case
 };
 struct BleKey {
   std::string lock;  // door id

@@ -108,9 +108,10 @@ CredentialKey KeyOf(const Presented& p, std::string* why) {
 
 Result<Presented> ParseCardArg(std::string_view text) {
   auto bad = [&] {
-    return Status::InvalidArgument("bad card \"" + std::string(text) +
-                                   "\": expected FORMAT:FACILITY:NUMBER (e.g. h10301:101:251) or "
-                                   "h10302:NUMBER; formats h10301 h10306 h10302 h10304 c1k35 c1k48");
+    return Status::InvalidArgument(
+        "bad card \"" + std::string(text) +
+        "\": expected FORMAT:FACILITY:NUMBER (e.g. h10301:101:251) or "
+        "h10302:NUMBER; formats h10301 h10306 h10302 h10304 c1k35 c1k48");
   };
   size_t c1 = text.find(':');
   if (c1 == std::string_view::npos) return bad();
@@ -151,8 +152,10 @@ Presented PinPresented(std::string_view digits) {
 
 std::string Describe(const Presented& p) {
   switch (p.kind) {
-    case PresentedKind::kPin: return "pin";
-    case PresentedKind::kUid: return "uid " + p.text;
+    case PresentedKind::kPin:
+      return "pin";
+    case PresentedKind::kUid:
+      return "uid " + p.text;
     case PresentedKind::kCard:
       return "card " + std::string(CardFormatName(p.format)) + ":" + std::to_string(p.facility) +
              ":" + std::to_string(p.number);
@@ -172,7 +175,8 @@ std::string DescribeKey(const CredentialKey& k) {
       for (int i = k.length - 1; i >= 0; --i, v >>= 4) s[i] = kHex[v & 15];
       return "uid " + s;
     }
-    case 3: return "pin (" + std::to_string(k.length) + " digits)";
+    case 3:
+      return "pin (" + std::to_string(k.length) + " digits)";
   }
   return "none";
 }

@@ -67,8 +67,8 @@ void CheckWindows(const std::vector<Window>& windows, bool need_days, std::strin
   for (const Window& w : windows) {
     if (w.from_min >= w.to_min || w.to_min > 1440) {
       out.Add("schedule", id,
-              std::string(where) + " window " + FormatHhMm(w.from_min) + "-" + FormatHhMm(w.to_min) +
-                  " must have from before to (to may be 24:00)");
+              std::string(where) + " window " + FormatHhMm(w.from_min) + "-" +
+                  FormatHhMm(w.to_min) + " must have from before to (to may be 24:00)");
     }
     if (need_days && (w.days & 0x7f) == 0) {
       out.Add("schedule", id, std::string(where) + " window has no days");
@@ -91,7 +91,8 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
   for (const DoorInfo& d : site.doors) doors.insert(d.id);
 
   // Schedules.
-  auto schedule_ids = CheckIds(r.schedules, "schedule", [](auto& s) -> auto& { return s.id; }, out);
+  auto schedule_ids = CheckIds(
+      r.schedules, "schedule", [](auto& s) -> auto& { return s.id; }, out);
   for (const Schedule& s : r.schedules) {
     if (s.id == kAlwaysSchedule) out.Add("schedule", s.id, "the id \"always\" is built in");
     CheckWindows(s.windows, true, s.id, "a", out);
@@ -101,17 +102,20 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
       std::string date = std::to_string(c.year) + "-" + (c.month < 10 ? "0" : "") +
                          std::to_string(c.month) + "-" + (c.day < 10 ? "0" : "") +
                          std::to_string(c.day);
-      if (!dates.insert(e.date).second) out.Add("schedule", s.id, "exception " + date + " is listed twice");
+      if (!dates.insert(e.date).second)
+        out.Add("schedule", s.id, "exception " + date + " is listed twice");
       CheckWindows(e.windows, false, s.id, "exception " + date, out);
     }
   }
   schedule_ids.insert(std::string(kAlwaysSchedule));
 
   // Groups.
-  auto group_ids = CheckIds(r.groups, "group", [](auto& g) -> auto& { return g.id; }, out);
+  auto group_ids = CheckIds(
+      r.groups, "group", [](auto& g) -> auto& { return g.id; }, out);
   for (const Group& g : r.groups) {
     for (const std::string& d : g.doors) {
-      if (!doors.count(d)) out.Add("group", g.id, "door " + Quote(d) + " is not a door of this site");
+      if (!doors.count(d))
+        out.Add("group", g.id, "door " + Quote(d) + " is not a door of this site");
     }
     if (!schedule_ids.count(g.schedule)) {
       out.Add("group", g.id, "schedule " + Quote(g.schedule) + " does not exist");
@@ -126,7 +130,8 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
   };
 
   // People.
-  auto person_ids = CheckIds(r.people, "person", [](auto& p) -> auto& { return p.id; }, out);
+  auto person_ids = CheckIds(
+      r.people, "person", [](auto& p) -> auto& { return p.id; }, out);
   std::unordered_map<std::string, const Person*> people;
   for (const Person& p : r.people) people.emplace(p.id, &p);
   for (const Person& p : r.people) {
@@ -154,20 +159,23 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
   }
 
   // Leases.
-  CheckIds(r.leases, "lease", [](auto& l) -> auto& { return l.id; }, out);
+  CheckIds(
+      r.leases, "lease", [](auto& l) -> auto& { return l.id; }, out);
   for (const Lease& l : r.leases) {
     check_groups("lease", l.id, l.groups);
     for (const std::string& m : l.members) {
       if (!person_ids.count(m)) out.Add("lease", l.id, "member " + Quote(m) + " does not exist");
     }
-    if (l.ends_at && *l.ends_at <= l.starts_at) out.Add("lease", l.id, "ends_at must be after starts_at");
+    if (l.ends_at && *l.ends_at <= l.starts_at)
+      out.Add("lease", l.id, "ends_at must be after starts_at");
     if (l.grace_days && (*l.grace_days < 0 || *l.grace_days > 365)) {
       out.Add("lease", l.id, "grace_days must be between 0 and 365");
     }
   }
 
   // Credentials.
-  CheckIds(r.credentials, "credential", [](auto& c) -> auto& { return c.id; }, out);
+  CheckIds(
+      r.credentials, "credential", [](auto& c) -> auto& { return c.id; }, out);
   std::unordered_map<CredentialKey, std::vector<const Credential*>, KeyHash> by_key;
   for (const Credential& c : r.credentials) {
     if (!person_ids.count(c.person)) {
@@ -195,8 +203,9 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
       case CredentialType::kCard: {
         if (c.card.format == CardFormat::kUid) {
           bool hex = !c.card.uid.empty() && c.card.uid.size() <= 16 &&
-                     std::all_of(c.card.uid.begin(), c.card.uid.end(),
-                                 [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)); });
+                     std::all_of(c.card.uid.begin(), c.card.uid.end(), [](char ch) {
+                       return std::isxdigit(static_cast<unsigned char>(ch));
+                     });
           if (!hex) out.Add("credential", c.id, "card uid must be 1-16 hex digits");
         } else {
           CardFormatBits bits = FormatBits(c.card.format);
@@ -218,7 +227,8 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
       }
       case CredentialType::kBleKey:
         if (!doors.count(c.ble_key.lock)) {
-          out.Add("credential", c.id, "ble_key lock " + Quote(c.ble_key.lock) + " is not a door of this site");
+          out.Add("credential", c.id,
+                  "ble_key lock " + Quote(c.ble_key.lock) + " is not a door of this site");
         }
         if (!DecodesTo32Bytes(c.ble_key.key)) {
           out.Add("credential", c.id, "ble_key key must be base64 of 32 bytes");
@@ -240,9 +250,10 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
       const Credential* cur = creds[i];
       if (cur->valid_from.value_or(kInstantMin) < prev->valid_until.value_or(kInstantMax)) {
         std::string what = key.kind == 3 ? std::string("pin") : DescribeKey(key);
-        out.Add("credential", cur->id,
-                what + " is already held by credential " + prev->id +
-                    " in an overlapping validity window (one card or pin has one holder at a time)");
+        out.Add(
+            "credential", cur->id,
+            what + " is already held by credential " + prev->id +
+                " in an overlapping validity window (one card or pin has one holder at a time)");
       }
     }
   }

@@ -26,7 +26,6 @@ namespace lintel::rules {
 // overlapping validity windows; door modes name doors of the site.
 //
 // PIN digits never appear in a message.
-std::vector<std::string> Validate(const Site& site, const Records& records,
-                                  size_t max_errors = 50);
+std::vector<std::string> Validate(const Site& site, const Records& records, size_t max_errors = 50);
 
 }  // namespace lintel::rules

@@ -1,13 +1,12 @@
 // lintelctl: talks to a running lintel over its control socket, or decides offline from a config
 // and a state file (`decide`), for support and tests. Prints JSON; exits 0 when it printed an
 // answer, 1 when the gateway refused the command, 2 on usage or connection errors.
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <sstream>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "config/config.h"
 #include "gateway/codec/records_json.h"
@@ -31,7 +30,8 @@ struct CredentialArgs {
     auto* p = cmd->add_option("--pin", pin, "PIN digits");
     c->excludes(u)->excludes(p);
     u->excludes(p);
-    auto* a = cmd->add_option("--at", at, "RFC 3339 time to decide at (a what-if: nothing recorded)");
+    auto* a =
+        cmd->add_option("--at", at, "RFC 3339 time to decide at (a what-if: nothing recorded)");
     if (at_required) a->required();
   }
   json ToJson() const {
@@ -62,10 +62,9 @@ int Call(const std::string& socket, json request, json* out) {
   auto client = lintel::ControlClient::Connect(socket);
   if (!client.ok()) return Fail(client.status().message(), 2);
   auto reply = client->Call(request, std::chrono::seconds(120));
-  if (!reply.ok()) return Fail(reply.status().message(), reply.status().code() ==
-                                                             lintel::StatusCode::kUnavailable
-                                                         ? 2
-                                                         : 1);
+  if (!reply.ok())
+    return Fail(reply.status().message(),
+                reply.status().code() == lintel::StatusCode::kUnavailable ? 2 : 1);
   *out = std::move(*reply);
   return 0;
 }
@@ -77,12 +76,14 @@ void PrintExplain(const json& r) {
     const json& c = checks[i];
     bool last = i + 1 == checks.size();
     std::cout << "  " << (i + 1) << ". " << c["check"].get<std::string>()
-              << std::string(std::max<int>(1, 22 - static_cast<int>(c["check"].get<std::string>().size())), ' ')
+              << std::string(
+                     std::max<int>(1, 22 - static_cast<int>(c["check"].get<std::string>().size())),
+                     ' ')
               << (c["passed"].get<bool>() ? "ok    " : "FAIL  ") << c["detail"].get<std::string>()
               << (last ? "   <- decides" : "") << "\n";
   }
-  std::cout << "result: " << r["result"].get<std::string>() << " (" << r["reason"].get<std::string>()
-            << ")\n";
+  std::cout << "result: " << r["result"].get<std::string>() << " ("
+            << r["reason"].get<std::string>() << ")\n";
 }
 
 int Decide(const std::string& config_path, const std::string& state_path, const CredentialArgs& a) {
@@ -130,10 +131,12 @@ int main(int argc, char** argv) {
   state->require_subcommand(1);
   std::string import_file;
   auto* import = state->add_subcommand("import", "replace the state with a records JSON file");
-  import->add_option("FILE", import_file, "JSON object shaped like a snapshot's records")->required();
+  import->add_option("FILE", import_file, "JSON object shaped like a snapshot's records")
+      ->required();
 
   CredentialArgs present_args, explain_args, decide_args;
-  auto* present = app.add_subcommand("present", "present a credential at a door; prints the decision");
+  auto* present =
+      app.add_subcommand("present", "present a credential at a door; prints the decision");
   present_args.AddTo(present, false);
   auto* explain = app.add_subcommand("explain", "like present, printing each check in order");
   explain_args.AddTo(explain, false);

@@ -32,7 +32,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status FailedPrecondition(std::string m) {
     return {StatusCode::kFailedPrecondition, std::move(m)};
@@ -57,7 +59,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
   }
@@ -83,8 +85,8 @@ class [[nodiscard]] Result {
 }  // namespace lintel
 
 // Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define LINTEL_RETURN_IF_ERROR(expr)         \
-  do {                                       \
-    ::lintel::Status _st = (expr);           \
-    if (!_st.ok()) return _st;               \
+#define LINTEL_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::lintel::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)

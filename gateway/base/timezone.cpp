@@ -18,7 +18,8 @@ namespace {
 
 class IanaTimeZone final : public TimeZone {
  public:
-  IanaTimeZone(std::string name, const date::time_zone* zone) : name_(std::move(name)), zone_(zone) {}
+  IanaTimeZone(std::string name, const date::time_zone* zone)
+      : name_(std::move(name)), zone_(zone) {}
   const std::string& name() const override { return name_; }
   LocalTime ToLocal(Instant t) const override {
     date::sys_info info = zone_->get_info(t);
@@ -46,7 +47,8 @@ class FixedZone final : public TimeZone {
 Result<std::shared_ptr<const TimeZone>> LoadTimeZone(std::string_view iana_name) {
   try {
     const date::time_zone* z = date::locate_zone(iana_name);
-    return std::shared_ptr<const TimeZone>(std::make_shared<IanaTimeZone>(std::string(iana_name), z));
+    return std::shared_ptr<const TimeZone>(
+        std::make_shared<IanaTimeZone>(std::string(iana_name), z));
   } catch (const std::exception&) {
     return Status::NotFound("unknown time zone \"" + std::string(iana_name) +
                             "\" (expected an IANA name such as Europe/Berlin)");

@@ -14,10 +14,10 @@
 namespace lintel {
 
 struct LocalTime {
-  int32_t days;         // local civil date as days since 1970-01-01
-  int32_t minute;       // minutes since local midnight, 0..1439
-  unsigned weekday;     // 0 = Monday .. 6 = Sunday
-  int32_t utc_offset_s; // local - UTC in seconds
+  int32_t days;          // local civil date as days since 1970-01-01
+  int32_t minute;        // minutes since local midnight, 0..1439
+  unsigned weekday;      // 0 = Monday .. 6 = Sunday
+  int32_t utc_offset_s;  // local - UTC in seconds
 };
 
 class TimeZone {

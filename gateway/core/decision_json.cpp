@@ -22,8 +22,9 @@ Result<PresentRequest> ParsePresentRequest(const json& j) {
   std::optional<std::string> card = str("card"), uid = str("uid"), pin = str("pin");
   int given = (card ? 1 : 0) + (uid ? 1 : 0) + (pin ? 1 : 0);
   if (given != 1) {
-    return Status::InvalidArgument("give exactly one of \"card\" (FORMAT:FACILITY:NUMBER), "
-                                   "\"uid\" (hex) or \"pin\" (digits), as strings");
+    return Status::InvalidArgument(
+        "give exactly one of \"card\" (FORMAT:FACILITY:NUMBER), "
+        "\"uid\" (hex) or \"pin\" (digits), as strings");
   }
   if (card) {
     Result<rules::Presented> p = rules::ParseCardArg(*card);

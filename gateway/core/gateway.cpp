@@ -13,7 +13,6 @@ namespace lintel::core {
 
 using nlohmann::json;
 
-
 Gateway::Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,
                  std::shared_ptr<const rules::Index> index)
     : config_(std::move(config)),
@@ -68,8 +67,7 @@ Status Gateway::Reload(config::Config config) {
     return Status::FailedPrecondition("store.path changed from " + config_.store_path + " to " +
                                       config.store_path + "; restart lintel to move the store");
   }
-  Result<std::shared_ptr<const rules::Index>> index =
-      LoadIndex(*store_, config::MakeSite(config));
+  Result<std::shared_ptr<const rules::Index>> index = LoadIndex(*store_, config::MakeSite(config));
   if (!index.ok()) return index.status();
   engine_.SwapIndex(std::move(*index));
   config_ = std::move(config);
@@ -120,7 +118,8 @@ rules::Decision Gateway::Present(const rules::Request& request, std::string_view
   e["source"] = source;
   Journal(std::move(e));
   if (d.clock_went_back) {
-    Journal({{"type", "clock.jump"}, {"wall", FormatRfc3339(clock_.Wall())},
+    Journal({{"type", "clock.jump"},
+             {"wall", FormatRfc3339(clock_.Wall())},
              {"last_known_good", FormatRfc3339(d.at)}});
   }
   if (d.lockout_started) {
@@ -209,12 +208,10 @@ Result<json> Gateway::Import(const json& request) {
   }
   LINTEL_RETURN_IF_ERROR(store_->ReplaceState(*records, store::Position{0, 0}));
   engine_.SwapIndex(rules::BuildIndex(site, *records));
-  json counts = {{"schedules", records->schedules.size()},
-                 {"groups", records->groups.size()},
-                 {"people", records->people.size()},
-                 {"leases", records->leases.size()},
-                 {"credentials", records->credentials.size()},
-                 {"door_modes", records->door_modes.size()}};
+  json counts = {
+      {"schedules", records->schedules.size()},     {"groups", records->groups.size()},
+      {"people", records->people.size()},           {"leases", records->leases.size()},
+      {"credentials", records->credentials.size()}, {"door_modes", records->door_modes.size()}};
   LogInfo("core", "state imported locally: " + counts.dump());
   Journal({{"type", "sync.applied"}, {"source", "local"}, {"counts", counts}});
   return json{{"imported", counts}};

@@ -1,11 +1,10 @@
 // The daemon and lintelctl as a user runs them: real processes, a real Unix socket, a real SQLite
 // file, signals. Uses the demo building (config/examples/demo.yaml + demo-state.json).
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/subprocess.h"
@@ -24,8 +23,9 @@ using testing::SourceDir;
 class Daemon : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("lintel-it-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("lintel-it-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     config_ = (dir_ / "lintel.yaml").string();
@@ -38,16 +38,15 @@ class Daemon : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
-  static std::string Example(const char* name) {
-    return SourceDir() + "/config/examples/" + name;
-  }
+  static std::string Example(const char* name) { return SourceDir() + "/config/examples/" + name; }
   std::string Lintel() const { return BinaryDir() + "/gateway/lintel"; }
   std::string Ctl() const { return BinaryDir() + "/tools/lintelctl"; }
 
   void Start() {
-    daemon_ = std::make_unique<Child>(
-        std::vector<std::string>{Lintel(), "--config", config_, "--store", store_, "--socket", socket_},
-        (dir_ / "lintel.log").string());
+    daemon_ =
+        std::make_unique<Child>(std::vector<std::string>{Lintel(), "--config", config_, "--store",
+                                                         store_, "--socket", socket_},
+                                (dir_ / "lintel.log").string());
     // Wait until the control socket answers (startup is milliseconds; allow a slow CI machine).
     for (int i = 0; i < 500; ++i) {
       if (Ctl({"status"}).exit_code == 0) return;
@@ -128,8 +127,11 @@ TEST_F(Daemon, RejectsABadStateAndKeepsTheOldOne) {
   ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);
   json bad = json::parse(std::ifstream(Example("demo-state.json")));
-  bad["credentials"].push_back({{"id", "c-bad"}, {"person", "p-alice"}, {"type", "pin"},
-                                {"status", "active"}, {"pin", "9876"}});
+  bad["credentials"].push_back({{"id", "c-bad"},
+                                {"person", "p-alice"},
+                                {"type", "pin"},
+                                {"status", "active"},
+                                {"pin", "9876"}});
   std::string bad_path = (dir_ / "bad-state.json").string();
   std::ofstream(bad_path) << bad.dump();
   RunResult r = Ctl({"state", "import", bad_path});
@@ -148,7 +150,8 @@ TEST_F(Daemon, KeypadLocksOutAfterRepeatedWrongPins) {
   }
   json d = CtlJson({"present", "--door", "front", "--reader", "front-keypad", "--pin", "1357"});
   EXPECT_EQ(d["reason"], "keypad_locked_out");
-  d = CtlJson({"present", "--door", "front", "--reader", "front-keypad", "--card", "h10301:200:4242"});
+  d = CtlJson(
+      {"present", "--door", "front", "--reader", "front-keypad", "--card", "h10301:200:4242"});
   EXPECT_EQ(d["result"], "granted") << "cards keep working at a locked keypad";
   d = CtlJson({"present", "--door", "front", "--reader", "front-card", "--pin", "1357"});
   EXPECT_EQ(d["result"], "granted") << "other readers are not locked";
@@ -209,9 +212,9 @@ TEST_F(Daemon, RefusesToStartOnACorruptStore) {
 
 TEST(Lintelctl, DecidesOfflineFromConfigAndStateFiles) {
   std::string ex = SourceDir() + "/config/examples/";
-  RunResult r = RunProgram({BinaryDir() + "/tools/lintelctl", "decide", "--config", ex + "demo.yaml",
-                     "--state", ex + "demo-state.json", "--door", "unit-101", "--uid",
-                     "04a1b2c3d4e5f6", "--at", "2026-12-02T08:00:00Z"});
+  RunResult r = RunProgram({BinaryDir() + "/tools/lintelctl", "decide", "--config",
+                            ex + "demo.yaml", "--state", ex + "demo-state.json", "--door",
+                            "unit-101", "--uid", "04a1b2c3d4e5f6", "--at", "2026-12-02T08:00:00Z"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json d = json::parse(r.out);
   EXPECT_EQ(d["result"], "granted");
@@ -220,7 +223,8 @@ TEST(Lintelctl, DecidesOfflineFromConfigAndStateFiles) {
 }
 
 TEST(Lintelctl, ExplainsConnectionFailures) {
-  RunResult r = RunProgram({BinaryDir() + "/tools/lintelctl", "--socket", "/nonexistent/lintel.sock", "status"});
+  RunResult r = RunProgram(
+      {BinaryDir() + "/tools/lintelctl", "--socket", "/nonexistent/lintel.sock", "status"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("/nonexistent/lintel.sock"), std::string::npos) << r.err;
 }
@@ -240,7 +244,7 @@ TEST(CheckConfig, PrintsEveryProblemWithPositionAndFails) {
   EXPECT_NE(r.err.find(p + ":3:14:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(p + ":10:16:"), std::string::npos) << r.err;
   RunResult ok = RunProgram({BinaryDir() + "/gateway/lintel", "--check-config",
-                      SourceDir() + "/config/examples/demo.yaml"});
+                             SourceDir() + "/config/examples/demo.yaml"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("maple-court"), std::string::npos);
 }

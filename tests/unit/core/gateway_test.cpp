@@ -1,11 +1,12 @@
 // The core in-process with a FakeClock: the time floor across restarts, journaling, imports.
+#include "gateway/core/gateway.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "config/config.h"
-#include "gateway/core/gateway.h"
 
 namespace lintel::core {
 namespace {
@@ -86,7 +87,8 @@ TEST_F(GatewayTest, LivePresentationsAreJournaledAndWhatIfsAreNot) {
   uint64_t before = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
   json d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
   EXPECT_EQ(d["result"], "granted");
-  d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}, {"at", "2027-01-01T00:00:00Z"}});
+  d = Call(
+      *g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}, {"at", "2027-01-01T00:00:00Z"}});
   EXPECT_EQ(d["reason"], "lease_ended");
   Call(*g, {{"cmd", "explain"}, {"door", "front"}, {"pin", "2468"}});
   json status = Call(*g, {{"cmd", "status"}});

@@ -1,7 +1,8 @@
 // Table-driven engine tests: every denial reason, and each rental story of the issue.
+#include "rules/engine.h"
+
 #include <gtest/gtest.h>
 
-#include "rules/engine.h"
 #include "rules/validate.h"
 #include "tests/unit/rules/fixture.h"
 
@@ -37,12 +38,30 @@ Records Building() {
   Person hugo = MakePerson("hugo", Role::kGuest);  // no lease, no groups
   r.people = {alice, bob, carol, dave, erin, frank, gina, hugo};
 
-  Lease l101{"lease-101", "101", {"alice"}, {"default", "residents-101"},
-             T("2026-11-01T00:00:00Z"), T("2027-10-31T22:00:00Z"), T("2026-11-30T23:00:00Z"), {}};
-  Lease frank_lease{"lease-102", "102", {"frank", "erin"}, {"default", "residents-102"},
-                    T("2026-12-01T00:00:00Z"), {}, {}, {}};
-  Lease gina_lease{"lease-102-old", "102", {"gina"}, {"default", "residents-102"},
-                   T("2025-11-01T00:00:00Z"), T("2026-10-31T23:00:00Z"), {}, {}};
+  Lease l101{"lease-101",
+             "101",
+             {"alice"},
+             {"default", "residents-101"},
+             T("2026-11-01T00:00:00Z"),
+             T("2027-10-31T22:00:00Z"),
+             T("2026-11-30T23:00:00Z"),
+             {}};
+  Lease frank_lease{"lease-102",
+                    "102",
+                    {"frank", "erin"},
+                    {"default", "residents-102"},
+                    T("2026-12-01T00:00:00Z"),
+                    {},
+                    {},
+                    {}};
+  Lease gina_lease{"lease-102-old",
+                   "102",
+                   {"gina"},
+                   {"default", "residents-102"},
+                   T("2025-11-01T00:00:00Z"),
+                   T("2026-10-31T23:00:00Z"),
+                   {},
+                   {}};
   r.leases = {l101, frank_lease, gina_lease};
 
   Credential revoked = Card("c-revoked", "alice", 101, 800);
@@ -53,11 +72,18 @@ Records Building() {
   future.valid_from = T("2027-01-01T00:00:00Z");
   Credential expired = Card("c-expired", "alice", 101, 803);
   expired.valid_until = T("2026-11-10T00:00:00Z");
-  r.credentials = {Card("c-alice", "alice", 101, 251), Pin("c-alice-pin", "alice", "1234"),
-                   Card("c-bob", "bob", 101, 300),     Card("c-carol", "carol", 101, 400),
-                   Card("c-erin", "erin", 101, 500),   Card("c-frank", "frank", 101, 600),
-                   Card("c-gina", "gina", 101, 700),   Card("c-hugo", "hugo", 101, 900),
-                   revoked, suspended, future, expired};
+  r.credentials = {Card("c-alice", "alice", 101, 251),
+                   Pin("c-alice-pin", "alice", "1234"),
+                   Card("c-bob", "bob", 101, 300),
+                   Card("c-carol", "carol", 101, 400),
+                   Card("c-erin", "erin", 101, 500),
+                   Card("c-frank", "frank", 101, 600),
+                   Card("c-gina", "gina", 101, 700),
+                   Card("c-hugo", "hugo", 101, 900),
+                   revoked,
+                   suspended,
+                   future,
+                   expired};
   r.door_modes = {DoorMode{"roof", DoorModeKind::kLockedDown, {}}};
   return r;
 }
@@ -107,8 +133,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"suspended person", "unit-102", CardAt(101, 500), kMonNoon, Reason::kPersonSuspended},
         Case{"person with no lease or group", "front", CardAt(101, 900), kMonNoon,
              Reason::kNoActiveLease},
-        Case{"lease not started", "unit-102", CardAt(101, 600), kMonNoon,
-             Reason::kLeaseNotStarted},
+        Case{"lease not started", "unit-102", CardAt(101, 600), kMonNoon, Reason::kLeaseNotStarted},
         Case{"lease ended", "unit-102", CardAt(101, 700), kMonNoon, Reason::kLeaseEnded},
         Case{"rent overdue after grace", "unit-101", CardAt(101, 251), "2026-12-06T00:00:00Z",
              Reason::kRentOverdue},
@@ -161,7 +186,8 @@ TEST(RentalStory, RenewalExtendsAccess) {
   Records r = Building();
   Lease& l = FindLease(r, "lease-101");
   l.paid_through = T("2028-01-01T00:00:00Z");
-  EXPECT_EQ(At(r, "unit-101", CardAt(101, 251), "2027-11-01T00:00:00Z").reason, Reason::kLeaseEnded);
+  EXPECT_EQ(At(r, "unit-101", CardAt(101, 251), "2027-11-01T00:00:00Z").reason,
+            Reason::kLeaseEnded);
   l.ends_at = T("2028-10-31T22:00:00Z");  // the renewal delta
   EXPECT_TRUE(At(r, "unit-101", CardAt(101, 251), "2027-11-01T00:00:00Z").granted);
 }
@@ -292,10 +318,13 @@ TEST(KeypadLockout, LocksThatReaderAfterFailuresAndCardsStillWork) {
   Request good{"front", "front-keypad", PinPresented("1234")};
   EXPECT_EQ(engine.Decide(good, t + std::chrono::seconds(21)).reason, Reason::kKeypadLockedOut);
   // Another reader is not locked; cards at the locked reader still work.
-  EXPECT_TRUE(engine.Decide({"unit-101", "unit-101-keypad", PinPresented("1234")},
-                            t + std::chrono::seconds(22)).granted);
-  EXPECT_TRUE(engine.Decide({"front", "front-keypad", CardAt(101, 251)},
-                            t + std::chrono::seconds(23)).granted);
+  EXPECT_TRUE(engine
+                  .Decide({"unit-101", "unit-101-keypad", PinPresented("1234")},
+                          t + std::chrono::seconds(22))
+                  .granted);
+  EXPECT_TRUE(
+      engine.Decide({"front", "front-keypad", CardAt(101, 251)}, t + std::chrono::seconds(23))
+          .granted);
   // After lockout_s (300 s) the keypad works again.
   EXPECT_TRUE(engine.Decide(good, t + std::chrono::seconds(20 + 300)).granted);
 }
@@ -358,12 +387,19 @@ TEST(Engine, UidCardsMatchCaseInsensitivelyAndKeepLeadingZeros) {
 TEST(Engine, ExplainListsChecksInOrder) {
   Engine engine(BuildIndex(testing::MapleCourt(), Building()));
   Trace trace;
-  Decision d = engine.Evaluate({"unit-101", "", CardAt(101, 251)}, T("2026-12-06T00:00:00Z"), &trace);
+  Decision d =
+      engine.Evaluate({"unit-101", "", CardAt(101, 251)}, T("2026-12-06T00:00:00Z"), &trace);
   EXPECT_EQ(d.reason, Reason::kRentOverdue);
   std::vector<std::string> names;
   for (const Check& c : trace) names.push_back(c.name);
-  std::vector<std::string> want = {"door", "format", "door_mode", "credential", "credential_status",
-                                   "credential_validity", "person_status", "rent_overdue",
+  std::vector<std::string> want = {"door",
+                                   "format",
+                                   "door_mode",
+                                   "credential",
+                                   "credential_status",
+                                   "credential_validity",
+                                   "person_status",
+                                   "rent_overdue",
                                    "decision"};
   EXPECT_EQ(names, want);
   EXPECT_NE(trace.back().detail.find("lease-101"), std::string::npos);

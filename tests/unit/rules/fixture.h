@@ -13,7 +13,7 @@ inline Instant T(const char* rfc3339) { return ParseRfc3339(rfc3339).value(); }
 inline Site MapleCourt() {
   Site s;
   s.id = "maple-court";
-  s.doors = {{"front", true}, {"garage", true}, {"bike-room", false},
+  s.doors = {{"front", true},     {"garage", true},    {"bike-room", false},
              {"unit-101", false}, {"unit-102", false}, {"roof", false}};
   s.policy.rent_grace_days = 5;
   s.policy.pin_min_length = 4;

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "rules/presented.h"
+
+#include <gtest/gtest.h>
 
 namespace lintel::rules {
 namespace {

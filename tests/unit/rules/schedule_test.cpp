@@ -39,7 +39,7 @@ TEST(Schedule, MidnightBoundaryUsesTheLocalDay) {
 
 TEST(Schedule, ToMayBe2400) {
   auto x = WithSchedule(Schedule{"s", {Window{0x7f, 22 * 60, 1440}}, {}});
-  EXPECT_TRUE(x->ScheduleOpen(1, T("2026-11-23T22:59:59Z")));  // 23:59:59 local
+  EXPECT_TRUE(x->ScheduleOpen(1, T("2026-11-23T22:59:59Z")));   // 23:59:59 local
   EXPECT_FALSE(x->ScheduleOpen(1, T("2026-11-23T23:00:00Z")));  // 00:00 next day
 }
 

@@ -1,9 +1,10 @@
+#include "rules/validate.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "rules/validate.h"
 #include "tests/unit/rules/fixture.h"
 
 namespace lintel::rules {
@@ -23,8 +24,7 @@ Records Base() {
 }
 
 bool Has(const std::vector<std::string>& errors, const std::string& text) {
-  return std::any_of(errors.begin(), errors.end(),
-                     [&](const std::string& e) { return e == text; });
+  return std::any_of(errors.begin(), errors.end(), [&](const std::string& e) { return e == text; });
 }
 
 std::string Join(const std::vector<std::string>& v) {
@@ -79,7 +79,8 @@ TEST(Validate, CardUidMustBeOneToSixteenHexDigits) {
   for (const char* bad : {"", "12345678901234567", "04G2"}) {
     c.card.uid = bad;
     r.credentials = {c};
-    EXPECT_TRUE(Has(Validate(testing::MapleCourt(), r), "credential c-1: card uid must be 1-16 hex digits"))
+    EXPECT_TRUE(
+        Has(Validate(testing::MapleCourt(), r), "credential c-1: card uid must be 1-16 hex digits"))
         << bad;
   }
   c.card.uid = "0123456789ABCDEF";
@@ -91,8 +92,10 @@ TEST(Validate, CardFieldsMustFitTheFormat) {
   Records r = Base();
   r.credentials = {Card("c-1", "p1", 256, 1), Card("c-2", "p1", 1, 65536)};
   auto errors = Validate(testing::MapleCourt(), r);
-  EXPECT_TRUE(Has(errors, "credential c-1: card facility must be below 256 for h10301")) << Join(errors);
-  EXPECT_TRUE(Has(errors, "credential c-2: card number must be below 65536 for h10301")) << Join(errors);
+  EXPECT_TRUE(Has(errors, "credential c-1: card facility must be below 256 for h10301"))
+      << Join(errors);
+  EXPECT_TRUE(Has(errors, "credential c-2: card number must be below 65536 for h10301"))
+      << Join(errors);
 }
 
 TEST(Validate, RejectsOverlappingWindowsForOneCardOrPin) {
@@ -117,7 +120,8 @@ TEST(Validate, RejectsOverlappingWindowsForOneCardOrPin) {
   // Back-to-back windows do not overlap; a revoked holder does not block a new one.
   r.credentials[1].valid_from = T("2026-12-01T00:00:00Z");
   r.credentials[2].status = CredentialStatus::kRevoked;
-  EXPECT_TRUE(Validate(testing::MapleCourt(), r).empty()) << Join(Validate(testing::MapleCourt(), r));
+  EXPECT_TRUE(Validate(testing::MapleCourt(), r).empty())
+      << Join(Validate(testing::MapleCourt(), r));
 }
 
 TEST(Validate, ReportsUnknownReferences) {
@@ -129,13 +133,12 @@ TEST(Validate, ReportsUnknownReferences) {
   r.credentials = {Card("c-1", "p7", 1, 2)};
   r.door_modes = {DoorMode{"attic", DoorModeKind::kUnlocked, {}}};
   auto errors = Validate(testing::MapleCourt(), r);
-  for (const char* want : {"group g2: door \"cellar\" is not a door of this site",
-                           "group g2: schedule \"nights\" does not exist",
-                           "person p1: group \"nope\" does not exist",
-                           "person p2: primary \"ghost\" does not exist",
-                           "lease l1: member \"p9\" does not exist",
-                           "credential c-1: person \"p7\" does not exist",
-                           "door_mode attic: not a door of this site"}) {
+  for (const char* want :
+       {"group g2: door \"cellar\" is not a door of this site",
+        "group g2: schedule \"nights\" does not exist", "person p1: group \"nope\" does not exist",
+        "person p2: primary \"ghost\" does not exist", "lease l1: member \"p9\" does not exist",
+        "credential c-1: person \"p7\" does not exist",
+        "door_mode attic: not a door of this site"}) {
     EXPECT_TRUE(Has(errors, want)) << want << "\n" << Join(errors);
   }
 }
@@ -146,13 +149,15 @@ TEST(Validate, ReportsDuplicatesCyclesAndBadWindows) {
   r.people[0].primary = "p2";
   r.people[1].primary = "p1";
   r.schedules = {Schedule{"s", {Window{0x01, 600, 600}}, {}}, Schedule{"always", {}, {}}};
-  r.leases = {Lease{"l1", "1", {"p1"}, {}, T("2026-02-01T00:00:00Z"), T("2026-01-01T00:00:00Z"), {}, 400}};
+  r.leases = {
+      Lease{"l1", "1", {"p1"}, {}, T("2026-02-01T00:00:00Z"), T("2026-01-01T00:00:00Z"), {}, 400}};
   auto errors = Validate(testing::MapleCourt(), r);
-  for (const char* want : {"person p1: duplicate id", "person p1: primary chain loops back to this person",
-                           "schedule s: a window 10:00-10:00 must have from before to (to may be 24:00)",
-                           "schedule always: the id \"always\" is built in",
-                           "lease l1: ends_at must be after starts_at",
-                           "lease l1: grace_days must be between 0 and 365"}) {
+  for (const char* want :
+       {"person p1: duplicate id", "person p1: primary chain loops back to this person",
+        "schedule s: a window 10:00-10:00 must have from before to (to may be 24:00)",
+        "schedule always: the id \"always\" is built in",
+        "lease l1: ends_at must be after starts_at",
+        "lease l1: grace_days must be between 0 and 365"}) {
     EXPECT_TRUE(Has(errors, want)) << want << "\n" << Join(errors);
   }
 }
