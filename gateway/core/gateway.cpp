@@ -42,15 +42,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
   if (!lkg.ok()) return lkg.status();
   if (lkg->has_value()) g->engine_.RaiseTimeFloor(**lkg);
   bool went_back = false;
-  Instant now = g->engine_.EffectiveNow(clock.Wall(), &went_back);
-  if (went_back) {
-    LogWarning("core", "wall clock " + FormatRfc3339(clock.Wall()) +
-                           " is behind the last-known-good time " + FormatRfc3339(now) +
-                           "; deciding at the last-known-good time until it catches up");
-    g->Journal({{"type", "clock.jump"},
-                {"wall", FormatRfc3339(clock.Wall())},
-                {"last_known_good", FormatRfc3339(now)}});
-  }
+  g->engine_.EffectiveNow(clock.Wall(), &went_back);
+  g->NoteClock(went_back);
   const rules::Index& x = *g->engine_.index();
   g->Journal({{"type", "gateway.started"},
               {"credentials", x.credentials().size()},
@@ -77,8 +70,26 @@ Status Gateway::Reload(config::Config config) {
 Status Gateway::Tick() {
   bool went_back = false;
   Instant now = engine_.EffectiveNow(clock_.Wall(), &went_back);
+  NoteClock(went_back);
   LINTEL_RETURN_IF_ERROR(store_->AdvanceLastKnownGood(now));
   return Flush();
+}
+
+void Gateway::NoteClock(bool behind) {
+  if (behind == clock_behind_) return;
+  clock_behind_ = behind;
+  Instant wall = clock_.Wall();
+  Instant floor = engine_.time_floor();
+  if (behind) {
+    LogWarning("core", "wall clock " + FormatRfc3339(wall) +
+                           " is behind the last-known-good time " + FormatRfc3339(floor) +
+                           "; deciding at the last-known-good time until it catches up");
+    Journal({{"type", "clock.jump"},
+             {"wall", FormatRfc3339(wall)},
+             {"last_known_good", FormatRfc3339(floor)}});
+  } else {
+    LogInfo("core", "wall clock caught up with the last-known-good time");
+  }
 }
 
 void Gateway::Journal(json event) {
@@ -117,11 +128,7 @@ rules::Decision Gateway::Present(const rules::Request& request, std::string_view
   if (!request.reader.empty()) e["reader"] = request.reader;
   e["source"] = source;
   Journal(std::move(e));
-  if (d.clock_went_back) {
-    Journal({{"type", "clock.jump"},
-             {"wall", FormatRfc3339(clock_.Wall())},
-             {"last_known_good", FormatRfc3339(d.at)}});
-  }
+  NoteClock(d.clock_went_back);
   if (d.lockout_started) {
     std::string reader(request.reader.empty() ? request.door : request.reader);
     LogWarning("core", "keypad of reader " + reader + " locked out after repeated PIN failures");
@@ -138,7 +145,7 @@ Result<json> Gateway::Handle(const json& request) {
   Result<json> out = Status::InvalidArgument(
       "unknown command \"" + cmd + "\" (status, state.import, present, explain, events.tail)");
   if (cmd == "status") {
-    out = Status_();
+    out = StatusCmd();
   } else if (cmd == "state.import") {
     out = Import(request);
   } else if (cmd == "present") {
@@ -153,7 +160,7 @@ Result<json> Gateway::Handle(const json& request) {
   return out;
 }
 
-Result<json> Gateway::Status_() {
+Result<json> Gateway::StatusCmd() {
   const rules::Index& x = *engine_.index();
   Result<store::Position> pos = store_->AppliedPosition();
   if (!pos.ok()) return pos.status();

@@ -51,11 +51,14 @@ class Gateway {
   static Result<std::shared_ptr<const rules::Index>> LoadIndex(store::Store& store,
                                                                const rules::Site& site);
 
-  Result<nlohmann::json> Status_();
+  Result<nlohmann::json> StatusCmd();
   Result<nlohmann::json> Import(const nlohmann::json& request);
   Result<nlohmann::json> PresentCmd(const nlohmann::json& request, bool explain);
   Result<nlohmann::json> EventsTail(const nlohmann::json& request);
 
+  // Journals `clock.jump` (and logs) once when the wall clock falls behind the time floor, and
+  // logs when it has caught up again; not once per decision.
+  void NoteClock(bool behind);
   // Queues an event; Flush() writes the queue in one transaction.
   void Journal(nlohmann::json event);
   Status Flush();
@@ -65,6 +68,7 @@ class Gateway {
   std::unique_ptr<store::Store> store_;
   rules::Engine engine_;
   std::vector<nlohmann::json> pending_;
+  bool clock_behind_ = false;
   Instant started_at_;
 };
 
