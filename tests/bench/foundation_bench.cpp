@@ -285,7 +285,6 @@ int ColdStart(const std::string& db_path, size_t credentials) {
     scan_s = Seconds(a, Clock::now());
   }
 
-
   // 1,000,000 decisions: 90 % known credentials at random doors, 10 % unknown.
   std::mt19937_64 rng(42);
   const size_t n = 1'000'000;
