@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "gateway/codec/json_text.h"
 #include "gateway/codec/records_json.h"
 #include "gateway/control/control_client.h"
 #include "gateway/core/decision_json.h"
@@ -50,12 +51,12 @@ int Fail(const std::string& message, int code) {
   return code;
 }
 
+// Reads a JSON file strictly (duplicate fields rejected); errors say path:line:column.
 lintel::Result<json> ReadJsonFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return lintel::Status::IoError("cannot read " + path);
-  json j = json::parse(in, nullptr, false);
-  if (j.is_discarded()) return lintel::Status::InvalidArgument(path + ": not valid JSON");
-  return j;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return lintel::codec::ParseJsonText(text, path);
 }
 
 int Call(const std::string& socket, json request, json* out) {
