@@ -327,7 +327,8 @@ bool ControlServer::ProcessLines(Connection& c) {
 nlohmann::json ControlServer::Answer(std::string_view line) {
   auto request = control::ParseLine(line);
   if (!request.ok()) {
-    LogDebug("control", "malformed request: " + request.status().message());
+    // Not the parser's message: it quotes the input, which may hold PIN digits.
+    LogDebug("control", "malformed request of " + std::to_string(line.size()) + " bytes");
     return control::ErrorResponse(
         Status::InvalidArgument("malformed request: " + request.status().message()));
   }
