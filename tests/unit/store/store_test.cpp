@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "gateway/store/load_index.h"
+#include "rules/engine.h"
+
 namespace lintel::store {
 namespace {
 
@@ -738,6 +741,69 @@ TEST_F(StoreTest, DamageFoundAfterOpenIsCorruptionNotACrash) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
   EXPECT_THAT(r.status().message(), HasSubstr(path_.string() + ": database damaged: "));
+}
+
+}  // namespace
+}  // namespace lintel::store
+
+namespace lintel::store {
+namespace {
+
+// Many rows, so that LoadIndex moves them across threads in several batches.
+rules::Records ManyPins(int n) {
+  rules::Records r;
+  rules::Person p;
+  p.id = "p-many";
+  p.name = "Many";
+  p.groups = {"default"};
+  r.people.push_back(p);
+  for (int i = 0; i < n; ++i) {
+    rules::Credential c;
+    c.id = "c-" + std::to_string(i);
+    c.person = "p-many";
+    c.type = rules::CredentialType::kPin;
+    c.pin = std::to_string(10000000 + i);
+    r.credentials.push_back(std::move(c));
+  }
+  return r;
+}
+
+rules::Site OneDoorSite() {
+  rules::Site site;
+  site.id = "s";
+  site.doors = {{"front", true}};
+  return site;
+}
+
+TEST_F(StoreTest, LoadIndexBuildsExactlyWhatWasStored) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->ReplaceState(ManyPins(10000), {1, 1}).ok());
+  Result<std::shared_ptr<const rules::Index>> index = LoadIndex(*store, OneDoorSite(), nullptr);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  EXPECT_EQ((*index)->credentials().size(), 10000u);
+  for (int i : {0, 4095, 4096, 9999}) {
+    rules::Decision d =
+        rules::DecideWith(**index, {"front", "", rules::PinPresented(std::to_string(10000000 + i))},
+                          FromUnix(1800000000), INT64_MIN, nullptr);
+    EXPECT_TRUE(d.granted) << i;
+    EXPECT_EQ(d.credential, "c-" + std::to_string(i));
+  }
+}
+
+TEST_F(StoreTest, LoadIndexReportsACorruptRowAndReturns) {
+  {
+    auto store = OpenOk();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->ReplaceState(ManyPins(10000), {1, 1}).ok());
+  }
+  RawDb(path_).Exec("UPDATE credentials SET status = 9 WHERE id = 'c-9000'");
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  Result<std::shared_ptr<const rules::Index>> index = LoadIndex(*store, OneDoorSite(), nullptr);
+  ASSERT_FALSE(index.ok());
+  EXPECT_EQ(index.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(index.status().message().find("c-9000"), std::string::npos);
 }
 
 }  // namespace
