@@ -31,6 +31,7 @@
 #include <variant>
 #include <vector>
 
+#include "gateway/base/position.h"
 #include "gateway/base/status.h"
 #include "gateway/base/time.h"
 #include "rules/model.h"
@@ -38,13 +39,8 @@
 
 namespace lintel::store {
 
-// The cloud position a state corresponds to (shared/contract/cloud-mqtt.md "Versions"), compared
-// lexicographically. {0, 0} means nothing applied yet.
-struct Position {
-  uint64_t epoch = 0;
-  uint64_t version = 0;
-  friend auto operator<=>(const Position&, const Position&) = default;
-};
+// The cloud position a state corresponds to (gateway/base/position.h).
+using Position = lintel::Position;
 
 // Delta ops are the rules' own (rules/ops.h): a put replaces the whole record with the record's id
 // (a door mode's id is its door); a delete removes the record of `kind` with `id`, and is not an

@@ -1,0 +1,109 @@
+#include "gateway/cloud/sync_rules.h"
+
+namespace lintel::cloud {
+namespace {
+
+std::string Pos(const Position& p) {
+  return "(" + std::to_string(p.epoch) + ", " + std::to_string(p.version) + ")";
+}
+
+template <typename T>
+void Append(std::vector<T>& to, std::vector<T>& from) {
+  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+}
+
+}  // namespace
+
+HeadVerdict JudgeHead(const Position& applied, const Head& head) {
+  using A = HeadVerdict::Action;
+  Position at{head.epoch, head.version};
+  if (at == applied) return {A::kNothing, "in sync at " + Pos(at)};
+  if (at < applied) {
+    return {A::kStale, "head " + Pos(at) + " is behind the applied position " + Pos(applied)};
+  }
+  if (applied == Position{} || head.epoch != applied.epoch) {
+    return {A::kRequestSnapshot, applied == Position{} ? "nothing applied yet, head at " + Pos(at)
+                                                       : "new epoch " + std::to_string(head.epoch) +
+                                                             " (applied " + Pos(applied) + ")"};
+  }
+  return {A::kRequestDeltas, "head " + Pos(at) + " is ahead of " + Pos(applied)};
+}
+
+DeltaVerdict JudgeDelta(const Position& applied, const Delta& delta) {
+  using A = DeltaVerdict::Action;
+  Position at{delta.epoch, delta.version};
+  if (at <= applied) {
+    return {A::kDuplicate,
+            "delta " + Pos(at) + " is at or below the applied position " + Pos(applied)};
+  }
+  if (delta.epoch != applied.epoch || applied == Position{}) {
+    return {A::kRequestSnapshot, "delta of epoch " + std::to_string(delta.epoch) + " but applied " +
+                                     Pos(applied) + ": a new epoch starts with a snapshot"};
+  }
+  if (delta.prev != applied.version) {
+    return {A::kGap, "delta " + std::to_string(delta.version) + " follows " +
+                         std::to_string(delta.prev) + " but applied is " +
+                         std::to_string(applied.version)};
+  }
+  return {A::kApply, "delta " + Pos(at) + " follows the applied position"};
+}
+
+Status SnapshotStager::Add(const Position& applied, SnapshotPage page) {
+  Position at{page.epoch, page.version};
+  if (at <= applied) {
+    return Status::FailedPrecondition("snapshot " + page.snapshot_id + " at " + Pos(at) +
+                                      " is not newer than the applied position " + Pos(applied));
+  }
+  if (page.pages == 0 || page.page == 0 || page.page > page.pages) {
+    return Status::InvalidArgument("snapshot " + page.snapshot_id + ": page " +
+                                   std::to_string(page.page) + " of " + std::to_string(page.pages));
+  }
+  if (!staged_.empty() && page.snapshot_id != snapshot_id_) {
+    if (at < position_) {
+      return Status::FailedPrecondition("snapshot " + page.snapshot_id + " at " + Pos(at) +
+                                        " is older than snapshot " + snapshot_id_ +
+                                        " being staged at " + Pos(position_));
+    }
+    Clear();  // a newer (or equally positioned, re-issued) snapshot replaces the staged one
+  }
+  if (!staged_.empty() && (at != position_ || page.pages != pages_)) {
+    return Status::InvalidArgument("snapshot " + page.snapshot_id + ": page " +
+                                   std::to_string(page.page) +
+                                   " contradicts the staged pages (position or page count)");
+  }
+  snapshot_id_ = page.snapshot_id;
+  position_ = at;
+  pages_ = page.pages;
+  staged_[page.page] = std::move(page.records);  // a repeated page replaces itself
+  return Status::Ok();
+}
+
+bool SnapshotStager::complete() const { return pages_ > 0 && staged_.size() == pages_; }
+
+std::optional<Position> SnapshotStager::position() const {
+  if (staged_.empty()) return std::nullopt;
+  return position_;
+}
+
+rules::Records SnapshotStager::TakeRecords() {
+  rules::Records all;
+  for (auto& [n, r] : staged_) {
+    Append(all.schedules, r.schedules);
+    Append(all.groups, r.groups);
+    Append(all.people, r.people);
+    Append(all.leases, r.leases);
+    Append(all.credentials, r.credentials);
+    Append(all.door_modes, r.door_modes);
+  }
+  Clear();
+  return all;
+}
+
+void SnapshotStager::Clear() {
+  staged_.clear();
+  snapshot_id_.clear();
+  position_ = {};
+  pages_ = 0;
+}
+
+}  // namespace lintel::cloud

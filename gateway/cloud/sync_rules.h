@@ -1,0 +1,67 @@
+// The contract's sync rules as pure decisions (shared/contract/cloud-mqtt.md, "Sync rules"): what a
+// verified head, delta or snapshot page means against the applied position. No I/O, no clock of its
+// own; the sync state machine (next) carries out the verdicts: applies, acknowledges, requests.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "gateway/base/position.h"
+#include "gateway/base/status.h"
+#include "gateway/cloud/messages.h"
+
+namespace lintel::cloud {
+
+// What to do with a head.
+struct HeadVerdict {
+  enum class Action : uint8_t {
+    kNothing,          // the head is at the applied position: in sync
+    kRequestDeltas,    // same epoch, ahead: `sync/request` deltas from the applied position
+    kRequestSnapshot,  // a newer epoch (which starts with a snapshot) or nothing applied yet
+    kStale,            // behind the applied position: a replayed or rolled-back head; ignore
+  };
+  Action action = Action::kNothing;
+  std::string reason;  // for the log and, with kRequestSnapshot, the request's "reason"
+};
+HeadVerdict JudgeHead(const Position& applied, const Head& head);
+
+// What to do with a delta (rule 2: it applies only if (epoch, prev) equals the applied position).
+struct DeltaVerdict {
+  enum class Action : uint8_t {
+    kApply,            // apply in one transaction, then `sync/ack` "applied"
+    kDuplicate,        // at or below the applied position: drop silently (replay protection)
+    kGap,              // same epoch, a hole: `sync/ack` "gap" + request deltas from `applied`
+    kRequestSnapshot,  // a newer epoch starts with a snapshot, never with a delta
+  };
+  Action action = Action::kDuplicate;
+  std::string reason;
+};
+DeltaVerdict JudgeDelta(const Position& applied, const Delta& delta);
+
+// Collects the pages of one snapshot (rule 4). Pages of a snapshot at or below the applied position
+// are refused; a page of a newer snapshot (by position) discards the pages staged so far; pages of
+// an older snapshot than the one being staged are refused. When every page 1..pages of one
+// snapshot_id is in, Complete() hands out the whole state. Single-threaded.
+class SnapshotStager {
+ public:
+  // OK when the page was staged (or was a harmless repeat of a staged page). Errors:
+  // FailedPrecondition for a stale page (reason in the message), InvalidArgument for a page that
+  // contradicts the staged ones (same snapshot_id, other position or page count).
+  Status Add(const Position& applied, SnapshotPage page);
+  bool complete() const;
+  // The staged snapshot's position (when anything is staged).
+  std::optional<Position> position() const;
+  // Moves the merged records out and clears the stage; requires complete().
+  rules::Records TakeRecords();
+  void Clear();
+
+ private:
+  std::string snapshot_id_;
+  Position position_;
+  uint64_t pages_ = 0;
+  std::map<uint64_t, rules::Records> staged_;  // by page number
+};
+
+}  // namespace lintel::cloud
