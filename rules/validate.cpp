@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "gateway/base/base64.h"
 #include "rules/presented.h"
 
 namespace lintel::rules {
@@ -48,18 +49,6 @@ std::unordered_set<std::string> CheckIds(const std::vector<T>& items, std::strin
     }
   }
   return ids;
-}
-
-bool DecodesTo32Bytes(std::string_view b64) {
-  // Standard base64 with padding: 32 bytes -> 44 characters ending in one '='.
-  if (b64.size() != 44 || b64[43] != '=' || b64[42] == '=') return false;
-  for (size_t i = 0; i < 43; ++i) {
-    char c = b64[i];
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '+' || c == '/';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 void CheckWindows(const std::vector<Window>& windows, bool need_days, std::string_view id,
@@ -230,7 +219,8 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
           out.Add("credential", c.id,
                   "ble_key lock " + Quote(c.ble_key.lock) + " is not a door of this site");
         }
-        if (!DecodesTo32Bytes(c.ble_key.key)) {
+        if (Result<std::vector<uint8_t>> key = Base64Decode(c.ble_key.key);
+            !key.ok() || key->size() != 32) {
           out.Add("credential", c.id, "ble_key key must be base64 of 32 bytes");
         }
         break;

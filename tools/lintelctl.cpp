@@ -10,11 +10,10 @@
 
 #include "config/config.h"
 #include "gateway/codec/json_text.h"
-#include "gateway/codec/records_json.h"
 #include "gateway/control/control_client.h"
 #include "gateway/core/decision_json.h"
+#include "gateway/core/gateway.h"
 #include "rules/engine.h"
-#include "rules/validate.h"
 
 namespace {
 
@@ -93,15 +92,9 @@ int Decide(const std::string& config_path, const std::string& state_path, const 
   auto state = ReadJsonFile(state_path);
   if (!state.ok()) return Fail(state.status().message(), 2);
   const json& records_json = state->contains("records") ? (*state)["records"] : *state;
-  auto records = lintel::codec::ParseRecords(records_json);
-  if (!records.ok()) return Fail(state_path + ": " + records.status().message(), 2);
   lintel::rules::Site site = lintel::config::MakeSite(*config);
-  std::vector<std::string> errors = lintel::rules::Validate(site, *records);
-  if (!errors.empty()) {
-    std::string msg = state_path + ": state rejected:";
-    for (const auto& e : errors) msg += "\n  " + e;
-    return Fail(msg, 2);
-  }
+  auto records = lintel::core::ParseValidState(site, records_json);
+  if (!records.ok()) return Fail(state_path + ": " + records.status().message(), 2);
   auto req = lintel::core::ParsePresentRequest(a.ToJson());
   if (!req.ok()) return Fail(req.status().message(), 2);
   auto index = lintel::rules::BuildIndex(site, *records);

@@ -13,6 +13,18 @@ namespace lintel::core {
 
 using nlohmann::json;
 
+Result<rules::Records> ParseValidState(const rules::Site& site, const json& records_json) {
+  Result<rules::Records> records = codec::ParseRecords(records_json);
+  if (!records.ok()) return records.status();
+  std::vector<std::string> errors = rules::Validate(site, *records);
+  if (!errors.empty()) {
+    std::string msg = "state rejected, nothing changed:";
+    for (const std::string& e : errors) msg += "\n  " + e;
+    return Status::InvalidArgument(msg);
+  }
+  return records;
+}
+
 Gateway::Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,
                  std::shared_ptr<const rules::Index> index)
     : config_(std::move(config)),
@@ -93,24 +105,19 @@ void Gateway::NoteClock(bool behind) {
 }
 
 void Gateway::Journal(json event) {
+  store::JournalEvent e;
+  e.ts = engine_.EffectiveNow(clock_.Wall());
+  e.type = event["type"].get<std::string>();
   event["id"] = NewUuid();
-  event["ts"] = FormatRfc3339(engine_.EffectiveNow(clock_.Wall()));
+  event["ts"] = FormatRfc3339(e.ts);
   event["clock_synced"] = clock_.Synchronized();
-  pending_.push_back(std::move(event));
+  e.body = event.dump();
+  pending_.push_back(std::move(e));
 }
 
 Status Gateway::Flush() {
   if (pending_.empty()) return Status::Ok();
-  std::vector<store::JournalEvent> batch;
-  batch.reserve(pending_.size());
-  for (const json& e : pending_) {
-    store::JournalEvent je;
-    je.ts = ParseRfc3339(e["ts"].get<std::string>()).value();
-    je.type = e["type"].get<std::string>();
-    je.body = e.dump();
-    batch.push_back(std::move(je));
-  }
-  Result<uint64_t> r = store_->Append(batch);
+  Result<uint64_t> r = store_->Append(pending_);
   if (!r.ok()) {
     LogError("core", "journal write failed, keeping " + std::to_string(pending_.size()) +
                          " events queued: " + r.status().ToString());
@@ -204,15 +211,9 @@ Result<json> Gateway::Import(const json& request) {
         ", version " + std::to_string(pos->version) +
         "); the property system is the source of truth, so a local import is refused");
   }
-  Result<rules::Records> records = codec::ParseRecords(request["records"]);
-  if (!records.ok()) return records.status();
   rules::Site site = config::MakeSite(config_);
-  std::vector<std::string> errors = rules::Validate(site, *records);
-  if (!errors.empty()) {
-    std::string msg = "state rejected, nothing changed:";
-    for (const std::string& e : errors) msg += "\n  " + e;
-    return Status::InvalidArgument(msg);
-  }
+  Result<rules::Records> records = ParseValidState(site, request["records"]);
+  if (!records.ok()) return records.status();
   LINTEL_RETURN_IF_ERROR(store_->ReplaceState(*records, store::Position{0, 0}));
   engine_.SwapIndex(rules::BuildIndex(site, *records));
   json counts = {

@@ -18,6 +18,11 @@
 
 namespace lintel::core {
 
+// A state as a local file or import gives it (a snapshot's `records` object), parsed and validated
+// against the site. Errors: InvalidArgument with the codec's message, or "state rejected, nothing
+// changed:" followed by every validation problem, one per line (never PIN digits).
+Result<rules::Records> ParseValidState(const rules::Site& site, const nlohmann::json& records);
+
 class Gateway {
  public:
   // Opens (or creates) the store at config.store_path, raises the engine's time floor to the
@@ -67,7 +72,7 @@ class Gateway {
   const Clock& clock_;
   std::unique_ptr<store::Store> store_;
   rules::Engine engine_;
-  std::vector<nlohmann::json> pending_;
+  std::vector<store::JournalEvent> pending_;  // seq assigned by the store on Flush()
   bool clock_behind_ = false;
   Instant started_at_;
 };

@@ -177,3 +177,28 @@ TEST(Validate, StopsAtMaxErrors) {
 
 }  // namespace
 }  // namespace lintel::rules
+
+namespace lintel::rules {
+namespace {
+
+TEST(Validate, BleKeyMustBeBase64OfThirtyTwoBytesForADoor) {
+  Records r;
+  r.people = {testing::MakePerson("p1")};
+  Credential c;
+  c.id = "k1";
+  c.person = "p1";
+  c.type = CredentialType::kBleKey;
+  c.ble_key = {"unit-101", std::string(43, 'A') + "=", "phone"};  // 32 zero bytes
+  r.credentials = {c};
+  EXPECT_TRUE(Validate(testing::MapleCourt(), r).empty());
+  r.credentials[0].ble_key.key = std::string(42, 'A') + "==";  // 31 bytes
+  EXPECT_EQ(Validate(testing::MapleCourt(), r),
+            std::vector<std::string>{"credential k1: ble_key key must be base64 of 32 bytes"});
+  r.credentials[0].ble_key = {"attic", std::string(43, 'A') + "=", "phone"};
+  EXPECT_EQ(
+      Validate(testing::MapleCourt(), r),
+      std::vector<std::string>{"credential k1: ble_key lock \"attic\" is not a door of this site"});
+}
+
+}  // namespace
+}  // namespace lintel::rules
