@@ -1,0 +1,115 @@
+// MqttLink: the gateway's one MQTT connection to the cloud broker, behind an interface so the sync
+// layer is tested without a network and the Paho client stays an implementation detail.
+//
+// What a link does on its own (shared/contract/cloud-mqtt.md, "Transport"; issue 3, point 1):
+//   - connects with a clean session over plain TCP (tcp://) or TLS (ssl://, CA file, client
+//     certificate and key), MQTT 3.1.1 or 5;
+//   - sets the Last Will (`will_topic`, QoS 1, retained) on every connect attempt, its payload built
+//     for that attempt's session number;
+//   - subscribes to `subscriptions` (QoS 1) on every connect, and only then reports the connection;
+//   - reconnects after any failure or loss with exponential backoff and jitter (backoff_min
+//     doubling to backoff_max, each delay scaled by a random factor in [1 - jitter, 1 + jitter]);
+//     the delay goes back to backoff_min after a connection that lasted;
+//   - logs one line per connection change ("mqtt: connected to ... (session 3)", "mqtt: connection
+//     to ... lost: ...; retrying in 1.9 s", "mqtt: cannot connect to ...: ...; retrying in 3.8 s").
+//
+// Threads: the client library's threads never call the Listener directly. Every Listener call is
+// handed to `post` (normally EventLoop::Post of the core loop) and so runs on the core thread, in
+// the order the link saw the events. No member blocks on the network: Start() begins connecting and
+// returns; Publish() queues and returns. Members are called from the core thread. Stop() (also
+// run by the destructor) waits for the client's threads; calls already posted but not yet run stay
+// queued on the loop, so the Listener must outlive the loop's queue (the daemon destroys the loop,
+// which drops them, before the Listener).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/base/status.h"
+
+namespace lintel::cloud {
+
+struct MqttOptions {
+  // tcp://host:port or ssl://host:port (also mqtt:// and mqtts://, as Paho accepts them).
+  std::string uri;
+  std::string client_id;  // non-empty; the gateway uses "lintel-{site}-{gateway}"
+  int mqtt_version = 4;   // 4 = MQTT 3.1.1 (the contract's default), 5 = MQTT 5
+  std::chrono::seconds keep_alive{30};
+  std::chrono::seconds connect_timeout{10};
+
+  // TLS (ssl:// only). ca_file: the CA that signed the broker's certificate (empty: the system's
+  // trust store). cert_file + key_file: this gateway's client certificate and its private key
+  // (PEM). verify_server: check the broker's certificate and host name (only tests turn it off).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool verify_server = true;
+
+  std::string username;  // optional
+  std::string password;  // optional; never logged
+
+  // The Last Will: set on every connect attempt with the payload `will_payload(session)`, where
+  // `session` is the number the connection will have if it succeeds (1 for the first in a process).
+  std::string will_topic;
+  std::function<std::string(uint32_t session)> will_payload;
+
+  // Subscribed (QoS 1) on every connect, before Listener::OnConnected.
+  std::vector<std::string> subscriptions;
+
+  std::chrono::milliseconds backoff_min{1000};
+  std::chrono::milliseconds backoff_max{60000};
+  double jitter = 0.2;  // +-20 %
+};
+
+// Receives what happens on the link, always through `post` (so on the core thread).
+class MqttListener {
+ public:
+  virtual ~MqttListener() = default;
+  // Connected and subscribed. `session` counts successful connections in this process from 1.
+  virtual void OnConnected(uint32_t session) = 0;
+  // The connection was lost or closed (not called for failed connect attempts, which are only
+  // logged). The link is already retrying.
+  virtual void OnDisconnected(const std::string& reason) = 0;
+  // A message on one of the subscribed topics.
+  virtual void OnMessage(const std::string& topic, const std::string& payload) = 0;
+};
+
+class MqttLink {
+ public:
+  using Poster = std::function<void(std::function<void()>)>;
+
+  virtual ~MqttLink() = default;
+
+  // Begins connecting (and keeps reconnecting until Stop()). Returns at once.
+  virtual void Start() = 0;
+
+  // Disconnects cleanly (the broker does not send the Will), stops reconnecting and waits for the
+  // client library's threads (bounded, a few seconds at most). After Stop() returns nothing more is
+  // posted. Idempotent.
+  virtual void Stop() = 0;
+
+  // Queues a publish (QoS 0 or 1). Returns false, publishing nothing, when not connected or when
+  // the client's in-flight buffer is full: the caller keeps what it wanted to send (the outbox,
+  // the state) and sends it again on the next OnConnected. Never blocks.
+  virtual bool Publish(const std::string& topic, const std::string& payload, int qos,
+                       bool retain) = 0;
+
+  // Connected and subscribed (as last reported on the core thread).
+  virtual bool connected() const = 0;
+
+  // Publishes started but not yet acknowledged by the broker (QoS 1), for flow control.
+  virtual size_t in_flight() const = 0;
+};
+
+// The Paho MQTT C++ implementation. Errors: InvalidArgument for options Paho refuses (a bad URI,
+// an empty client id, a TLS file that cannot be read: "mqtt: cannot read tls.cert_file
+// /etc/lintel/gw.crt: No such file or directory").
+Result<std::unique_ptr<MqttLink>> MakePahoLink(MqttOptions options, MqttListener& listener,
+                                               MqttLink::Poster post);
+
+}  // namespace lintel::cloud
