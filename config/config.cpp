@@ -612,9 +612,84 @@ void ParsePolicy(Loader& l, MapWalker& w) {
   });
 }
 
-constexpr std::string_view kCloudKeys[] = {"trusted_keys"};
+constexpr std::string_view kCloudKeys[] = {"broker",       "client_id", "mqtt_version",
+                                           "keep_alive_s", "tls",       "trusted_keys",
+                                           "offline"};
+constexpr std::string_view kTlsKeys[] = {"ca_file", "cert_file", "key_file"};
+constexpr std::string_view kOfflineKeys[] = {"policy", "staff_only_after_h"};
+constexpr std::string_view kMqttVersions[] = {"3.1.1", "5"};
+constexpr std::string_view kOfflinePolicies[] = {"keep_enforcing", "staff_only"};
 constexpr std::string_view kTrustedKeyKeys[] = {"kid", "public_key"};
+
+// tcp://host:port, ssl://host:port (also mqtt:// and mqtts://): host non-empty, port 1..65535.
+bool IsBrokerUri(std::string_view uri) {
+  size_t scheme_end = uri.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  std::string_view scheme = uri.substr(0, scheme_end);
+  if (scheme != "tcp" && scheme != "ssl" && scheme != "mqtt" && scheme != "mqtts") return false;
+  std::string_view rest = uri.substr(scheme_end + 3);
+  size_t colon = rest.rfind(':');
+  if (colon == 0 || colon == std::string_view::npos) return false;
+  std::string_view host = rest.substr(0, colon);
+  std::string_view port = rest.substr(colon + 1);
+  if (host.find_first_of("/ ") != std::string_view::npos) return false;
+  if (port.empty() || port.size() > 5) return false;
+  int value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return value >= 1 && value <= 65535;
+}
+
 void ParseCloud(Loader& l, MapWalker& w) {
+  CloudConfig& c = l.config.cloud;
+  std::optional<Pos> broker_pos;
+  if (auto broker = w.String("broker", Need::kOptional,
+                             "a broker address like tcp://127.0.0.1:1883 or ssl://host:8883")) {
+    if (!IsBrokerUri(broker->value)) {
+      l.problems.Add(broker->pos, "cloud.broker must be an address like tcp://127.0.0.1:1883 or "
+                                  "ssl://mqtt.example.com:8883, got " +
+                                      Quote(broker->value));
+    } else {
+      c.broker = broker->value;
+      broker_pos = broker->pos;
+    }
+  }
+  if (auto id = w.String("client_id", Need::kOptional)) c.client_id = id->value;
+  if (auto v = w.OneOf("mqtt_version", Need::kOptional, kMqttVersions)) {
+    c.mqtt_version = v->value == "5" ? 5 : 4;
+  }
+  if (auto v = w.Int("keep_alive_s", Need::kOptional, 5, 3600)) c.keep_alive_s = v->value;
+  std::optional<Pos> tls_pos;
+  w.Mapping("tls", Need::kOptional, kTlsKeys, [&](MapWalker& tls) {
+    tls_pos = tls.pos();
+    if (auto v = tls.String("ca_file", Need::kOptional, kPathExpected)) c.ca_file = v->value;
+    auto cert = tls.String("cert_file", Need::kOptional, kPathExpected);
+    auto key = tls.String("key_file", Need::kOptional, kPathExpected);
+    if (cert) c.cert_file = cert->value;
+    if (key) c.key_file = key->value;
+    if (cert.has_value() != key.has_value()) {
+      l.problems.Add(cert ? cert->pos : key->pos,
+                     "cloud.tls needs both cert_file and key_file (the client certificate and its "
+                     "private key), or neither");
+    }
+  });
+  w.Mapping("offline", Need::kOptional, kOfflineKeys, [&](MapWalker& off) {
+    if (auto v = off.OneOf("policy", Need::kOptional, kOfflinePolicies)) {
+      c.offline = v->value == "staff_only" ? OfflinePolicy::kStaffOnly
+                                           : OfflinePolicy::kKeepEnforcing;
+    }
+    if (auto v = off.Int("staff_only_after_h", Need::kOptional, 1, 8760)) {
+      c.staff_only_after_h = v->value;
+    }
+  });
+  bool tls_scheme = c.broker.rfind("ssl://", 0) == 0 || c.broker.rfind("mqtts://", 0) == 0;
+  if (tls_pos && !c.broker.empty() && !tls_scheme) {
+    l.problems.Add(*tls_pos, "cloud.tls is set but cloud.broker " + Quote(c.broker) +
+                                 " is not a TLS address (use ssl://host:8883)");
+  }
+
   w.List("trusted_keys", Need::kOptional, {"trusted key", "kid", kTrustedKeyKeys},
          [&](MapWalker& item) {
            TrustedKey key;
@@ -638,6 +713,11 @@ void ParseCloud(Loader& l, MapWalker& w) {
            }
            l.config.trusted_keys.push_back(std::move(key));
          });
+  if (broker_pos && l.config.trusted_keys.empty()) {
+    l.problems.Add(*broker_pos,
+                   "cloud.broker is set but cloud.trusted_keys is empty: every cloud message would "
+                   "be rejected (add the cloud's signing key: kid and public_key)");
+  }
 }
 
 constexpr std::string_view kDoorKeys[] = {"id", "name", "common", "unlock_ms", "held_open_s"};
@@ -923,6 +1003,17 @@ std::string Summarize(const Config& c) {
       << (c.trusted_keys.empty() ? "" : ":");
   for (size_t i = 0; i < c.trusted_keys.size(); ++i) {
     out << (i == 0 ? " " : ", ") << c.trusted_keys[i].kid;  // the kid only, never key bytes
+  }
+  const CloudConfig& cc = c.cloud;
+  if (cc.broker.empty()) {
+    out << "\ncloud: no broker (runs on the stored state)";
+  } else {
+    out << "\ncloud: " << cc.broker << " (MQTT " << (cc.mqtt_version == 5 ? "5" : "3.1.1")
+        << (cc.cert_file.empty() ? "" : ", client certificate") << "); offline: "
+        << (cc.offline == OfflinePolicy::kStaffOnly
+                ? "staff only " + std::to_string(cc.staff_only_after_h) +
+                      " h after the head expires"
+                : std::string("keep enforcing"));
   }
   const rules::Policy& p = c.policy;
   out << "\npolicy: rent grace " << Plural(p.rent_grace_days, "day", "days") << "; PINs "

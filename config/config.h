@@ -46,6 +46,26 @@ struct TrustedKey {
   std::array<uint8_t, 32> public_key{};  // Ed25519 public key
 };
 
+// What the doors do when the cloud feed goes quiet: no fresh `sync/head` has been seen past the
+// last head's `expires_at`.
+enum class OfflinePolicy : uint8_t {
+  kKeepEnforcing,  // keep deciding on everything known (validity windows, leases, rent) forever
+  kStaffOnly,      // after `staff_only_after_h` hours past expires_at, admit only staff
+};
+
+// The MQTT link to the cloud (`cloud:`). Empty `broker`: no link; the gateway runs on its store.
+struct CloudConfig {
+  std::string broker;     // tcp://host:port or ssl://host:port
+  std::string client_id;  // defaults to "lintel-{site}-{gateway}"
+  int mqtt_version = 4;   // 4 = MQTT 3.1.1, 5 = MQTT 5
+  int32_t keep_alive_s = 30;
+  std::string ca_file;  // ssl://: the broker's CA (empty: the system's trust store)
+  std::string cert_file;  // ssl://: this gateway's client certificate and key (both or neither)
+  std::string key_file;
+  OfflinePolicy offline = OfflinePolicy::kKeepEnforcing;
+  int32_t staff_only_after_h = 72;  // 1..8760
+};
+
 struct Config {
   std::string source_path;  // the file (or the name given to LoadConfigText)
   std::string site_id;
@@ -57,6 +77,7 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
   rules::Policy policy;                  // rules::Policy defaults where the file is silent
   std::vector<TrustedKey> trusted_keys;  // kids unique
+  CloudConfig cloud;
   std::vector<DoorConfig> doors;         // non-empty, ids unique, in file order
   std::vector<ReaderConfig> readers;     // ids unique, in file order
 };

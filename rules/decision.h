@@ -27,6 +27,7 @@ enum class Reason : uint8_t {
   kKeypadLockedOut,
   kBadFormat,
   kUnknownDoor,
+  kOfflineStaffOnly,  // the offline policy admits only staff (no fresh cloud head for too long)
 };
 
 // "granted", "unknown_credential", ... exactly as in the contract's Events section.

@@ -28,8 +28,8 @@ int Rank(Reason r) {
 
 class Decider {
  public:
-  Decider(const Index& x, Instant now, Trace* trace)
-      : x_(x), now_(now), t_(ToUnix(now)), trace_(trace) {}
+  Decider(const Index& x, Instant now, bool staff_only, Trace* trace)
+      : x_(x), now_(now), t_(ToUnix(now)), staff_only_(staff_only), trace_(trace) {}
 
   // Details are built only when an explanation was asked for: the hot path allocates nothing.
   template <typename Detail>
@@ -114,6 +114,12 @@ class Decider {
       return Deny(Reason::kPersonSuspended);
     }
     Note("person_status", true, [&] { return "person " + d_.person + " is active"; });
+    if (staff_only_ && holder.role != Role::kStaff) {
+      Note("offline_policy", false, [&] {
+        return std::string("no fresh cloud head for too long: only staff are admitted");
+      });
+      return Deny(Reason::kOfflineStaffOnly);
+    }
 
     // Access paths: the holder's own, then up the primary chain while `inherit` is set.
     uint32_t subject = cr.person;
@@ -275,6 +281,7 @@ class Decider {
   const Index& x_;
   Instant now_;
   int64_t t_;
+  bool staff_only_;
   Trace* trace_;
   uint16_t door_ = 0;
   std::optional<LocalTime> local_;
@@ -322,13 +329,15 @@ std::string_view ReasonName(Reason r) {
       return "bad_format";
     case Reason::kUnknownDoor:
       return "unknown_door";
+    case Reason::kOfflineStaffOnly:
+      return "offline_staff_only";
   }
   return "unknown";
 }
 
 Decision DecideWith(const Index& index, const Request& request, Instant now,
-                    int64_t locked_out_until, Trace* trace) {
-  return Decider(index, now, trace).Run(request, locked_out_until);
+                    int64_t locked_out_until, Trace* trace, bool staff_only) {
+  return Decider(index, now, staff_only, trace).Run(request, locked_out_until);
 }
 
 int64_t KeypadLockout::LockedUntil(std::string_view reader) const {
@@ -379,7 +388,8 @@ Decision Engine::Decide(const Request& request, Instant wall_now, Trace* trace) 
   std::string_view reader = request.reader.empty() ? request.door : request.reader;
   bool pin = request.credential.kind == PresentedKind::kPin;
   Decision d =
-      DecideWith(*index_, request, now, pin ? lockout_.LockedUntil(reader) : INT64_MIN, trace);
+      DecideWith(*index_, request, now, pin ? lockout_.LockedUntil(reader) : INT64_MIN, trace,
+                 staff_only_);
   d.clock_went_back = went_back;
   if (pin && d.reason != Reason::kKeypadLockedOut && d.reason != Reason::kUnknownDoor) {
     d.lockout_started = lockout_.Record(reader, d, now);
@@ -390,7 +400,8 @@ Decision Engine::Decide(const Request& request, Instant wall_now, Trace* trace) 
 Decision Engine::Evaluate(const Request& request, Instant at, Trace* trace) const {
   std::string_view reader = request.reader.empty() ? request.door : request.reader;
   bool pin = request.credential.kind == PresentedKind::kPin;
-  return DecideWith(*index_, request, at, pin ? lockout_.LockedUntil(reader) : INT64_MIN, trace);
+  return DecideWith(*index_, request, at, pin ? lockout_.LockedUntil(reader) : INT64_MIN, trace,
+                    staff_only_);
 }
 
 }  // namespace lintel::rules

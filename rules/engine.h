@@ -29,9 +29,10 @@ struct Request {
 // otherwise the most specific denial wins (outside_schedule, rent_overdue, lease_not_started,
 // lease_ended, person_suspended of the primary, then no_access_to_door / no_active_lease).
 // `locked_out_until` is the reader's keypad lockout end (INT64_MIN when none). With `trace`, each
-// check is appended in order.
+// check is appended in order. With `staff_only` (the offline policy's restricted mode), a holder
+// whose role is not staff is denied `offline_staff_only` right after the person status check.
 Decision DecideWith(const Index& index, const Request& request, Instant now,
-                    int64_t locked_out_until, Trace* trace);
+                    int64_t locked_out_until, Trace* trace, bool staff_only = false);
 
 // Keypad lockout per reader: `failures` failed PIN entries (unknown or malformed PINs) within
 // `window_s` lock that reader's keypad for `lockout_s`; cards keep working (a lockout must not let
@@ -71,6 +72,10 @@ class Engine {
   // max(wall, floor), raising the floor to it.
   Instant EffectiveNow(Instant wall, bool* went_back = nullptr);
 
+  // The offline policy's restricted mode: only staff are admitted while set.
+  void SetStaffOnly(bool staff_only) { staff_only_ = staff_only; }
+  bool staff_only() const { return staff_only_; }
+
   Decision Decide(const Request& request, Instant wall_now, Trace* trace = nullptr);
   // Like Decide but changes nothing (no floor move, no lockout count): for "what if" queries.
   Decision Evaluate(const Request& request, Instant at, Trace* trace = nullptr) const;
@@ -79,6 +84,7 @@ class Engine {
   std::shared_ptr<const Index> index_;
   KeypadLockout lockout_;
   Instant floor_ = kInstantMin;
+  bool staff_only_ = false;
 };
 
 }  // namespace lintel::rules

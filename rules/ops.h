@@ -12,6 +12,7 @@
 #include <string_view>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "rules/model.h"
 
@@ -72,5 +73,10 @@ inline Op DeleteOp(RecordKind kind, std::string id) {
   op.id = std::move(id);
   return op;
 }
+
+// Applies `ops` to `records` in order, as the store does (a put replaces the record with that id
+// or appends it, a delete removes it and is no error when absent). The order of the remaining
+// records is kept; a put of a new id goes to the end. O(records + ops).
+void ApplyOpsTo(Records& records, const std::vector<Op>& ops);
 
 }  // namespace lintel::rules

@@ -44,6 +44,9 @@ Result<std::shared_ptr<const rules::Index>> Gateway::LoadIndex(store::Store& sto
 Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Clock& clock) {
   store::StoreOptions options;
   options.verify_on_open = false;  // LoadState below reads (and so checks) every state page
+  // The sync worker may hold the write lock while it stores a large snapshot: the core thread
+  // waits briefly, then keeps its journal queued and retries (it never stalls the doors).
+  options.busy_timeout_ms = 100;
   Result<std::unique_ptr<store::Store>> store = store::Store::Open(config.store_path, options);
   if (!store.ok()) return store.status();
   rules::Site site = config::MakeSite(config);
@@ -124,7 +127,28 @@ Status Gateway::Flush() {
     return r.status();
   }
   pending_.clear();
+  if (on_journal_) on_journal_();
   return Status::Ok();
+}
+
+Status Gateway::JournalNow(json event) {
+  Journal(std::move(event));
+  return Flush();
+}
+
+Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration) {
+  auto it = actuators_.find(door);
+  if (it == actuators_.end()) {
+    return Status::NotFound("door " + std::string(door) + " has no lock actuator configured");
+  }
+  Status st = it->second(duration);
+  Journal({{"type", "door.unlocked"},
+           {"door", door},
+           {"ms", duration.count()},
+           {"source", "cloud"},
+           {"ok", st.ok()}});
+  Status flushed = Flush();
+  return st.ok() ? flushed : st;
 }
 
 rules::Decision Gateway::Present(const rules::Request& request, std::string_view source) {
@@ -178,7 +202,7 @@ Result<json> Gateway::StatusCmd() {
   json doors = json::array();
   for (const rules::DoorRec& d : x.doors()) doors.push_back(d.id);
   Instant now = clock_.Wall();
-  return json{
+  json out = {
       {"site", config_.site_id},
       {"gateway", config_.gateway_id},
       {"time_zone", config_.time_zone},
@@ -197,6 +221,8 @@ Result<json> Gateway::StatusCmd() {
       {"events", {{"queued", *count}, {"last_seq", *last}}},
       {"doors", doors},
   };
+  for (const auto& [key, extra] : status_extra_) out[key] = extra();
+  return out;
 }
 
 Result<json> Gateway::Import(const json& request) {

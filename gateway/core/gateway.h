@@ -5,6 +5,9 @@
 // Thread rule: one thread (the core loop's) calls every method. Nothing here blocks on the network.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,6 +16,7 @@
 #include "config/config.h"
 #include "gateway/base/clock.h"
 #include "gateway/base/status.h"
+#include "gateway/cloud/sync.h"
 #include "gateway/store/store.h"
 #include "rules/engine.h"
 
@@ -23,7 +27,8 @@ namespace lintel::core {
 // changed:" followed by every validation problem, one per line (never PIN digits).
 Result<rules::Records> ParseValidState(const rules::Site& site, const nlohmann::json& records);
 
-class Gateway {
+// As a cloud::SyncHost it lends the cloud sync its store connection, engine, clock and journal.
+class Gateway final : public cloud::SyncHost {
  public:
   // Opens (or creates) the store at config.store_path, raises the engine's time floor to the
   // store's last-known-good time, loads the state into a fresh index and journals
@@ -50,6 +55,26 @@ class Gateway {
   const config::Config& config() const { return config_; }
   const rules::Engine& engine() const { return engine_; }
 
+  // Called after journal events were written (the cloud outbox publishes them).
+  void SetJournalListener(std::function<void()> listener) { on_journal_ = std::move(listener); }
+  // Adds a section to the `status` command's answer (the cloud sync's figures).
+  void SetStatusExtra(std::string key, std::function<nlohmann::json()> extra) {
+    status_extra_[std::move(key)] = std::move(extra);
+  }
+  // The lock actuator of a door (door I/O drivers): pulses the lock open for the duration.
+  using Actuator = std::function<Status(std::chrono::milliseconds)>;
+  void SetActuator(std::string door, Actuator actuator) {
+    actuators_[std::move(door)] = std::move(actuator);
+  }
+
+  // cloud::SyncHost
+  store::Store& store() override { return *store_; }
+  rules::Engine& engine() override { return engine_; }
+  Instant WallNow() override { return clock_.Wall(); }
+  bool ClockSynced() override { return clock_.Synchronized(); }
+  Status JournalNow(nlohmann::json event) override;
+  Status Unlock(std::string_view door, std::chrono::milliseconds duration) override;
+
  private:
   Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,
           std::shared_ptr<const rules::Index> index);
@@ -75,6 +100,9 @@ class Gateway {
   std::vector<store::JournalEvent> pending_;  // seq assigned by the store on Flush()
   bool clock_behind_ = false;
   Instant started_at_;
+  std::function<void()> on_journal_;
+  std::map<std::string, std::function<nlohmann::json()>> status_extra_;
+  std::map<std::string, Actuator, std::less<>> actuators_;
 };
 
 }  // namespace lintel::core

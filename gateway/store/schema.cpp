@@ -84,9 +84,21 @@ CREATE TABLE clock(
 ) STRICT;
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// v3: cloud commands already executed (once-only by id, also across restarts), with the response
+// sent, so a repeated id is answered without executing again.
+constexpr const char* kV3 = R"sql(
+CREATE TABLE commands(
+  id TEXT PRIMARY KEY NOT NULL,
+  executed_at INTEGER NOT NULL,
+  response TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX commands_by_time ON commands(executed_at);
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, kV1},
     {2, kV2},
+    {3, kV3},
 }};
 
 }  // namespace

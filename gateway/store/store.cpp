@@ -24,7 +24,6 @@ using internal::CodeFromSqlite;
 using internal::ResetOnExit;
 using internal::Stmt;
 
-constexpr int kBusyTimeoutMs = 5000;
 // After a checkpoint the WAL is truncated to this size, so one large snapshot does not leave a
 // WAL of the whole state on disk.
 constexpr int64_t kJournalSizeLimit = int64_t{64} << 20;
@@ -191,6 +190,12 @@ class SqliteStore final : public Store {
   Result<std::optional<Instant>> LastKnownGood() override;
   Status AdvanceLastKnownGood(Instant t) override;
 
+  Result<std::optional<std::string>> GetMeta(std::string_view key) override;
+  Status SetMeta(std::string_view key, std::string_view value) override;
+  Result<std::optional<std::string>> FindCommand(std::string_view id) override;
+  Status RecordCommand(std::string_view id, Instant at, std::string_view response) override;
+  Status PruneCommands(Instant before) override;
+
   Result<uint64_t> Append(std::span<JournalEvent> events) override;
   Result<std::vector<JournalEvent>> ReadFrom(uint64_t from_seq, size_t limit) override;
   Result<std::vector<JournalEvent>> Tail(size_t n) override;
@@ -215,6 +220,11 @@ class SqliteStore final : public Store {
     kDeleteEvents,
     kEventRange,
     kLastSeq,
+    kGetMeta,
+    kSetMeta,
+    kFindCommand,
+    kRecordCommand,
+    kPruneCommands,
     kStmtCount,
   };
   static std::string SqlOf(size_t id);
@@ -296,6 +306,16 @@ std::string SqliteStore::SqlOf(size_t id) {
       return "SELECT min(seq), max(seq) FROM events";
     case kLastSeq:
       return "SELECT seq FROM sqlite_sequence WHERE name = 'events'";
+    case kGetMeta:
+      return "SELECT value FROM meta WHERE key = ?1";
+    case kSetMeta:
+      return "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)";
+    case kFindCommand:
+      return "SELECT response FROM commands WHERE id = ?1";
+    case kRecordCommand:
+      return "INSERT INTO commands(id, executed_at, response) VALUES(?1, ?2, ?3)";
+    case kPruneCommands:
+      return "DELETE FROM commands WHERE executed_at < ?1";
     default:
       return "";
   }
@@ -371,7 +391,7 @@ Result<int64_t> SqliteStore::PragmaInt(const char* sql) {
 
 Status SqliteStore::Init(const StoreOptions& options) {
   sqlite3_extended_result_codes(db_, 1);
-  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  sqlite3_busy_timeout(db_, options.busy_timeout_ms);
 
   // Everything up to the migrations only reads, so a file refused here is left as it was.
   Result<int64_t> version = PragmaInt("PRAGMA user_version");
@@ -842,6 +862,61 @@ Status SqliteStore::AdvanceLastKnownGood(Instant t) {
   if (!s.ok()) return s.status();
   (*s)->BindInstant(1, t);
   return Run(**s, "advance last-known-good time", "");
+}
+
+// ---- meta and commands --------------------------------------------------------------------------
+
+Result<std::optional<std::string>> SqliteStore::GetMeta(std::string_view key) {
+  Result<Stmt*> s = Prepare(kGetMeta);
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  (*s)->BindText(1, key);
+  int rc = sqlite3_step((*s)->get());
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return Err(rc, "read meta " + std::string(key));
+  return std::optional<std::string>(std::string((*s)->Text(0)));
+}
+
+Status SqliteStore::SetMeta(std::string_view key, std::string_view value) {
+  if (key == "epoch" || key == "version") {
+    return Status::InvalidArgument("meta key " + std::string(key) + " is the applied position's");
+  }
+  Result<Stmt*> s = Prepare(kSetMeta);
+  if (!s.ok()) return s.status();
+  (*s)->BindText(1, key);
+  (*s)->BindText(2, value);
+  return Run(**s, "write meta", key);
+}
+
+Result<std::optional<std::string>> SqliteStore::FindCommand(std::string_view id) {
+  Result<Stmt*> s = Prepare(kFindCommand);
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  (*s)->BindText(1, id);
+  int rc = sqlite3_step((*s)->get());
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return Err(rc, "read command " + std::string(id));
+  return std::optional<std::string>(std::string((*s)->Text(0)));
+}
+
+Status SqliteStore::RecordCommand(std::string_view id, Instant at, std::string_view response) {
+  Result<Stmt*> s = Prepare(kRecordCommand);
+  if (!s.ok()) return s.status();
+  (*s)->BindText(1, id);
+  (*s)->BindInstant(2, at);
+  (*s)->BindText(3, response);
+  Status st = Run(**s, "record command", id);
+  if (!st.ok() && sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    return Status::AlreadyExists("command " + std::string(id) + " was already executed");
+  }
+  return st;
+}
+
+Status SqliteStore::PruneCommands(Instant before) {
+  Result<Stmt*> s = Prepare(kPruneCommands);
+  if (!s.ok()) return s.status();
+  (*s)->BindInstant(1, before);
+  return Run(**s, "prune commands", "");
 }
 
 // ---- event journal ----------------------------------------------------------------------------

@@ -14,7 +14,8 @@
 //   Corruption   the file is damaged ("<path>: database damaged: <sqlite message>"), or a row holds
 //                a value no build wrote ("<path>: people row p-7: role 9 is not a known value").
 //   IoError      the OS refused a read or write, or the disk is full.
-//   Unavailable  another process holds the database lock past the busy timeout (5 s).
+//   Unavailable  another connection holds the database lock past the busy timeout
+//                (StoreOptions::busy_timeout_ms).
 //   Internal     SQLite failed in a way not listed here (out of memory, misuse).
 //
 // Stored form of the records, for other readers of the file (lintelctl, support): see README.md.
@@ -87,12 +88,16 @@ struct StoreOptions {
   // every state row anyway (a damaged state page fails LoadState with Corruption), and a damaged
   // journal page is reported as Corruption by the first journal call that touches it.
   bool verify_on_open = true;
+  // How long a call waits for another connection's write transaction before failing with
+  // Unavailable. The core thread uses a short wait (a sync worker may hold the write lock while it
+  // replaces a large state; the journal keeps its events queued and retries), tools the default.
+  int busy_timeout_ms = 5000;
 };
 
 class Store {
  public:
   // The schema version this build creates and migrates to (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens the store at `path`, creating it when absent, and migrates it to kSchemaVersion (each
   // migration in its own transaction; a failed one leaves the file at the previous version).
@@ -160,6 +165,24 @@ class Store {
   // ignored (OK). Commits durably; callers advance it periodically (e.g. once a minute), not per
   // decision.
   virtual Status AdvanceLastKnownGood(Instant t) = 0;
+
+  // ---- small named values (sync bookkeeping) ---------------------------------------------------
+
+  // The text stored under `key`, nullopt when none. Keys "epoch" and "version" are the position's
+  // (use AppliedPosition). Used for the cloud head's expiry ("head_expires_at").
+  virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
+  // Stores `value` under `key` (durably). InvalidArgument for "epoch" and "version".
+  virtual Status SetMeta(std::string_view key, std::string_view value) = 0;
+
+  // ---- cloud commands executed (once-only by id) ------------------------------------------------
+
+  // The response recorded for command `id`, nullopt when it was never executed.
+  virtual Result<std::optional<std::string>> FindCommand(std::string_view id) = 0;
+  // Records that command `id` was executed at `at` with `response` (durably). AlreadyExists when
+  // the id is already recorded (nothing changed).
+  virtual Status RecordCommand(std::string_view id, Instant at, std::string_view response) = 0;
+  // Forgets commands executed before `before` (a command expires long before that).
+  virtual Status PruneCommands(Instant before) = 0;
 
   // ---- event journal (the cloud outbox) ---------------------------------------------------------
 

@@ -1,0 +1,262 @@
+#include "gateway/cloud/state_worker.h"
+
+#include <chrono>
+#include <set>
+
+#include "gateway/base/log.h"
+#include "gateway/store/store.h"
+#include "rules/validate.h"
+
+namespace lintel::cloud {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MsSince(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+size_t RecordCount(const rules::Records& r) {
+  return r.schedules.size() + r.groups.size() + r.people.size() + r.leases.size() +
+         r.credentials.size() + r.door_modes.size();
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& l : lines) {
+    if (!out.empty()) out += "\n";
+    out += l;
+  }
+  return out;
+}
+
+// Everything the worker thread owns.
+class Session {
+ public:
+  Session(std::string path, rules::Site site) : path_(std::move(path)), site_(std::move(site)) {}
+
+  Status Open() {
+    if (store_) return Status::Ok();
+    Result<std::unique_ptr<store::Store>> s = store::Store::Open(path_, {.verify_on_open = false});
+    if (!s.ok()) return s.status();
+    store_ = std::move(*s);
+    return Status::Ok();
+  }
+
+  StateOutcome Do(StateJob& job) {
+    StateOutcome out;
+    out.job_index = job.index();
+    auto started = Clock::now();
+    Status open = Open();
+    if (!open.ok()) {
+      out.result = StateOutcome::Result::kFailed;
+      out.error = open.ToString();
+      return out;
+    }
+    std::visit([&](auto& j) { Handle(j, out); }, job);
+    out.apply_ms = MsSince(started);
+    return out;
+  }
+
+  // Builds the index of the current state (after a burst that changed it).
+  std::shared_ptr<const rules::Index> BuildIndex(double* ms) {
+    auto started = Clock::now();
+    if (!Load().ok()) return nullptr;
+    std::vector<std::string> warnings;
+    auto index = rules::BuildIndex(site_, *records_, &warnings);
+    for (const std::string& w : warnings) LogWarning("sync", "state: " + w);
+    *ms = MsSince(started);
+    if (RecordCount(*records_) > kCacheRecordsUpTo) {
+      records_.reset();
+      baseline_.reset();
+    }
+    return index;
+  }
+
+ private:
+  Status Load() {
+    if (records_) return Status::Ok();
+    Result<rules::Records> r = store_->LoadRecords();
+    if (!r.ok()) return r.status();
+    records_ = std::move(*r);
+    return Status::Ok();
+  }
+  // The problems the stored state already has (tolerated when it was stored under another YAML):
+  // a delta is only blamed for problems it brings.
+  const std::set<std::string>& Baseline() {
+    if (!baseline_) {
+      std::vector<std::string> errors = rules::Validate(site_, *records_, SIZE_MAX);
+      baseline_.emplace(errors.begin(), errors.end());
+    }
+    return *baseline_;
+  }
+
+  void Handle(DeltaJob& j, StateOutcome& out) {
+    out.position = j.to;
+    out.changes = j.ops.size();
+    Result<Position> at = store_->AppliedPosition();
+    if (!at.ok()) return Fail(out, at.status());
+    if (*at != j.from) {
+      out.result = StateOutcome::Result::kSkipped;
+      out.error = "the store is at " + PositionText(*at) + ", the delta follows " +
+                  PositionText(j.from);
+      return;
+    }
+    ApplyOps(j.ops, j.to, out);
+  }
+
+  void Handle(LocalOpsJob& j, StateOutcome& out) {
+    out.tag = j.tag;
+    out.changes = j.ops.size();
+    Result<Position> at = store_->AppliedPosition();
+    if (!at.ok()) return Fail(out, at.status());
+    out.position = *at;
+    ApplyOps(j.ops, *at, out);
+  }
+
+  void ApplyOps(const std::vector<rules::Op>& ops, Position to, StateOutcome& out) {
+    Status loaded = Load();
+    if (!loaded.ok()) return Fail(out, loaded);
+    const std::set<std::string>& baseline = Baseline();
+    rules::Records next = *records_;
+    rules::ApplyOpsTo(next, ops);
+    std::vector<std::string> added;
+    for (std::string& e : rules::Validate(site_, next, SIZE_MAX)) {
+      if (!baseline.contains(e)) added.push_back(std::move(e));
+      if (added.size() >= 20) break;
+    }
+    if (!added.empty()) {
+      out.result = StateOutcome::Result::kRejected;
+      out.error = JoinLines(added);
+      return;
+    }
+    Status st = store_->ApplyOps(ops, to);
+    if (!st.ok()) {
+      if (st.code() == StatusCode::kInvalidArgument) {
+        out.result = StateOutcome::Result::kRejected;
+        out.error = st.message();
+        return;
+      }
+      return Fail(out, st);
+    }
+    records_ = std::move(next);
+    baseline_.reset();
+    changed_ = true;
+  }
+
+  void Handle(SnapshotJob& j, StateOutcome& out) {
+    out.position = j.to;
+    out.tag = j.snapshot_id;
+    out.changes = RecordCount(j.records);
+    std::vector<std::string> errors = rules::Validate(site_, j.records, 20);
+    if (!errors.empty()) {
+      out.result = StateOutcome::Result::kRejected;
+      out.error = JoinLines(errors);
+      return;
+    }
+    Status st = store_->ReplaceState(j.records, j.to);
+    if (!st.ok()) {
+      if (st.code() == StatusCode::kInvalidArgument) {
+        out.result = StateOutcome::Result::kRejected;
+        out.error = st.message();
+        return;
+      }
+      return Fail(out, st);
+    }
+    records_ = std::move(j.records);
+    baseline_.reset();
+    changed_ = true;
+  }
+
+  void Handle(SiteJob& j, StateOutcome& out) {
+    site_ = std::move(j.site);
+    baseline_.reset();
+    changed_ = true;
+    Result<Position> at = store_->AppliedPosition();
+    if (at.ok()) out.position = *at;
+  }
+
+  void Fail(StateOutcome& out, const Status& st) {
+    out.result = StateOutcome::Result::kFailed;
+    out.error = st.ToString();
+    records_.reset();  // reload from the store next time: it is the truth
+    baseline_.reset();
+  }
+
+  static std::string PositionText(Position p) {
+    return std::to_string(p.epoch) + "/" + std::to_string(p.version);
+  }
+
+ public:
+  bool changed_ = false;
+
+ private:
+  std::string path_;
+  rules::Site site_;
+  std::unique_ptr<store::Store> store_;
+  std::optional<rules::Records> records_;
+  std::optional<std::set<std::string>> baseline_;
+};
+
+}  // namespace
+
+StateWorker::StateWorker(std::string store_path, rules::Site site, Poster post,
+                         OnOutcome on_outcome)
+    : store_path_(std::move(store_path)),
+      site_(std::move(site)),
+      post_(std::move(post)),
+      on_outcome_(std::move(on_outcome)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+StateWorker::~StateWorker() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    queue_.clear();
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void StateWorker::Submit(StateJob job) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_all();
+}
+
+size_t StateWorker::pending() const {
+  std::lock_guard lock(mu_);
+  return queue_.size() + in_progress_;
+}
+
+void StateWorker::Run() {
+  Session session(store_path_, site_);
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    StateJob job = std::move(queue_.front());
+    queue_.pop_front();
+    ++in_progress_;
+    lock.unlock();
+    StateOutcome out = session.Do(job);
+    lock.lock();
+    // Last job of a burst that changed the state: build and attach the index.
+    if (queue_.empty() && session.changed_ && !stop_) {
+      lock.unlock();
+      out.index = session.BuildIndex(&out.index_ms);
+      session.changed_ = false;
+      lock.lock();
+    }
+    if (stop_) return;
+    lock.unlock();
+    post_([cb = on_outcome_, o = std::move(out)]() mutable { cb(std::move(o)); });
+    lock.lock();
+    --in_progress_;
+  }
+}
+
+}  // namespace lintel::cloud

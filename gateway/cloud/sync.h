@@ -1,0 +1,162 @@
+// CloudSync: the gateway's side of the cloud contract (shared/contract/cloud-mqtt.md), as a state
+// machine on the core thread. It receives what the MqttLink reports (connect, loss, messages),
+// verifies every message (ParseCloudMessage), applies state changes through the StateWorker (never
+// on the core thread), publishes acks, requests, the retained `state`, the event outbox and
+// command responses, and runs the offline policy. gateway/cloud/README.md describes the behaviour
+// as a cloud engineer sees it.
+//
+// Threads: every member runs on the core thread (the MqttListener calls arrive through the loop).
+// Decisions never wait for anything here: a new index is swapped into the engine when ready.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "gateway/base/position.h"
+#include "gateway/base/status.h"
+#include "gateway/base/time.h"
+#include "gateway/cloud/messages.h"
+#include "gateway/cloud/mqtt_link.h"
+#include "gateway/cloud/outbound.h"
+#include "gateway/cloud/state_worker.h"
+#include "gateway/cloud/sync_rules.h"
+#include "gateway/store/store.h"
+#include "rules/engine.h"
+
+namespace lintel::cloud {
+
+// What the gateway lends the sync (implemented by core::Gateway). Core thread only.
+class SyncHost {
+ public:
+  virtual ~SyncHost() = default;
+  // The core thread's store connection: journal (outbox), meta, commands, position.
+  virtual store::Store& store() = 0;
+  // The engine: its index is swapped, its offline restriction set, its clock read.
+  virtual rules::Engine& engine() = 0;
+  // The wall clock (for freshness and expiry; the engine's floor is applied on top).
+  virtual Instant WallNow() = 0;
+  virtual bool ClockSynced() = 0;
+  // Queues an event for the journal and writes the queue (durable before it returns when OK).
+  virtual Status JournalNow(nlohmann::json event) = 0;
+  // Pulses the door's lock open for `duration` (a cloud `unlock` command). Errors: NotFound when
+  // the door has no actuator.
+  virtual Status Unlock(std::string_view door, std::chrono::milliseconds duration) = 0;
+};
+
+// Figures for `lintelctl status` and the tests.
+struct SyncCounters {
+  uint64_t messages = 0;
+  uint64_t rejected = 0;
+  std::map<std::string, uint64_t> rejected_by_reason;  // RejectReasonName, "stale", "validation"
+  uint64_t deltas_applied = 0;
+  uint64_t snapshots_applied = 0;
+  uint64_t duplicates = 0;
+  uint64_t gaps = 0;
+  uint64_t commands_executed = 0;
+  uint64_t commands_refused = 0;
+  uint64_t events_published = 0;
+  uint64_t batches_published = 0;
+};
+
+class CloudSync final : public MqttListener {
+ public:
+  // Limits of the outbox sender.
+  static constexpr uint64_t kMaxUnackedEvents = 20000;    // published, not yet acknowledged
+  static constexpr std::chrono::seconds kAckTimeout{30};  // then resend from the first unacked
+  static constexpr std::chrono::seconds kRequestRepeat{5};  // same sync/request not repeated sooner
+
+  // `config` gives site, gateway, keys and the offline policy. `worker` applies state changes;
+  // `link` may be null until SetLink (tests drive the listener directly).
+  CloudSync(const config::Config& config, SyncHost& host, std::string boot_id);
+
+  // Starts the state worker (its own store connection on config.store_path). Errors: the position
+  // or the head expiry cannot be read from the store.
+  Status Start(StateWorker::Poster post);
+  void SetLink(MqttLink* link) { link_ = link; }
+  const Topics& topics() const { return topics_; }
+
+  // A new config (SIGHUP): keys, site and offline policy. Site and gateway ids cannot change
+  // (topics and signatures name them): FailedPrecondition.
+  Status Reload(const config::Config& config);
+
+  // MqttListener (through the core loop).
+  void OnConnected(uint32_t session) override;
+  void OnDisconnected(const std::string& reason) override;
+  void OnMessage(const std::string& topic, const std::string& payload) override;
+
+  // New events were journaled: publish them if connected.
+  void OnJournal();
+  // Every second: outbox ack timeout, offline policy, state republish when changed.
+  void Tick();
+
+  // {"connected","session","epoch","version","pending_jobs","head":{..}?,"outbox","staff_only",
+  //  "counters":{..}} for `lintelctl status`.
+  nlohmann::json StatusJson();
+
+  const SyncCounters& counters() const { return counters_; }
+  Position applied() const { return applied_; }
+  bool connected() const { return connected_; }
+  // State jobs submitted to the worker whose outcome has not been handled yet.
+  size_t pending_jobs() const { return jobs_outstanding_; }
+
+ private:
+  void Reject(Topic topic, const std::string& payload, const Status& error, std::string reason);
+  void OnHead(const Head& head);
+  void OnDelta(Delta delta);
+  void OnSnapshotPage(SnapshotPage page);
+  void OnEventsAck(const EventsAck& ack);
+  void OnCommand(const Command& cmd);
+  void OnOutcome(StateOutcome outcome);
+
+  void Submit(StateJob job);
+  void RequestDeltas();
+  void RequestSnapshot(const std::string& reason);
+  void Publish(const std::string& topic, const std::string& payload, bool retain = false);
+  void PublishState();
+  void Respond(const Command& cmd, bool ok, const std::optional<nlohmann::json>& result,
+               const std::string& error);
+  void PumpOutbox();
+  void ApplyOfflinePolicy();
+  Instant Now();
+
+  config::Config config_;
+  SyncHost& host_;
+  std::string boot_id_;
+  Topics topics_;
+  Expect expect_;
+  MqttLink* link_ = nullptr;
+  std::unique_ptr<StateWorker> worker_;
+  size_t jobs_outstanding_ = 0;
+
+  bool connected_ = false;
+  uint32_t session_ = 0;
+  Position applied_;
+  Position pending_;  // applied_ plus the jobs queued in the worker
+  SnapshotStager stager_;
+  std::optional<Head> head_;  // the latest verified, unexpired head
+  std::optional<Instant> head_expires_at_;  // persisted (meta "head_expires_at")
+  std::string last_request_;
+  std::chrono::steady_clock::time_point last_request_at_{};
+  bool state_dirty_ = false;
+
+  // Outbox: events with seq <= acked_ are deleted; next_send_ is the next seq to publish;
+  // events with seq <= historical_upto_ waited (or are resent) and are flagged `historical`.
+  uint64_t acked_ = 0;
+  uint64_t next_send_ = 1;
+  uint64_t sent_upto_ = 0;
+  uint64_t historical_upto_ = 0;
+  std::chrono::steady_clock::time_point last_ack_progress_{};
+
+  // Commands waiting for the worker (set_door_mode), by id.
+  std::map<std::string, Command> waiting_commands_;
+  SyncCounters counters_;
+};
+
+}  // namespace lintel::cloud

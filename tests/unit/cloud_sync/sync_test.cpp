@@ -1,0 +1,502 @@
+// CloudSync in-process: a real Gateway (store on disk, FakeClock), the real state worker thread,
+// and a recording MqttLink in place of the broker. Every cloud message is signed for real.
+#include "gateway/cloud/sync.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "config/config.h"
+#include "gateway/base/base64.h"
+#include "gateway/base/event_loop.h"
+#include "gateway/cloud/jws.h"
+#include "gateway/core/gateway.h"
+
+namespace lintel::cloud {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Instant T(const char* t) { return ParseRfc3339(t).value(); }
+
+Ed25519KeyPair Key(uint8_t fill) {
+  std::array<uint8_t, 32> seed;
+  seed.fill(fill);
+  return Ed25519KeyPairFromSeed(seed);
+}
+
+struct Published {
+  std::string topic;
+  json payload;
+  bool retain;
+};
+
+// Stands in for the broker: records what the gateway publishes.
+class RecordingLink final : public MqttLink {
+ public:
+  void Start() override {}
+  void Stop() override {}
+  bool Publish(const std::string& topic, const std::string& payload, int, bool retain) override {
+    if (!up) return false;
+    sent.push_back({topic, json::parse(payload), retain});
+    return true;
+  }
+  bool connected() const override { return up; }
+  size_t in_flight() const override { return 0; }
+  std::vector<Published> On(const std::string& suffix) const {
+    std::vector<Published> out;
+    for (const Published& p : sent) {
+      if (p.topic.size() >= suffix.size() &&
+          p.topic.compare(p.topic.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+          p.topic[p.topic.size() - suffix.size() - 1] == '/') {
+        out.push_back(p);
+      }
+    }
+    return out;
+  }
+  bool up = true;
+  std::vector<Published> sent;
+};
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/lintel-sync-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    WriteConfig("");
+    Open();
+  }
+  void TearDown() override {
+    sync_.reset();
+    gw_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void WriteConfig(const std::string& offline) {
+    std::string yaml =
+        "site: {id: maple, time_zone: Europe/Berlin}\ngateway: {id: gw-1}\nstore: {path: " +
+        (dir_ / "l.db").string() +
+        "}\ndoors:\n  - {id: front, common: true}\n  - {id: unit-1}\n"
+        "cloud:\n  trusted_keys:\n    - {kid: cloud-1, public_key: " +
+        Base64Encode(std::span<const uint8_t>(key_.public_key)) + "}\n" + offline;
+    auto c = config::LoadConfigText(yaml, "test.yaml");
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    config_ = *c;
+  }
+
+  void Open() {
+    auto loop = EventLoop::Create();
+    ASSERT_TRUE(loop.ok());
+    loop_ = std::move(*loop);
+    auto g = core::Gateway::Open(config_, clock_);
+    ASSERT_TRUE(g.ok()) << g.status().ToString();
+    gw_ = std::move(*g);
+    sync_ = std::make_unique<CloudSync>(config_, *gw_, "boot-1");
+    ASSERT_TRUE(sync_->Start([this](std::function<void()> f) { loop_->Post(std::move(f)); }).ok());
+    gw_->SetJournalListener([this] { sync_->OnJournal(); });
+    sync_->SetLink(&link_);
+    sync_->OnConnected(1);
+  }
+  void Restart() {
+    sync_.reset();
+    gw_.reset();
+    Open();
+  }
+
+  // Runs the loop until the worker has reported everything submitted.
+  void Settle() {
+    for (int i = 0; i < 500 && sync_->pending_jobs() > 0; ++i) {
+      ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+    }
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(1)).ok());
+    ASSERT_EQ(sync_->pending_jobs(), 0u);
+  }
+
+  std::string Sign(const json& payload, const Ed25519KeyPair& key, const std::string& kid) {
+    return SignJws(payload.dump(), kid, std::span<const uint8_t, 64>(key.secret_key));
+  }
+  void Send(const std::string& suffix, json payload, bool settle = true) {
+    SendRaw(suffix, Sign(payload, key_, "cloud-1"), settle);
+  }
+  void SendRaw(const std::string& suffix, const std::string& jws, bool settle = true) {
+    sync_->OnMessage(sync_->topics().root + "/" + suffix, jws);
+    if (settle) Settle();
+  }
+  json Base(const char* type) {
+    return {{"type", type}, {"site", "maple"}, {"gateway", "gw-1"}};
+  }
+  json Snapshot(uint64_t epoch, uint64_t version, const json& records, int page = 1,
+                int pages = 1, const std::string& id = "snap-1") {
+    json j = Base("snapshot");
+    j.update({{"epoch", epoch},
+              {"version", version},
+              {"snapshot_id", id},
+              {"page", page},
+              {"pages", pages},
+              {"records", records}});
+    return j;
+  }
+  json Delta(uint64_t epoch, uint64_t version, json ops) {
+    json j = Base("delta");
+    j.update({{"epoch", epoch},
+              {"version", version},
+              {"prev", version - 1},
+              {"issued_at", "2026-11-23T10:00:00Z"},
+              {"ops", ops}});
+    return j;
+  }
+  json Head(uint64_t epoch, uint64_t version, const char* expires = "2026-11-24T10:00:00Z") {
+    json j = Base("head");
+    j.update({{"epoch", epoch},
+              {"version", version},
+              {"issued_at", "2026-11-23T10:00:00Z"},
+              {"expires_at", expires}});
+    return j;
+  }
+  json Command(const std::string& id, const std::string& name, json args,
+               const char* expires = "2026-11-23T12:05:00Z",
+               const char* issued = "2026-11-23T11:50:00Z") {
+    json j = Base("command");
+    j.update({{"id", id},
+              {"name", name},
+              {"args", args},
+              {"issued_at", issued},
+              {"expires_at", expires}});
+    return j;
+  }
+
+  static json People() {
+    return json::parse(R"([
+      {"id": "p1", "name": "Ada", "role": "tenant"},
+      {"id": "s1", "name": "Sam", "role": "staff", "groups": ["default"]}])");
+  }
+  static json Records() {
+    return {{"people", People()},
+            {"leases", json::parse(R"([{"id": "l1", "unit": "1", "members": ["p1"],
+                 "groups": ["default"], "starts_at": "2026-01-01T00:00:00Z"}])")},
+            {"credentials", json::parse(R"([
+                 {"id": "c1", "person": "p1", "type": "card", "status": "active",
+                  "card": {"uid": "a1b2"}},
+                 {"id": "c2", "person": "s1", "type": "card", "status": "active",
+                  "card": {"uid": "5a5a"}}])")}};
+  }
+  static json Card(const char* id, const char* person, const char* uid, const char* status) {
+    return {{"id", id}, {"person", person}, {"type", "card"}, {"status", status},
+            {"card", {{"uid", uid}}}};
+  }
+
+  std::string Decide(const char* uid, const char* door = "front") {
+    auto r = gw_->Handle({{"cmd", "present"}, {"door", door}, {"uid", uid}});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? (*r)["reason"].get<std::string>() : "";
+  }
+  Position Stored() { return gw_->store().AppliedPosition().value(); }
+
+  fs::path dir_;
+  Ed25519KeyPair key_ = Key(7);
+  config::Config config_;
+  FakeClock clock_{T("2026-11-23T12:00:00Z")};
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<core::Gateway> gw_;
+  std::unique_ptr<CloudSync> sync_;
+  RecordingLink link_;
+};
+
+TEST_F(SyncTest, PublishesRetainedStateOnConnect) {
+  auto states = link_.On("state");
+  ASSERT_EQ(states.size(), 1u);
+  EXPECT_TRUE(states[0].retain);
+  EXPECT_EQ(states[0].payload["online"], true);
+  EXPECT_EQ(states[0].payload["boot_id"], "boot-1");
+  EXPECT_EQ(states[0].payload["session"], 1);
+  EXPECT_EQ(states[0].payload["epoch"], 0);
+}
+
+TEST_F(SyncTest, SnapshotPagesApplyTogetherThenAck) {
+  json r = Records();
+  json page1 = {{"people", r["people"]}, {"leases", r["leases"]}};
+  json page2 = {{"credentials", r["credentials"]}};
+  Send("sync/snapshot", Snapshot(1, 10, page1, 1, 2));
+  EXPECT_EQ(Decide("a1b2"), "unknown_credential") << "half a snapshot changes nothing";
+  EXPECT_EQ(Stored(), (Position{0, 0}));
+  Send("sync/snapshot", Snapshot(1, 10, page2, 2, 2));
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  EXPECT_EQ(Stored(), (Position{1, 10}));
+  auto acks = link_.On("sync/ack");
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].payload, json({{"epoch", 1}, {"version", 10}, {"result", "applied"}}));
+  EXPECT_EQ(sync_->counters().snapshots_applied, 1u);
+}
+
+TEST_F(SyncTest, RevocationDeltaDeniesAndDuplicateIsDropped) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  ASSERT_EQ(Decide("a1b2"), "granted");
+  json revoke = Delta(1, 2, {{{"op", "put"}, {"kind", "credential"},
+                              {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+  Send("sync/delta", revoke);
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  EXPECT_EQ(Stored(), (Position{1, 2}));
+  size_t acks = link_.On("sync/ack").size();
+  Send("sync/delta", revoke);  // replayed
+  EXPECT_EQ(sync_->counters().duplicates, 1u);
+  EXPECT_EQ(link_.On("sync/ack").size(), acks) << "a duplicate is dropped silently";
+  // An old delta replayed after a restart is still dropped: the position is durable.
+  Restart();
+  Send("sync/delta", Delta(1, 2, {{{"op", "put"}, {"kind", "credential"},
+                                   {"data", Card("c1", "p1", "a1b2", "active")}}}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+}
+
+TEST_F(SyncTest, GapIsAckedAndTheMissingDeltasRequested) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  Send("sync/delta", Delta(1, 4, json::array()));
+  auto acks = link_.On("sync/ack");
+  ASSERT_FALSE(acks.empty());
+  EXPECT_EQ(acks.back().payload["result"], "gap");
+  EXPECT_EQ(acks.back().payload["version"], 4);
+  auto requests = link_.On("sync/request");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].payload,
+            json::parse(R"({"want":"deltas","from":{"epoch":1,"version":1}})"));
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  // The missing deltas arrive, then the one that was early.
+  Send("sync/delta", Delta(1, 2, json::array()));
+  Send("sync/delta", Delta(1, 3, json::array()));
+  Send("sync/delta", Delta(1, 4, json::array()));
+  EXPECT_EQ(Stored(), (Position{1, 4}));
+}
+
+TEST_F(SyncTest, HeadAheadRequestsDeltasAndNewEpochRequestsSnapshot) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  Send("sync/head", Head(1, 5));
+  auto req = link_.On("sync/request");
+  ASSERT_EQ(req.size(), 1u);
+  EXPECT_EQ(req[0].payload["want"], "deltas");
+  Send("sync/head", Head(2, 1));
+  req = link_.On("sync/request");
+  ASSERT_EQ(req.size(), 2u);
+  EXPECT_EQ(req[1].payload["want"], "snapshot");
+  // A delta of the new epoch is not applied on top of the old one.
+  Send("sync/delta", Delta(2, 2, json::array()));
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+}
+
+TEST_F(SyncTest, ForgedOrMisaddressedMessagesChangeNothing) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  json revoke = Delta(1, 2, {{{"op", "put"}, {"kind", "credential"},
+                              {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+  size_t acks = link_.On("sync/ack").size();
+  // Signed by a key the gateway does not trust, under the trusted kid.
+  SendRaw("sync/delta", Sign(revoke, Key(9), "cloud-1"));
+  // Unsigned.
+  SendRaw("sync/delta", revoke.dump());
+  // For another site, properly signed.
+  json other = revoke;
+  other["site"] = "elm";
+  Send("sync/delta", other);
+  // alg none.
+  SendRaw("sync/delta", Base64UrlEncode(std::string(R"({"alg":"none","kid":"cloud-1"})")) + "." +
+                            Base64UrlEncode(revoke.dump()) + ".");
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(sync_->counters().rejected, 4u);
+  EXPECT_EQ(sync_->counters().rejected_by_reason.at("signature"), 3u);
+  EXPECT_EQ(sync_->counters().rejected_by_reason.at("wrong_site"), 1u);
+  // The wrong-site message was signed, so the cloud hears about it; forged ones get no answer.
+  auto after = link_.On("sync/ack");
+  ASSERT_EQ(after.size(), acks + 1);
+  EXPECT_EQ(after.back().payload["result"], "rejected");
+}
+
+TEST_F(SyncTest, InvalidDeltaIsRejectedWithThePreciseReason) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  json bad = Delta(1, 2, {{{"op", "put"}, {"kind", "credential"},
+                           {"data", Card("c1", "p1", "a1b2", "revoked")}},
+                          {{"op", "put"}, {"kind", "credential"},
+                           {"data", {{"id", "c9"}, {"person", "p1"}, {"type", "pin"},
+                                     {"status", "active"}, {"pin", "9123"}}}}});
+  Send("sync/delta", bad);
+  EXPECT_EQ(Decide("a1b2"), "granted") << "nothing of a rejected delta is applied";
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  auto acks = link_.On("sync/ack");
+  ASSERT_FALSE(acks.empty());
+  EXPECT_EQ(acks.back().payload["result"], "rejected");
+  std::string error = acks.back().payload["error"];
+  EXPECT_NE(error.find("credential c9"), std::string::npos) << error;
+  EXPECT_EQ(error.find("9123"), std::string::npos) << "no PIN digits in the error";
+  // The next good delta after the rejected one still applies.
+  Send("sync/delta", Delta(1, 2, {{{"op", "delete"}, {"kind", "credential"}, {"id", "c1"}}}));
+  EXPECT_EQ(Decide("a1b2"), "unknown_credential");
+}
+
+TEST_F(SyncTest, EventsArePublishedInOrderAndRemovedOnlyWhenAcked) {
+  link_.sent.clear();
+  for (int i = 0; i < 3; ++i) Decide("ffff");
+  auto batches = link_.On("events");
+  ASSERT_FALSE(batches.empty());
+  std::vector<uint64_t> seqs;
+  for (const auto& b : batches) {
+    EXPECT_EQ(b.payload["boot_id"], "boot-1");
+    for (const json& e : b.payload["events"]) seqs.push_back(e["seq"]);
+  }
+  ASSERT_GE(seqs.size(), 3u);
+  EXPECT_TRUE(std::is_sorted(seqs.begin(), seqs.end()));
+  uint64_t held = gw_->store().Count().value();
+  EXPECT_GE(held, 3u) << "published is not acknowledged";
+  json ack = Base("events_ack");
+  ack["upto"] = seqs[1];
+  Send("events/ack", ack);
+  EXPECT_EQ(gw_->store().Count().value(), gw_->store().LastSeq().value() - seqs[1]);
+  auto left = gw_->store().ReadFrom(0, 100).value();
+  ASSERT_FALSE(left.empty());
+  EXPECT_EQ(left.front().seq, seqs[1] + 1);
+}
+
+TEST_F(SyncTest, EventsQueuedWhileDownGoOutHistoricalOnReconnect) {
+  link_.up = false;
+  sync_->OnDisconnected("test");
+  Decide("ffff");
+  uint64_t last = gw_->store().LastSeq().value();
+  link_.up = true;
+  link_.sent.clear();
+  sync_->OnConnected(2);
+  auto batches = link_.On("events");
+  ASSERT_FALSE(batches.empty());
+  json last_event = batches.back().payload["events"].back();
+  EXPECT_EQ(last_event["seq"], last);
+  EXPECT_EQ(last_event["historical"], true);
+  EXPECT_EQ(last_event["type"], "access.denied");
+  // An event made while connected is not historical.
+  link_.sent.clear();
+  Decide("ffff");
+  batches = link_.On("events");
+  ASSERT_FALSE(batches.empty());
+  EXPECT_EQ(batches.back().payload["events"].back()["historical"], false);
+}
+
+TEST_F(SyncTest, UnacknowledgedEventsAreResentAfterReconnect) {
+  Decide("ffff");
+  uint64_t last = gw_->store().LastSeq().value();
+  sync_->OnDisconnected("broker went away");
+  link_.sent.clear();
+  sync_->OnConnected(2);
+  std::vector<uint64_t> seqs;
+  for (const auto& b : link_.On("events")) {
+    for (const json& e : b.payload["events"]) seqs.push_back(e["seq"]);
+  }
+  ASSERT_FALSE(seqs.empty());
+  EXPECT_EQ(seqs.back(), last);
+  EXPECT_EQ(seqs.front(), 1u) << "nothing was acknowledged, so everything is sent again";
+}
+
+TEST_F(SyncTest, CommandsRunOnceAndNotAfterExpiry) {
+  std::vector<int64_t> pulses;
+  gw_->SetActuator("front", [&](std::chrono::milliseconds d) {
+    pulses.push_back(d.count());
+    return Status::Ok();
+  });
+  Send("cmd/request", Command("c-1", "unlock", {{"door", "front"}, {"seconds", 3}}));
+  Send("cmd/request", Command("c-1", "unlock", {{"door", "front"}, {"seconds", 3}}));
+  Send("cmd/request", Command("c-2", "unlock", {{"door", "front"}}, "2026-11-23T11:59:59Z"));
+  Send("cmd/request", Command("c-3", "unlock", {{"door", "unit-1"}}));
+  Send("cmd/request", Command("c-4", "ping", json::object()));
+  EXPECT_EQ(pulses, std::vector<int64_t>{3000}) << "executed once, never when expired";
+  auto r = link_.On("cmd/response");
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(r[0].payload["ok"], true);
+  EXPECT_EQ(r[0].payload["id"], "c-1");
+  EXPECT_EQ(r[1].payload["ok"], false);
+  EXPECT_NE(r[1].payload["error"].get<std::string>().find("already executed"), std::string::npos);
+  EXPECT_EQ(r[2].payload["ok"], false);
+  EXPECT_NE(r[2].payload["error"].get<std::string>().find("expired"), std::string::npos);
+  EXPECT_EQ(r[3].payload["ok"], false) << "unit-1 has no actuator";
+  EXPECT_EQ(r[4].payload["ok"], true);
+  EXPECT_EQ(r[4].payload["result"]["epoch"], 0);
+  // Once-only survives a restart.
+  Restart();
+  gw_->SetActuator("front", [&](std::chrono::milliseconds d) {
+    pulses.push_back(d.count());
+    return Status::Ok();
+  });
+  link_.sent.clear();
+  Send("cmd/request", Command("c-1", "unlock", {{"door", "front"}, {"seconds", 3}}));
+  EXPECT_EQ(pulses.size(), 1u);
+  ASSERT_EQ(link_.On("cmd/response").size(), 1u);
+  EXPECT_EQ(link_.On("cmd/response")[0].payload["ok"], false);
+}
+
+TEST_F(SyncTest, SetDoorModeCommandLocksTheDoorDown) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  ASSERT_EQ(Decide("a1b2"), "granted");
+  Send("cmd/request", Command("m-1", "set_door_mode", {{"door", "front"}, {"mode", "locked_down"}}));
+  EXPECT_EQ(Decide("a1b2"), "door_locked_down");
+  auto r = link_.On("cmd/response");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].payload["ok"], true);
+  EXPECT_EQ(Stored(), (Position{1, 1})) << "a command does not move the cloud position";
+}
+
+TEST_F(SyncTest, ResyncCommandRequestsASnapshot) {
+  Send("cmd/request", Command("r-1", "resync", json::object()));
+  auto req = link_.On("sync/request");
+  ASSERT_EQ(req.size(), 1u);
+  EXPECT_EQ(req[0].payload["want"], "snapshot");
+}
+
+TEST_F(SyncTest, ExpiredHeadIsStaleAndChangesNothing) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  Send("sync/head", Head(1, 5, "2026-11-23T11:00:00Z"));
+  EXPECT_TRUE(link_.On("sync/request").empty());
+  EXPECT_EQ(sync_->counters().rejected_by_reason.at("stale"), 1u);
+}
+
+TEST_F(SyncTest, OfflinePolicyStaffOnlyAfterTheHeadExpiresPlusHours) {
+  WriteConfig("  offline: {policy: staff_only, staff_only_after_h: 2}\n");
+  Restart();
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  Send("sync/head", Head(1, 1, "2026-11-23T13:00:00Z"));
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  clock_.SetWall(T("2026-11-23T14:59:00Z"));  // the head expired, within the 2 h allowance
+  sync_->Tick();
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  clock_.SetWall(T("2026-11-23T15:00:01Z"));
+  sync_->Tick();
+  EXPECT_EQ(Decide("a1b2"), "offline_staff_only");
+  EXPECT_EQ(Decide("5a5a"), "granted") << "staff keep access";
+  // Also after a restart (the head's expiry is stored).
+  Restart();
+  EXPECT_EQ(Decide("a1b2"), "offline_staff_only");
+  // A fresh head lifts it.
+  Send("sync/head", Head(1, 1, "2026-11-24T15:00:00Z"));
+  EXPECT_EQ(Decide("a1b2"), "granted");
+}
+
+TEST_F(SyncTest, DefaultOfflinePolicyKeepsEnforcingAndTimeStillEndsLeases) {
+  json r = Records();
+  r["leases"][0]["ends_at"] = "2026-12-01T00:00:00Z";
+  Send("sync/snapshot", Snapshot(1, 1, r));
+  Send("sync/head", Head(1, 1, "2026-11-23T13:00:00Z"));
+  sync_->OnDisconnected("cloud gone");
+  clock_.SetWall(T("2026-11-30T23:59:00Z"));  // days without any cloud message
+  sync_->Tick();
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  clock_.SetWall(T("2026-12-01T00:00:00Z"));
+  EXPECT_EQ(Decide("a1b2"), "lease_ended");
+}
+
+TEST_F(SyncTest, InvalidSnapshotLeavesTheOldStateInForce) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  json r = Records();
+  r["credentials"][0]["person"] = "nobody";
+  Send("sync/snapshot", Snapshot(1, 2, r, 1, 1, "snap-2"));
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  auto acks = link_.On("sync/ack");
+  EXPECT_EQ(acks.back().payload["result"], "rejected");
+  EXPECT_EQ(acks.back().payload["version"], 2);
+}
+
+}  // namespace
+}  // namespace lintel::cloud
