@@ -4,7 +4,8 @@
 // What a link does on its own (shared/contract/cloud-mqtt.md, "Transport"; issue 3, point 1):
 //   - connects with a clean session over plain TCP (tcp://) or TLS (ssl://, CA file, client
 //     certificate and key), MQTT 3.1.1 or 5;
-//   - sets the Last Will (`will_topic`, QoS 1, retained) on every connect attempt, its payload built
+//   - sets the Last Will (`will_topic`, QoS 1, retained) on every connect attempt, its payload
+//   built
 //     for that attempt's session number;
 //   - subscribes to `subscriptions` (QoS 1) on every connect, and only then reports the connection;
 //   - reconnects after any failure or loss with exponential backoff and jitter (backoff_min
@@ -19,7 +20,18 @@
 // returns; Publish() queues and returns. Members are called from the core thread. Stop() (also
 // run by the destructor) waits for the client's threads; calls already posted but not yet run stay
 // queued on the loop, so the Listener must outlive the loop's queue (the daemon destroys the loop,
-// which drops them, before the Listener).
+// which drops them, before the Listener). Such leftover tasks own what they touch (not the link),
+// so they may run after the link is destroyed; once Stop() has been called they no longer call the
+// Listener.
+//
+// Reconnecting is the link's own (Paho's automatic reconnect is off): a small retry thread sleeps
+// on a condition variable until the next attempt is due, then starts a non-blocking connect.
+//
+// TCP_NODELAY: Paho C 1.3 never calls setsockopt on its sockets and exposes no socket hook, so
+// Nagle stays on for the client socket. Each MQTT packet is written in one call and the broker
+// acknowledges QoS 1 at once (its ACK carries the TCP ACK), so this costs latency only when
+// several small publishes are sent back to back; the broker side sets TCP_NODELAY itself
+// (mosquitto `set_tcp_nodelay true`).
 #pragma once
 
 #include <chrono>
@@ -55,15 +67,32 @@ struct MqttOptions {
 
   // The Last Will: set on every connect attempt with the payload `will_payload(session)`, where
   // `session` is the number the connection will have if it succeeds (1 for the first in a process).
+  // will_payload runs on the link's retry thread: it must be a pure function of `session` (and of
+  // values fixed before Start(), such as the boot id). Empty will_topic: no Will.
   std::string will_topic;
   std::function<std::string(uint32_t session)> will_payload;
 
   // Subscribed (QoS 1) on every connect, before Listener::OnConnected.
   std::vector<std::string> subscriptions;
 
+  // Reconnect delays: the first retry after a failure waits backoff_min, each further failed
+  // attempt doubles the delay up to backoff_max, and every delay is scaled by a random factor in
+  // [1 - jitter, 1 + jitter] (so a delay may exceed backoff_max by up to `jitter`). The delay goes
+  // back to backoff_min when a connection that lasted at least 10 s is lost; a connection lost
+  // sooner (a broker that accepts and then drops us) keeps doubling. Requires
+  // 0 < backoff_min <= backoff_max and 0 <= jitter < 1.
   std::chrono::milliseconds backoff_min{1000};
   std::chrono::milliseconds backoff_max{60000};
   double jitter = 0.2;  // +-20 %
+
+  // Flow control: Publish() of a QoS 1 message returns false while this many QoS 1 publishes are
+  // not yet acknowledged (in_flight()). At least 1.
+  size_t max_in_flight = 1000;
+
+  // Observer, for tests and metrics: called with each reconnect delay as it is chosen (before the
+  // log line). Runs on a client library thread or the link's retry thread, with the link's lock
+  // held: it must be quick, thread-safe and must not call the link. Empty: not called.
+  std::function<void(std::chrono::milliseconds delay)> on_retry_scheduled;
 };
 
 // Receives what happens on the link, always through `post` (so on the core thread).
@@ -89,26 +118,34 @@ class MqttLink {
   virtual void Start() = 0;
 
   // Disconnects cleanly (the broker does not send the Will), stops reconnecting and waits for the
-  // client library's threads (bounded, a few seconds at most). After Stop() returns nothing more is
-  // posted. Idempotent.
+  // client library's callbacks and the retry thread (bounded: about 1.5 s at most, also while a
+  // connect attempt is pending or the broker is down). After Stop() returns nothing more is posted
+  // and the Listener is not called again. Idempotent; Start() after Stop() does nothing.
   virtual void Stop() = 0;
 
-  // Queues a publish (QoS 0 or 1). Returns false, publishing nothing, when not connected or when
-  // the client's in-flight buffer is full: the caller keeps what it wanted to send (the outbox,
-  // the state) and sends it again on the next OnConnected. Never blocks.
+  // Queues a publish (QoS 0 or 1). Returns false, publishing nothing, when not connected, when
+  // `qos` is neither 0 nor 1, when a QoS 1 publish would exceed `max_in_flight`, or when the
+  // client refuses it (the connection just dropped): the caller keeps what it wanted to send (the
+  // outbox, the state) and sends it again on the next OnConnected. Never blocks, never throws.
   virtual bool Publish(const std::string& topic, const std::string& payload, int qos,
                        bool retain) = 0;
 
   // Connected and subscribed (as last reported on the core thread).
   virtual bool connected() const = 0;
 
-  // Publishes started but not yet acknowledged by the broker (QoS 1), for flow control.
+  // QoS 1 publishes started on the current connection and not yet acknowledged by the broker
+  // (PUBACK) nor failed, for flow control. Back to 0 when the connection is lost (with a clean
+  // session the broker forgets them; the caller resends what it still needs).
   virtual size_t in_flight() const = 0;
 };
 
-// The Paho MQTT C++ implementation. Errors: InvalidArgument for options Paho refuses (a bad URI,
-// an empty client id, a TLS file that cannot be read: "mqtt: cannot read tls.cert_file
-// /etc/lintel/gw.crt: No such file or directory").
+// The Paho MQTT C++ implementation. Creating it does no I/O beyond checking that the TLS files can
+// be read. `listener` must outlive the link (and, see above, the loop's queue); `post` must accept
+// tasks from any thread until Stop() returns.
+// Errors: InvalidArgument for options Paho refuses or that make no sense: a bad URI, an empty
+// client id, mqtt_version other than 4 or 5, a will_topic without will_payload, bad backoff or
+// jitter, TLS files with a tcp:// URI, a TLS file that cannot be read ("mqtt: cannot read
+// tls.cert_file /etc/lintel/gw.crt: No such file or directory").
 Result<std::unique_ptr<MqttLink>> MakePahoLink(MqttOptions options, MqttListener& listener,
                                                MqttLink::Poster post);
 

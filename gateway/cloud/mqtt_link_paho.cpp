@@ -1,0 +1,566 @@
+// MqttLink over the Paho MQTT C++ async client (1.2). Paho calls back on its own threads; every
+// callback takes `mu_`, checks that it belongs to the current attempt (`gen_`) and state, and hands
+// Listener calls to `post_`. Paho functions are never called with `mu_` held (Paho may hold its
+// own lock while calling us), and no callback waits on a token.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "gateway/base/log.h"
+#include "gateway/cloud/mqtt_link.h"
+#include "mqtt/async_client.h"
+
+namespace lintel::cloud {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr char kLog[] = "mqtt";
+// A connection that lasted this long resets the backoff to backoff_min.
+constexpr auto kStableConnection = std::chrono::seconds(10);
+// Stop(): how long Paho may spend finishing in-flight messages, how long we wait for the
+// DISCONNECT to complete and for callbacks that are already running.
+constexpr int kDisconnectQuiesceMs = 100;
+constexpr auto kDisconnectWait = milliseconds(800);
+constexpr auto kCallbackDrainWait = milliseconds(500);
+
+// Everything the posted tasks touch. Owned jointly by the link and the tasks still queued on the
+// loop, so a task that runs after the link is gone is harmless. Core thread only.
+struct CoreState {
+  MqttListener* listener = nullptr;
+  bool connected = false;
+  bool stopped = false;
+};
+
+void* GenContext(uint64_t gen) { return reinterpret_cast<void*>(static_cast<uintptr_t>(gen)); }
+uint64_t GenOf(const mqtt::token& tok) {
+  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(tok.get_user_context()));
+}
+
+std::string Seconds(milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(d.count()) / 1000.0);
+  return buf;
+}
+
+// Why an action failed, from the token's codes (Paho 1.2 keeps the message text private).
+std::string FailureText(const mqtt::token& tok) {
+  const int rc = tok.get_return_code();
+  std::string s;
+  switch (rc) {  // MQTT 3.1.1 CONNACK refusals arrive as positive return codes
+    case 1:
+      s = "unacceptable protocol version";
+      break;
+    case 2:
+      s = "client id rejected";
+      break;
+    case 3:
+      s = "server unavailable";
+      break;
+    case 4:
+      s = "bad user name or password";
+      break;
+    case 5:
+      s = "not authorized";
+      break;
+    case MQTTASYNC_FAILURE:  // Paho 1.2 keeps the detail (refused, TLS, closed) to itself
+      s = "TCP or TLS connection failed, or the broker closed it";
+      break;
+    default:
+      s = mqtt::exception::error_str(rc) + " (Paho rc " + std::to_string(rc) + ")";
+      break;
+  }
+  const int reason = static_cast<int>(tok.get_reason_code());
+  if (reason >= 0x80 && reason != mqtt::ReasonCode::MQTTPP_V3_CODE) {
+    s += ": " + mqtt::exception::reason_code_str(reason);
+  }
+  return s;
+}
+
+bool IsSslUri(const std::string& uri) {
+  return uri.rfind("ssl://", 0) == 0 || uri.rfind("mqtts://", 0) == 0 ||
+         uri.rfind("wss://", 0) == 0;
+}
+
+Status CheckReadable(const char* what, const std::string& path) {
+  if (path.empty()) return Status::Ok();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::InvalidArgument(std::string("mqtt: cannot read ") + what + " " + path + ": " +
+                                   std::strerror(errno));
+  }
+  char byte;
+  ssize_t n = ::read(fd, &byte, 1);
+  int err = errno;
+  ::close(fd);
+  if (n < 0) {
+    return Status::InvalidArgument(std::string("mqtt: cannot read ") + what + " " + path + ": " +
+                                   std::strerror(err));
+  }
+  if (n == 0) {
+    return Status::InvalidArgument(std::string("mqtt: cannot read ") + what + " " + path +
+                                   ": the file is empty");
+  }
+  return Status::Ok();
+}
+
+// Forwards a Paho action's outcome to two member functions of the link.
+template <typename Link>
+class ActionListener final : public mqtt::iaction_listener {
+ public:
+  using Fn = void (Link::*)(const mqtt::token&);
+  ActionListener(Link* link, Fn success, Fn failure)
+      : link_(link), success_(success), failure_(failure) {}
+  void on_success(const mqtt::token& tok) override { (link_->*success_)(tok); }
+  void on_failure(const mqtt::token& tok) override { (link_->*failure_)(tok); }
+
+ private:
+  Link* link_;
+  Fn success_;
+  Fn failure_;
+};
+
+class PahoLink final : public MqttLink {
+ public:
+  PahoLink(MqttOptions options, MqttListener& listener, Poster post)
+      : opts_(std::move(options)),
+        post_(std::move(post)),
+        core_(std::make_shared<CoreState>()),
+        next_delay_(opts_.backoff_min),
+        rng_(std::random_device{}()) {
+    core_->listener = &listener;
+  }
+
+  // Second step of construction: may throw mqtt::exception (caught by MakePahoLink).
+  void CreateClient() {
+    mqtt::create_options create(opts_.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+    client_ = std::make_unique<mqtt::async_client>(opts_.uri, opts_.client_id, create, nullptr);
+    client_->set_connection_lost_handler(
+        [this](const std::string& cause) { OnConnectionLost(cause); });
+    client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode reason) {
+      OnConnectionLost("broker disconnected: " +
+                       mqtt::exception::reason_code_str(static_cast<int>(reason)));
+    });
+    client_->set_message_callback([this](mqtt::const_message_ptr msg) { OnMessageArrived(msg); });
+  }
+
+  ~PahoLink() override {
+    Stop();
+    client_.reset();  // before the listeners and the lock it may still reach
+  }
+
+  void Start() override {
+    std::lock_guard lk(mu_);
+    if (started_ || state_ == State::kStopped) return;
+    started_ = true;
+    retry_pending_ = true;
+    retry_at_ = SteadyClock::now();
+    worker_ = std::thread([this] { RetryThread(); });
+  }
+
+  void Stop() override {
+    {
+      std::lock_guard lk(mu_);
+      if (stop_called_) return;
+      stop_called_ = true;
+      state_ = State::kStopped;
+      cv_.notify_all();
+    }
+    core_->stopped = true;
+    core_->connected = false;
+    if (worker_.joinable()) worker_.join();
+    try {
+      if (client_ && client_->is_connected()) {
+        // DISCONNECT: the broker discards the Will.
+        mqtt::token_ptr tok = client_->disconnect(kDisconnectQuiesceMs);
+        if (tok && tok->wait_for(kDisconnectWait)) {
+          LogInfo(kLog, "disconnected from " + opts_.uri);
+        } else {
+          LogWarning(kLog, "disconnect from " + opts_.uri + " did not complete in time");
+        }
+      }
+    } catch (const std::exception& e) {
+      LogWarning(kLog, "disconnect from " + opts_.uri + ": " + e.what());
+    }
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, kCallbackDrainWait, [this] { return active_callbacks_ == 0; });
+  }
+
+  bool Publish(const std::string& topic, const std::string& payload, int qos,
+               bool retain) override {
+    if (!core_->connected || core_->stopped || (qos != 0 && qos != 1)) return false;
+    uint64_t gen;
+    {
+      std::lock_guard lk(mu_);
+      if (state_ != State::kConnected) return false;
+      if (qos == 1) {
+        if (in_flight_ >= opts_.max_in_flight) return false;
+        ++in_flight_;
+      }
+      gen = gen_;
+    }
+    try {
+      mqtt::message_ptr msg =
+          mqtt::make_message(topic, payload.data(), payload.size(), qos, retain);
+      if (qos == 1) {
+        client_->publish(msg, GenContext(gen), publish_listener_);
+      } else {
+        client_->publish(msg);
+      }
+      return true;
+    } catch (const std::exception& e) {
+      LogWarning(kLog, "publish to " + topic + " refused: " + e.what());
+    } catch (...) {
+      LogWarning(kLog, "publish to " + topic + " refused");
+    }
+    if (qos == 1) {
+      std::lock_guard lk(mu_);
+      if (gen == gen_ && in_flight_ > 0) --in_flight_;
+    }
+    return false;
+  }
+
+  bool connected() const override { return core_->connected; }
+
+  size_t in_flight() const override {
+    std::lock_guard lk(mu_);
+    return in_flight_;
+  }
+
+ private:
+  enum class State {
+    kIdle,         // not started, or waiting for the next attempt
+    kConnecting,   // CONNECT sent (attempt gen_)
+    kSubscribing,  // connected, SUBSCRIBE sent
+    kConnected,    // subscribed and reported
+    kClosing,      // subscribe failed, disconnecting before the retry
+    kStopped,
+  };
+
+  // Counts a Paho callback that may release mu_ while it runs, so Stop() can wait for it.
+  class CallbackScope {
+   public:
+    explicit CallbackScope(PahoLink* link) : link_(link) {
+      std::lock_guard lk(link_->mu_);
+      ++link_->active_callbacks_;
+    }
+    ~CallbackScope() {
+      std::lock_guard lk(link_->mu_);
+      if (--link_->active_callbacks_ == 0) link_->cv_.notify_all();
+    }
+
+   private:
+    PahoLink* link_;
+  };
+
+  // --- the retry thread ---
+
+  void RetryThread() {
+    std::unique_lock lk(mu_);
+    while (state_ != State::kStopped) {
+      if (!retry_pending_) {
+        cv_.wait(lk);
+        continue;
+      }
+      if (SteadyClock::now() < retry_at_) {
+        cv_.wait_until(lk, retry_at_);
+        continue;
+      }
+      retry_pending_ = false;
+      const uint64_t gen = ++gen_;
+      const uint32_t session = sessions_ + 1;
+      state_ = State::kConnecting;
+      last_tls_error_.clear();
+      std::string error;
+      mqtt::connect_options connect;
+      try {
+        FillConnectOptions(session, connect);
+      } catch (const std::exception& e) {
+        error = std::string("building the connect options: ") + e.what();
+      }
+      if (error.empty()) {
+        lk.unlock();
+        try {
+          client_->connect(connect, GenContext(gen), connect_listener_);
+        } catch (const std::exception& e) {
+          error = e.what();
+        } catch (...) {
+          error = "unknown error";
+        }
+        lk.lock();
+      }
+      if (!error.empty() && state_ == State::kConnecting && gen_ == gen) {
+        ScheduleRetryLocked(LogLevel::kWarning, "cannot connect to " + opts_.uri + ": " + error);
+      }
+    }
+  }
+
+  void FillConnectOptions(uint32_t session, mqtt::connect_options& c) {
+    if (opts_.mqtt_version == 5) {
+      c.set_mqtt_version(MQTTVERSION_5);
+      c.set_clean_start(true);
+    } else {
+      c.set_mqtt_version(MQTTVERSION_3_1_1);
+      c.set_clean_session(true);
+    }
+    c.set_keep_alive_interval(opts_.keep_alive);
+    c.set_connect_timeout(opts_.connect_timeout);
+    c.set_automatic_reconnect(false);
+    c.set_max_inflight(static_cast<int>(std::min<size_t>(opts_.max_in_flight + 16, 65535)));
+    if (!opts_.username.empty()) c.set_user_name(opts_.username);
+    if (!opts_.password.empty()) c.set_password(opts_.password);
+    if (!opts_.will_topic.empty()) {
+      c.set_will(mqtt::will_options(opts_.will_topic, opts_.will_payload(session), 1, true));
+    }
+    if (IsSslUri(opts_.uri)) {
+      mqtt::ssl_options ssl;  // trust_store, not ca_path: copies of ssl_options lose ca_path
+      if (!opts_.ca_file.empty()) ssl.set_trust_store(opts_.ca_file);
+      if (!opts_.cert_file.empty()) ssl.set_key_store(opts_.cert_file);
+      if (!opts_.key_file.empty()) ssl.set_private_key(opts_.key_file);
+      ssl.set_enable_server_cert_auth(opts_.verify_server);
+      ssl.set_verify(opts_.verify_server);  // host name check
+      ssl.set_error_handler([this](const std::string& msg) { OnTlsError(msg); });
+      c.set_ssl(std::move(ssl));
+    }
+  }
+
+  // Picks the next delay, logs `what` with it and wakes the retry thread. mu_ held.
+  void ScheduleRetryLocked(LogLevel level, const std::string& what) {
+    std::uniform_real_distribution<double> factor(1.0 - opts_.jitter, 1.0 + opts_.jitter);
+    const milliseconds delay(
+        static_cast<int64_t>(static_cast<double>(next_delay_.count()) * factor(rng_)));
+    next_delay_ = std::min(next_delay_ * 2, opts_.backoff_max);
+    state_ = State::kIdle;
+    retry_pending_ = true;
+    retry_at_ = SteadyClock::now() + delay;
+    if (opts_.on_retry_scheduled) opts_.on_retry_scheduled(delay);
+    Log(level, kLog, what + "; retrying in " + Seconds(delay));
+    cv_.notify_all();
+  }
+
+  // --- Paho callbacks (Paho's threads) ---
+
+  void OnConnectSuccess(const mqtt::token& tok) {
+    CallbackScope scope(this);
+    const uint64_t gen = GenOf(tok);
+    std::unique_lock lk(mu_);
+    if (state_ != State::kConnecting || gen != gen_) return;
+    if (opts_.subscriptions.empty()) {
+      ReportConnectedLocked();
+      return;
+    }
+    state_ = State::kSubscribing;
+    lk.unlock();
+    std::string error;
+    try {
+      auto topics = mqtt::string_collection::create(opts_.subscriptions);
+      mqtt::iasync_client::qos_collection qos(opts_.subscriptions.size(), 1);
+      client_->subscribe(topics, qos, GenContext(gen), subscribe_listener_);
+    } catch (const std::exception& e) {
+      error = e.what();
+    } catch (...) {
+      error = "unknown error";
+    }
+    if (!error.empty()) AbandonSession(gen, error);
+  }
+
+  void OnConnectFailure(const mqtt::token& tok) {
+    std::lock_guard lk(mu_);
+    if (state_ != State::kConnecting || GenOf(tok) != gen_) return;
+    std::string why = FailureText(tok);
+    if (!last_tls_error_.empty()) why += " (TLS: " + last_tls_error_ + ")";
+    ScheduleRetryLocked(LogLevel::kWarning, "cannot connect to " + opts_.uri + ": " + why);
+  }
+
+  void OnSubscribeSuccess(const mqtt::token& tok) {
+    const uint64_t gen = GenOf(tok);
+    std::string refused;
+    try {
+      const auto codes = tok.get_subscribe_response().get_reason_codes();
+      for (size_t i = 0; i < codes.size(); ++i) {
+        if (static_cast<int>(codes[i]) >= 0x80) {
+          const std::string topic =
+              i < opts_.subscriptions.size() ? opts_.subscriptions[i] : std::to_string(i);
+          refused = "broker refused subscription " + topic;
+          break;
+        }
+      }
+    } catch (const std::exception& e) {
+      refused = std::string("no subscribe response: ") + e.what();
+    }
+    if (!refused.empty()) {
+      CallbackScope scope(this);
+      AbandonSession(gen, refused);
+      return;
+    }
+    std::lock_guard lk(mu_);
+    if (state_ != State::kSubscribing || gen != gen_) return;
+    ReportConnectedLocked();
+  }
+
+  void OnSubscribeFailure(const mqtt::token& tok) {
+    CallbackScope scope(this);
+    AbandonSession(GenOf(tok), FailureText(tok));
+  }
+
+  // Subscribing failed: disconnect (without waiting) and retry. mu_ not held.
+  void AbandonSession(uint64_t gen, const std::string& why) {
+    {
+      std::lock_guard lk(mu_);
+      if (state_ != State::kSubscribing || gen != gen_) return;
+      state_ = State::kClosing;
+    }
+    try {
+      client_->disconnect(0);
+    } catch (const std::exception&) {
+      // Already disconnected: nothing to close.
+    }
+    std::lock_guard lk(mu_);
+    if (state_ != State::kClosing || gen != gen_) return;
+    ScheduleRetryLocked(LogLevel::kWarning, "cannot subscribe on " + opts_.uri + ": " + why);
+  }
+
+  void ReportConnectedLocked() {
+    state_ = State::kConnected;
+    const uint32_t session = ++sessions_;
+    connected_at_ = SteadyClock::now();
+    in_flight_ = 0;
+    LogInfo(kLog, "connected to " + opts_.uri + " (session " + std::to_string(session) + ")");
+    post_([core = core_, session] {
+      if (core->stopped) return;
+      core->connected = true;
+      core->listener->OnConnected(session);
+    });
+  }
+
+  void OnConnectionLost(const std::string& cause) {
+    std::lock_guard lk(mu_);
+    const bool reported = state_ == State::kConnected;
+    if (!reported && state_ != State::kSubscribing) return;
+    if (reported && SteadyClock::now() - connected_at_ >= kStableConnection) {
+      next_delay_ = opts_.backoff_min;
+    }
+    ++gen_;  // late completions of this connection's publishes and subscribe are ignored
+    in_flight_ = 0;
+    const std::string reason = cause.empty() ? "connection lost" : cause;
+    ScheduleRetryLocked(LogLevel::kWarning, "connection to " + opts_.uri + " lost: " + reason);
+    if (reported) {
+      post_([core = core_, reason] {
+        if (core->stopped) return;
+        core->connected = false;
+        core->listener->OnDisconnected(reason);
+      });
+    }
+  }
+
+  void OnMessageArrived(const mqtt::const_message_ptr& msg) {
+    if (!msg) return;
+    std::lock_guard lk(mu_);
+    if (state_ != State::kConnected && state_ != State::kSubscribing) return;
+    post_([core = core_, topic = msg->get_topic(), payload = msg->to_string()] {
+      if (core->stopped) return;
+      core->listener->OnMessage(topic, payload);
+    });
+  }
+
+  void OnPublishDone(const mqtt::token& tok) {
+    std::lock_guard lk(mu_);
+    if (GenOf(tok) == gen_ && in_flight_ > 0) --in_flight_;
+  }
+
+  void OnTlsError(const std::string& msg) {
+    std::lock_guard lk(mu_);
+    if (last_tls_error_.empty()) last_tls_error_ = msg;
+  }
+
+  const MqttOptions opts_;
+  const Poster post_;
+  const std::shared_ptr<CoreState> core_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // retry thread wake-ups; Stop() waiting for callbacks
+  // Guarded by mu_:
+  State state_ = State::kIdle;
+  bool started_ = false;
+  bool stop_called_ = false;
+  bool retry_pending_ = false;
+  SteadyClock::time_point retry_at_{};
+  uint64_t gen_ = 0;  // bumped per connect attempt and per lost connection
+  uint32_t sessions_ = 0;
+  SteadyClock::time_point connected_at_{};
+  milliseconds next_delay_;
+  std::mt19937_64 rng_;
+  size_t in_flight_ = 0;
+  int active_callbacks_ = 0;
+  std::string last_tls_error_;
+
+  ActionListener<PahoLink> connect_listener_{this, &PahoLink::OnConnectSuccess,
+                                             &PahoLink::OnConnectFailure};
+  ActionListener<PahoLink> subscribe_listener_{this, &PahoLink::OnSubscribeSuccess,
+                                               &PahoLink::OnSubscribeFailure};
+  ActionListener<PahoLink> publish_listener_{this, &PahoLink::OnPublishDone,
+                                             &PahoLink::OnPublishDone};
+  std::thread worker_;
+  std::unique_ptr<mqtt::async_client> client_;  // last: destroyed first
+};
+
+Status ValidateOptions(const MqttOptions& o) {
+  if (o.client_id.empty()) return Status::InvalidArgument("mqtt: client_id must not be empty");
+  if (o.uri.empty()) return Status::InvalidArgument("mqtt: uri must not be empty");
+  if (o.mqtt_version != 4 && o.mqtt_version != 5) {
+    return Status::InvalidArgument("mqtt: mqtt_version must be 4 (MQTT 3.1.1) or 5, got " +
+                                   std::to_string(o.mqtt_version));
+  }
+  if (!o.will_topic.empty() && !o.will_payload) {
+    return Status::InvalidArgument("mqtt: will_topic " + o.will_topic + " has no will_payload");
+  }
+  if (o.backoff_min.count() <= 0 || o.backoff_max < o.backoff_min) {
+    return Status::InvalidArgument("mqtt: backoff needs 0 < backoff_min <= backoff_max");
+  }
+  if (!(o.jitter >= 0.0 && o.jitter < 1.0)) {
+    return Status::InvalidArgument("mqtt: jitter must be in [0, 1)");
+  }
+  if (o.max_in_flight == 0) return Status::InvalidArgument("mqtt: max_in_flight must be >= 1");
+  if (o.keep_alive.count() < 0 || o.connect_timeout.count() <= 0) {
+    return Status::InvalidArgument("mqtt: keep_alive must be >= 0 and connect_timeout > 0");
+  }
+  const bool tls_files = !o.ca_file.empty() || !o.cert_file.empty() || !o.key_file.empty();
+  if (tls_files && !IsSslUri(o.uri)) {
+    return Status::InvalidArgument("mqtt: TLS files are set but uri " + o.uri +
+                                   " is not ssl:// or mqtts://");
+  }
+  LINTEL_RETURN_IF_ERROR(CheckReadable("tls.ca_file", o.ca_file));
+  LINTEL_RETURN_IF_ERROR(CheckReadable("tls.cert_file", o.cert_file));
+  LINTEL_RETURN_IF_ERROR(CheckReadable("tls.key_file", o.key_file));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MqttLink>> MakePahoLink(MqttOptions options, MqttListener& listener,
+                                               MqttLink::Poster post) {
+  LINTEL_RETURN_IF_ERROR(ValidateOptions(options));
+  if (!post) return Status::InvalidArgument("mqtt: post must not be empty");
+  const std::string uri = options.uri;
+  auto link = std::make_unique<PahoLink>(std::move(options), listener, std::move(post));
+  try {
+    link->CreateClient();
+  } catch (const mqtt::exception& e) {
+    return Status::InvalidArgument("mqtt: cannot create a client for " + uri + ": " +
+                                   e.get_error_str());
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument("mqtt: cannot create a client for " + uri + ": " + e.what());
+  }
+  return std::unique_ptr<MqttLink>(std::move(link));
+}
+
+}  // namespace lintel::cloud
