@@ -11,7 +11,10 @@
 #include "gateway/base/clock.h"
 #include "gateway/base/event_loop.h"
 #include "gateway/base/log.h"
+#include "gateway/base/ids.h"
 #include "gateway/base/systemd.h"
+#include "gateway/cloud/mqtt_link.h"
+#include "gateway/cloud/sync.h"
 #include "gateway/control/control_server.h"
 #include "gateway/core/gateway.h"
 
@@ -80,12 +83,54 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     return 1;
   }
 
+  // Cloud sync (when cloud.broker is set): the sync state machine on this loop, the MQTT link's
+  // callbacks posted to it. Declared after the loop's users so it is destroyed before them.
+  std::unique_ptr<cloud::CloudSync> sync;
+  std::unique_ptr<cloud::MqttLink> link;
+  auto post = [&loop](std::function<void()> f) { loop.Post(std::move(f)); };
+  if (!config->cloud.broker.empty()) {
+    sync = std::make_unique<cloud::CloudSync>(*config, gw, NewUuid());
+    Status started = sync->Start(post);
+    if (!started.ok()) {
+      LogError("main", "cannot start cloud sync: " + started.ToString());
+      return 1;
+    }
+    const config::CloudConfig& cc = config->cloud;
+    cloud::MqttOptions o;
+    o.uri = cc.broker;
+    o.client_id = cc.client_id.empty()
+                      ? "lintel-" + config->site_id + "-" + config->gateway_id
+                      : cc.client_id;
+    o.mqtt_version = cc.mqtt_version;
+    o.keep_alive = std::chrono::seconds(cc.keep_alive_s);
+    o.ca_file = cc.ca_file;
+    o.cert_file = cc.cert_file;
+    o.key_file = cc.key_file;
+    o.will_topic = sync->topics().state;
+    o.will_payload = [boot = sync->boot_id()](uint32_t session) {
+      return cloud::StateWillPayload(boot, session);
+    };
+    for (const std::string& t : sync->topics().Subscriptions()) o.subscriptions.push_back(t);
+    Result<std::unique_ptr<cloud::MqttLink>> made = cloud::MakePahoLink(o, *sync, post);
+    if (!made.ok()) {
+      LogError("main", "cannot start cloud sync: " + made.status().ToString());
+      return 1;
+    }
+    link = std::move(*made);
+    sync->SetLink(link.get());
+    gw.SetJournalListener([&sync] { sync->OnJournal(); });
+    gw.SetStatusExtra("cloud", [&sync] { return sync->StatusJson(); });
+    loop.AddPeriodic(std::chrono::seconds(1), [&sync] { sync->Tick(); });
+    link->Start();
+  }
+
   Status watched = loop.WatchSignals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {
       Report(systemd::NotifyReloading());
       LogInfo("main", "SIGHUP: reloading " + config_path);
       Result<config::Config> next = Load(config_path, overrides);
       Status s = next.ok() ? gw.Reload(*next) : next.status();
+      if (s.ok() && sync) s = sync->Reload(*next);
       if (s.ok()) {
         SetLogLevel(gw.config().log_level);
         LogInfo("main", "config reloaded");
@@ -117,8 +162,12 @@ int Run(const std::string& config_path, const Overrides& overrides) {
                       gw.config().gateway_id + ", control socket " + gw.config().control_socket);
   Status ran = loop.Run();
   if (!ran.ok()) LogError("main", "event loop failed: " + ran.ToString());
+  if (sync) sync->OnStopping();  // retained state {"online":false}: a clean stop sends no will
+  if (link) link->Stop();
   Status flushed = gw.Tick();
   if (!flushed.ok()) LogError("core", "final flush failed: " + flushed.ToString());
+  gw.SetJournalListener(nullptr);
+  gw.SetStatusExtra("cloud", nullptr);
   LogInfo("main", "stopped");
   return 0;
 }

@@ -366,6 +366,10 @@ void CloudSync::OnEventsAck(const EventsAck& ack) {
 
 void CloudSync::OnJournal() { PumpOutbox(); }
 
+void CloudSync::OnStopping() {
+  Publish(topics_.state, StateWillPayload(boot_id_, session_), true);
+}
+
 void CloudSync::PumpOutbox() {
   if (!link_ || !connected_) return;
   while (next_send_ <= acked_ + kMaxUnackedEvents) {

@@ -81,6 +81,7 @@ class CloudSync final : public MqttListener {
   Status Start(StateWorker::Poster post);
   void SetLink(MqttLink* link) { link_ = link; }
   const Topics& topics() const { return topics_; }
+  const std::string& boot_id() const { return boot_id_; }
 
   // A new config (SIGHUP): keys, site and offline policy. Site and gateway ids cannot change
   // (topics and signatures name them): FailedPrecondition.
@@ -90,6 +91,10 @@ class CloudSync final : public MqttListener {
   void OnConnected(uint32_t session) override;
   void OnDisconnected(const std::string& reason) override;
   void OnMessage(const std::string& topic, const std::string& payload) override;
+
+  // The daemon is stopping: publishes the retained state as the will would ({"online":false}),
+  // since a clean disconnect makes the broker drop the will.
+  void OnStopping();
 
   // New events were journaled: publish them if connected.
   void OnJournal();

@@ -57,9 +57,13 @@ class Gateway final : public cloud::SyncHost {
 
   // Called after journal events were written (the cloud outbox publishes them).
   void SetJournalListener(std::function<void()> listener) { on_journal_ = std::move(listener); }
-  // Adds a section to the `status` command's answer (the cloud sync's figures).
+  // Adds a section to the `status` command's answer (the cloud sync's figures); null removes it.
   void SetStatusExtra(std::string key, std::function<nlohmann::json()> extra) {
-    status_extra_[std::move(key)] = std::move(extra);
+    if (extra) {
+      status_extra_[std::move(key)] = std::move(extra);
+    } else {
+      status_extra_.erase(key);
+    }
   }
   // The lock actuator of a door (door I/O drivers): pulses the lock open for the duration.
   using Actuator = std::function<Status(std::chrono::milliseconds)>;
