@@ -413,7 +413,10 @@ class Broker {
       if (!client_.is_connected()) return Status::Unavailable("connection lost");
       return std::optional<Received>();
     }
-    if (!msg) return Status::Unavailable("connection lost");
+    if (!msg) {  // Paho queues an empty message when the connection drops
+      if (client_.is_connected()) return std::optional<Received>();  // stale: already back
+      return Status::Unavailable("connection lost");
+    }
     return std::optional<Received>(Received{msg->get_topic(), msg->to_string()});
   }
 
