@@ -612,9 +612,8 @@ void ParsePolicy(Loader& l, MapWalker& w) {
   });
 }
 
-constexpr std::string_view kCloudKeys[] = {"broker",       "client_id", "mqtt_version",
-                                           "keep_alive_s", "tls",       "trusted_keys",
-                                           "offline"};
+constexpr std::string_view kCloudKeys[] = {"broker", "client_id",    "mqtt_version", "keep_alive_s",
+                                           "tls",    "trusted_keys", "offline"};
 constexpr std::string_view kTlsKeys[] = {"ca_file", "cert_file", "key_file"};
 constexpr std::string_view kOfflineKeys[] = {"policy", "staff_only_after_h"};
 constexpr std::string_view kMqttVersions[] = {"3.1.1", "5"};
@@ -648,9 +647,10 @@ void ParseCloud(Loader& l, MapWalker& w) {
   if (auto broker = w.String("broker", Need::kOptional,
                              "a broker address like tcp://127.0.0.1:1883 or ssl://host:8883")) {
     if (!IsBrokerUri(broker->value)) {
-      l.problems.Add(broker->pos, "cloud.broker must be an address like tcp://127.0.0.1:1883 or "
-                                  "ssl://mqtt.example.com:8883, got " +
-                                      Quote(broker->value));
+      l.problems.Add(broker->pos,
+                     "cloud.broker must be an address like tcp://127.0.0.1:1883 or "
+                     "ssl://mqtt.example.com:8883, got " +
+                         Quote(broker->value));
     } else {
       c.broker = broker->value;
       broker_pos = broker->pos;
@@ -677,8 +677,8 @@ void ParseCloud(Loader& l, MapWalker& w) {
   });
   w.Mapping("offline", Need::kOptional, kOfflineKeys, [&](MapWalker& off) {
     if (auto v = off.OneOf("policy", Need::kOptional, kOfflinePolicies)) {
-      c.offline = v->value == "staff_only" ? OfflinePolicy::kStaffOnly
-                                           : OfflinePolicy::kKeepEnforcing;
+      c.offline =
+          v->value == "staff_only" ? OfflinePolicy::kStaffOnly : OfflinePolicy::kKeepEnforcing;
     }
     if (auto v = off.Int("staff_only_after_h", Need::kOptional, 1, 8760)) {
       c.staff_only_after_h = v->value;

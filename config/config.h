@@ -59,7 +59,7 @@ struct CloudConfig {
   std::string client_id;  // defaults to "lintel-{site}-{gateway}"
   int mqtt_version = 4;   // 4 = MQTT 3.1.1, 5 = MQTT 5
   int32_t keep_alive_s = 30;
-  std::string ca_file;  // ssl://: the broker's CA (empty: the system's trust store)
+  std::string ca_file;    // ssl://: the broker's CA (empty: the system's trust store)
   std::string cert_file;  // ssl://: this gateway's client certificate and key (both or neither)
   std::string key_file;
   OfflinePolicy offline = OfflinePolicy::kKeepEnforcing;
@@ -78,8 +78,8 @@ struct Config {
   rules::Policy policy;                  // rules::Policy defaults where the file is silent
   std::vector<TrustedKey> trusted_keys;  // kids unique
   CloudConfig cloud;
-  std::vector<DoorConfig> doors;         // non-empty, ids unique, in file order
-  std::vector<ReaderConfig> readers;     // ids unique, in file order
+  std::vector<DoorConfig> doors;      // non-empty, ids unique, in file order
+  std::vector<ReaderConfig> readers;  // ids unique, in file order
 };
 
 // One problem found in a file. line and column are 1-based.

@@ -10,8 +10,8 @@
 #include "config/config.h"
 #include "gateway/base/clock.h"
 #include "gateway/base/event_loop.h"
-#include "gateway/base/log.h"
 #include "gateway/base/ids.h"
+#include "gateway/base/log.h"
 #include "gateway/base/systemd.h"
 #include "gateway/cloud/mqtt_link.h"
 #include "gateway/cloud/sync.h"
@@ -98,9 +98,8 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     const config::CloudConfig& cc = config->cloud;
     cloud::MqttOptions o;
     o.uri = cc.broker;
-    o.client_id = cc.client_id.empty()
-                      ? "lintel-" + config->site_id + "-" + config->gateway_id
-                      : cc.client_id;
+    o.client_id = cc.client_id.empty() ? "lintel-" + config->site_id + "-" + config->gateway_id
+                                       : cc.client_id;
     o.mqtt_version = cc.mqtt_version;
     o.keep_alive = std::chrono::seconds(cc.keep_alive_s);
     o.ca_file = cc.ca_file;

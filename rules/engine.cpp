@@ -387,9 +387,8 @@ Decision Engine::Decide(const Request& request, Instant wall_now, Trace* trace) 
   Instant now = EffectiveNow(wall_now, &went_back);
   std::string_view reader = request.reader.empty() ? request.door : request.reader;
   bool pin = request.credential.kind == PresentedKind::kPin;
-  Decision d =
-      DecideWith(*index_, request, now, pin ? lockout_.LockedUntil(reader) : INT64_MIN, trace,
-                 staff_only_);
+  Decision d = DecideWith(*index_, request, now, pin ? lockout_.LockedUntil(reader) : INT64_MIN,
+                          trace, staff_only_);
   d.clock_went_back = went_back;
   if (pin && d.reason != Reason::kKeypadLockedOut && d.reason != Reason::kUnknownDoor) {
     d.lockout_started = lockout_.Record(reader, d, now);

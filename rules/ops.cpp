@@ -73,12 +73,24 @@ void ApplyOpsTo(Records& records, const std::vector<Op>& ops) {
   for (const Op& op : ops) {
     if (op.op == OpKind::kDelete) {
       switch (op.kind) {
-        case RecordKind::kSchedule: schedules.Delete(op.id); break;
-        case RecordKind::kGroup: groups.Delete(op.id); break;
-        case RecordKind::kPerson: people.Delete(op.id); break;
-        case RecordKind::kLease: leases.Delete(op.id); break;
-        case RecordKind::kCredential: credentials.Delete(op.id); break;
-        case RecordKind::kDoorMode: door_modes.Delete(op.id); break;
+        case RecordKind::kSchedule:
+          schedules.Delete(op.id);
+          break;
+        case RecordKind::kGroup:
+          groups.Delete(op.id);
+          break;
+        case RecordKind::kPerson:
+          people.Delete(op.id);
+          break;
+        case RecordKind::kLease:
+          leases.Delete(op.id);
+          break;
+        case RecordKind::kCredential:
+          credentials.Delete(op.id);
+          break;
+        case RecordKind::kDoorMode:
+          door_modes.Delete(op.id);
+          break;
       }
       continue;
     }

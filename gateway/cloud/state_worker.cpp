@@ -98,8 +98,8 @@ class Session {
     if (!at.ok()) return Fail(out, at.status());
     if (*at != j.from) {
       out.result = StateOutcome::Result::kSkipped;
-      out.error = "the store is at " + PositionText(*at) + ", the delta follows " +
-                  PositionText(j.from);
+      out.error =
+          "the store is at " + PositionText(*at) + ", the delta follows " + PositionText(j.from);
       return;
     }
     ApplyOps(j.ops, j.to, out);

@@ -67,8 +67,8 @@ struct StateOutcome {
   };
   size_t job_index = 0;  // StateJob alternative: 0 delta, 1 snapshot, 2 local ops, 3 site
   Result result = Result::kApplied;
-  Position position;  // the job's target (delta, snapshot) or the store's position
-  std::string tag;    // LocalOpsJob::tag, SnapshotJob::snapshot_id
+  Position position;   // the job's target (delta, snapshot) or the store's position
+  std::string tag;     // LocalOpsJob::tag, SnapshotJob::snapshot_id
   size_t changes = 0;  // ops, or records of a snapshot
   std::string error;   // kRejected / kSkipped / kFailed: one line per problem
   // Set on the last outcome of a burst that changed anything: the index of the store's state.

@@ -59,9 +59,9 @@ Status CloudSync::Start(StateWorker::Poster post) {
   acked_ = first->empty() ? *last : first->front().seq - 1;
   next_send_ = acked_ + 1;
   sent_upto_ = acked_;
-  worker_ = std::make_unique<StateWorker>(config_.store_path, config::MakeSite(config_),
-                                          std::move(post),
-                                          [this](StateOutcome o) { OnOutcome(std::move(o)); });
+  worker_ =
+      std::make_unique<StateWorker>(config_.store_path, config::MakeSite(config_), std::move(post),
+                                    [this](StateOutcome o) { OnOutcome(std::move(o)); });
   ApplyOfflinePolicy();
   return Status::Ok();
 }
@@ -86,7 +86,8 @@ void CloudSync::Submit(StateJob job) {
 
 Instant CloudSync::Now() { return host_.engine().EffectiveNow(host_.WallNow()); }
 
-// ---- link -----------------------------------------------------------------------------------------
+// ---- link
+// -----------------------------------------------------------------------------------------
 
 void CloudSync::OnConnected(uint32_t session) {
   connected_ = true;
@@ -133,7 +134,8 @@ void CloudSync::PublishState() {
   state_dirty_ = !link_->Publish(topics_.state, StatePayload(s), 1, true);
 }
 
-// ---- inbound --------------------------------------------------------------------------------------
+// ---- inbound
+// --------------------------------------------------------------------------------------
 
 void CloudSync::OnMessage(const std::string& topic_name, const std::string& payload) {
   ++counters_.messages;
@@ -171,8 +173,8 @@ void CloudSync::Reject(Topic topic, const std::string& payload, const Status& er
   // an unsigned or forged one is not: nothing it claims is trusted.
   if ((topic == Topic::kSyncDelta || topic == Topic::kSyncSnapshot) && reason != "signature") {
     if (std::optional<Position> p = ClaimedPosition(payload, expect_)) {
-      Publish(topics_.sync_ack, SyncAck(p->epoch, p->version, AckResult::kRejected,
-                                        error.message()));
+      Publish(topics_.sync_ack,
+              SyncAck(p->epoch, p->version, AckResult::kRejected, error.message()));
     }
   }
 }
@@ -239,7 +241,7 @@ void CloudSync::OnDelta(Delta delta) {
 void CloudSync::OnSnapshotPage(SnapshotPage page) {
   std::string label = "snapshot " + PosText({page.epoch, page.version}) + " page " +
                       std::to_string(page.page) + "/" + std::to_string(page.pages);
-  Status st = stager_.Add(pending_, std::move(page));
+  Status st = stager_.Add(pending_, std::move(page), snapshot_requested_);
   if (!st.ok()) {
     ++counters_.rejected;
     ++counters_.rejected_by_reason["stale"];
@@ -278,14 +280,17 @@ void CloudSync::OnOutcome(StateOutcome o) {
   if (o.result == R::kApplied) {
     applied_ = o.position;
     if (o.job_index == 0) ++counters_.deltas_applied;
-    if (o.job_index == 1) ++counters_.snapshots_applied;
-    LogInfo("sync", "applied " + what + " " + PosText(o.position) + " (" +
-                        std::to_string(o.changes) + (o.job_index == 0 ? " ops" : " records") +
-                        ", " + std::to_string(static_cast<int>(o.apply_ms)) + " ms" +
-                        (o.index_ms > 0 ? ", index " +
-                                              std::to_string(static_cast<int>(o.index_ms)) + " ms"
-                                        : "") +
-                        ")");
+    if (o.job_index == 1) {
+      ++counters_.snapshots_applied;
+      snapshot_requested_ = false;
+    }
+    LogInfo("sync",
+            "applied " + what + " " + PosText(o.position) + " (" + std::to_string(o.changes) +
+                (o.job_index == 0 ? " ops" : " records") + ", " +
+                std::to_string(static_cast<int>(o.apply_ms)) + " ms" +
+                (o.index_ms > 0 ? ", index " + std::to_string(static_cast<int>(o.index_ms)) + " ms"
+                                : "") +
+                ")");
     (void)host_.JournalNow({{"type", "sync.applied"},
                             {"kind", what},
                             {"epoch", o.position.epoch},
@@ -332,6 +337,7 @@ void CloudSync::RequestDeltas() {
 }
 
 void CloudSync::RequestSnapshot(const std::string& reason) {
+  snapshot_requested_ = true;
   std::string payload = SyncRequestSnapshot(reason);
   auto now = SteadyClock::now();
   if (payload == last_request_ && now - last_request_at_ < kRequestRepeat) return;
@@ -342,7 +348,8 @@ void CloudSync::RequestSnapshot(const std::string& reason) {
   Publish(topics_.sync_request, payload);
 }
 
-// ---- events ---------------------------------------------------------------------------------------
+// ---- events
+// ---------------------------------------------------------------------------------------
 
 void CloudSync::OnEventsAck(const EventsAck& ack) {
   uint64_t upto = ack.upto;
@@ -366,9 +373,7 @@ void CloudSync::OnEventsAck(const EventsAck& ack) {
 
 void CloudSync::OnJournal() { PumpOutbox(); }
 
-void CloudSync::OnStopping() {
-  Publish(topics_.state, StateWillPayload(boot_id_, session_), true);
-}
+void CloudSync::OnStopping() { Publish(topics_.state, StateWillPayload(boot_id_, session_), true); }
 
 void CloudSync::PumpOutbox() {
   if (!link_ || !connected_) return;
@@ -404,7 +409,8 @@ void CloudSync::PumpOutbox() {
   }
 }
 
-// ---- commands -------------------------------------------------------------------------------------
+// ---- commands
+// -------------------------------------------------------------------------------------
 
 void CloudSync::Respond(const Command& cmd, bool ok, const std::optional<json>& result,
                         const std::string& error) {
@@ -413,8 +419,8 @@ void CloudSync::Respond(const Command& cmd, bool ok, const std::optional<json>& 
   } else {
     ++counters_.commands_refused;
   }
-  LogInfo("sync", "command " + cmd.id + " (" + std::string(CommandNameText(cmd.name)) + "): " +
-                      (ok ? "done" : "refused: " + error));
+  LogInfo("sync", "command " + cmd.id + " (" + std::string(CommandNameText(cmd.name)) +
+                      "): " + (ok ? "done" : "refused: " + error));
   Publish(topics_.cmd_response,
           CommandResponse(cmd.id, ok, result,
                           ok ? std::nullopt : std::optional<std::string_view>(error)));
@@ -442,8 +448,9 @@ void CloudSync::OnCommand(const Command& cmd) {
   Status rec = host_.store().RecordCommand(cmd.id, now, cmd.args.dump());
   if (!rec.ok()) {
     Respond(cmd, false, std::nullopt,
-            rec.code() == StatusCode::kAlreadyExists ? "command " + cmd.id + " was already executed"
-                                                     : "cannot record the command: " + rec.message());
+            rec.code() == StatusCode::kAlreadyExists
+                ? "command " + cmd.id + " was already executed"
+                : "cannot record the command: " + rec.message());
     return;
   }
   (void)host_.JournalNow({{"type", "command.received"},
@@ -494,7 +501,8 @@ void CloudSync::OnCommand(const Command& cmd) {
       cmd.parsed);
 }
 
-// ---- housekeeping ---------------------------------------------------------------------------------
+// ---- housekeeping
+// ---------------------------------------------------------------------------------
 
 void CloudSync::ApplyOfflinePolicy() {
   bool restrict = false;
@@ -505,8 +513,8 @@ void CloudSync::ApplyOfflinePolicy() {
   if (restrict == host_.engine().staff_only()) return;
   host_.engine().SetStaffOnly(restrict);
   if (restrict) {
-    LogWarning("sync", "no fresh cloud head since " + FormatRfc3339(*head_expires_at_) +
-                           " (+" + std::to_string(config_.cloud.staff_only_after_h) +
+    LogWarning("sync", "no fresh cloud head since " + FormatRfc3339(*head_expires_at_) + " (+" +
+                           std::to_string(config_.cloud.staff_only_after_h) +
                            " h): offline policy admits only staff");
   } else {
     LogInfo("sync", "offline policy lifted: all credentials decide normally");

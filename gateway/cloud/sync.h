@@ -68,8 +68,8 @@ struct SyncCounters {
 class CloudSync final : public MqttListener {
  public:
   // Limits of the outbox sender.
-  static constexpr uint64_t kMaxUnackedEvents = 20000;    // published, not yet acknowledged
-  static constexpr std::chrono::seconds kAckTimeout{30};  // then resend from the first unacked
+  static constexpr uint64_t kMaxUnackedEvents = 20000;      // published, not yet acknowledged
+  static constexpr std::chrono::seconds kAckTimeout{30};    // then resend from the first unacked
   static constexpr std::chrono::seconds kRequestRepeat{5};  // same sync/request not repeated sooner
 
   // `config` gives site, gateway, keys and the offline policy. `worker` applies state changes;
@@ -145,11 +145,13 @@ class CloudSync final : public MqttListener {
   Position applied_;
   Position pending_;  // applied_ plus the jobs queued in the worker
   SnapshotStager stager_;
-  std::optional<Head> head_;  // the latest verified, unexpired head
+  std::optional<Head> head_;                // the latest verified, unexpired head
   std::optional<Instant> head_expires_at_;  // persisted (meta "head_expires_at")
   std::string last_request_;
   std::chrono::steady_clock::time_point last_request_at_{};
   bool state_dirty_ = false;
+  // A snapshot was requested (resync, new epoch): one at the applied position is accepted too.
+  bool snapshot_requested_ = false;
 
   // Outbox: events with seq <= acked_ are deleted; next_send_ is the next seq to publish;
   // events with seq <= historical_upto_ waited (or are resent) and are flagged `historical`.

@@ -48,9 +48,9 @@ DeltaVerdict JudgeDelta(const Position& applied, const Delta& delta) {
   return {A::kApply, "delta " + Pos(at) + " follows the applied position"};
 }
 
-Status SnapshotStager::Add(const Position& applied, SnapshotPage page) {
+Status SnapshotStager::Add(const Position& applied, SnapshotPage page, bool accept_equal) {
   Position at{page.epoch, page.version};
-  if (at <= applied) {
+  if (at < applied || (at == applied && !accept_equal)) {
     return Status::FailedPrecondition("snapshot " + page.snapshot_id + " at " + Pos(at) +
                                       " is not newer than the applied position " + Pos(applied));
   }

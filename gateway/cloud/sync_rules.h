@@ -49,7 +49,9 @@ class SnapshotStager {
   // OK when the page was staged (or was a harmless repeat of a staged page). Errors:
   // FailedPrecondition for a stale page (reason in the message), InvalidArgument for a page that
   // contradicts the staged ones (same snapshot_id, other position or page count).
-  Status Add(const Position& applied, SnapshotPage page);
+  // `accept_equal`: a snapshot at exactly the applied position is staged too (the gateway asked
+  // for one to repair its state: a resync); one below it never is.
+  Status Add(const Position& applied, SnapshotPage page, bool accept_equal = false);
   bool complete() const;
   // The staged snapshot's position (when anything is staged).
   std::optional<Position> position() const;

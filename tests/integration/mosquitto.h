@@ -89,16 +89,16 @@ inline std::optional<TestPki> MakeTestPki(const std::string& dir,
                 "-out", path});
   };
   auto ca = [&](const std::string& key, const std::string& cert, const std::string& cn) {
-    return ec_key(key) && run({openssl, "req", "-x509", "-new", "-key", key, "-days", "1",
-                               "-subj", "/CN=" + cn, "-out", cert});
+    return ec_key(key) && run({openssl, "req", "-x509", "-new", "-key", key, "-days", "1", "-subj",
+                               "/CN=" + cn, "-out", cert});
   };
   auto leaf = [&](const std::string& key, const std::string& cert, const std::string& cn,
                   const std::string& signer_cert, const std::string& signer_key,
                   const std::string& extfile) {
     std::string csr = cert + ".csr";
-    std::vector<std::string> sign = {openssl, "x509", "-req", "-in", csr, "-CA", signer_cert,
-                                     "-CAkey", signer_key, "-CAcreateserial", "-days", "1",
-                                     "-out", cert};
+    std::vector<std::string> sign = {openssl, "x509",      "-req",   "-in",      csr,
+                                     "-CA",   signer_cert, "-CAkey", signer_key, "-CAcreateserial",
+                                     "-days", "1",         "-out",   cert};
     if (!extfile.empty()) {
       sign.push_back("-extfile");
       sign.push_back(extfile);

@@ -68,15 +68,16 @@ inline RunResult RunProgram(const std::vector<std::string>& argv) {
   return r;
 }
 
-// A long-running child (the daemon); stderr goes to `log_path`. Killed with SIGKILL if still
-// running when destroyed.
+// A long-running child (the daemon); stderr goes to `log_path`, stdout to `out_path` (default:
+// discarded). Killed with SIGKILL if still running when destroyed.
 class Child {
  public:
-  Child(const std::vector<std::string>& argv, const std::string& log_path) {
+  Child(const std::vector<std::string>& argv, const std::string& log_path,
+        const std::string& out_path = "/dev/null") {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -98,6 +99,7 @@ class Child {
     }
     return !exited_;
   }
+  pid_t pid() const { return pid_; }
   // Never kill(-1, ...) or kill(0, ...): a child that failed to start has no pid to signal.
   void Signal(int sig) {
     if (pid_ > 0 && running()) kill(pid_, sig);

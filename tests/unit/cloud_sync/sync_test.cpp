@@ -124,11 +124,9 @@ class SyncTest : public ::testing::Test {
     sync_->OnMessage(sync_->topics().root + "/" + suffix, jws);
     if (settle) Settle();
   }
-  json Base(const char* type) {
-    return {{"type", type}, {"site", "maple"}, {"gateway", "gw-1"}};
-  }
-  json Snapshot(uint64_t epoch, uint64_t version, const json& records, int page = 1,
-                int pages = 1, const std::string& id = "snap-1") {
+  json Base(const char* type) { return {{"type", type}, {"site", "maple"}, {"gateway", "gw-1"}}; }
+  json Snapshot(uint64_t epoch, uint64_t version, const json& records, int page = 1, int pages = 1,
+                const std::string& id = "snap-1") {
     json j = Base("snapshot");
     j.update({{"epoch", epoch},
               {"version", version},
@@ -183,7 +181,10 @@ class SyncTest : public ::testing::Test {
                   "card": {"uid": "5a5a"}}])")}};
   }
   static json Card(const char* id, const char* person, const char* uid, const char* status) {
-    return {{"id", id}, {"person", person}, {"type", "card"}, {"status", status},
+    return {{"id", id},
+            {"person", person},
+            {"type", "card"},
+            {"status", status},
             {"card", {{"uid", uid}}}};
   }
 
@@ -233,8 +234,9 @@ TEST_F(SyncTest, SnapshotPagesApplyTogetherThenAck) {
 TEST_F(SyncTest, RevocationDeltaDeniesAndDuplicateIsDropped) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
   ASSERT_EQ(Decide("a1b2"), "granted");
-  json revoke = Delta(1, 2, {{{"op", "put"}, {"kind", "credential"},
-                              {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+  json revoke = Delta(
+      1, 2,
+      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}});
   Send("sync/delta", revoke);
   EXPECT_EQ(Decide("a1b2"), "credential_revoked");
   EXPECT_EQ(Stored(), (Position{1, 2}));
@@ -244,8 +246,11 @@ TEST_F(SyncTest, RevocationDeltaDeniesAndDuplicateIsDropped) {
   EXPECT_EQ(link_.On("sync/ack").size(), acks) << "a duplicate is dropped silently";
   // An old delta replayed after a restart is still dropped: the position is durable.
   Restart();
-  Send("sync/delta", Delta(1, 2, {{{"op", "put"}, {"kind", "credential"},
-                                   {"data", Card("c1", "p1", "a1b2", "active")}}}));
+  Send(
+      "sync/delta",
+      Delta(
+          1, 2,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "active")}}}));
   EXPECT_EQ(Decide("a1b2"), "credential_revoked");
 }
 
@@ -285,8 +290,9 @@ TEST_F(SyncTest, HeadAheadRequestsDeltasAndNewEpochRequestsSnapshot) {
 
 TEST_F(SyncTest, ForgedOrMisaddressedMessagesChangeNothing) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
-  json revoke = Delta(1, 2, {{{"op", "put"}, {"kind", "credential"},
-                              {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+  json revoke = Delta(
+      1, 2,
+      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}});
   size_t acks = link_.On("sync/ack").size();
   // Signed by a key the gateway does not trust, under the trusted kid.
   SendRaw("sync/delta", Sign(revoke, Key(9), "cloud-1"));
@@ -312,11 +318,17 @@ TEST_F(SyncTest, ForgedOrMisaddressedMessagesChangeNothing) {
 
 TEST_F(SyncTest, InvalidDeltaIsRejectedWithThePreciseReason) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
-  json bad = Delta(1, 2, {{{"op", "put"}, {"kind", "credential"},
-                           {"data", Card("c1", "p1", "a1b2", "revoked")}},
-                          {{"op", "put"}, {"kind", "credential"},
-                           {"data", {{"id", "c9"}, {"person", "p1"}, {"type", "pin"},
-                                     {"status", "active"}, {"pin", "9123"}}}}});
+  json bad =
+      Delta(1, 2,
+            {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}},
+             {{"op", "put"},
+              {"kind", "credential"},
+              {"data",
+               {{"id", "c9"},
+                {"person", "p1"},
+                {"type", "pin"},
+                {"status", "active"},
+                {"pin", "9123"}}}}});
   Send("sync/delta", bad);
   EXPECT_EQ(Decide("a1b2"), "granted") << "nothing of a rejected delta is applied";
   EXPECT_EQ(Stored(), (Position{1, 1}));
@@ -430,7 +442,8 @@ TEST_F(SyncTest, CommandsRunOnceAndNotAfterExpiry) {
 TEST_F(SyncTest, SetDoorModeCommandLocksTheDoorDown) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
   ASSERT_EQ(Decide("a1b2"), "granted");
-  Send("cmd/request", Command("m-1", "set_door_mode", {{"door", "front"}, {"mode", "locked_down"}}));
+  Send("cmd/request",
+       Command("m-1", "set_door_mode", {{"door", "front"}, {"mode", "locked_down"}}));
   EXPECT_EQ(Decide("a1b2"), "door_locked_down");
   auto r = link_.On("cmd/response");
   ASSERT_EQ(r.size(), 1u);
