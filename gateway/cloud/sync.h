@@ -69,7 +69,7 @@ class CloudSync final : public MqttListener {
  public:
   // Limits of the outbox sender.
   static constexpr uint64_t kMaxUnackedEvents = 20000;      // published, not yet acknowledged
-  static constexpr std::chrono::seconds kAckTimeout{30};    // then resend from the first unacked
+  static constexpr std::chrono::seconds kAckTimeout{10};    // then resend from the first unacked
   static constexpr std::chrono::seconds kRequestRepeat{5};  // same sync/request not repeated sooner
 
   // `config` gives site, gateway, keys and the offline policy. `worker` applies state changes;

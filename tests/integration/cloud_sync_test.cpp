@@ -407,7 +407,9 @@ TEST_F(CloudSync, EveryEventArrivesExactlyOnceAcrossABrokerRestart) {
         last_seq = s["events"]["last_seq"];
         return s["cloud"]["outbox"] == 0;
       },
-      20s))
+      // cloud-sim reconnects on its own backoff; a batch the gateway sent before cloud-sim was
+      // subscribed again is resent after CloudSync::kAckTimeout without progress.
+      45s))
       << Log() << Slurp(dir_ / "serve.out");
   RunResult events = Sim({"events"});
   ASSERT_EQ(events.exit_code, 0) << events.err;

@@ -667,6 +667,7 @@ TEST(ConfigSummary, DescribesTheDemoBuilding) {
             "4 readers: front-keypad -> front (keypad), front-card -> front, garage-card -> "
             "garage, unit-101-keypad -> unit-101 (keypad)\n"
             "1 trusted cloud key: demo-cloud-1\n"
+            "cloud: no broker (runs on the stored state)\n"
             "policy: rent grace 5 days; PINs 4-8 digits, leading 9 reserved; keypad lockout after "
             "5 failures within 60 s, for 300 s\n");
 }
