@@ -524,6 +524,10 @@ void CloudSync::ApplyOfflinePolicy() {
 
 void CloudSync::Tick() {
   ApplyOfflinePolicy();
+  if (++ticks_ % 3600 == 1) {  // hourly (and at the first tick): forget command ids after 30 days
+    Status pruned = host_.store().PruneCommands(host_.WallNow() - std::chrono::hours(24 * 30));
+    if (!pruned.ok()) LogWarning("sync", "cannot prune old command ids: " + pruned.ToString());
+  }
   if (!connected_) return;
   if (state_dirty_) PublishState();
   if (sent_upto_ > acked_ && SteadyClock::now() - last_ack_progress_ > kAckTimeout) {

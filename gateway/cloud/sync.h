@@ -150,6 +150,7 @@ class CloudSync final : public MqttListener {
   std::string last_request_;
   std::chrono::steady_clock::time_point last_request_at_{};
   bool state_dirty_ = false;
+  uint64_t ticks_ = 0;
   // A snapshot was requested (resync, new epoch): one at the applied position is accepted too.
   bool snapshot_requested_ = false;
 

@@ -694,3 +694,69 @@ TEST(ConfigSite, MakeSiteCarriesDoorsPolicyAndZone) {
 
 }  // namespace
 }  // namespace lintel::config
+
+// ---- cloud link (issue 3)
+// ------------------------------------------------------------------------
+
+namespace lintel::config {
+namespace {
+
+constexpr const char kKey[] =
+    "  trusted_keys:\n    - kid: cloud-1\n"
+    "      public_key: \"Bwc9rBiibmdRqg5RI0+BwipUvxOSk99eAf6ZD5TQ5ts=\"\n";
+
+TEST(ConfigCloud, ReadsBrokerTlsAndOfflinePolicy) {
+  Config c = Load(std::string(kHead) + kOneDoor +
+                  "cloud:\n"
+                  "  broker: ssl://mqtt.example.com:8883\n"
+                  "  mqtt_version: 5\n"
+                  "  keep_alive_s: 20\n"
+                  "  tls: {ca_file: /etc/lintel/ca.pem, cert_file: /etc/lintel/gw.crt, "
+                  "key_file: /etc/lintel/gw.key}\n"
+                  "  offline: {policy: staff_only, staff_only_after_h: 48}\n" +
+                  kKey);
+  EXPECT_EQ(c.cloud.broker, "ssl://mqtt.example.com:8883");
+  EXPECT_EQ(c.cloud.mqtt_version, 5);
+  EXPECT_EQ(c.cloud.keep_alive_s, 20);
+  EXPECT_EQ(c.cloud.ca_file, "/etc/lintel/ca.pem");
+  EXPECT_EQ(c.cloud.cert_file, "/etc/lintel/gw.crt");
+  EXPECT_EQ(c.cloud.key_file, "/etc/lintel/gw.key");
+  EXPECT_EQ(c.cloud.offline, OfflinePolicy::kStaffOnly);
+  EXPECT_EQ(c.cloud.staff_only_after_h, 48);
+  EXPECT_NE(Summarize(c).find("cloud: ssl://mqtt.example.com:8883 (MQTT 5, client certificate); "
+                              "offline: staff only 48 h after the head expires"),
+            std::string::npos)
+      << Summarize(c);
+}
+
+TEST(ConfigCloud, DefaultsKeepEnforcingWithNoBroker) {
+  Config c = Load(std::string(kHead) + kOneDoor);
+  EXPECT_TRUE(c.cloud.broker.empty());
+  EXPECT_EQ(c.cloud.mqtt_version, 4);
+  EXPECT_EQ(c.cloud.offline, OfflinePolicy::kKeepEnforcing);
+  EXPECT_EQ(c.cloud.staff_only_after_h, 72);
+}
+
+TEST(ConfigCloud, ReportsBadBrokerSettingsWithTheirPosition) {
+  EXPECT_THAT(
+      Problems(std::string(kHead) + kOneDoor + "cloud:\n  broker: mqtt.example.com\n" + kKey),
+      ElementsAre("11:11: cloud.broker must be an address like tcp://127.0.0.1:1883 or "
+                  "ssl://mqtt.example.com:8883, got \"mqtt.example.com\""));
+  EXPECT_THAT(Problems(std::string(kHead) + kOneDoor + "cloud:\n  broker: tcp://127.0.0.1:1883\n"),
+              ElementsAre("11:11: cloud.broker is set but cloud.trusted_keys is empty: every "
+                          "cloud message would be rejected (add the cloud's signing key: kid and "
+                          "public_key)"));
+  EXPECT_THAT(
+      Problems(std::string(kHead) + kOneDoor +
+               "cloud:\n  broker: tcp://127.0.0.1:1883\n  tls:\n    cert_file: a.crt\n" + kKey),
+      ElementsAre("13:5: cloud.tls is set but cloud.broker \"tcp://127.0.0.1:1883\" is not "
+                  "a TLS address (use ssl://host:8883)",
+                  "13:16: cloud.tls needs both cert_file and key_file (the client "
+                  "certificate and its private key), or neither"));
+  EXPECT_THAT(Problems(std::string(kHead) + kOneDoor +
+                       "cloud:\n  offline: {policy: staff_first, staff_only_after_h: 0}\n"),
+              ::testing::SizeIs(2));
+}
+
+}  // namespace
+}  // namespace lintel::config

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "rules/ops.h"
 #include "rules/validate.h"
 #include "tests/unit/rules/fixture.h"
 
@@ -420,6 +421,50 @@ TEST(Engine, StaleReferencesAreDroppedNotFatal) {
   Engine engine(BuildIndex(site, r, &warnings));
   EXPECT_FALSE(warnings.empty());
   EXPECT_TRUE(engine.Decide({"unit-101", "", CardAt(101, 251)}, T(kMonNoon)).granted);
+}
+
+}  // namespace
+}  // namespace lintel::rules
+
+namespace lintel::rules {
+namespace {
+
+TEST(OfflinePolicy, StaffOnlyDeniesEveryoneButStaffWithItsOwnReason) {
+  Engine engine(BuildIndex(testing::MapleCourt(), Building()));
+  engine.SetStaffOnly(true);
+  Decision tenant = engine.Decide({"unit-101", "", CardAt(101, 251)}, T(kMonNoon));
+  EXPECT_EQ(tenant.reason, Reason::kOfflineStaffOnly);
+  EXPECT_EQ(ReasonName(tenant.reason), "offline_staff_only");
+  EXPECT_TRUE(engine.Decide({"garage", "", CardAt(101, 400)}, T(kMonNoon)).granted);
+  // Revocations still come first: the restriction never grants anything.
+  EXPECT_EQ(engine.Decide({"front", "", CardAt(101, 999)}, T(kMonNoon)).reason,
+            Reason::kUnknownCredential);
+  engine.SetStaffOnly(false);
+  EXPECT_TRUE(engine.Decide({"unit-101", "", CardAt(101, 251)}, T(kMonNoon)).granted);
+}
+
+TEST(ApplyOpsTo, PutsReplaceByIdDeletesRemoveAndOrderIsKept) {
+  Records r = Building();
+  size_t credentials = r.credentials.size();
+  Credential changed = r.credentials[0];
+  changed.status = CredentialStatus::kRevoked;
+  Credential added = r.credentials[1];
+  added.id = "c-new";
+  std::string gone = r.credentials[2].id;
+  ApplyOpsTo(r, {PutOp(changed), PutOp(added), DeleteOp(RecordKind::kCredential, gone),
+                 DeleteOp(RecordKind::kCredential, "not-there"),
+                 DeleteOp(RecordKind::kCredential, "c-new"), PutOp(added)});
+  ASSERT_EQ(r.credentials.size(), credentials);  // +1 new, -1 deleted
+  EXPECT_EQ(r.credentials[0].id, changed.id);
+  EXPECT_EQ(r.credentials[0].status, CredentialStatus::kRevoked);
+  EXPECT_EQ(r.credentials.back().id, "c-new");
+  for (const Credential& c : r.credentials) EXPECT_NE(c.id, gone);
+  DoorMode m;
+  m.door = "front";
+  m.mode = DoorModeKind::kLockedDown;
+  ApplyOpsTo(r, {PutOp(m)});
+  ASSERT_FALSE(r.door_modes.empty());
+  EXPECT_EQ(r.door_modes.back().door, "front");
 }
 
 }  // namespace

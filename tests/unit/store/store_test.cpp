@@ -612,6 +612,37 @@ TEST_F(StoreTest, SeqIsNeverReusedAfterDeleteUpToAndReopen) {
   EXPECT_EQ(b[0].seq, 4u);
 }
 
+// ---- meta and commands ------------------------------------------------------------------------
+
+TEST_F(StoreTest, MetaValuesPersistAndThePositionKeysAreProtected) {
+  {
+    auto store = OpenOk();
+    EXPECT_EQ(*store->GetMeta("head_expires_at"), std::nullopt);
+    ASSERT_TRUE(store->SetMeta("head_expires_at", "2026-11-24T10:00:00Z").ok());
+    ASSERT_TRUE(store->SetMeta("head_expires_at", "2026-11-25T10:00:00Z").ok());
+    Status st = store->SetMeta("version", "99");
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  }
+  auto store = OpenOk();
+  EXPECT_EQ(*store->GetMeta("head_expires_at"), std::optional<std::string>("2026-11-25T10:00:00Z"));
+  EXPECT_EQ(*store->AppliedPosition(), (Position{0, 0}));
+}
+
+TEST_F(StoreTest, CommandIdsAreRecordedOnceAndSurviveReopen) {
+  {
+    auto store = OpenOk();
+    ASSERT_TRUE(store->RecordCommand("cmd-1", T(1000), R"({"door":"front"})").ok());
+    Status again = store->RecordCommand("cmd-1", T(2000), "{}");
+    EXPECT_EQ(again.code(), StatusCode::kAlreadyExists) << again.ToString();
+  }
+  auto store = OpenOk();
+  EXPECT_EQ(*store->FindCommand("cmd-1"), std::optional<std::string>(R"({"door":"front"})"));
+  ASSERT_TRUE(store->RecordCommand("cmd-2", T(5000), "{}").ok());
+  ASSERT_TRUE(store->PruneCommands(T(3000)).ok());
+  EXPECT_EQ(*store->FindCommand("cmd-1"), std::nullopt);
+  EXPECT_TRUE(store->FindCommand("cmd-2")->has_value());
+}
+
 // ---- migration and damaged files --------------------------------------------------------------
 
 TEST_F(StoreTest, MigratesV1FixtureKeepingData) {
@@ -647,9 +678,11 @@ TEST_F(StoreTest, MigratesV1FixtureKeepingData) {
   EXPECT_EQ(store->ReadFrom(0, 1)->at(0).body,
             R"({"id":"e3","type":"access.denied","reason":"unknown_credential"})");
 
-  // What v2 added works on the migrated file.
+  // What v2 and v3 added works on the migrated file.
   EXPECT_EQ(*store->LastKnownGood(), std::nullopt);
   ASSERT_TRUE(store->AdvanceLastKnownGood(T(1767225700)).ok());
+  EXPECT_EQ(*store->FindCommand("cmd-1"), std::nullopt);
+  ASSERT_TRUE(store->RecordCommand("cmd-1", T(1767225700), "{}").ok());
   std::vector<JournalEvent> e = Events(1);
   EXPECT_EQ(*store->Append(e), 6u);
   store.reset();
