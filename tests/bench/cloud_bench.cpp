@@ -77,9 +77,13 @@ constexpr char kSiteId[] = "bench";
 constexpr char kGatewayId[] = "gw-1";
 constexpr char kKid[] = "cloud-1";
 
+// The broker this run started, stopped by Die so that a failed run leaves no mosquitto behind.
+std::atomic<testing::Mosquitto*> g_broker{nullptr};
+
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "cloud_bench: %s\n", what.c_str());
   std::fflush(stderr);
+  if (testing::Mosquitto* b = g_broker.exchange(nullptr)) b->Stop();
   _exit(1);
 }
 
@@ -883,6 +887,7 @@ int Main(int argc, char** argv) {
   fs::create_directories(root);
   testing::Mosquitto broker(root + "/broker");
   if (!broker.Start()) Die("mosquitto did not start (see " + broker.log_path() + ")");
+  g_broker = &broker;
   Signer signer = MakeSigner();
   json out = {{"bench", "cloud"}};
 
@@ -968,6 +973,7 @@ int Main(int argc, char** argv) {
                 {"outbox_count_us_at_backlog", Round1(d.count_us)}});
   }
 
+  g_broker = nullptr;
   broker.Stop();
   std::error_code ec;
   fs::remove_all(root, ec);
