@@ -259,6 +259,7 @@ void CloudSync::OnOutcome(StateOutcome o) {
   using R = StateOutcome::Result;
   --jobs_outstanding_;
   if (o.index) host_.engine().SwapIndex(std::move(o.index));
+  if (outcome_observer_) outcome_observer_(o);
   std::string what = o.job_index == 0   ? "delta"
                      : o.job_index == 1 ? "snapshot"
                      : o.job_index == 2 ? "local change"

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -111,6 +112,14 @@ class CloudSync final : public MqttListener {
   // State jobs submitted to the worker whose outcome has not been handled yet.
   size_t pending_jobs() const { return jobs_outstanding_; }
 
+  // Observer, for benchmarks and tests: called on the core thread with every outcome of the state
+  // worker, right after its index (if any) was swapped into the engine (`outcome.index` is then
+  // null) and before the outcome is journaled or acknowledged. It must not call back into this
+  // CloudSync. Empty: not called.
+  void SetOutcomeObserver(std::function<void(const StateOutcome&)> observer) {
+    outcome_observer_ = std::move(observer);
+  }
+
  private:
   void Reject(Topic topic, const std::string& payload, const Status& error, std::string reason);
   void OnHead(const Head& head);
@@ -165,6 +174,7 @@ class CloudSync final : public MqttListener {
   // Commands waiting for the worker (set_door_mode), by id.
   std::map<std::string, Command> waiting_commands_;
   SyncCounters counters_;
+  std::function<void(const StateOutcome&)> outcome_observer_;
 };
 
 }  // namespace lintel::cloud

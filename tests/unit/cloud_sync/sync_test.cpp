@@ -254,6 +254,38 @@ TEST_F(SyncTest, RevocationDeltaDeniesAndDuplicateIsDropped) {
   EXPECT_EQ(Decide("a1b2"), "credential_revoked");
 }
 
+TEST_F(SyncTest, OutcomeObserverSeesTheSwappedIndexBeforeTheAck) {
+  struct Seen {
+    size_t job_index;
+    StateOutcome::Result result;
+    Position position;
+    std::string decision;  // what the engine decides for a1b2 inside the observer
+    size_t acks;           // sync/acks published before the observer ran
+    bool index_moved_out;
+  };
+  std::vector<Seen> seen;
+  sync_->SetOutcomeObserver([&](const StateOutcome& o) {
+    rules::Decision d = gw_->engine().Evaluate(
+        {"front", "", rules::UidPresented("a1b2")}, clock_.Wall());
+    seen.push_back({o.job_index, o.result, o.position, std::string(rules::ReasonName(d.reason)),
+                    link_.On("sync/ack").size(), o.index == nullptr});
+  });
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  Send("sync/delta", Delta(1, 2, {{{"op", "put"}, {"kind", "credential"},
+                                   {"data", Card("c1", "p1", "a1b2", "revoked")}}}));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].job_index, 1u);
+  EXPECT_EQ(seen[0].result, StateOutcome::Result::kApplied);
+  EXPECT_EQ(seen[0].position, (Position{1, 1}));
+  EXPECT_EQ(seen[0].decision, "granted");
+  EXPECT_EQ(seen[0].acks, 0u);
+  EXPECT_TRUE(seen[0].index_moved_out);
+  EXPECT_EQ(seen[1].job_index, 0u);
+  EXPECT_EQ(seen[1].position, (Position{1, 2}));
+  EXPECT_EQ(seen[1].decision, "credential_revoked") << "the new index is already in the engine";
+  EXPECT_EQ(seen[1].acks, 1u) << "only the snapshot was acknowledged yet";
+}
+
 TEST_F(SyncTest, GapIsAckedAndTheMissingDeltasRequested) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
   Send("sync/delta", Delta(1, 4, json::array()));
