@@ -419,4 +419,37 @@ size_t Index::MemoryBytes() const {
   return n + doors_.capacity() * sizeof(DoorRec);
 }
 
+std::shared_ptr<const Index> PatchCredentials(const Index& base,
+                                              const std::vector<Credential>& updates) {
+  struct Change {
+    uint32_t row;
+    CredentialStatus status;
+    int64_t valid_until;
+  };
+  std::vector<Change> changes;
+  changes.reserve(updates.size());
+  for (const Credential& c : updates) {
+    if (c.type != CredentialType::kCard && c.type != CredentialType::kPin) return nullptr;
+    uint32_t row = base.FindCredentialById(c.id);
+    if (row == kNone) return nullptr;
+    const CredentialRec& r = base.credentials()[row];
+    if (r.type != c.type || !(r.key == KeyOf(c)) || r.valid_from != OrMin(c.valid_from)) {
+      return nullptr;
+    }
+    if (r.person == kNone || base.str(base.people()[r.person].id) != c.person) return nullptr;
+    int64_t until = OrMax(c.valid_until);
+    if (until > r.valid_until || until <= r.valid_from) return nullptr;
+    if (r.status == CredentialStatus::kRevoked && c.status != CredentialStatus::kRevoked) {
+      return nullptr;
+    }
+    changes.push_back({row, c.status, until});
+  }
+  std::shared_ptr<Index> copy(new Index(base));
+  for (const Change& ch : changes) {
+    copy->credentials_[ch.row].status = ch.status;
+    copy->credentials_[ch.row].valid_until = ch.valid_until;
+  }
+  return copy;
+}
+
 }  // namespace lintel::rules

@@ -33,7 +33,8 @@ std::string JoinLines(const std::vector<std::string>& lines) {
 // Everything the worker thread owns.
 class Session {
  public:
-  Session(std::string path, rules::Site site) : path_(std::move(path)), site_(std::move(site)) {}
+  Session(std::string path, rules::Site site, std::shared_ptr<const rules::Index> index)
+      : path_(std::move(path)), site_(std::move(site)), index_(std::move(index)) {}
 
   Status Open() {
     if (store_) return Status::Ok();
@@ -66,6 +67,7 @@ class Session {
     auto index = rules::BuildIndex(site_, *records_, &warnings);
     for (const std::string& w : warnings) LogWarning("sync", "state: " + w);
     *ms = MsSince(started);
+    index_ = index;
     if (RecordCount(*records_) > kCacheRecordsUpTo) {
       records_.reset();
       baseline_.reset();
@@ -75,7 +77,12 @@ class Session {
 
  private:
   Status Load() {
+    if (records_ && !deferred_.empty()) {
+      rules::ApplyOpsTo(*records_, deferred_);
+      deferred_.clear();
+    }
     if (records_) return Status::Ok();
+    deferred_.clear();
     Result<rules::Records> r = store_->LoadRecords();
     if (!r.ok()) return r.status();
     records_ = std::move(*r);
@@ -83,7 +90,7 @@ class Session {
   }
   // The problems the stored state already has (tolerated when it was stored under another YAML):
   // a delta is only blamed for problems it brings.
-  const std::set<std::string>& Baseline() {
+  std::set<std::string>& Baseline() {
     if (!baseline_) {
       std::vector<std::string> errors = rules::Validate(site_, *records_, SIZE_MAX);
       baseline_.emplace(errors.begin(), errors.end());
@@ -102,7 +109,45 @@ class Session {
           "the store is at " + PositionText(*at) + ", the delta follows " + PositionText(j.from);
       return;
     }
+    if (FastPath(j.ops, j.to, out)) return;
     ApplyOps(j.ops, j.to, out);
+  }
+
+  // Revocations and suspensions (puts of existing cards and PINs changing only status or an
+  // earlier end): no revalidation of the whole state and no rebuild, the current index is copied
+  // and patched (rules::PatchCredentials). Only when no rebuild is pending (`changed_`), so the
+  // patched index is the latest state. Returns false to take the general path.
+  bool FastPath(const std::vector<rules::Op>& ops, Position to, StateOutcome& out) {
+    if (changed_ || !index_ || ops.empty()) return false;
+    std::vector<rules::Credential> updates;
+    for (const rules::Op& op : ops) {
+      const auto* c = std::get_if<rules::Credential>(&op.record);
+      if (op.op != rules::OpKind::kPut || c == nullptr) return false;
+      updates.push_back(*c);
+    }
+    auto started = Clock::now();
+    std::shared_ptr<const rules::Index> patched = rules::PatchCredentials(*index_, updates);
+    if (!patched) return false;
+    double patch_ms = MsSince(started);
+    Status st = store_->ApplyOps(ops, to);
+    if (!st.ok()) {
+      records_.reset();
+      if (st.code() == StatusCode::kInvalidArgument) {
+        out.result = StateOutcome::Result::kRejected;
+        out.error = st.message();
+        return true;
+      }
+      Fail(out, st);
+      return true;
+    }
+    index_ = patched;
+    out.index = std::move(patched);
+    out.index_ms = patch_ms;
+    out.patched = true;
+    // The cached records catch up before the next job reads them (off the revocation's path).
+    if (records_) deferred_.insert(deferred_.end(), ops.begin(), ops.end());
+    baseline_.reset();
+    return true;
   }
 
   void Handle(LocalOpsJob& j, StateOutcome& out) {
@@ -114,24 +159,29 @@ class Session {
     ApplyOps(j.ops, *at, out);
   }
 
+  // Applies `ops` to the cached records in place (no copy of the state), validates the result and
+  // commits. A rejected or failed change drops the cache: the store is the truth to reload from.
   void ApplyOps(const std::vector<rules::Op>& ops, Position to, StateOutcome& out) {
     Status loaded = Load();
     if (!loaded.ok()) return Fail(out, loaded);
-    const std::set<std::string>& baseline = Baseline();
-    rules::Records next = *records_;
-    rules::ApplyOpsTo(next, ops);
+    std::set<std::string> before = std::move(Baseline());
+    baseline_.reset();
+    rules::ApplyOpsTo(*records_, ops);
+    std::vector<std::string> errors = rules::Validate(site_, *records_, SIZE_MAX);
     std::vector<std::string> added;
-    for (std::string& e : rules::Validate(site_, next, SIZE_MAX)) {
-      if (!baseline.contains(e)) added.push_back(std::move(e));
+    for (const std::string& e : errors) {
+      if (!before.contains(e)) added.push_back(e);
       if (added.size() >= 20) break;
     }
     if (!added.empty()) {
       out.result = StateOutcome::Result::kRejected;
       out.error = JoinLines(added);
+      records_.reset();
       return;
     }
     Status st = store_->ApplyOps(ops, to);
     if (!st.ok()) {
+      records_.reset();
       if (st.code() == StatusCode::kInvalidArgument) {
         out.result = StateOutcome::Result::kRejected;
         out.error = st.message();
@@ -139,8 +189,9 @@ class Session {
       }
       return Fail(out, st);
     }
-    records_ = std::move(next);
-    baseline_.reset();
+    // The new state's problems are the next change's baseline (all of them were already there).
+    baseline_.emplace(std::make_move_iterator(errors.begin()),
+                      std::make_move_iterator(errors.end()));
     changed_ = true;
   }
 
@@ -195,15 +246,19 @@ class Session {
   rules::Site site_;
   std::unique_ptr<store::Store> store_;
   std::optional<rules::Records> records_;
+  std::vector<rules::Op> deferred_;            // fast-path ops not yet applied to records_
+  std::shared_ptr<const rules::Index> index_;  // the latest index this worker built or patched
   std::optional<std::set<std::string>> baseline_;
 };
 
 }  // namespace
 
-StateWorker::StateWorker(std::string store_path, rules::Site site, Poster post,
+StateWorker::StateWorker(std::string store_path, rules::Site site,
+                         std::shared_ptr<const rules::Index> current, Poster post,
                          OnOutcome on_outcome)
     : store_path_(std::move(store_path)),
       site_(std::move(site)),
+      current_(std::move(current)),
       post_(std::move(post)),
       on_outcome_(std::move(on_outcome)) {
   thread_ = std::thread([this] { Run(); });
@@ -233,7 +288,7 @@ size_t StateWorker::pending() const {
 }
 
 void StateWorker::Run() {
-  Session session(store_path_, site_);
+  Session session(store_path_, site_, std::move(current_));
   std::unique_lock lock(mu_);
   while (true) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });

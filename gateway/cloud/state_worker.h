@@ -4,6 +4,10 @@
 // transaction (Store::ApplyOps / ReplaceState), builds the new index and hands the outcome back
 // through `post` (the core loop), where the index is swapped in and only then acknowledged.
 //
+// Revocations take a fast path: a delta that only changes the status or moves the end of existing
+// cards and PINs is committed and the current index copied and patched (rules::PatchCredentials),
+// with no revalidation of the whole state (such a change cannot break a valid state).
+//
 // Jobs run in the order submitted. A delta whose `prev` does not match the store's position when
 // its turn comes (an earlier job was rejected) is skipped with Outcome::kSkipped, changing
 // nothing. Consecutive jobs share one load of the records, and one index is built after the last
@@ -73,8 +77,9 @@ struct StateOutcome {
   std::string error;   // kRejected / kSkipped / kFailed: one line per problem
   // Set on the last outcome of a burst that changed anything: the index of the store's state.
   std::shared_ptr<const rules::Index> index;
-  double apply_ms = 0;  // validation + commit
-  double index_ms = 0;  // index build (when `index` is set)
+  bool patched = false;  // the revocation fast path: the index was patched, not rebuilt
+  double apply_ms = 0;   // validation + commit
+  double index_ms = 0;   // index build (when `index` is set)
 };
 
 class StateWorker {
@@ -82,9 +87,11 @@ class StateWorker {
   using Poster = std::function<void(std::function<void()>)>;
   using OnOutcome = std::function<void(StateOutcome)>;
 
-  // Opens its own store connection to `store_path` on the worker thread. Outcomes are delivered as
-  // post([..]{ on_outcome(outcome); }).
-  StateWorker(std::string store_path, rules::Site site, Poster post, OnOutcome on_outcome);
+  // Opens its own store connection to `store_path` on the worker thread. `current` is the index of
+  // the store's state as it is now (the engine's at start-up; null: built on first need); the
+  // revocation fast path patches it. Outcomes are delivered as post([..]{ on_outcome(outcome); }).
+  StateWorker(std::string store_path, rules::Site site, std::shared_ptr<const rules::Index> current,
+              Poster post, OnOutcome on_outcome);
   ~StateWorker();  // finishes the job in progress, drops the queued ones, joins
   StateWorker(const StateWorker&) = delete;
   StateWorker& operator=(const StateWorker&) = delete;
@@ -98,6 +105,7 @@ class StateWorker {
 
   std::string store_path_;
   rules::Site site_;
+  std::shared_ptr<const rules::Index> current_;
   Poster post_;
   OnOutcome on_outcome_;
   mutable std::mutex mu_;

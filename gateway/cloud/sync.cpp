@@ -1,6 +1,10 @@
 #include "gateway/cloud/sync.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "gateway/base/log.h"
 #include "gateway/codec/json_text.h"
@@ -59,9 +63,10 @@ Status CloudSync::Start(StateWorker::Poster post) {
   acked_ = first->empty() ? *last : first->front().seq - 1;
   next_send_ = acked_ + 1;
   sent_upto_ = acked_;
-  worker_ =
-      std::make_unique<StateWorker>(config_.store_path, config::MakeSite(config_), std::move(post),
-                                    [this](StateOutcome o) { OnOutcome(std::move(o)); });
+  parser_ = std::make_unique<Parser>(post);
+  worker_ = std::make_unique<StateWorker>(config_.store_path, config::MakeSite(config_),
+                                          host_.engine().index(), std::move(post),
+                                          [this](StateOutcome o) { OnOutcome(std::move(o)); });
   ApplyOfflinePolicy();
   return Status::Ok();
 }
@@ -137,14 +142,79 @@ void CloudSync::PublishState() {
 // ---- inbound
 // --------------------------------------------------------------------------------------
 
+// Snapshot pages (up to megabytes each) are verified and parsed on a thread of their own, so a
+// snapshot never holds up the core loop; while any is in flight, later messages queue behind it on
+// that thread, so every message is still handled in the order it arrived.
+class CloudSync::Parser {
+ public:
+  explicit Parser(StateWorker::Poster post) : post_(std::move(post)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Parser() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // Runs `parse` on the parser thread, then posts `deliver` with its result to the core loop.
+  void Submit(std::function<std::function<void()>()> parse) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(parse));
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      auto job = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      post_(job());
+      lock.lock();
+    }
+  }
+  StateWorker::Poster post_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<std::function<void()>()>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+CloudSync::~CloudSync() = default;
+
 void CloudSync::OnMessage(const std::string& topic_name, const std::string& payload) {
   ++counters_.messages;
   std::optional<Topic> topic = topics_.Match(topic_name);
   if (!topic) return;  // not subscribed; nothing to do
+  if (parser_ && (*topic == Topic::kSyncSnapshot || parses_in_flight_ > 0)) {
+    ++parses_in_flight_;
+    parser_->Submit([this, t = *topic, payload, expect = expect_]() -> std::function<void()> {
+      auto why = std::make_shared<Rejection>();
+      auto m = std::make_shared<Result<Message>>(ParseCloudMessage(t, payload, expect, why.get()));
+      return [this, t, payload, m, why] {
+        --parses_in_flight_;
+        Dispatch(t, payload, std::move(*m), *why);
+      };
+    });
+    return;
+  }
   Rejection why;
   Result<Message> m = ParseCloudMessage(*topic, payload, expect_, &why);
+  Dispatch(*topic, payload, std::move(m), why);
+}
+
+void CloudSync::Dispatch(Topic topic, const std::string& payload, Result<Message> m,
+                         const Rejection& why) {
   if (!m.ok()) {
-    Reject(*topic, payload, m.status(), std::string(RejectReasonName(why.reason)));
+    Reject(topic, payload, m.status(), std::string(RejectReasonName(why.reason)));
     return;
   }
   std::visit(
@@ -292,13 +362,15 @@ void CloudSync::OnOutcome(StateOutcome o) {
                 (o.index_ms > 0 ? ", index " + std::to_string(static_cast<int>(o.index_ms)) + " ms"
                                 : "") +
                 ")");
-    (void)host_.JournalNow({{"type", "sync.applied"},
-                            {"kind", what},
-                            {"epoch", o.position.epoch},
-                            {"version", o.position.version},
-                            {"changes", o.changes}});
     Publish(topics_.sync_ack, SyncAck(o.position.epoch, o.position.version, AckResult::kApplied));
     PublishState();
+    // Journaled with the next write (at the latest the next Tick): the doors already decide on the
+    // new state and need not wait for another durable commit.
+    host_.JournalLater({{"type", "sync.applied"},
+                        {"kind", what},
+                        {"epoch", o.position.epoch},
+                        {"version", o.position.version},
+                        {"changes", o.changes}});
     // The head may already be further ahead.
     if (head_ && jobs_outstanding_ == 0) {
       HeadVerdict v = JudgeHead(applied_, *head_);
@@ -525,6 +597,8 @@ void CloudSync::ApplyOfflinePolicy() {
 
 void CloudSync::Tick() {
   ApplyOfflinePolicy();
+  Status flushed = host_.FlushJournal();
+  if (!flushed.ok()) LogWarning("sync", "journal write failed: " + flushed.ToString());
   if (++ticks_ % 3600 == 1) {  // hourly (and at the first tick): forget command ids after 30 days
     Status pruned = host_.store().PruneCommands(host_.WallNow() - std::chrono::hours(24 * 30));
     if (!pruned.ok()) LogWarning("sync", "cannot prune old command ids: " + pruned.ToString());

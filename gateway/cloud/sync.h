@@ -46,6 +46,10 @@ class SyncHost {
   virtual bool ClockSynced() = 0;
   // Queues an event for the journal and writes the queue (durable before it returns when OK).
   virtual Status JournalNow(nlohmann::json event) = 0;
+  // Queues an event for the journal; it is written with the next write or FlushJournal (keeps a
+  // durable commit off paths where the doors wait, such as a revocation being swapped in).
+  virtual void JournalLater(nlohmann::json event) = 0;
+  virtual Status FlushJournal() = 0;
   // Pulses the door's lock open for `duration` (a cloud `unlock` command). Errors: NotFound when
   // the door has no actuator.
   virtual Status Unlock(std::string_view door, std::chrono::milliseconds duration) = 0;
@@ -76,6 +80,7 @@ class CloudSync final : public MqttListener {
   // `config` gives site, gateway, keys and the offline policy. `worker` applies state changes;
   // `link` may be null until SetLink (tests drive the listener directly).
   CloudSync(const config::Config& config, SyncHost& host, std::string boot_id);
+  ~CloudSync() override;  // joins the parser and worker threads
 
   // Starts the state worker (its own store connection on config.store_path). Errors: the position
   // or the head expiry cannot be read from the store.
@@ -109,8 +114,9 @@ class CloudSync final : public MqttListener {
   const SyncCounters& counters() const { return counters_; }
   Position applied() const { return applied_; }
   bool connected() const { return connected_; }
-  // State jobs submitted to the worker whose outcome has not been handled yet.
-  size_t pending_jobs() const { return jobs_outstanding_; }
+  // Messages being parsed off the core thread plus state jobs submitted to the worker, whose
+  // outcome has not been handled yet.
+  size_t pending_jobs() const { return parses_in_flight_ + jobs_outstanding_; }
 
   // Observer, for benchmarks and tests: called on the core thread with every outcome of the state
   // worker, right after its index (if any) was swapped into the engine (`outcome.index` is then
@@ -121,6 +127,8 @@ class CloudSync final : public MqttListener {
   }
 
  private:
+  class Parser;
+  void Dispatch(Topic topic, const std::string& payload, Result<Message> m, const Rejection& why);
   void Reject(Topic topic, const std::string& payload, const Status& error, std::string reason);
   void OnHead(const Head& head);
   void OnDelta(Delta delta);
@@ -146,6 +154,8 @@ class CloudSync final : public MqttListener {
   Topics topics_;
   Expect expect_;
   MqttLink* link_ = nullptr;
+  std::unique_ptr<Parser> parser_;  // before worker_: destroyed after it
+  size_t parses_in_flight_ = 0;
   std::unique_ptr<StateWorker> worker_;
   size_t jobs_outstanding_ = 0;
 

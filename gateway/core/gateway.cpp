@@ -229,6 +229,11 @@ Result<json> Gateway::Import(const json& request) {
   if (!request.contains("records")) {
     return Status::InvalidArgument("state.import needs \"records\" (a snapshot's records object)");
   }
+  if (!config_.cloud.broker.empty()) {
+    return Status::FailedPrecondition(
+        "this gateway syncs with the cloud (cloud.broker " + config_.cloud.broker +
+        "); the property system is the source of truth, so a local import is refused");
+  }
   Result<store::Position> pos = store_->AppliedPosition();
   if (!pos.ok()) return pos.status();
   if (pos->epoch != 0 || pos->version != 0) {

@@ -77,6 +77,8 @@ class Gateway final : public cloud::SyncHost {
   Instant WallNow() override { return clock_.Wall(); }
   bool ClockSynced() override { return clock_.Synchronized(); }
   Status JournalNow(nlohmann::json event) override;
+  void JournalLater(nlohmann::json event) override { Journal(std::move(event)); }
+  Status FlushJournal() override { return Flush(); }
   Status Unlock(std::string_view door, std::chrono::milliseconds duration) override;
 
  private:

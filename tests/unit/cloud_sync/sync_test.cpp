@@ -265,14 +265,16 @@ TEST_F(SyncTest, OutcomeObserverSeesTheSwappedIndexBeforeTheAck) {
   };
   std::vector<Seen> seen;
   sync_->SetOutcomeObserver([&](const StateOutcome& o) {
-    rules::Decision d = gw_->engine().Evaluate(
-        {"front", "", rules::UidPresented("a1b2")}, clock_.Wall());
+    rules::Decision d =
+        gw_->engine().Evaluate({"front", "", rules::UidPresented("a1b2")}, clock_.Wall());
     seen.push_back({o.job_index, o.result, o.position, std::string(rules::ReasonName(d.reason)),
                     link_.On("sync/ack").size(), o.index == nullptr});
   });
   Send("sync/snapshot", Snapshot(1, 1, Records()));
-  Send("sync/delta", Delta(1, 2, {{{"op", "put"}, {"kind", "credential"},
-                                   {"data", Card("c1", "p1", "a1b2", "revoked")}}}));
+  Send("sync/delta", Delta(1, 2,
+                           {{{"op", "put"},
+                             {"kind", "credential"},
+                             {"data", Card("c1", "p1", "a1b2", "revoked")}}}));
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].job_index, 1u);
   EXPECT_EQ(seen[0].result, StateOutcome::Result::kApplied);
@@ -284,6 +286,65 @@ TEST_F(SyncTest, OutcomeObserverSeesTheSwappedIndexBeforeTheAck) {
   EXPECT_EQ(seen[1].position, (Position{1, 2}));
   EXPECT_EQ(seen[1].decision, "credential_revoked") << "the new index is already in the engine";
   EXPECT_EQ(seen[1].acks, 1u) << "only the snapshot was acknowledged yet";
+}
+
+TEST_F(SyncTest, RevocationFastPathAndLaterDeltasAgree) {
+  std::vector<bool> patched;
+  sync_->SetOutcomeObserver([&](const StateOutcome& o) { patched.push_back(o.patched); });
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  Send("sync/delta", Delta(1, 2,
+                           {{{"op", "put"},
+                             {"kind", "credential"},
+                             {"data", Card("c1", "p1", "a1b2", "suspended")}}}));
+  EXPECT_EQ(Decide("a1b2"), "credential_suspended");
+  // A general delta after the fast one builds on it (the worker's cached records caught up).
+  Send(
+      "sync/delta",
+      Delta(
+          1, 3,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
+  EXPECT_EQ(Decide("c3c3"), "granted");
+  EXPECT_EQ(Decide("a1b2"), "credential_suspended");
+  // Lifting a suspension is fast too (a suspended card already counts for overlaps).
+  Send(
+      "sync/delta",
+      Delta(
+          1, 4,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "active")}}}));
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  // A revocation that would be fast but follows a rejected delta still lands on the true state.
+  Send("sync/delta", Delta(1, 5,
+                           {{{"op", "put"},
+                             {"kind", "credential"},
+                             {"data", Card("c9", "nobody", "9999", "active")}}}));
+  Send("sync/delta", Delta(1, 5,
+                           {{{"op", "put"},
+                             {"kind", "credential"},
+                             {"data", Card("c3", "p1", "c3c3", "revoked")}}}));
+  EXPECT_EQ(Decide("c3c3"), "credential_revoked");
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  EXPECT_EQ(Stored(), (Position{1, 5}));
+  // snapshot, suspension (fast), new card, reactivation (fast), rejected, revocation (fast)
+  EXPECT_EQ(patched, (std::vector<bool>{false, true, false, true, false, true}));
+  Restart();  // what was stored is what the fast path showed
+  EXPECT_EQ(Decide("c3c3"), "credential_revoked");
+  EXPECT_EQ(Decide("a1b2"), "granted");
+}
+
+TEST_F(SyncTest, MessagesBehindASnapshotBeingParsedKeepTheirOrder) {
+  // Snapshot pages are parsed off the core thread; a delta right behind them waits its turn.
+  Send("sync/snapshot", Snapshot(1, 1, Records()), false);
+  Send(
+      "sync/delta",
+      Delta(
+          1, 2,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}}),
+      false);
+  Settle();
+  EXPECT_EQ(Stored(), (Position{1, 2}));
+  EXPECT_EQ(sync_->counters().gaps, 0u);
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  EXPECT_EQ(Decide("5a5a"), "granted");
 }
 
 TEST_F(SyncTest, GapIsAckedAndTheMissingDeltasRequested) {

@@ -469,3 +469,67 @@ TEST(ApplyOpsTo, PutsReplaceByIdDeletesRemoveAndOrderIsKept) {
 
 }  // namespace
 }  // namespace lintel::rules
+
+namespace lintel::rules {
+namespace {
+
+Credential FindCred(const Records& r, const std::string& id) {
+  for (const Credential& c : r.credentials) {
+    if (c.id == id) return c;
+  }
+  throw std::runtime_error("no credential " + id);
+}
+
+TEST(PatchCredentials, RevocationPatchesACopyAndLeavesTheOriginal) {
+  Records r = Building();
+  auto base = BuildIndex(testing::MapleCourt(), r);
+  uint32_t row = base->FindCredentialByKey(KeyOf(CardAt(101, 251), nullptr));
+  ASSERT_NE(row, kNone);
+  Credential c = FindCred(r, std::string(base->str(base->credentials()[row].id)));
+  c.status = CredentialStatus::kRevoked;
+  auto patched = PatchCredentials(*base, {c});
+  ASSERT_TRUE(patched);
+  Engine before(base), after(patched);
+  EXPECT_TRUE(before.Decide({"unit-101", "", CardAt(101, 251)}, T(kMonNoon)).granted);
+  EXPECT_EQ(after.Decide({"unit-101", "", CardAt(101, 251)}, T(kMonNoon)).reason,
+            Reason::kCredentialRevoked);
+  // The same as a rebuild of the changed records.
+  for (Credential& x : r.credentials) {
+    if (x.id == c.id) x = c;
+  }
+  Engine rebuilt(BuildIndex(testing::MapleCourt(), r));
+  EXPECT_EQ(rebuilt.Decide({"unit-101", "", CardAt(101, 251)}, T(kMonNoon)).reason,
+            Reason::kCredentialRevoked);
+}
+
+TEST(PatchCredentials, RefusesWhatCouldBreakTheStateOrNeedsARebuild) {
+  Records r = Building();
+  auto base = BuildIndex(testing::MapleCourt(), r);
+  uint32_t row = base->FindCredentialByKey(KeyOf(CardAt(101, 251), nullptr));
+  const Credential c = FindCred(r, std::string(base->str(base->credentials()[row].id)));
+  Credential x = c;
+  x.id = "c-unknown";
+  EXPECT_FALSE(PatchCredentials(*base, {x})) << "a new credential";
+  x = c;
+  x.card.number = 252;
+  EXPECT_FALSE(PatchCredentials(*base, {x})) << "another card";
+  x = c;
+  x.person = "someone-else";
+  EXPECT_FALSE(PatchCredentials(*base, {x})) << "another holder";
+  x = c;
+  x.valid_until = T("2099-01-01T00:00:00Z");
+  if (!c.valid_until) x.valid_until.reset();
+  x.valid_from = T("2020-01-01T00:00:00Z");
+  EXPECT_FALSE(PatchCredentials(*base, {x})) << "another start";
+  x = c;
+  x.valid_until = T("2026-11-30T00:00:00Z");
+  EXPECT_TRUE(PatchCredentials(*base, {x})) << "an earlier end";
+  x.status = CredentialStatus::kRevoked;
+  auto revoked = PatchCredentials(*base, {x});
+  ASSERT_TRUE(revoked);
+  x.status = CredentialStatus::kActive;
+  EXPECT_FALSE(PatchCredentials(*revoked, {x})) << "a revoked card coming back may overlap";
+}
+
+}  // namespace
+}  // namespace lintel::rules
