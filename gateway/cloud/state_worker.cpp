@@ -129,17 +129,7 @@ class Session {
     std::shared_ptr<const rules::Index> patched = rules::PatchCredentials(*index_, updates);
     if (!patched) return false;
     double patch_ms = MsSince(started);
-    Status st = store_->ApplyOps(ops, to);
-    if (!st.ok()) {
-      records_.reset();
-      if (st.code() == StatusCode::kInvalidArgument) {
-        out.result = StateOutcome::Result::kRejected;
-        out.error = st.message();
-        return true;
-      }
-      Fail(out, st);
-      return true;
-    }
+    if (!Committed(store_->ApplyOps(ops, to), out)) return true;
     index_ = patched;
     out.index = std::move(patched);
     out.index_ms = patch_ms;
@@ -179,16 +169,7 @@ class Session {
       records_.reset();
       return;
     }
-    Status st = store_->ApplyOps(ops, to);
-    if (!st.ok()) {
-      records_.reset();
-      if (st.code() == StatusCode::kInvalidArgument) {
-        out.result = StateOutcome::Result::kRejected;
-        out.error = st.message();
-        return;
-      }
-      return Fail(out, st);
-    }
+    if (!Committed(store_->ApplyOps(ops, to), out)) return;
     // The new state's problems are the next change's baseline (all of them were already there).
     baseline_.emplace(std::make_move_iterator(errors.begin()),
                       std::make_move_iterator(errors.end()));
@@ -205,15 +186,7 @@ class Session {
       out.error = JoinLines(errors);
       return;
     }
-    Status st = store_->ReplaceState(j.records, j.to);
-    if (!st.ok()) {
-      if (st.code() == StatusCode::kInvalidArgument) {
-        out.result = StateOutcome::Result::kRejected;
-        out.error = st.message();
-        return;
-      }
-      return Fail(out, st);
-    }
+    if (!Committed(store_->ReplaceState(j.records, j.to), out)) return;
     records_ = std::move(j.records);
     baseline_.reset();
     changed_ = true;
@@ -225,6 +198,21 @@ class Session {
     changed_ = true;
     Result<Position> at = store_->AppliedPosition();
     if (at.ok()) out.position = *at;
+  }
+
+  // The result of a store write: true when committed. Otherwise nothing changed in the store; the
+  // cached records are dropped (they may hold the change) and the outcome says why: kRejected for
+  // what the store refuses in the data (InvalidArgument), kFailed for the rest.
+  bool Committed(const Status& st, StateOutcome& out) {
+    if (st.ok()) return true;
+    records_.reset();
+    if (st.code() == StatusCode::kInvalidArgument) {
+      out.result = StateOutcome::Result::kRejected;
+      out.error = st.message();
+      return false;
+    }
+    Fail(out, st);
+    return false;
   }
 
   void Fail(StateOutcome& out, const Status& st) {

@@ -88,11 +88,7 @@ std::vector<json> ReadJsonLines(const fs::path& path) {
 class CloudSim : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("lintel-cloudsim-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::FreshTestDir("lintel-cloudsim");
     state_ = (dir_ / "cloud").string();
     broker_ = std::make_unique<Mosquitto>((dir_ / "broker").string());
     ASSERT_TRUE(broker_->Start()) << "mosquitto did not start";

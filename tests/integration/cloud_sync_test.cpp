@@ -29,12 +29,7 @@ using testing::RunResult;
 using testing::TestPki;
 using namespace std::chrono_literals;
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string Slurp(const fs::path& p) { return testing::ReadFile(p); }
 
 // A building small enough to read: one tenant with a card and a PIN, one staff member.
 json Records() {
@@ -62,11 +57,7 @@ json Card(const std::string& id, const std::string& person, const std::string& u
 class CloudSync : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("lintel-cloud-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::FreshTestDir("lintel-cloud");
     socket_ = (dir_ / "lintel.sock").string();
     store_ = (dir_ / "lintel.db").string();
     cloud_ = (dir_ / "cloud").string();
@@ -167,12 +158,7 @@ class CloudSync : public ::testing::Test {
   std::string Log() const { return Slurp(dir_ / "lintel.log"); }
 
   static bool WaitFor(const std::function<bool()>& ok, std::chrono::milliseconds timeout) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      if (ok()) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return ok();
+    return testing::WaitFor(ok, timeout);
   }
   bool WaitApplied(uint64_t epoch, uint64_t version, std::chrono::milliseconds t = 10s) {
     return WaitFor(

@@ -23,11 +23,7 @@ using testing::SourceDir;
 class Daemon : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("lintel-it-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::FreshTestDir("lintel-it");
     config_ = (dir_ / "lintel.yaml").string();
     fs::copy_file(Example("demo.yaml"), config_);
     socket_ = (dir_ / "lintel.sock").string();
