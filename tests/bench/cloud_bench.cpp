@@ -108,11 +108,10 @@ Percentiles Summarize(std::vector<double> v) {
   return p;
 }
 double Round1(double x) { return static_cast<double>(static_cast<int64_t>(x * 10 + 0.5)) / 10; }
-double Round3(double x) {
-  return static_cast<double>(static_cast<int64_t>(x * 1000 + 0.5)) / 1000;
-}
+double Round3(double x) { return static_cast<double>(static_cast<int64_t>(x * 1000 + 0.5)) / 1000; }
 
-// ---- sockets --------------------------------------------------------------------------------------
+// ---- sockets
+// --------------------------------------------------------------------------------------
 
 // The TCP sockets this process has open (fd numbers), from /proc/self/fd.
 std::set<int> TcpSocketFds() {
@@ -133,7 +132,8 @@ std::set<int> TcpSocketFds() {
   return out;
 }
 
-// ---- the cloud's side: Paho clients ---------------------------------------------------------------
+// ---- the cloud's side: Paho clients
+// ---------------------------------------------------------------
 
 // One Paho async client, clean session, MQTT 3.1.1, QoS 1. Messages on its subscriptions go to
 // `on_message` on Paho's thread.
@@ -276,7 +276,8 @@ std::vector<std::string> SignedPages(const rules::Records& r, uint64_t epoch, ui
   return out;
 }
 
-// ---- the gateway's side: the daemon's wiring, in process -------------------------------------------
+// ---- the gateway's side: the daemon's wiring, in process
+// -------------------------------------------
 
 std::string ConfigYaml(const std::string& store_path, const Signer& signer) {
   std::string y = "site: {id: " + std::string(kSiteId) +
@@ -434,7 +435,8 @@ class GatewayUnderTest {
 
 // Publishes a snapshot of `records` at (1, 1) to the gateway and waits until it is applied.
 // Returns {first publish, outcome} timings through the observer the caller installed.
-void PublishPages(CloudClient& cloud, const cloud::Topics& t, const std::vector<std::string>& pages) {
+void PublishPages(CloudClient& cloud, const cloud::Topics& t,
+                  const std::vector<std::string>& pages) {
   for (const std::string& p : pages) cloud.Publish(t.sync_snapshot, p, 8);
   cloud.Flush();
 }
@@ -559,11 +561,12 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
       records.credentials[2 * card].status = rules::CredentialStatus::kRevoked;
       ++version;
       json delta = Base("delta");
-      delta.update({{"epoch", 1},
-                    {"version", version},
-                    {"prev", version - 1},
-                    {"issued_at", FormatRfc3339(gut.gw().WallNow())},
-                    {"ops", {{{"op", "put"}, {"kind", "credential"}, {"data", codec::ToJson(c)}}}}});
+      delta.update(
+          {{"epoch", 1},
+           {"version", version},
+           {"prev", version - 1},
+           {"issued_at", FormatRfc3339(gut.gw().WallNow())},
+           {"ops", {{{"op", "put"}, {"kind", "credential"}, {"data", codec::ToJson(c)}}}}});
       std::string jws = signer.Sign(delta);
 
       // The bare round trip first, with a payload of the same size.
@@ -627,8 +630,8 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
   return results;
 }
 
-// One durable commit: Store::ApplyOps of one op with durable_commits (the default), on a fresh store
-// in `dir`. Returns the commit times in microseconds.
+// One durable commit: Store::ApplyOps of one op with durable_commits (the default), on a fresh
+// store in `dir`. Returns the commit times in microseconds.
 Percentiles DurableCommit(const std::string& dir, size_t n) {
   fs::create_directories(dir);
   std::string path = dir + "/commit.db";
@@ -653,10 +656,10 @@ Percentiles DurableCommit(const std::string& dir, size_t n) {
 
 struct SnapshotResult {
   size_t credentials = 0, records = 0, pages = 0;
-  double sign_s = 0;        // building and signing the pages (the cloud's work, not timed below)
-  double publish_s = 0;     // first publish -> the last page's PUBACK
-  double staged_s = 0;      // first publish -> the last page parsed and staged (job submitted)
-  double applied_s = 0;     // first publish -> the index swapped in
+  double sign_s = 0;     // building and signing the pages (the cloud's work, not timed below)
+  double publish_s = 0;  // first publish -> the last page's PUBACK
+  double staged_s = 0;   // first publish -> the last page parsed and staged (job submitted)
+  double applied_s = 0;  // first publish -> the index swapped in
   double worker_apply_ms = 0, worker_index_ms = 0;
   double bare_insert_s = 0;
   std::string decision;  // a decision after the swap, for a card of the snapshot
@@ -829,8 +832,8 @@ DrainResult RunDrain(const std::string& dir, testing::Mosquitto& broker, size_t 
   r.batches = batches;
   r.events_received = received;
   // The outbox also holds the gateway's own `gateway.started`.
-  if (queued < events) Die("journaled " + std::to_string(queued) + " events, wanted " +
-                           std::to_string(events));
+  if (queued < events)
+    Die("journaled " + std::to_string(queued) + " events, wanted " + std::to_string(events));
   r.events = queued;
   gut.Stop();
   return r;
@@ -927,8 +930,8 @@ int Main(int argc, char** argv) {
   }
   if (large_revocation_credentials > 0) {
     size_t n = std::min<size_t>(revocations, 50);
-    std::vector<RevocationResult> big = RunRevocation(
-        root + "/rev-large", broker, large_revocation_credentials, n, {true}, signer);
+    std::vector<RevocationResult> big =
+        RunRevocation(root + "/rev-large", broker, large_revocation_credentials, n, {true}, signer);
     const RevocationResult& b = big[0];
     out.update({{"large_revocation_credentials", b.credentials},
                 {"large_revocations", b.denied_us.n},

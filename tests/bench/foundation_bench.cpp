@@ -27,9 +27,9 @@
 #include "gateway/base/timezone.h"
 #include "gateway/store/load_index.h"
 #include "gateway/store/store.h"
-#include "tests/bench/gen.h"
 #include "rules/engine.h"
 #include "rules/validate.h"
+#include "tests/bench/gen.h"
 
 namespace lintel {
 namespace {
