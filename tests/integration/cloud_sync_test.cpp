@@ -72,7 +72,7 @@ class CloudSync : public ::testing::Test {
   std::string Bin(const char* rel) const { return BinaryDir() + "/" + rel; }
 
   // Starts the broker (TLS with `pki`), creates the cloud's key and writes the gateway's YAML.
-  void Setup(std::optional<TestPki> pki = std::nullopt, const std::string& extra_cloud = "") {
+  void Prepare(std::optional<TestPki> pki = std::nullopt, const std::string& extra_cloud = "") {
     broker_ = std::make_unique<Mosquitto>((dir_ / "broker").string(), pki);
     ASSERT_TRUE(broker_->Start()) << Slurp(broker_->log_path());
     std::vector<std::string> init = {Bin("tools/cloud-sim"),
@@ -199,7 +199,7 @@ class CloudSync : public ::testing::Test {
 };
 
 TEST_F(CloudSync, SnapshotThenRevocationDeltaReachTheDoor) {
-  Setup();
+  Prepare();
   StartConnected();
   EXPECT_EQ(Decide("a1b2c3"), "unknown_credential");
   PublishSnapshot(Records());  // 4 records in pages of 2
@@ -215,7 +215,7 @@ TEST_F(CloudSync, SnapshotThenRevocationDeltaReachTheDoor) {
 }
 
 TEST_F(CloudSync, MissedDeltasAreRequestedAndNewEpochBringsASnapshot) {
-  Setup();
+  Prepare();
   StartServe();
   StartDaemon();
   PublishSnapshot(Records());
@@ -257,7 +257,7 @@ TEST_F(CloudSync, MissedDeltasAreRequestedAndNewEpochBringsASnapshot) {
 }
 
 TEST_F(CloudSync, ForgedMisaddressedAndReplayedMessagesChangeNothing) {
-  Setup();
+  Prepare();
   StartConnected();
   PublishSnapshot(Records());
   ASSERT_TRUE(WaitApplied(1, 1)) << Log();
@@ -307,7 +307,7 @@ TEST_F(CloudSync, ForgedMisaddressedAndReplayedMessagesChangeNothing) {
 }
 
 TEST_F(CloudSync, ExpiredAndRepeatedCommandsAreRefused) {
-  Setup();
+  Prepare();
   StartConnected();
   RunResult ping = Sim({"command", "--name", "ping", "--id", "cmd-1"});
   ASSERT_EQ(ping.exit_code, 0) << ping.err;
@@ -344,7 +344,7 @@ TEST_F(CloudSync, ExpiredAndRepeatedCommandsAreRefused) {
 TEST_F(CloudSync, TlsWithClientCertificates) {
   std::optional<TestPki> pki = testing::MakeTestPki((dir_ / "pki").string());
   ASSERT_TRUE(pki);
-  Setup(pki);
+  Prepare(pki);
   StartDaemon();
   ASSERT_TRUE(WaitFor([&] { return Cloud().value("connected", false); }, 15s)) << Log();
   PublishSnapshot(Records());
@@ -368,7 +368,7 @@ TEST_F(CloudSync, TlsWithClientCertificates) {
 }
 
 TEST_F(CloudSync, EveryEventArrivesExactlyOnceAcrossABrokerRestart) {
-  Setup();
+  Prepare();
   StartServe();
   StartDaemon();
   PublishSnapshot(Records());
@@ -425,7 +425,7 @@ TEST_F(CloudSync, EveryEventArrivesExactlyOnceAcrossABrokerRestart) {
 // A large snapshot (many pages, one big transaction) interrupted by kill -9 at several moments:
 // after a restart the gateway holds wholly the old state or wholly the new one.
 TEST_F(CloudSync, KillDuringASnapshotLeavesTheOldOrTheNewStateWhole) {
-  Setup();
+  Prepare();
   StartConnected();
   PublishSnapshot(Records());
   ASSERT_TRUE(WaitApplied(1, 1)) << Log();
