@@ -23,9 +23,8 @@ void Check(bool ok) {
   if (!ok) std::abort();
 }
 
-void OnFrame(const FrameResult& r, const FrameAssemblerConfig& config,
-             const ReaderProfile& profile, PinAssembler& pins, const PinConfig& pin_config,
-             int64_t now) {
+void OnFrame(const FrameResult& r, const FrameAssemblerConfig& config, const ReaderProfile& profile,
+             PinAssembler& pins, const PinConfig& pin_config, int64_t now) {
   Check(r.frame.bits >= 1 && r.frame.bits <= kMaxFrameBits && r.frame.bits <= config.max_bits);
   Check(IsValidFrame(r.frame));
   Check(r.first_ns <= r.last_ns && r.last_ns <= now);
