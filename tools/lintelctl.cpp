@@ -1,6 +1,7 @@
 // lintelctl: talks to a running lintel over its control socket, or decides offline from a config
-// and a state file (`decide`), for support and tests. Prints JSON; exits 0 when it printed an
-// answer, 1 when the gateway refused the command, 2 on usage or connection errors.
+// and a state file (`decide`), for support and tests; `wiegand decode` needs no gateway. Prints
+// JSON; exits 0 when it printed an answer, 1 when the gateway refused the command (or `wiegand
+// decode` was given a value that is not a frame of that length), 2 on usage or connection errors.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "drivers/wiegand/wiegand.h"
 #include "gateway/codec/json_text.h"
 #include "gateway/control/control_client.h"
 #include "gateway/core/decision_json.h"
@@ -110,6 +112,37 @@ int Decide(const std::string& config_path, const std::string& state_path, const 
   return 0;
 }
 
+// Every reading of one Wiegand frame, for installers: card candidates and keypad meanings.
+// Exit 1 when the value is not a frame of that length.
+int WiegandDecode(int bits, const std::string& text) {
+  namespace wg = lintel::wiegand;
+  auto frame = wg::ParseFrame(bits, text);
+  if (!frame.ok()) return Fail(frame.status().message(), 1);
+  json candidates = json::array();
+  for (const wg::CardRead& c : wg::Candidates(*frame)) {
+    candidates.push_back({{"format", wg::CardFormatName(c.format)},
+                          {"facility", c.facility ? json(*c.facility) : json(nullptr)},
+                          {"number", c.number},
+                          {"parity_ok", c.parity_ok}});
+  }
+  json out = {{"bits", frame->bits},
+              {"value", wg::FrameHex(*frame)},
+              {"binary", wg::FrameBinary(*frame)},
+              {"candidates", candidates}};
+  if (bits == 4 || bits == 8) {
+    auto key = wg::DecodeKey(*frame, wg::KeyMap::Default());
+    auto swapped = wg::DecodeKey(*frame, wg::KeyMap::StarHashSwapped());
+    out["keypad"] = {
+        {"key", key ? json(std::string(1, *key)) : json(nullptr)},
+        {"key_star_hash_swapped", swapped ? json(std::string(1, *swapped)) : json(nullptr)}};
+  } else if (bits == 26) {
+    auto pin = wg::DecodePinBurst(*frame);
+    out["keypad"] = {{"pin_burst", pin ? json(*pin) : json(nullptr)}};
+  }
+  std::cout << out.dump() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -149,6 +182,18 @@ int main(int argc, char** argv) {
   decide->add_option("--state", decide_state, "records JSON")->required();
   decide_args.AddTo(decide, true);
 
+  auto* wiegand = app.add_subcommand("wiegand", "Wiegand tools for installers (no gateway needed)");
+  wiegand->require_subcommand(1);
+  int wiegand_bits = 0;
+  std::string wiegand_value;
+  auto* wiegand_decode =
+      wiegand->add_subcommand("decode", "every card format and keypad reading of one frame");
+  wiegand_decode->add_option("--bits", wiegand_bits, "frame length, 1-64")->required();
+  wiegand_decode
+      ->add_option("VALUE", wiegand_value,
+                   "0x<hex> or a binary string of exactly --bits digits, first bit first")
+      ->required();
+
   CLI11_PARSE(app, argc, argv);
 
   json out;
@@ -181,6 +226,8 @@ int main(int argc, char** argv) {
     for (const json& e : out["events"]) std::cout << e.dump() << "\n";
   } else if (*decide) {
     return Decide(decide_config, decide_state, decide_args);
+  } else if (*wiegand_decode) {
+    return WiegandDecode(wiegand_bits, wiegand_value);
   }
   return 0;
 }
