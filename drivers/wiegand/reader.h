@@ -1,0 +1,111 @@
+// WiegandReader: the reader driver on the core loop. Edges (from an EdgeSource) or whole frames
+// (from a SerialSource) in, ReaderEvents out: card reads, submitted PINs, and noise/errors to
+// count and log. It never decides access.
+//
+// Pipeline: OnEdges -> FrameAssembler (closed by silence or early, on a loop timer armed at
+// FrameAssembler::Deadline()) -> Interpret(frame, profile) -> a card, or a key fed to a
+// PinAssembler (its inter-key timeout also on a loop timer), or a PIN burst, or noise.
+//
+// Timestamps are CLOCK_MONOTONIC nanoseconds (Clock::Monotonic(), gpiod event timestamps);
+// ReaderEvent::last_bit_ns is the last edge of the frame (for serial frames: the time the line
+// arrived), so latency = time of the event's handling - last_bit_ns.
+//
+// Threads: everything on the loop thread; `on_event` runs on it, from inside OnEdges/OnFrame or a
+// timer. Ownership: the reader does not own its source; the owner wires the source's callbacks to
+// OnEdges/OnFrame/OnSourceError and destroys the source first (or together). `loop` and `clock`
+// (the loop's clock) must outlive the reader; its destructor cancels its timers.
+//
+// Secrets: ReaderEvent::pin holds PIN digits: never log it. `detail` never contains card numbers
+// or PIN digits (bit counts and error names only), so noise events may be logged freely.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "drivers/wiegand/frame_assembler.h"
+#include "drivers/wiegand/gpio_source.h"
+#include "drivers/wiegand/pin_assembler.h"
+#include "drivers/wiegand/wiegand.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/event_loop.h"
+
+namespace lintel::wiegand {
+
+struct ReaderConfig {
+  FrameAssemblerConfig frames;  // `accepted` / `keypad_lengths` empty: derived from `profile`
+  ReaderProfile profile;
+  PinConfig pin;
+};
+
+struct ReaderEvent {
+  enum class Kind {
+    kCard,  // card
+    kPin,   // pin (digits; from keys ended by '#', or a 26-bit PIN burst). Secret.
+    kNoise  // error + detail: a frame that means nothing, or a PIN entry that failed
+  };
+  Kind kind = Kind::kNoise;
+  std::optional<CardRead> card;
+  std::string pin;
+  // kNoise: "too_short", "too_long", "glitch", "overlap" (FrameAssembler), "bad_parity",
+  // "bad_key", "unknown_length" (Interpret), "pin_too_short", "pin_too_long", "pin_timeout".
+  std::string error;
+  std::string detail;  // e.g. "26 bits", "34 edges"
+  int64_t last_bit_ns = 0;
+};
+
+struct ReaderCounters {
+  uint64_t edges = 0, edge_batches = 0, serial_frames = 0, source_errors = 0;
+  uint64_t frames = 0;  // frames interpreted (from edges or serial)
+  uint64_t cards = 0, keys = 0, pins = 0, pin_bursts = 0;
+  uint64_t bad_parity = 0, bad_key = 0, unknown_length = 0;
+  uint64_t frame_errors = 0;  // too short/long, glitch, overlap (details: assembler counters)
+  uint64_t pin_cleared = 0, pin_too_short = 0, pin_too_long = 0, pin_timeout = 0;
+};
+
+class WiegandReader {
+ public:
+  using OnEvent = std::function<void(const ReaderEvent&)>;
+
+  // When config.frames.accepted is empty it becomes profile.accepted without kRaw; when
+  // keypad_lengths is empty it becomes {4}/{8}/{26} from keys_4bit/keys_8bit/pin_burst.
+  WiegandReader(EventLoop& loop, const Clock& clock, ReaderConfig config, OnEvent on_event);
+  ~WiegandReader();
+  WiegandReader(const WiegandReader&) = delete;
+  WiegandReader& operator=(const WiegandReader&) = delete;
+
+  // Edges from an EdgeSource, in time order.
+  void OnEdges(std::span<const Edge> edges);
+  // A whole frame from a serial converter (SerialSource::OnFrame), stamped with the clock's now.
+  void OnFrame(const Frame& frame);
+  // A source's error: counted only (the owner logs it).
+  void OnSourceError(const Status& status);
+
+  const ReaderCounters& counters() const { return counters_; }
+  const FrameCounters& frame_counters() const { return frames_.counters(); }
+  const PinCounters& pin_counters() const { return pins_.counters(); }
+
+ private:
+  int64_t Now() const;
+  void PollFrames(int64_t now_ns);
+  void HandleFrame(const FrameResult& result);
+  void Interpreted(const Frame& frame, int64_t t_ns);
+  void HandlePin(const PinEvent& event, int64_t t_ns);
+  void Noise(std::string error, std::string detail, int64_t t_ns);
+  void ArmFrameTimer();
+  void ArmPinTimer();
+
+  EventLoop& loop_;
+  const Clock& clock_;
+  ReaderProfile profile_;
+  FrameAssembler frames_;
+  PinAssembler pins_;
+  OnEvent on_event_;
+  std::optional<EventLoop::TimerId> frame_timer_;
+  std::optional<EventLoop::TimerId> pin_timer_;
+  ReaderCounters counters_;
+};
+
+}  // namespace lintel::wiegand
