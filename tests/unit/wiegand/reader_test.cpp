@@ -3,9 +3,16 @@
 #include "drivers/wiegand/reader.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <string>
 #include <vector>
+
+#include "drivers/wiegand/replay_source.h"
 
 namespace lintel::wiegand {
 namespace {
@@ -189,6 +196,50 @@ TEST_F(ReaderTest, DestroyingTheReaderCancelsItsTimers) {
   reader_.reset();
   Run(100);  // a dangling timer would touch the destroyed reader
   EXPECT_TRUE(events_.empty());
+}
+
+}  // namespace
+}  // namespace lintel::wiegand
+
+namespace lintel::wiegand {
+namespace {
+
+// End to end on the real clock: a datagram on the replay socket becomes a card read.
+TEST(ReplayToReader, ADatagramOfEdgesBecomesACardRead) {
+  SystemClock clock;
+  auto loop = EventLoop::Create(clock);
+  ASSERT_TRUE(loop.ok());
+  std::vector<ReaderEvent> events;
+  WiegandReader reader(**loop, clock, {}, [&](const ReaderEvent& e) { events.push_back(e); });
+  std::string path = "/tmp/lintel-reader-test-" + std::to_string(::getpid()) + ".sock";
+  auto src = ReplayEdgeSource::Open(
+      **loop, clock, {path, 0660}, [&](std::span<const Edge> e) { reader.OnEdges(e); },
+      [&](const Status& s) { reader.OnSourceError(s); });
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+
+  Frame f{26, 0x0CA1440};  // FC 101 / CN 2592
+  std::vector<Edge> edges;
+  for (int i = f.bits - 1; i >= 0; --i) {
+    edges.push_back({(f.value >> i) & 1 ? Line::kD1 : Line::kD0, int64_t{25 - i} * 1'000'000});
+  }
+  std::string text = FormatReplayDatagram(edges);
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  ASSERT_EQ(
+      ::sendto(fd, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+      static_cast<ssize_t>(text.size()));
+  ::close(fd);
+
+  auto start = std::chrono::steady_clock::now();
+  while (events.empty() && std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) {
+    ASSERT_TRUE((*loop)->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  ASSERT_EQ(events.size(), 1u);
+  ASSERT_EQ(events[0].kind, ReaderEvent::Kind::kCard);
+  EXPECT_EQ(events[0].card->number, 2592u);
+  EXPECT_EQ(reader.counters().edges, 26u);
 }
 
 }  // namespace
