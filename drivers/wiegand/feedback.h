@@ -7,7 +7,7 @@
 //
 // Threads: Feedback and GpioOutput are used on the loop thread only. Ownership: Feedback does not
 // own its Outputs (they must outlive it); `loop` must outlive it; its destructor cancels pending
-// steps and leaves the outputs as they are.
+// steps and leaves the outputs as they are (call Stop() first to switch them off).
 #pragma once
 
 #include <chrono>

@@ -11,7 +11,8 @@
 // arrived), so latency = time of the event's handling - last_bit_ns.
 //
 // Threads: everything on the loop thread; `on_event` runs on it, from inside OnEdges/OnFrame or a
-// timer. Ownership: the reader does not own its source; the owner wires the source's callbacks to
+// timer, and must not destroy the reader (post the teardown with EventLoop::Post instead).
+// Ownership: the reader does not own its source; the owner wires the source's callbacks to
 // OnEdges/OnFrame/OnSourceError and destroys the source first (or together). `loop` and `clock`
 // (the loop's clock) must outlive the reader; its destructor cancels its timers.
 //
