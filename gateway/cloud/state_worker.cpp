@@ -59,6 +59,9 @@ class Session {
     return out;
   }
 
+  // True when a job changed the state and the index must be rebuilt.
+  bool changed() const { return changed_; }
+
   // Builds the index of the current state (after a burst that changed it).
   std::shared_ptr<const rules::Index> BuildIndex(double* ms) {
     auto started = Clock::now();
@@ -68,6 +71,7 @@ class Session {
     for (const std::string& w : warnings) LogWarning("sync", "state: " + w);
     *ms = MsSince(started);
     index_ = index;
+    changed_ = false;
     if (RecordCount(*records_) > kCacheRecordsUpTo) {
       records_.reset();
       baseline_.reset();
@@ -226,16 +230,13 @@ class Session {
     return std::to_string(p.epoch) + "/" + std::to_string(p.version);
   }
 
- public:
-  bool changed_ = false;
-
- private:
   std::string path_;
   rules::Site site_;
   std::unique_ptr<store::Store> store_;
   std::optional<rules::Records> records_;
   std::vector<rules::Op> deferred_;            // fast-path ops not yet applied to records_
   std::shared_ptr<const rules::Index> index_;  // the latest index this worker built or patched
+  bool changed_ = false;  // the store changed since index_ was built: a rebuild is due
   std::optional<std::set<std::string>> baseline_;
 };
 
@@ -270,11 +271,6 @@ void StateWorker::Submit(StateJob job) {
   cv_.notify_all();
 }
 
-size_t StateWorker::pending() const {
-  std::lock_guard lock(mu_);
-  return queue_.size() + in_progress_;
-}
-
 void StateWorker::Run() {
   Session session(store_path_, site_, std::move(current_));
   std::unique_lock lock(mu_);
@@ -283,22 +279,19 @@ void StateWorker::Run() {
     if (stop_) return;
     StateJob job = std::move(queue_.front());
     queue_.pop_front();
-    ++in_progress_;
     lock.unlock();
     StateOutcome out = session.Do(job);
     lock.lock();
     // Last job of a burst that changed the state: build and attach the index.
-    if (queue_.empty() && session.changed_ && !stop_) {
+    if (queue_.empty() && session.changed() && !stop_) {
       lock.unlock();
       out.index = session.BuildIndex(&out.index_ms);
-      session.changed_ = false;
       lock.lock();
     }
     if (stop_) return;
     lock.unlock();
     post_([cb = on_outcome_, o = std::move(out)]() mutable { cb(std::move(o)); });
     lock.lock();
-    --in_progress_;
   }
 }
 

@@ -97,8 +97,6 @@ class StateWorker {
   StateWorker& operator=(const StateWorker&) = delete;
 
   void Submit(StateJob job);
-  // Jobs submitted and not yet reported.
-  size_t pending() const;
 
  private:
   void Run();
@@ -111,7 +109,6 @@ class StateWorker {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<StateJob> queue_;
-  size_t in_progress_ = 0;
   bool stop_ = false;
   std::thread thread_;
 };

@@ -386,7 +386,6 @@ void CloudSync::OnOutcome(StateOutcome o) {
   }
   ++counters_.rejected;
   ++counters_.rejected_by_reason[o.result == R::kRejected ? "validation" : "store"];
-  std::string first_line = o.error.substr(0, o.error.find('\n'));
   LogWarning("sync", what + " " + PosText(o.position) + " rejected, nothing changed: " + o.error);
   (void)host_.JournalNow({{"type", "sync.rejected"},
                           {"kind", what},
