@@ -374,6 +374,30 @@ class MapWalker {
     return Field<std::string>{e->value.Scalar(), ValuePos(*e)};
   }
 
+  // A non-empty list of scalars (`[h10301, c1k35]`), each with its position. Items are checked by
+  // the caller; a non-scalar item is reported here.
+  std::optional<std::vector<Field<std::string>>> ScalarList(std::string_view key, Need need,
+                                                            std::string_view expected) {
+    const Entry* e = Present(key, need, expected);
+    if (e == nullptr) return std::nullopt;
+    if (!e->value.IsSequence() || e->value.size() == 0) return Wrong(*e, expected);
+    std::vector<Field<std::string>> out;
+    bool ok = true;
+    for (auto it = e->value.begin(); it != e->value.end(); ++it) {
+      const YAML::Node item = *it;  // a copy: the iterator hands out a temporary
+      if (!item.IsScalar()) {
+        problems_.Add(item.IsNull() ? problems_.EmptyItemPos(item.Mark()) : ToPos(item.Mark()),
+                      "each item of " + Label(key) + " must be " + std::string(expected) +
+                          ", got " + Describe(item));
+        ok = false;
+        continue;
+      }
+      out.push_back({item.Scalar(), ToPos(item.Mark())});
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
   // Walks the mapping under `key` with `keys` as its expected keys.
   void Mapping(std::string_view key, Need need, std::span<const std::string_view> keys,
                const ParseFn& parse) {
@@ -512,7 +536,19 @@ struct Loader {
     Pos pos;
   };
   std::vector<DoorRef> door_refs;
+  // Hardware a reader uses ("gpio gpiochip0 line 17", "serial device /dev/ttyUSB0", "replay
+  // socket /run/..."): each may be claimed once.
+  std::map<std::string, std::pair<std::string, Pos>, std::less<>> claims;
 };
+
+// Records that `who` uses `what`; reports a second user.
+void Claim(Loader& l, const std::string& what, const std::string& who, Pos pos) {
+  auto [it, inserted] = l.claims.emplace(what, std::make_pair(who, pos));
+  if (!inserted) {
+    l.problems.Add(pos, what + " is already used by " + it->second.first + " (at " +
+                            PosText(it->second.second) + ")");
+  }
+}
 
 // Records `id` in `seen`; reports it when it was there already.
 void CheckUnique(Loader& l, std::map<std::string, Pos, std::less<>>& seen, std::string_view what,
@@ -739,7 +775,185 @@ void ParseDoor(Loader& l, MapWalker& w) {
   l.config.doors.push_back(std::move(door));
 }
 
-constexpr std::string_view kReaderKeys[] = {"id", "door", "keypad"};
+constexpr std::string_view kReaderKeys[] = {"id", "door", "keypad", "type", "wiegand"};
+constexpr std::string_view kReaderTypes[] = {"wiegand"};
+constexpr std::string_view kWiegandKeys[] = {
+    "formats", "gpio",       "serial",      "replay",        "keys",    "pin_burst",
+    "key_map", "silence_ms", "early_close", "pin_timeout_s", "feedback"};
+constexpr std::string_view kGpioKeys[] = {"chip", "d0", "d1"};
+constexpr std::string_view kSerialKeys[] = {"device", "baud", "line_format", "bits"};
+constexpr std::string_view kReplayKeys[] = {"socket"};
+constexpr std::string_view kFeedbackKeys[] = {"chip", "green", "red", "beeper", "active_low"};
+constexpr std::string_view kWiegandKeyModes[] = {"4bit", "8bit", "none"};
+constexpr std::string_view kKeyMaps[] = {"default", "star_hash_swapped"};
+constexpr std::string_view kLineFormats[] = {"hex", "decimal10"};
+constexpr std::string_view kFormatsExpected =
+    "a list of card formats from h10301, h10306, h10302, h10304, c1k35, c1k48, raw";
+constexpr std::string_view kChipExpected =
+    "a GPIO chip name, number, label or path such as gpiochip0";
+constexpr int32_t kMaxGpioLine = 1023;
+constexpr int32_t kBauds[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+
+void ParseWiegand(Loader& l, MapWalker& w, const std::string& reader, bool keypad,
+                  WiegandConfig& wg) {
+  std::optional<Pos> formats_pos;
+  if (auto list = w.ScalarList("formats", Need::kOptional, kFormatsExpected)) {
+    formats_pos = list->front().pos;
+    wg.formats.clear();
+    for (const Field<std::string>& f : *list) {
+      Result<wiegand::CardFormat> format = wiegand::ParseCardFormat(f.value);
+      if (!format.ok()) {
+        l.problems.Add(f.pos, "unknown card format " + Quote(f.value) + " in " + reader +
+                                  " (expected h10301, h10306, h10302, h10304, c1k35, c1k48 or "
+                                  "raw)");
+      } else if (std::find(wg.formats.begin(), wg.formats.end(), *format) != wg.formats.end()) {
+        l.problems.Add(f.pos, "card format " + Quote(f.value) + " is listed twice");
+      } else {
+        wg.formats.push_back(*format);
+      }
+    }
+    bool h10302 = std::find(wg.formats.begin(), wg.formats.end(), wiegand::CardFormat::kH10302) !=
+                  wg.formats.end();
+    bool h10304 = std::find(wg.formats.begin(), wg.formats.end(), wiegand::CardFormat::kH10304) !=
+                  wg.formats.end();
+    if (h10302 && h10304) {
+      l.problems.Add(*formats_pos,
+                     "formats lists both h10302 and h10304: both are 37 bits with the same "
+                     "parity, so a frame cannot say which it is; keep the one the reader sends");
+    }
+  }
+
+  int sources = 0;
+  std::optional<Pos> serial_pos;
+  bool serial_bits = false;
+  w.Mapping("gpio", Need::kOptional, kGpioKeys, [&](MapWalker& g) {
+    ++sources;
+    wg.source = WiegandSource::kGpio;
+    if (auto v = g.String("chip", Need::kOptional, kChipExpected)) wg.gpio_chip = v->value;
+    auto d0 = g.Int("d0", Need::kRequired, 0, kMaxGpioLine);
+    auto d1 = g.Int("d1", Need::kRequired, 0, kMaxGpioLine);
+    if (d0) {
+      wg.d0 = d0->value;
+      Claim(l, "gpio " + wg.gpio_chip + " line " + std::to_string(d0->value), reader, d0->pos);
+    }
+    if (d1) {
+      wg.d1 = d1->value;
+      Claim(l, "gpio " + wg.gpio_chip + " line " + std::to_string(d1->value), reader, d1->pos);
+    }
+  });
+  w.Mapping("serial", Need::kOptional, kSerialKeys, [&](MapWalker& ser) {
+    ++sources;
+    serial_pos = ser.pos();
+    wg.source = WiegandSource::kSerial;
+    if (auto v = ser.String("device", Need::kRequired, kPathExpected)) {
+      wg.serial_device = v->value;
+      Claim(l, "serial device " + v->value, reader, v->pos);
+    }
+    if (auto v = ser.Int("baud", Need::kOptional, 1200, 115200,
+                         " (1200, 2400, 4800, 9600, 19200, 38400, 57600 or 115200)")) {
+      if (std::find(std::begin(kBauds), std::end(kBauds), v->value) == std::end(kBauds)) {
+        l.problems.Add(v->pos,
+                       "serial.baud must be one of 1200, 2400, 4800, 9600, 19200, 38400, "
+                       "57600, 115200, got " +
+                           std::to_string(v->value));
+      } else {
+        wg.baud = v->value;
+      }
+    }
+    if (auto v = ser.OneOf("line_format", Need::kOptional, kLineFormats)) {
+      wg.line_format =
+          v->value == "decimal10" ? SerialLineFormat::kDecimal10 : SerialLineFormat::kHex;
+    }
+    if (auto v = ser.Int("bits", Need::kOptional, 1, 64, " (the frame length of a raw reader)")) {
+      wg.raw_bits = v->value;
+      serial_bits = true;
+    }
+  });
+  w.Mapping("replay", Need::kOptional, kReplayKeys, [&](MapWalker& r) {
+    ++sources;
+    wg.source = WiegandSource::kReplay;
+    if (auto v = r.String("socket", Need::kRequired, kPathExpected)) {
+      if (v->value.size() > kMaxSocketPathBytes) {
+        l.problems.Add(v->pos, "replay.socket must be a path of at most " +
+                                   std::to_string(kMaxSocketPathBytes) + " bytes, got " +
+                                   std::to_string(v->value.size()) + " bytes");
+      } else {
+        wg.replay_socket = v->value;
+        Claim(l, "replay socket " + v->value, reader, v->pos);
+      }
+    }
+  });
+  if (sources != 1) {
+    l.problems.Add(w.pos(), reader +
+                                " needs exactly one of gpio, serial or replay under "
+                                "wiegand (where its frames come from), got " +
+                                std::to_string(sources));
+  }
+  if (serial_pos && sources == 1) {
+    bool raw = wg.formats.size() == 1 && wg.formats[0] == wiegand::CardFormat::kRaw;
+    if (wg.formats.size() != 1) {
+      l.problems.Add(formats_pos.value_or(*serial_pos),
+                     "a serial converter prints the data bits of one card format: formats must "
+                     "name exactly one for " +
+                         reader);
+    } else if (raw && !serial_bits) {
+      l.problems.Add(*serial_pos,
+                     "serial.bits is required with formats [raw] (the frame length "
+                     "the converter's reader sends)");
+    } else if (!raw && serial_bits) {
+      l.problems.Add(*serial_pos, "serial.bits only applies to formats [raw]; the length of " +
+                                      std::string(wiegand::CardFormatName(wg.formats[0])) +
+                                      " is fixed");
+    }
+  }
+
+  std::optional<Pos> keys_pos;
+  bool keys_set = false;
+  if (auto v = w.OneOf("keys", Need::kOptional, kWiegandKeyModes)) {
+    keys_set = true;
+    keys_pos = v->pos;
+    wg.keys = v->value == "4bit"   ? WiegandKeys::k4Bit
+              : v->value == "8bit" ? WiegandKeys::k8Bit
+                                   : WiegandKeys::kNone;
+  }
+  std::optional<Pos> burst_pos;
+  if (auto v = w.Bool("pin_burst", Need::kOptional)) {
+    wg.pin_burst = v->value;
+    if (v->value) burst_pos = v->pos;
+  }
+  if (keypad && !keys_set) wg.keys = WiegandKeys::k4Bit;
+  if (!keypad && (wg.keys != WiegandKeys::kNone || burst_pos)) {
+    l.problems.Add(keys_pos.value_or(burst_pos.value_or(w.pos())),
+                   reader +
+                       " sends keys or PINs but is not a keypad: set keypad: true (so the "
+                       "keypad lockout applies) or remove the setting");
+  }
+  if (auto v = w.OneOf("key_map", Need::kOptional, kKeyMaps)) {
+    wg.star_hash_swapped = v->value == "star_hash_swapped";
+  }
+  if (auto v = w.Int("silence_ms", Need::kOptional, 5, 500)) wg.silence_ms = v->value;
+  if (auto v = w.Bool("early_close", Need::kOptional)) wg.early_close = v->value;
+  if (auto v = w.Int("pin_timeout_s", Need::kOptional, 1, 60)) wg.pin_timeout_s = v->value;
+  w.Mapping("feedback", Need::kOptional, kFeedbackKeys, [&](MapWalker& f) {
+    WiegandFeedbackConfig& fb = wg.feedback;
+    if (auto v = f.String("chip", Need::kOptional, kChipExpected)) fb.chip = v->value;
+    for (auto [key, out] : {std::pair<std::string_view, int32_t*>{"green", &fb.green},
+                            {"red", &fb.red},
+                            {"beeper", &fb.beeper}}) {
+      if (auto v = f.Int(key, Need::kOptional, 0, kMaxGpioLine)) {
+        *out = v->value;
+        Claim(l, "gpio " + fb.chip + " line " + std::to_string(v->value), reader, v->pos);
+      }
+    }
+    if (auto v = f.Bool("active_low", Need::kOptional)) fb.active_low = v->value;
+    if (!fb.any()) {
+      l.problems.Add(f.pos(),
+                     "feedback names no output: give at least one of green, red, beeper "
+                     "(the GPIO line of the reader's LED or beeper input)");
+    }
+  });
+}
+
 void ParseReader(Loader& l, MapWalker& w) {
   ReaderConfig reader;
   if (auto id = w.Id("id", Need::kRequired)) {
@@ -751,6 +965,24 @@ void ParseReader(Loader& l, MapWalker& w) {
     l.door_refs.push_back({w.name(), door->value, door->pos});
   }
   if (auto v = w.Bool("keypad", Need::kOptional)) reader.keypad = v->value;
+  std::optional<Pos> type_pos;
+  if (auto v = w.OneOf("type", Need::kOptional, kReaderTypes)) {
+    reader.type = v->value;
+    type_pos = v->pos;
+  }
+  bool has_wiegand = w.Has("wiegand");
+  w.Mapping("wiegand", Need::kOptional, kWiegandKeys, [&](MapWalker& wg) {
+    reader.wiegand.emplace();
+    ParseWiegand(l, wg, w.name(), reader.keypad, *reader.wiegand);
+    if (reader.type != "wiegand" && !w.Has("type")) {
+      l.problems.Add(wg.pos(), w.name() + " has a wiegand section but no type: wiegand");
+    }
+  });
+  if (reader.type == "wiegand" && !has_wiegand) {
+    l.problems.Add(*type_pos, w.name() +
+                                  " is type wiegand but has no wiegand section (formats "
+                                  "and one of gpio, serial or replay)");
+  }
   l.config.readers.push_back(std::move(reader));
 }
 
@@ -980,6 +1212,34 @@ std::string_view LogLevelName(LogLevel level) {
   return "info";
 }
 
+std::string_view WiegandSourceName(WiegandSource source) {
+  switch (source) {
+    case WiegandSource::kGpio:
+      return "gpio";
+    case WiegandSource::kSerial:
+      return "serial";
+    case WiegandSource::kReplay:
+      return "replay";
+  }
+  return "replay";
+}
+
+std::string_view WiegandKeysName(WiegandKeys keys) {
+  switch (keys) {
+    case WiegandKeys::kNone:
+      return "none";
+    case WiegandKeys::k4Bit:
+      return "4bit";
+    case WiegandKeys::k8Bit:
+      return "8bit";
+  }
+  return "none";
+}
+
+std::string_view SerialLineFormatName(SerialLineFormat f) {
+  return f == SerialLineFormat::kDecimal10 ? "decimal10" : "hex";
+}
+
 std::string Summarize(const Config& c) {
   std::ostringstream out;
   out << "site " << c.site_id << " (time zone " << c.time_zone << "), gateway " << c.gateway_id
@@ -995,7 +1255,30 @@ std::string Summarize(const Config& c) {
       << (c.readers.empty() ? "" : ":");
   for (size_t i = 0; i < c.readers.size(); ++i) {
     const ReaderConfig& r = c.readers[i];
-    out << (i == 0 ? " " : ", ") << r.id << " -> " << r.door << (r.keypad ? " (keypad)" : "");
+    out << (i == 0 ? " " : ", ") << r.id << " -> " << r.door;
+    std::vector<std::string> notes;
+    if (r.keypad) notes.push_back("keypad");
+    if (r.wiegand) {
+      const WiegandConfig& w = *r.wiegand;
+      std::string formats;
+      for (wiegand::CardFormat f : w.formats) {
+        formats += (formats.empty() ? "" : "/") + std::string(wiegand::CardFormatName(f));
+      }
+      std::string from =
+          w.source == WiegandSource::kGpio
+              ? "gpio " + w.gpio_chip + " " + std::to_string(w.d0) + "/" + std::to_string(w.d1)
+          : w.source == WiegandSource::kSerial ? "serial " + w.serial_device
+                                               : "replay " + w.replay_socket;
+      notes.push_back("wiegand " + from + ", " + formats);
+      if (w.keys != WiegandKeys::kNone) {
+        notes.push_back(std::string("keys ") + std::string(WiegandKeysName(w.keys)));
+      }
+      if (w.pin_burst) notes.push_back("PIN burst");
+      if (w.feedback.any()) notes.push_back("feedback");
+    }
+    for (size_t n = 0; n < notes.size(); ++n) {
+      out << (n == 0 ? " (" : ", ") << notes[n] << (n + 1 == notes.size() ? ")" : "");
+    }
   }
   out << "\n"
       << Plural(static_cast<int64_t>(c.trusted_keys.size()), "trusted cloud key",

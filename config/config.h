@@ -12,10 +12,12 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "drivers/wiegand/wiegand.h"
 #include "gateway/base/log.h"
 #include "gateway/base/status.h"
 #include "gateway/base/timezone.h"
@@ -35,10 +37,60 @@ struct DoorConfig {
   int32_t held_open_s = 30;  // 1..3600
 };
 
+// Where a Wiegand reader's frames come from (exactly one per reader).
+enum class WiegandSource : uint8_t {
+  kGpio,    // D0/D1 on two GPIO lines (libgpiod)
+  kSerial,  // a Wiegand-to-serial converter
+  kReplay   // edge timings on a Unix datagram socket (wiegand-sim, the demo)
+};
+enum class WiegandKeys : uint8_t { kNone, k4Bit, k8Bit };  // how a keypad sends each key
+enum class SerialLineFormat : uint8_t { kHex, kDecimal10 };
+
+// The reader's LED and beeper inputs on GPIO output lines; -1: not wired.
+struct WiegandFeedbackConfig {
+  std::string chip = "gpiochip0";
+  int32_t green = -1;
+  int32_t red = -1;
+  int32_t beeper = -1;
+  bool active_low = false;  // the line is pulled low for "on" (the usual open-collector inputs)
+  bool any() const { return green >= 0 || red >= 0 || beeper >= 0; }
+  friend bool operator==(const WiegandFeedbackConfig&, const WiegandFeedbackConfig&) = default;
+};
+
+// readers[].wiegand: the hardware binding of a `type: wiegand` reader.
+struct WiegandConfig {
+  WiegandSource source = WiegandSource::kReplay;
+  std::string gpio_chip = "gpiochip0";  // kGpio
+  int32_t d0 = 0;
+  int32_t d1 = 1;
+  std::string serial_device;  // kSerial
+  int32_t baud = 9600;
+  SerialLineFormat line_format = SerialLineFormat::kHex;
+  int32_t raw_bits = 0;       // kSerial with formats [raw]: the frame length
+  std::string replay_socket;  // kReplay
+  // Card formats the reader sends, in order of preference (H10302 and H10304 look alike on the
+  // wire: name the one it sends). A serial converter names exactly one.
+  std::vector<wiegand::CardFormat> formats = {wiegand::CardFormat::kH10301};
+  WiegandKeys keys = WiegandKeys::kNone;  // keypad readers default to k4Bit
+  bool pin_burst = false;                 // keypad sends a whole PIN as one 26-bit frame
+  bool star_hash_swapped = false;         // key_map: star_hash_swapped (0xA = '#', 0xB = '*')
+  int32_t silence_ms = 25;                // end of frame after this much quiet (5..500)
+  bool early_close = true;                // close a frame as soon as it is complete
+  int32_t pin_timeout_s = 5;              // inter-key timeout (1..60)
+  WiegandFeedbackConfig feedback;
+  friend bool operator==(const WiegandConfig&, const WiegandConfig&) = default;
+};
+
 struct ReaderConfig {
   std::string id;
   std::string door;     // the id of a door in Config::doors (checked)
   bool keypad = false;  // keypad lockout (Policy::lockout_*) applies to keypads
+  // The driver (the factory key, gateway/devices): "wiegand", or empty for a reader that has no
+  // driver (named for `lintelctl present --reader` and the lockout only).
+  std::string type;
+  std::optional<WiegandConfig> wiegand;  // set when type == "wiegand"
+
+  friend bool operator==(const ReaderConfig&, const ReaderConfig&) = default;
 };
 
 struct TrustedKey {
@@ -117,6 +169,10 @@ rules::Site MakeSite(const Config& config);
 // The configured door with this id, or nullptr.
 const DoorConfig* FindDoor(const Config& config, std::string_view id);
 
-std::string_view LogLevelName(LogLevel level);  // "error", "warning", "info", "debug"
+std::string_view LogLevelName(LogLevel level);
+std::string_view WiegandSourceName(WiegandSource source);  // "gpio", "serial", "replay"
+std::string_view WiegandKeysName(WiegandKeys keys);        // "none", "4bit", "8bit"
+std::string_view SerialLineFormatName(
+    SerialLineFormat f);  // "hex", "decimal10"  // "error", "warning", "info", "debug"
 
 }  // namespace lintel::config

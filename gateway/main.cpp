@@ -17,6 +17,7 @@
 #include "gateway/cloud/sync.h"
 #include "gateway/control/control_server.h"
 #include "gateway/core/gateway.h"
+#include "gateway/devices/readers.h"
 
 namespace {
 
@@ -83,6 +84,11 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     return 1;
   }
 
+  // Reader drivers (readers with a type:): their events go to gw.Admit on this loop.
+  devices::Readers readers({loop, clock, gw});
+  readers.Apply(gw.config());
+  gw.SetStatusExtra("readers", [&readers] { return readers.Status(); });
+
   // Cloud sync (when cloud.broker is set): the sync state machine on this loop, the MQTT link's
   // callbacks posted to it. Declared after the loop's users so it is destroyed before them.
   std::unique_ptr<cloud::CloudSync> sync;
@@ -132,6 +138,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
       if (s.ok() && sync) s = sync->Reload(*next);
       if (s.ok()) {
         SetLogLevel(gw.config().log_level);
+        readers.Apply(gw.config());
         LogInfo("main", "config reloaded");
       } else {
         LogError("main",
@@ -167,6 +174,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   if (!flushed.ok()) LogError("core", "final flush failed: " + flushed.ToString());
   gw.SetJournalListener(nullptr);
   gw.SetStatusExtra("cloud", nullptr);
+  gw.SetStatusExtra("readers", nullptr);
   LogInfo("main", "stopped");
   return 0;
 }

@@ -84,7 +84,10 @@ void WiegandReader::Interpreted(const Frame& frame, int64_t t_ns) {
   switch (in.kind) {
     case Interpretation::Kind::kCard: {
       ++counters_.cards;
-      ReaderEvent ev{.kind = ReaderEvent::Kind::kCard, .card = in.card, .last_bit_ns = t_ns};
+      ReaderEvent ev{.kind = ReaderEvent::Kind::kCard,
+                     .card = in.card,
+                     .bits = frame.bits,
+                     .last_bit_ns = t_ns};
       if (on_event_) on_event_(ev);
       return;
     }

@@ -54,6 +54,7 @@ struct ReaderEvent {
   // "bad_key", "unknown_length" (Interpret), "pin_too_short", "pin_too_long", "pin_timeout".
   std::string error;
   std::string detail;  // e.g. "26 bits", "34 edges"
+  int bits = 0;        // kCard: the frame length (a raw card's UID has ceil(bits / 4) hex digits)
   int64_t last_bit_ns = 0;
 };
 

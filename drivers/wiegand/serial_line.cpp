@@ -175,7 +175,18 @@ void SerialSource::OnReadable() {
   std::array<char, 256> buf;
   while (true) {
     ssize_t n = read(fd_, buf.data(), buf.size());
-    if (n <= 0) return;  // EAGAIN, or the other end closed (EIO on a pty): wait for more
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;  // drained
+    if (n <= 0) {
+      // Hung up (0) or gone (EIO when a USB converter is unplugged or a pty's master closes).
+      // Level-triggered epoll would report it again at once, for ever: stop watching.
+      std::string why = n == 0 ? "hung up" : std::strerror(errno);
+      loop_.RemoveFd(handle_);
+      handle_ = EventLoop::FdHandle{};
+      failed_ = true;
+      ++counters_.hangups;
+      if (on_error_) on_error_(Status::IoError(config_.device + ": device gone (" + why + ")"));
+      return;
+    }
     for (ssize_t i = 0; i < n; ++i) {
       char c = buf[static_cast<size_t>(i)];
       if (c == '\r' || c == '\n') {

@@ -51,6 +51,7 @@ struct SerialCounters {
   uint64_t frames = 0;
   uint64_t bad_lines = 0;  // not a valid line for the format (noise, wrong converter setting)
   uint64_t overlong = 0;   // more than kMaxLineBytes without a terminator: discarded
+  uint64_t hangups = 0;    // the device went away (at most 1 per source)
 };
 
 // Reads lines from a serial device, on the core loop (non-blocking fd registered with AddFd).
@@ -74,6 +75,10 @@ class SerialSource {
   SerialSource& operator=(const SerialSource&) = delete;
 
   const SerialCounters& counters() const { return counters_; }
+  // True once the device hung up or failed (unplugged converter, closed pty master): the source
+  // stopped watching it and reported IoError "<device>: device gone (...)" to on_error. The owner
+  // destroys it and opens the device again later.
+  bool failed() const { return failed_; }
 
  private:
   SerialSource(EventLoop& loop, SerialPortConfig config, int fd, OnFrame on_frame,
@@ -89,6 +94,7 @@ class SerialSource {
   OnError on_error_;
   std::string pending_;
   bool discarding_ = false;  // inside an overlong line, until its terminator
+  bool failed_ = false;
   SerialCounters counters_;
 };
 

@@ -153,11 +153,40 @@ Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration
 
 rules::Decision Gateway::Present(const rules::Request& request, std::string_view source) {
   rules::Decision d = engine_.Decide(request, clock_.Wall());
+  JournalDecision(request, d, source, "");
+  return d;
+}
+
+rules::Decision Gateway::Admit(const rules::Request& request, std::string_view source) {
+  rules::Decision d = engine_.Decide(request, clock_.Wall());
+  std::string_view lock = "";
+  if (d.granted) {
+    auto it = actuators_.find(request.door);
+    if (it == actuators_.end()) {
+      lock = "none";
+    } else {
+      const config::DoorConfig* door = config::FindDoor(config_, request.door);
+      Status st = it->second(std::chrono::milliseconds(door != nullptr ? door->unlock_ms : 5000));
+      lock = st.ok() ? "pulsed" : "failed";
+      if (!st.ok()) {
+        LogError("core", "door " + std::string(request.door) +
+                             ": access granted but the lock actuator failed: " + st.ToString());
+      }
+    }
+  }
+  JournalDecision(request, d, source, lock);
+  static_cast<void>(Flush());  // on failure Flush logs and keeps the events queued for Tick()
+  return d;
+}
+
+void Gateway::JournalDecision(const rules::Request& request, const rules::Decision& d,
+                              std::string_view source, std::string_view lock) {
   json e = DecisionToJson(d, request.door);
   e["type"] = d.granted ? "access.granted" : "access.denied";
   e.erase("at");
   if (!request.reader.empty()) e["reader"] = request.reader;
   e["source"] = source;
+  if (!lock.empty()) e["lock"] = lock;
   Journal(std::move(e));
   NoteClock(d.clock_went_back);
   if (d.lockout_started) {
@@ -165,7 +194,6 @@ rules::Decision Gateway::Present(const rules::Request& request, std::string_view
     LogWarning("core", "keypad of reader " + reader + " locked out after repeated PIN failures");
     Journal({{"type", "keypad.locked_out"}, {"door", request.door}, {"reader", reader}});
   }
-  return d;
 }
 
 Result<json> Gateway::Handle(const json& request) {

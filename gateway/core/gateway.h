@@ -49,8 +49,15 @@ class Gateway final : public cloud::SyncHost {
   // pending journal events.
   Status Tick();
 
-  // Presents a credential at a door now (drivers and lintelctl `present`): decides, journals.
+  // Presents a credential at a door now (lintelctl `present`): decides and journals; never moves
+  // a lock (a diagnostic must not open a real door).
   rules::Decision Present(const rules::Request& request, std::string_view source);
+
+  // A credential read by a reader driver: decides; on a grant pulses the door's lock actuator for
+  // the door's unlock_ms *before* anything is written (the journal is not on the door's path);
+  // then journals the decision with "lock": "pulsed" | "failed" | "none" (no actuator configured)
+  // and flushes the journal. A failing actuator is logged; the decision stays a grant.
+  rules::Decision Admit(const rules::Request& request, std::string_view source);
 
   const config::Config& config() const { return config_; }
   const rules::Engine& engine() const { return engine_; }
@@ -91,6 +98,9 @@ class Gateway final : public cloud::SyncHost {
   Result<nlohmann::json> Import(const nlohmann::json& request);
   Result<nlohmann::json> PresentCmd(const nlohmann::json& request, bool explain);
   Result<nlohmann::json> EventsTail(const nlohmann::json& request);
+  // Journals a decision made now (access.granted / access.denied, keypad.locked_out).
+  void JournalDecision(const rules::Request& request, const rules::Decision& d,
+                       std::string_view source, std::string_view lock);
 
   // Journals `clock.jump` (and logs) once when the wall clock falls behind the time floor, and
   // logs when it has caught up again; not once per decision.

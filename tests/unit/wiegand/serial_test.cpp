@@ -87,6 +87,35 @@ TEST(SerialSource, ReadsLinesFromAPseudoTerminal) {
   close(slave);
 }
 
+TEST(SerialSource, AConverterThatGoesAwayIsReportedOnceAndNoLongerWatched) {
+  int master = -1, slave = -1;
+  char name[128];
+  ASSERT_EQ(openpty(&master, &slave, name, nullptr, nullptr), 0);
+  close(slave);  // the source opens the device by name, as it would /dev/ttyUSB0
+  auto loop = EventLoop::Create();
+  ASSERT_TRUE(loop.ok());
+  std::vector<Frame> frames;
+  std::vector<Status> errors;
+  auto source = SerialSource::Open(
+      **loop, {name, 9600, kHex26}, [&](const Frame& f) { frames.push_back(f); },
+      [&](const Status& s) { errors.push_back(s); });
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  ASSERT_EQ(write(master, "6500FB\r", 7), 7);
+  for (int i = 0; i < 50 && frames.empty(); ++i) {
+    ASSERT_TRUE((*loop)->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  ASSERT_EQ(frames.size(), 1u);
+  close(master);  // unplugged: the slave now reads EIO, and epoll keeps saying so
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*loop)->RunOnce(std::chrono::milliseconds(5)).ok());
+  ASSERT_EQ(errors.size(), 1u) << "reported once, not once per loop turn";
+  EXPECT_EQ(errors[0].code(), StatusCode::kIoError);
+  EXPECT_NE(errors[0].message().find(std::string(name) + ": device gone"), std::string::npos)
+      << errors[0].message();
+  EXPECT_TRUE((*source)->failed());
+  EXPECT_EQ((*source)->counters().hangups, 1u);
+  source->reset();
+}
+
 TEST(SerialSource, MissingDeviceIsAClearError) {
   auto loop = EventLoop::Create();
   ASSERT_TRUE(loop.ok());
