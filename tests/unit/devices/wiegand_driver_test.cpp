@@ -1,6 +1,8 @@
 // The Wiegand reader driver in the gateway: edges on the replay socket (or lines on a pty) ->
 // reader -> Gateway::Admit -> the door's actuator and the journal, on a FakeClock loop with a real
 // store. Keypad PINs and the per-reader lockout, noise, a missing source retried, SIGHUP's Apply.
+#include "gateway/devices/wiegand_driver.h"
+
 #include <gtest/gtest.h>
 #include <pty.h>
 #include <sys/socket.h>
@@ -16,7 +18,6 @@
 #include "drivers/wiegand/replay_source.h"
 #include "drivers/wiegand/wiegand.h"
 #include "gateway/devices/readers.h"
-#include "gateway/devices/wiegand_driver.h"
 
 namespace lintel::devices {
 namespace {
@@ -140,9 +141,9 @@ class WiegandDriverTest : public ::testing::Test {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-    ASSERT_EQ(sendto(fd, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&addr),
-                     sizeof addr),
-              static_cast<ssize_t>(text.size()))
+    ASSERT_EQ(
+        sendto(fd, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr),
+        static_cast<ssize_t>(text.size()))
         << strerror(errno);
     close(fd);
     ASSERT_TRUE(loop_->RunOnce(milliseconds(50)).ok());  // the datagram is received now
@@ -299,11 +300,12 @@ TEST_F(WiegandDriverTest, NoiseIsCountedAndNeverReachesTheEngine) {
 
 TEST_F(WiegandDriverTest, ASourceThatCannotOpenIsRetriedUntilItCan) {
   std::string later = (dir_ / "later").string();
-  ASSERT_TRUE(Configure(Yaml("  - id: late\n"
-                             "    door: front\n"
-                             "    type: wiegand\n"
-                             "    wiegand: {replay: {socket: " +
-                             later + "/late.sock}}\n")));
+  ASSERT_TRUE(
+      Configure(Yaml("  - id: late\n"
+                     "    door: front\n"
+                     "    type: wiegand\n"
+                     "    wiegand: {replay: {socket: " +
+                     later + "/late.sock}}\n")));
   readers_->Apply(config_);
   json st = readers_->Status()["late"];
   EXPECT_EQ(st["state"], "failed");
