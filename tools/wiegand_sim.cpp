@@ -7,7 +7,8 @@
 //
 // Timing: the bits of a burst are `--bit-us` apart (default 2000, the usual ~2 ms period). A
 // burst after the first of one invocation (keys, --repeat) carries the pause before it as its first
-// delta, so the reader keeps the bursts apart even when it picks several datagrams up at once.
+// delta, so the reader keeps the bursts apart even when it picks several datagrams up at once; the
+// first carries 50 ms, so it stays apart from whatever a previous invocation sent just before.
 //
 // Output: one JSON object per line on stdout (flushed per line), one per thing sent; human messages
 // on stderr. Exit codes: 0 sent; 1 usage or a bad value (nothing sent); 2 the socket or device
@@ -193,6 +194,11 @@ class ReplaySocket {
   std::string path_;
 };
 
+// The first burst of an invocation says the line was quiet this long before it, so it never runs
+// into the last burst of a previous invocation sent a few milliseconds earlier (the reader moves
+// it later if it has to; see AnchorReplay).
+constexpr int64_t kLeadingQuietUs = 50'000;
+
 void Pause(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 // Sends `burst` `repeat` times, `interval_ms` of silence apart, printing `line` after each send.
@@ -207,7 +213,7 @@ int SendRepeated(const std::string& socket_path, const Burst& burst, int repeat,
   line["edges"] = burst.edges.size();
   for (int i = 0; i < repeat; ++i) {
     if (i > 0) Pause(interval_ms);
-    Status s = sock->Send(burst, i == 0 ? 0 : interval_ms * 1000);
+    Status s = sock->Send(burst, i == 0 ? kLeadingQuietUs : interval_ms * 1000);
     if (!s.ok()) return DeviceError(s);
     Emit(line);
   }
@@ -341,7 +347,7 @@ int RunKeys(const KeysArgs& a) {
   for (size_t i = 0; i < frames.size(); ++i) {
     if (i > 0) Pause(a.key_gap_ms);
     Burst burst = Burst::OfFrame(frames[i], a.common.bit_us);
-    Status s = sock->Send(burst, i == 0 ? 0 : a.key_gap_ms * 1000);
+    Status s = sock->Send(burst, i == 0 ? kLeadingQuietUs : a.key_gap_ms * 1000);
     if (!s.ok()) return DeviceError(s);
     Emit({{"sent", "key"},
           {"key", std::string(1, a.keys[i])},

@@ -1,0 +1,235 @@
+// Wiegand readers in the running daemon: tools/wiegand-sim plays the reader hardware on the replay
+// sockets of a real `lintel`; lintelctl reads the journal and the status. Card and keypad
+// decisions, the keypad lockout per reader, noise, a reader whose source is missing, SIGHUP.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/integration/subprocess.h"
+
+namespace lintel {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::BinaryDir;
+using testing::Child;
+using testing::RunProgram;
+using testing::RunResult;
+
+class WiegandDaemon : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::FreshTestDir("lintel-wiegand-it");
+    config_ = (dir_ / "lintel.yaml").string();
+    socket_ = (dir_ / "lintel.sock").string();
+    WriteConfig("[h10301]");
+    std::ofstream(dir_ / "state.json") << R"({
+      "people": [{"id": "p1", "name": "Tenant", "role": "tenant"}],
+      "leases": [{"id": "l1", "unit": "1", "members": ["p1"], "groups": ["default"],
+                  "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z"}],
+      "credentials": [
+        {"id": "pin1", "person": "p1", "type": "pin", "status": "active", "pin": "2468"},
+        {"id": "card1", "person": "p1", "type": "card", "status": "active",
+         "card": {"format": "h10301", "facility": 101, "number": 251}},
+        {"id": "card2", "person": "p1", "type": "card", "status": "active",
+         "card": {"format": "c1k35", "facility": 1234, "number": 56789}}]})";
+  }
+  void TearDown() override {
+    daemon_.reset();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  std::string Sock(const std::string& name) const { return (dir_ / name).string(); }
+
+  void WriteConfig(const std::string& card_formats) {
+    std::ofstream(config_) << "site: {id: s, time_zone: UTC}\n"
+                              "gateway: {id: g}\n"
+                              "store: {path: "
+                           << (dir_ / "lintel.db").string()
+                           << "}\n"
+                              "control: {socket: "
+                           << socket_
+                           << "}\n"
+                              "policy:\n"
+                              "  keypad_lockout: {failures: 3, within_s: 60, lockout_s: 300}\n"
+                              "doors:\n"
+                              "  - {id: front, common: true}\n"
+                              "readers:\n"
+                              "  - id: front-card\n"
+                              "    door: front\n"
+                              "    type: wiegand\n"
+                              "    wiegand: {formats: "
+                           << card_formats << ", replay: {socket: " << Sock("card.sock")
+                           << "}}\n"
+                              "  - id: front-keypad\n"
+                              "    door: front\n"
+                              "    keypad: true\n"
+                              "    type: wiegand\n"
+                              "    wiegand: {replay: {socket: "
+                           << Sock("keypad.sock")
+                           << "}}\n"
+                              "  - id: side-card\n"
+                              "    door: front\n"
+                              "    type: wiegand\n"
+                              "    wiegand: {replay: {socket: "
+                           << Sock("missing/side.sock") << "}}\n";
+  }
+
+  void Start() {
+    daemon_ = std::make_unique<Child>(
+        std::vector<std::string>{BinaryDir() + "/gateway/lintel", "--config", config_},
+        (dir_ / "lintel.log").string());
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return Ctl({"status"}).exit_code == 0 || !daemon_->running(); },
+                         std::chrono::seconds(10)));
+    ASSERT_TRUE(daemon_->running()) << Log();
+    RunResult imported = Ctl({"state", "import", (dir_ / "state.json").string()});
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  }
+
+  RunResult Ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {BinaryDir() + "/tools/lintelctl", "--socket", socket_});
+    return RunProgram(args);
+  }
+
+  void Sim(std::vector<std::string> args) {
+    args.insert(args.begin(), BinaryDir() + "/tools/wiegand-sim");
+    RunResult r = RunProgram(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  std::vector<json> Events() {
+    RunResult r = Ctl({"events", "tail", "-n", "200"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<json> out;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      json e = json::parse(line);
+      if (e["type"] != "sync.applied" && e["type"] != "gateway.started") out.push_back(e);
+    }
+    return out;
+  }
+
+  // Waits until the journal holds `n` decision events (access.*, keypad.*) and returns them.
+  std::vector<json> WaitForEvents(size_t n) {
+    std::vector<json> events;
+    testing::WaitFor(
+        [&] {
+          events = Events();
+          return events.size() >= n;
+        },
+        std::chrono::seconds(10));
+    EXPECT_EQ(events.size(), n) << json(events).dump();
+    return events;
+  }
+
+  json Status() {
+    RunResult r = Ctl({"status"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out);
+  }
+
+  std::string Log() const { return testing::ReadFile(dir_ / "lintel.log"); }
+
+  fs::path dir_;
+  std::string config_, socket_;
+  std::unique_ptr<Child> daemon_;
+};
+
+TEST_F(WiegandDaemon, CardsAndPinsFromSimulatedReadersAreDecidedAndJournaled) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Sim({"card", "--socket", Sock("card.sock"), "--format", "h10301", "--facility", "101", "--number",
+       "251"});
+  std::vector<json> ev = WaitForEvents(1);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["type"], "access.granted");
+  EXPECT_EQ(ev[0]["reader"], "front-card");
+  EXPECT_EQ(ev[0]["credential"], "card1");
+  EXPECT_EQ(ev[0]["source"], "wiegand");
+  EXPECT_EQ(ev[0]["lock"], "none") << "no door I/O configured yet";
+
+  Sim({"keys", "--socket", Sock("keypad.sock"), "--key-gap-ms", "60", "2468#"});
+  ev = WaitForEvents(2);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[1]["type"], "access.granted");
+  EXPECT_EQ(ev[1]["reader"], "front-keypad");
+  EXPECT_EQ(ev[1]["credential"], "pin1");
+
+  // Three wrong PINs lock this keypad; the right PIN is then refused, a card still works.
+  for (int i = 0; i < 3; ++i) {
+    Sim({"keys", "--socket", Sock("keypad.sock"), "--key-gap-ms", "60", "1357#"});
+  }
+  ev = WaitForEvents(6);
+  ASSERT_EQ(ev.size(), 6u);
+  EXPECT_EQ(ev[5]["type"], "keypad.locked_out");
+  EXPECT_EQ(ev[5]["reader"], "front-keypad");
+  Sim({"keys", "--socket", Sock("keypad.sock"), "--key-gap-ms", "60", "2468#"});
+  ev = WaitForEvents(7);
+  ASSERT_EQ(ev.size(), 7u);
+  EXPECT_EQ(ev[6]["reason"], "keypad_locked_out");
+  Sim({"card", "--socket", Sock("card.sock"), "--format", "h10301", "--facility", "101", "--number",
+       "251"});
+  ev = WaitForEvents(8);
+  ASSERT_EQ(ev.size(), 8u);
+  EXPECT_EQ(ev[7]["type"], "access.granted");
+
+  // Noise: counted in the status, never a decision.
+  Sim({"noise", "--socket", Sock("card.sock"), "--kind", "bad_parity"});
+  Sim({"noise", "--socket", Sock("card.sock"), "--kind", "glitch"});
+  json st;
+  testing::WaitFor(
+      [&] {
+        st = Status()["readers"]["front-card"];
+        return st["noise"]["bad_parity"] == 1 && st["noise"]["glitch"] == 1;
+      },
+      std::chrono::seconds(5));
+  EXPECT_EQ(st["noise"]["bad_parity"], 1) << st.dump();
+  EXPECT_EQ(st["noise"]["glitch"], 1) << st.dump();
+  EXPECT_EQ(st["granted"], 2);
+  EXPECT_EQ(st["state"], "running");
+  EXPECT_EQ(Events().size(), 8u);
+
+  // A reader whose source cannot be opened is reported; the others carry on.
+  json side = Status()["readers"]["side-card"];
+  EXPECT_EQ(side["state"], "failed");
+  EXPECT_NE(side["error"].get<std::string>().find("missing/side.sock"), std::string::npos);
+
+  std::string log = Log();
+  EXPECT_EQ(log.find("2468"), std::string::npos) << "no PIN digits in the log";
+  EXPECT_EQ(log.find("1357"), std::string::npos);
+  EXPECT_NE(log.find("reader side-card: cannot open its source"), std::string::npos) << log;
+  EXPECT_NE(log.find("reader front-card: bad_parity"), std::string::npos) << log;
+}
+
+TEST_F(WiegandDaemon, ReloadChangesAReadersFormats) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Sim({"card", "--socket", Sock("card.sock"), "--format", "c1k35", "--facility", "1234", "--number",
+       "56789"});
+  testing::WaitFor(
+      [&] { return Status()["readers"]["front-card"]["noise"]["unknown_length"] == 1; },
+      std::chrono::seconds(5));
+  EXPECT_EQ(Status()["readers"]["front-card"]["noise"]["unknown_length"], 1)
+      << "35 bits is not a format this reader is set up for";
+  EXPECT_TRUE(Events().empty());
+
+  WriteConfig("[c1k35, h10301]");
+  daemon_->Signal(SIGHUP);
+  ASSERT_TRUE(testing::WaitFor([&] { return Log().find("config reloaded") != std::string::npos; },
+                               std::chrono::seconds(5)))
+      << Log();
+  Sim({"card", "--socket", Sock("card.sock"), "--format", "c1k35", "--facility", "1234", "--number",
+       "56789"});
+  std::vector<json> ev = WaitForEvents(1);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["type"], "access.granted");
+  EXPECT_EQ(ev[0]["credential"], "card2");
+  EXPECT_EQ(Status()["readers"]["front-keypad"]["state"], "running");
+}
+
+}  // namespace
+}  // namespace lintel
