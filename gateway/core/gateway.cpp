@@ -157,7 +157,8 @@ rules::Decision Gateway::Present(const rules::Request& request, std::string_view
   return d;
 }
 
-rules::Decision Gateway::Admit(const rules::Request& request, std::string_view source) {
+rules::Decision Gateway::Admit(const rules::Request& request, std::string_view source,
+                               const std::function<void(const rules::Decision&)>& decided) {
   rules::Decision d = engine_.Decide(request, clock_.Wall());
   std::string_view lock = "";
   if (d.granted) {
@@ -174,6 +175,7 @@ rules::Decision Gateway::Admit(const rules::Request& request, std::string_view s
       }
     }
   }
+  if (decided) decided(d);
   JournalDecision(request, d, source, lock);
   static_cast<void>(Flush());  // on failure Flush logs and keeps the events queued for Tick()
   return d;

@@ -54,10 +54,12 @@ class Gateway final : public cloud::SyncHost {
   rules::Decision Present(const rules::Request& request, std::string_view source);
 
   // A credential read by a reader driver: decides; on a grant pulses the door's lock actuator for
-  // the door's unlock_ms *before* anything is written (the journal is not on the door's path);
-  // then journals the decision with "lock": "pulsed" | "failed" | "none" (no actuator configured)
-  // and flushes the journal. A failing actuator is logged; the decision stays a grant.
-  rules::Decision Admit(const rules::Request& request, std::string_view source);
+  // the door's unlock_ms, then calls `decided` (the driver's feedback), both *before* anything is
+  // written (the journal is not on the door's path); then journals the decision with "lock":
+  // "pulsed" | "failed" | "none" (no actuator configured) and flushes the journal. A failing
+  // actuator is logged; the decision stays a grant.
+  rules::Decision Admit(const rules::Request& request, std::string_view source,
+                        const std::function<void(const rules::Decision&)>& decided = nullptr);
 
   const config::Config& config() const { return config_; }
   const rules::Engine& engine() const { return engine_; }

@@ -247,16 +247,18 @@ class WiegandDriver final : public ReaderDriver {
 
   void Decide(const rules::Presented& presented, int64_t last_bit_ns) {
     rules::Request request{door_, id_, presented};
-    rules::Decision d = context_.gateway.Admit(request, "wiegand");
-    if (feedback_) {
-      feedback_->Play(d.granted ? wiegand::FeedbackPattern::Grant()
-                                : wiegand::FeedbackPattern::Deny());
-    }
-    (d.granted ? granted_ : denied_)++;
-    int64_t now =
-        std::chrono::duration_cast<nanoseconds>(context_.clock.Monotonic().time_since_epoch())
-            .count();
-    last_decision_us_ = static_cast<double>(now - last_bit_ns) / 1000.0;
+    // Feedback and the latency figure right after the lock command, before the journal write.
+    context_.gateway.Admit(request, "wiegand", [&](const rules::Decision& d) {
+      if (feedback_) {
+        feedback_->Play(d.granted ? wiegand::FeedbackPattern::Grant()
+                                  : wiegand::FeedbackPattern::Deny());
+      }
+      (d.granted ? granted_ : denied_)++;
+      int64_t now =
+          std::chrono::duration_cast<nanoseconds>(context_.clock.Monotonic().time_since_epoch())
+              .count();
+      last_decision_us_ = static_cast<double>(now - last_bit_ns) / 1000.0;
+    });
   }
 
   // Logs a noise or error line, at most kLoggedPerMinute a minute.

@@ -194,7 +194,7 @@ TEST(ConfigLoader, ReportsUnknownKeyWithoutCloseMatchListingTheExpectedKeys) {
                        "    door: front\n"
                        "    colour: red\n"),
               ElementsAre("13:5: unknown key \"colour\" in reader \"r1\" "
-                          "(expected one of: id, door, keypad)"));
+                          "(expected one of: id, door, keypad, type, wiegand)"));
 }
 
 TEST(ConfigLoader, ReportsUnknownSectionAtTheTopLevel) {
@@ -664,8 +664,10 @@ TEST(ConfigSummary, DescribesTheDemoBuilding) {
             "store /var/lib/lintel/lintel.db, control socket /run/lintel/lintel.sock, log level "
             "info\n"
             "6 doors: front (common), garage (common), bike-room, unit-101, unit-102, roof\n"
-            "4 readers: front-keypad -> front (keypad), front-card -> front, garage-card -> "
-            "garage, unit-101-keypad -> unit-101 (keypad)\n"
+            "4 readers: front-keypad -> front (keypad, wiegand replay "
+            "/run/lintel/front-keypad.wiegand, h10301, keys 4bit), front-card -> front (wiegand "
+            "replay /run/lintel/front-card.wiegand, h10301/h10306), garage-card -> garage, "
+            "unit-101-keypad -> unit-101 (keypad)\n"
             "1 trusted cloud key: demo-cloud-1\n"
             "cloud: no broker (runs on the stored state)\n"
             "policy: rent grace 5 days; PINs 4-8 digits, leading 9 reserved; keypad lockout after "

@@ -150,3 +150,53 @@ TEST_F(GatewayTest, UnknownCommandsAndDoorsAreClearErrors) {
 
 }  // namespace
 }  // namespace lintel::core
+
+namespace lintel::core {
+namespace {
+
+TEST_F(GatewayTest, AdmitPulsesTheLockAndCallsBackBeforeJournaling) {
+  FakeClock clock(T("2026-06-01T12:00:00Z"));
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  std::vector<int64_t> pulses;
+  g->SetActuator("front", [&](std::chrono::milliseconds ms) {
+    pulses.push_back(ms.count());
+    return Status::Ok();
+  });
+  rules::Request at_front{"front", "front-keypad", rules::PinPresented("2468")};
+  size_t journaled_at_callback = 99;
+  rules::Decision d = g->Admit(at_front, "wiegand", [&](const rules::Decision& decided) {
+    EXPECT_TRUE(decided.granted);
+    EXPECT_EQ(pulses.size(), 1u) << "the lock moves first";
+    journaled_at_callback = Call(*g, {{"cmd", "events.tail"}, {"n", 100}})["events"].size();
+  });
+  EXPECT_TRUE(d.granted);
+  EXPECT_EQ(pulses, std::vector<int64_t>{5000}) << "the door's unlock_ms";
+  json events = Call(*g, {{"cmd", "events.tail"}, {"n", 100}})["events"];
+  EXPECT_EQ(journaled_at_callback + 1, events.size()) << "journaled after the callback";
+  EXPECT_EQ(events.back()["type"], "access.granted");
+  EXPECT_EQ(events.back()["lock"], "pulsed");
+  EXPECT_EQ(events.back()["reader"], "front-keypad");
+
+  // A failing actuator: still a grant (the engine decided), journaled as lock "failed".
+  g->SetActuator("front", [](std::chrono::milliseconds) { return Status::IoError("relay"); });
+  EXPECT_TRUE(g->Admit(at_front, "wiegand").granted);
+  EXPECT_EQ(Call(*g, {{"cmd", "events.tail"}, {"n", 1}})["events"][0]["lock"], "failed");
+  // A door without an actuator: "none". A denial moves nothing and has no "lock".
+  EXPECT_FALSE(g->Admit({"unit-1", "", rules::PinPresented("2468")}, "wiegand").granted);
+  json last = Call(*g, {{"cmd", "events.tail"}, {"n", 1}})["events"][0];
+  EXPECT_EQ(last["type"], "access.denied");
+  EXPECT_FALSE(last.contains("lock"));
+  // lintelctl's present never moves a lock.
+  size_t before = pulses.size();
+  g->SetActuator("front", [&](std::chrono::milliseconds ms) {
+    pulses.push_back(ms.count());
+    return Status::Ok();
+  });
+  EXPECT_TRUE(g->Present(at_front, "lintelctl").granted);
+  EXPECT_EQ(pulses.size(), before);
+}
+
+}  // namespace
+}  // namespace lintel::core
