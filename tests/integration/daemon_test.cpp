@@ -25,7 +25,13 @@ class Daemon : public ::testing::Test {
   void SetUp() override {
     dir_ = testing::FreshTestDir("lintel-it");
     config_ = (dir_ / "lintel.yaml").string();
-    fs::copy_file(Example("demo.yaml"), config_);
+    // The demo building, with its Wiegand readers' replay sockets in this test's directory (tests
+    // run in parallel; /run/lintel is the installed daemon's).
+    std::string yaml = testing::ReadFile(Example("demo.yaml"));
+    for (size_t at; (at = yaml.find("/run/lintel/front-")) != std::string::npos;) {
+      yaml.replace(at, std::string("/run/lintel/").size(), dir_.string() + "/");
+    }
+    std::ofstream(config_) << yaml;
     socket_ = (dir_ / "lintel.sock").string();
     store_ = (dir_ / "lintel.db").string();
   }
