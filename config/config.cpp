@@ -921,7 +921,12 @@ void ParseWiegand(Loader& l, MapWalker& w, const std::string& reader, bool keypa
     wg.pin_burst = v->value;
     if (v->value) burst_pos = v->pos;
   }
-  if (keypad && !keys_set) wg.keys = WiegandKeys::k4Bit;
+  if (keypad && !keys_set && !serial_pos) wg.keys = WiegandKeys::k4Bit;
+  if (serial_pos && wg.keys != WiegandKeys::kNone) {
+    l.problems.Add(*keys_pos, "keys " + std::string(WiegandKeysName(wg.keys)) +
+                                  " cannot come through a serial converter (it prints card "
+                                  "frames only); a keypad behind one sends pin_burst");
+  }
   if (!keypad && (wg.keys != WiegandKeys::kNone || burst_pos)) {
     l.problems.Add(keys_pos.value_or(burst_pos.value_or(w.pos())),
                    reader +

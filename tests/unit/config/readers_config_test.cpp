@@ -201,6 +201,25 @@ TEST(ReaderConfig, ASerialConverterNamesOneFormatAndRawNeedsBits) {
   EXPECT_EQ(c.readers[0].wiegand->raw_bits, 32);
 }
 
+TEST(ReaderConfig, KeysCannotComeThroughASerialConverter) {
+  EXPECT_THAT(Problems("  - id: r\n"
+                       "    door: front\n"
+                       "    keypad: true\n"
+                       "    type: wiegand\n"
+                       "    wiegand:\n"
+                       "      serial: {device: /dev/ttyUSB0}\n"
+                       "      keys: 8bit\n"),
+              ElementsAre(HasSubstr("16:13: keys 8bit cannot come through a serial converter")));
+  Config c = Load(
+      "  - id: r\n"
+      "    door: front\n"
+      "    keypad: true\n"
+      "    type: wiegand\n"
+      "    wiegand: {serial: {device: /dev/ttyUSB0}, pin_burst: true}\n");
+  EXPECT_EQ(c.readers[0].wiegand->keys, WiegandKeys::kNone);
+  EXPECT_TRUE(c.readers[0].wiegand->pin_burst);
+}
+
 TEST(ReaderConfig, KeysNeedAKeypadReader) {
   EXPECT_THAT(Problems("  - id: r\n"
                        "    door: front\n"
