@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "drivers/wiegand/feedback.h"
 #include "gateway/base/clock.h"
 #include "gateway/base/event_loop.h"
 #include "gateway/core/gateway.h"
@@ -29,6 +31,10 @@ struct ReaderContext {
   core::Gateway& gateway;
   // How long a driver whose device cannot be opened (or went away) waits before trying again.
   std::chrono::milliseconds retry_after{5000};
+  // Opens one feedback output line (LED, beeper); null: wiegand::GpioOutput::Open. Tests put
+  // recording outputs here.
+  std::function<Result<std::unique_ptr<wiegand::Output>>(const wiegand::GpioOutputConfig&)>
+      open_output;
 };
 
 // One running reader driver. Constructing one never fails: a device that cannot be opened is

@@ -71,6 +71,12 @@ std::string SourceText(const config::WiegandConfig& w) {
   return "";
 }
 
+Result<std::unique_ptr<wiegand::Output>> OpenGpioOutput(const wiegand::GpioOutputConfig& line) {
+  auto o = wiegand::GpioOutput::Open(line);
+  if (!o.ok()) return o.status();
+  return std::unique_ptr<wiegand::Output>(std::move(*o));
+}
+
 class WiegandDriver final : public ReaderDriver {
  public:
   WiegandDriver(const ReaderContext& context, const config::ReaderConfig& reader,
@@ -192,8 +198,10 @@ class WiegandDriver final : public ReaderDriver {
                                 {fb.red, &outs.red},
                                 {fb.beeper, &outs.beeper}}) {
       if (offset < 0) continue;
-      auto o = wiegand::GpioOutput::Open(
-          {fb.chip, static_cast<unsigned>(offset), fb.active_low, "lintel"});
+      wiegand::GpioOutputConfig line{fb.chip, static_cast<unsigned>(offset), fb.active_low,
+                                     "lintel"};
+      Result<std::unique_ptr<wiegand::Output>> o =
+          context_.open_output ? context_.open_output(line) : OpenGpioOutput(line);
       if (!o.ok()) {
         feedback_error_ = o.status().message();
         LogError(kComponent, "reader " + id_ +

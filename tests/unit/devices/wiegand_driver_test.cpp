@@ -34,7 +34,35 @@ struct Pulse {
   int64_t at_ns;
 };
 
+class WiegandDriverTest;
+
+// A feedback line that records (offset, on, time) into the test.
+class Recorder final : public wiegand::Output {
+ public:
+  Recorder(WiegandDriverTest* test, unsigned offset) : test_(test), offset_(offset) {}
+  Status Set(bool on) override;
+
+ private:
+  WiegandDriverTest* test_;
+  unsigned offset_;
+};
+
+struct Step {
+  unsigned offset;
+  bool on;
+  int64_t at_ms;  // since the test's mark
+  friend bool operator==(const Step&, const Step&) = default;
+  friend void PrintTo(const Step& s, std::ostream* os) {
+    *os << "{line " << s.offset << (s.on ? " on" : " off") << " at " << s.at_ms << " ms}";
+  }
+};
+
 class WiegandDriverTest : public ::testing::Test {
+ public:
+  void Record(unsigned offset, bool on) {
+    steps_.push_back({offset, on, (Now() - mark_ns_) / kMs});
+  }
+
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/lintel-dev-XXXXXX";
@@ -53,7 +81,13 @@ class WiegandDriverTest : public ::testing::Test {
       pulses_.push_back({"front", ms.count(), Now()});
       return Status::Ok();
     });
-    readers_ = std::make_unique<Readers>(ReaderContext{*loop_, clock_, *gw_, milliseconds(5000)});
+    ReaderContext context{*loop_, clock_, *gw_, milliseconds(5000)};
+    context.open_output =
+        [this](const wiegand::GpioOutputConfig& line) -> Result<std::unique_ptr<wiegand::Output>> {
+      if (line.offset == 99) return Status::IoError("gpio chip \"gpiochip0\": no line 99");
+      return std::unique_ptr<wiegand::Output>(std::make_unique<Recorder>(this, line.offset));
+    };
+    readers_ = std::make_unique<Readers>(context);
     readers_->Apply(config_);
   }
 
@@ -191,7 +225,14 @@ class WiegandDriverTest : public ::testing::Test {
   std::unique_ptr<Readers> readers_;
   std::vector<Pulse> pulses_;
   int64_t last_bit_ns_ = 0;
+  std::vector<Step> steps_;
+  int64_t mark_ns_ = 0;
 };
+
+Status Recorder::Set(bool on) {
+  test_->Record(offset_, on);
+  return Status::Ok();
+}
 
 TEST_F(WiegandDriverTest, TheFactoryTableNamesWiegand) {
   ASSERT_EQ(ReaderTypes().size(), 1u);
@@ -316,6 +357,60 @@ TEST_F(WiegandDriverTest, ASourceThatCannotOpenIsRetriedUntilItCan) {
   Card(101, 251, later + "/late.sock");
   Run(30);
   EXPECT_EQ(pulses_.size(), 1u);
+}
+
+TEST_F(WiegandDriverTest, GrantAndDenyPlayTheirPatternsOnTheReadersFeedbackLines) {
+  ASSERT_TRUE(
+      Configure(Yaml("  - id: lit\n"
+                     "    door: front\n"
+                     "    type: wiegand\n"
+                     "    wiegand: {replay: {socket: " +
+                     Sock("lit.sock") +
+                     "},\n"
+                     "              feedback: {green: 22, red: 23, beeper: 24}}\n")));
+  readers_->Apply(config_);
+  Card(101, 251, Sock("lit.sock"));
+  mark_ns_ = last_bit_ns_;
+  Run(1200);
+  ASSERT_EQ(pulses_.size(), 1u);
+  // Grant: every wired line off first, then green 1 s and one 100 ms beep, starting at the
+  // decision (8 ms after the last bit).
+  EXPECT_EQ(steps_, (std::vector<Step>{{22, false, 8},
+                                       {23, false, 8},
+                                       {24, false, 8},
+                                       {22, true, 8},
+                                       {24, true, 8},
+                                       {24, false, 108},
+                                       {22, false, 1008}}));
+  steps_.clear();
+  Card(101, 999, Sock("lit.sock"));
+  mark_ns_ = last_bit_ns_;
+  Run(600);
+  // Deny: red 0.5 s, three beeps (after every wired output was switched off first).
+  std::vector<Step> on;
+  for (const Step& s : steps_) {
+    if (s.on) on.push_back(s);
+  }
+  EXPECT_EQ(on,
+            (std::vector<Step>{{23, true, 8}, {24, true, 8}, {24, true, 208}, {24, true, 408}}));
+  EXPECT_EQ(readers_->Status()["lit"]["feedback"], "ok");
+}
+
+TEST_F(WiegandDriverTest, AReaderWhoseFeedbackLinesFailStillDecides) {
+  ASSERT_TRUE(
+      Configure(Yaml("  - id: dark\n"
+                     "    door: front\n"
+                     "    type: wiegand\n"
+                     "    wiegand: {replay: {socket: " +
+                     Sock("dark.sock") + "}, feedback: {green: 22, beeper: 99}}\n")));
+  readers_->Apply(config_);
+  Card(101, 251, Sock("dark.sock"));
+  Run(30);
+  EXPECT_EQ(pulses_.size(), 1u);
+  EXPECT_TRUE(steps_.empty()) << "no half-wired feedback";
+  json st = readers_->Status()["dark"];
+  EXPECT_EQ(st["state"], "running");
+  EXPECT_NE(st["feedback"].get<std::string>().find("no line 99"), std::string::npos) << st.dump();
 }
 
 TEST_F(WiegandDriverTest, ApplyKeepsUnchangedReadersAndRestartsChangedOnes) {
