@@ -29,7 +29,8 @@ struct ReaderContext {
   EventLoop& loop;
   const Clock& clock;  // the loop's clock
   core::Gateway& gateway;
-  // How long a driver whose device cannot be opened (or went away) waits before trying again.
+  // How long a driver whose device cannot be opened (or went away) first waits before trying
+  // again; the wait doubles after each failure, up to 60 s, and starts over once it opened.
   std::chrono::milliseconds retry_after{5000};
   // Opens one feedback output line (LED, beeper); null: wiegand::GpioOutput::Open. Tests put
   // recording outputs here.
@@ -38,7 +39,8 @@ struct ReaderContext {
 };
 
 // One running reader driver. Constructing one never fails: a device that cannot be opened is
-// logged, shown in Status() and retried every ReaderContext::retry_after.
+// logged, shown in Status() and retried with backoff (ReaderContext::retry_after, doubling to 60
+// s).
 class ReaderDriver {
  public:
   virtual ~ReaderDriver() = default;

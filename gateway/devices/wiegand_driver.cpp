@@ -22,6 +22,7 @@ using std::chrono::nanoseconds;
 
 constexpr std::string_view kComponent = "wiegand";
 constexpr int64_t kMinuteNs = 60'000'000'000;
+constexpr std::chrono::milliseconds kMaxBackoff{60'000};
 
 // A card as the engine's presentation: fixed formats by name; raw frames as a UID of
 // ceil(bits / 4) hex digits (leading zeros kept: the cloud stores such cards with as many digits).
@@ -179,15 +180,22 @@ class WiegandDriver final : public ReaderDriver {
       LogInfo(kComponent,
               "reader " + id_ + " (door " + door_ + "): reading from " + SourceText(config_));
       last_error_.clear();
+      backoff_ = context_.retry_after;
       return;
     }
     if (st.message() != last_error_) {  // one line per distinct failure, not one per retry
-      LogError(kComponent, "reader " + id_ + ": cannot open its source, retrying every " +
-                               std::to_string(context_.retry_after.count()) +
-                               " ms: " + st.ToString());
+      LogError(kComponent, "reader " + id_ + ": cannot open its source (retrying in " +
+                               std::to_string(backoff_.count()) + " ms, backing off to " +
+                               std::to_string(kMaxBackoff.count()) + " ms): " + st.ToString());
     }
     last_error_ = st.message();
-    retry_ = context_.loop.AddTimer(context_.retry_after, [this] { OpenSource(); });
+    ScheduleRetry();
+  }
+
+  // The next attempt after the current backoff, which then doubles up to kMaxBackoff.
+  void ScheduleRetry() {
+    retry_ = context_.loop.AddTimer(backoff_, [this] { OpenSource(); });
+    backoff_ = std::min(backoff_ * 2, std::max(kMaxBackoff, context_.retry_after));
   }
 
   void OpenFeedback() {
@@ -228,7 +236,7 @@ class WiegandDriver final : public ReaderDriver {
       context_.loop.Post([this, alive = alive_] {
         if (!*alive) return;
         serial_.reset();
-        retry_ = context_.loop.AddTimer(context_.retry_after, [this] { OpenSource(); });
+        ScheduleRetry();
       });
     } else {
       reader_.OnSourceError(s);
@@ -303,6 +311,7 @@ class WiegandDriver final : public ReaderDriver {
   std::unique_ptr<wiegand::EdgeSource> edges_;
   std::unique_ptr<wiegand::SerialSource> serial_;
   std::optional<EventLoop::TimerId> retry_;
+  std::chrono::milliseconds backoff_ = context_.retry_after;
   std::string last_error_;
   uint64_t granted_ = 0;
   uint64_t denied_ = 0;

@@ -6,7 +6,8 @@
 // Noise (bad parity, glitches, unknown lengths, a failed PIN entry) and source errors are counted
 // and logged (at most kLoggedPerMinute lines a minute per reader, then one line saying how many
 // were left out); they never reach the engine and never grant. A source that cannot be opened or
-// goes away (an unplugged converter) is reopened every ReaderContext::retry_after.
+// goes away (an unplugged converter) is reopened after ReaderContext::retry_after, doubling up to
+// 60 s while it keeps failing.
 //
 // Secrets: PIN digits go to the engine only; logs and Status() carry counts and error names.
 #pragma once

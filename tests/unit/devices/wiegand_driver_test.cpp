@@ -339,7 +339,7 @@ TEST_F(WiegandDriverTest, NoiseIsCountedAndNeverReachesTheEngine) {
   EXPECT_EQ(pulses_.size(), 1u) << "and the reader keeps working";
 }
 
-TEST_F(WiegandDriverTest, ASourceThatCannotOpenIsRetriedUntilItCan) {
+TEST_F(WiegandDriverTest, ASourceThatCannotOpenIsRetriedWithBackoffUntilItCan) {
   std::string later = (dir_ / "later").string();
   ASSERT_TRUE(
       Configure(Yaml("  - id: late\n"
@@ -351,8 +351,12 @@ TEST_F(WiegandDriverTest, ASourceThatCannotOpenIsRetriedUntilItCan) {
   json st = readers_->Status()["late"];
   EXPECT_EQ(st["state"], "failed");
   EXPECT_NE(st["error"].get<std::string>().find(later), std::string::npos) << st.dump();
+  Run(5001);  // the first retry, 5 s later, fails too: the next waits 10 s
+  EXPECT_EQ(readers_->Status()["late"]["state"], "failed");
   fs::create_directory(later);
-  Run(5001);
+  Run(9000);
+  EXPECT_EQ(readers_->Status()["late"]["state"], "failed") << "backing off, not every 5 s";
+  Run(1001);
   EXPECT_EQ(readers_->Status()["late"]["state"], "running");
   Card(101, 251, later + "/late.sock");
   Run(30);
