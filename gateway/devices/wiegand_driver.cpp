@@ -170,7 +170,7 @@ class WiegandDriver final : public ReaderDriver {
       }
       case config::WiegandSource::kReplay: {
         auto s = wiegand::ReplayEdgeSource::Open(context_.loop, context_.clock,
-                                                 {config_.replay_socket, 0660}, on_edges, on_error);
+                                                 {config_.replay_socket, 0600}, on_edges, on_error);
         if (s.ok()) edges_ = std::move(*s);
         st = s.status();
         break;
@@ -179,6 +179,12 @@ class WiegandDriver final : public ReaderDriver {
     if (st.ok()) {
       LogInfo(kComponent,
               "reader " + id_ + " (door " + door_ + "): reading from " + SourceText(config_));
+      if (config_.source == config::WiegandSource::kReplay && last_error_.empty() && !warned_) {
+        warned_ = true;
+        LogWarning(kComponent, "reader " + id_ +
+                                   " takes edge timings from a replay socket (for demos and "
+                                   "tests): whoever can write to it presents credentials");
+      }
       last_error_.clear();
       backoff_ = context_.retry_after;
       return;
@@ -312,6 +318,7 @@ class WiegandDriver final : public ReaderDriver {
   std::unique_ptr<wiegand::SerialSource> serial_;
   std::optional<EventLoop::TimerId> retry_;
   std::chrono::milliseconds backoff_ = context_.retry_after;
+  bool warned_ = false;
   std::string last_error_;
   uint64_t granted_ = 0;
   uint64_t denied_ = 0;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <pty.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -239,6 +240,9 @@ TEST_F(WiegandDriverTest, TheFactoryTableNamesWiegand) {
   EXPECT_EQ(ReaderTypes()[0].type, "wiegand");
   EXPECT_EQ(readers_->size(), 3u);
   EXPECT_EQ(readers_->Status()["front-card"]["state"], "running");
+  struct stat st;
+  ASSERT_EQ(stat(Sock("card.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "whoever can write to a replay socket presents cards";
 }
 
 TEST_F(WiegandDriverTest, ACardClosesEarlyAndPulsesTheDoorForItsUnlockTime) {
