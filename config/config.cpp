@@ -539,6 +539,17 @@ struct Loader {
   // Hardware a reader uses ("gpio gpiochip0 line 17", "serial device /dev/ttyUSB0", "replay
   // socket /run/..."): each may be claimed once.
   std::map<std::string, std::pair<std::string, Pos>, std::less<>> claims;
+  std::map<std::string, Pos, std::less<>> module_ids;
+  std::map<std::string, Pos, std::less<>> automation_ids;
+  // "module.point" references to check once every module is read.
+  struct PointRef {
+    std::string from;  // door "front" io.lock
+    std::string ref;
+    bool output;  // must be writable
+    Pos pos;
+  };
+  std::vector<PointRef> point_refs;
+  std::vector<DoorRef> automation_door_refs;
 };
 
 // Records that `who` uses `what`; reports a second user.
@@ -756,7 +767,26 @@ void ParseCloud(Loader& l, MapWalker& w) {
   }
 }
 
-constexpr std::string_view kDoorKeys[] = {"id", "name", "common", "unlock_ms", "held_open_s"};
+constexpr std::string_view kDoorKeys[] = {"id", "name", "common", "unlock_ms", "held_open_s", "io"};
+constexpr std::string_view kDoorIoKeys[] = {
+    "lock", "contact", "rex", "unlock_on_rex", "relock_on_close", "fire_egress", "held_warning_s"};
+constexpr std::string_view kPointRefExpected = "a point reference \"module.point\" (io_modules)";
+
+bool IsPointRef(std::string_view s) {
+  // Module ids may hold dots; the point name is after the last one.
+  size_t dot = s.rfind('.');
+  return dot != std::string_view::npos && dot > 0 && dot + 1 < s.size() && IsId(s.substr(0, dot)) &&
+         IsId(s.substr(dot + 1));
+}
+
+// Reads a "module.point" key and queues it for CheckReferences.
+std::optional<std::string> PointRefKey(Loader& l, MapWalker& w, std::string_view key, Need need,
+                                       const std::string& from, bool output) {
+  auto v = w.Id(key, need, kPointRefExpected, IsPointRef);
+  if (!v) return std::nullopt;
+  l.point_refs.push_back({from, v->value, output, v->pos});
+  return v->value;
+}
 void ParseDoor(Loader& l, MapWalker& w) {
   l.saw_doors = true;
   DoorConfig door;
@@ -772,6 +802,30 @@ void ParseDoor(Loader& l, MapWalker& w) {
   if (auto v = w.Bool("common", Need::kOptional)) door.common = v->value;
   if (auto v = w.Int("unlock_ms", Need::kOptional, 100, 600000)) door.unlock_ms = v->value;
   if (auto v = w.Int("held_open_s", Need::kOptional, 1, 3600)) door.held_open_s = v->value;
+  std::string who = w.name();
+  w.Mapping("io", Need::kOptional, kDoorIoKeys, [&](MapWalker& io) {
+    DoorIoConfig c;
+    if (auto v = PointRefKey(l, io, "lock", Need::kRequired, who + " io.lock", true)) c.lock = *v;
+    if (auto v = PointRefKey(l, io, "contact", Need::kOptional, who + " io.contact", false)) {
+      c.contact = *v;
+    }
+    if (auto v = PointRefKey(l, io, "rex", Need::kOptional, who + " io.rex", false)) c.rex = *v;
+    if (auto v = io.Bool("unlock_on_rex", Need::kOptional)) c.unlock_on_rex = v->value;
+    if (auto v = io.Bool("relock_on_close", Need::kOptional)) c.relock_on_close = v->value;
+    if (auto v = io.Bool("fire_egress", Need::kOptional)) c.fire_egress = v->value;
+    if (auto v = io.Int("held_warning_s", Need::kOptional, 0, 3600)) {
+      if (v->value >= door.held_open_s && v->value > 0) {
+        l.problems.Add(v->pos, "io.held_warning_s must be less than the door's held_open_s (" +
+                                   std::to_string(door.held_open_s) + "), got " +
+                                   std::to_string(v->value));
+      } else {
+        c.held_warning_s = v->value;
+      }
+    } else if (!io.Has("held_warning_s")) {
+      c.held_warning_s = std::min(c.held_warning_s, door.held_open_s / 2);
+    }
+    door.io = c;
+  });
   l.config.doors.push_back(std::move(door));
 }
 
@@ -991,6 +1045,219 @@ void ParseReader(Loader& l, MapWalker& w) {
   l.config.readers.push_back(std::move(reader));
 }
 
+constexpr std::string_view kModuleKeys[] = {"id",       "type",       "tcp",     "rtu",
+                                            "unit_id",  "timeout_ms", "poll_ms", "debounce_ms",
+                                            "watchdog", "points"};
+constexpr std::string_view kModuleTypes[] = {"modbus"};
+constexpr std::string_view kTcpKeys[] = {"host", "port"};
+constexpr std::string_view kRtuKeys[] = {"device", "baud", "parity"};
+constexpr std::string_view kParities[] = {"none", "even", "odd"};
+constexpr std::string_view kWatchdogKeys[] = {"register", "value", "every_ms"};
+constexpr std::string_view kPointKeys[] = {"name",           "coil", "input",   "holding",
+                                           "input_register", "bit",  "inverted"};
+
+void ParseModule(Loader& l, MapWalker& w) {
+  IoModuleConfig m;
+  if (auto id = w.Id("id", Need::kRequired)) {
+    m.id = id->value;
+    CheckUnique(l, l.module_ids, "io module id", *id);
+  }
+  if (auto v = w.OneOf("type", Need::kRequired, kModuleTypes)) m.type = v->value;
+  const std::string who = w.name();
+  int transports = 0;
+  w.Mapping("tcp", Need::kOptional, kTcpKeys, [&](MapWalker& t) {
+    ++transports;
+    if (auto v = t.String("host", Need::kRequired, "a host name or IP address")) m.host = v->value;
+    if (auto v = t.Int("port", Need::kOptional, 1, 65535)) m.port = v->value;
+  });
+  w.Mapping("rtu", Need::kOptional, kRtuKeys, [&](MapWalker& r) {
+    ++transports;
+    m.rtu = true;
+    if (auto v = r.String("device", Need::kRequired, kPathExpected)) m.device = v->value;
+    if (auto v = r.Int("baud", Need::kOptional, 1200, 115200,
+                       " (1200, 2400, 4800, 9600, 19200, 38400, 57600 or 115200)")) {
+      if (std::find(std::begin(kBauds), std::end(kBauds), v->value) == std::end(kBauds)) {
+        l.problems.Add(v->pos,
+                       "rtu.baud must be one of 1200, 2400, 4800, 9600, 19200, 38400, "
+                       "57600, 115200, got " +
+                           std::to_string(v->value));
+      } else {
+        m.baud = v->value;
+      }
+    }
+    if (auto v = r.OneOf("parity", Need::kOptional, kParities)) {
+      m.parity = v->value == "even" ? 'E' : v->value == "odd" ? 'O' : 'N';
+    }
+  });
+  if (transports != 1) {
+    l.problems.Add(w.pos(),
+                   who + " needs exactly one of tcp or rtu, got " + std::to_string(transports));
+  }
+  if (auto v = w.Int("unit_id", Need::kOptional, 0, 255)) {
+    if (m.rtu && (v->value < 1 || v->value > 247)) {
+      l.problems.Add(v->pos,
+                     "unit_id must be between 1 and 247 on RTU, got " + std::to_string(v->value));
+    } else {
+      m.unit_id = v->value;
+    }
+  }
+  // One module per address and unit id (several may share an RTU bus or a TCP gateway).
+  if (transports == 1 && (m.rtu ? !m.device.empty() : !m.host.empty())) {
+    Claim(
+        l,
+        (m.rtu ? "rtu device " + m.device : "modbus tcp " + m.host + ":" + std::to_string(m.port)) +
+            " unit " + std::to_string(m.unit_id),
+        who, w.pos());
+  }
+  if (auto v = w.Int("timeout_ms", Need::kOptional, 10, 5000)) m.timeout_ms = v->value;
+  if (auto v = w.Int("poll_ms", Need::kOptional, 10, 10000)) m.poll_ms = v->value;
+  if (auto v = w.Int("debounce_ms", Need::kOptional, 0, 5000)) m.debounce_ms = v->value;
+  w.Mapping("watchdog", Need::kOptional, kWatchdogKeys, [&](MapWalker& wd) {
+    if (auto v = wd.Int("register", Need::kRequired, 0, 65535)) m.watchdog_address = v->value;
+    if (auto v = wd.Int("value", Need::kRequired, 0, 65535)) m.watchdog_value = v->value;
+    if (auto v = wd.Int("every_ms", Need::kOptional, 50, 60000)) m.watchdog_every_ms = v->value;
+  });
+  std::map<std::string, Pos, std::less<>> names;
+  w.List("points", Need::kRequired, {"point", "name", kPointKeys, true}, [&](MapWalker& p) {
+    IoPointConfig point;
+    if (auto v = p.Id("name", Need::kRequired)) {
+      point.name = v->value;
+      CheckUnique(l, names, "point name", *v);
+    }
+    int tables = 0;
+    constexpr std::pair<std::string_view, IoTable> kTables[] = {
+        {"coil", IoTable::kCoil},
+        {"input", IoTable::kDiscreteInput},
+        {"holding", IoTable::kHoldingRegister},
+        {"input_register", IoTable::kInputRegister}};
+    for (auto [key, table] : kTables) {
+      if (auto v = p.Int(key, Need::kOptional, 0, 65535)) {
+        ++tables;
+        point.table = table;
+        point.address = v->value;
+      }
+    }
+    if (tables != 1) {
+      l.problems.Add(p.pos(), p.name() +
+                                  " needs exactly one address: coil, input (a discrete "
+                                  "input), holding or input_register");
+    }
+    bool reg = point.table == IoTable::kHoldingRegister || point.table == IoTable::kInputRegister;
+    if (auto v = p.Int("bit", Need::kOptional, 0, 15)) {
+      if (!reg) {
+        l.problems.Add(v->pos, "bit only applies to holding and input_register points");
+      } else {
+        point.bit = v->value;
+      }
+    } else if (reg && tables == 1) {
+      l.problems.Add(p.pos(), p.name() + " is a register: give the bit (0..15) it maps to");
+    }
+    if (auto v = p.Bool("inverted", Need::kOptional)) point.inverted = v->value;
+    m.points.push_back(std::move(point));
+  });
+  l.config.io_modules.push_back(std::move(m));
+}
+
+constexpr std::string_view kSiteIoKeys[] = {"fire_release", "tamper"};
+void ParseSiteIo(Loader& l, MapWalker& w) {
+  if (auto v = PointRefKey(l, w, "fire_release", Need::kOptional, "io.fire_release", false)) {
+    l.config.io.fire_release = *v;
+  }
+  if (auto v = PointRefKey(l, w, "tamper", Need::kOptional, "io.tamper", false)) {
+    l.config.io.tamper = *v;
+  }
+}
+
+constexpr std::string_view kAutomationKeys[] = {"id", "on", "doors", "when", "actions"};
+constexpr std::string_view kWhenKeys[] = {"door_mode", "schedule", "outside_schedule"};
+constexpr std::string_view kActionKeys[] = {"output", "state",     "pulse_ms",
+                                            "alarm",  "door_mode", "door"};
+constexpr std::string_view kDoorModes[] = {"normal", "locked_down", "unlocked"};
+constexpr std::string_view kOnOff[] = {"on", "off"};
+// The events an automation can react to.
+constexpr std::string_view kAutomationEvents[] = {
+    "door.forced", "door.held_open", "door.held_open_warning", "door.opened", "door.closed",
+    "door.rex",    "device.offline", "device.online",          "tamper",      "fire.release",
+    "fire.cleared"};
+
+rules::DoorModeKind ModeOf(std::string_view s) {
+  return s == "locked_down" ? rules::DoorModeKind::kLockedDown
+         : s == "unlocked"  ? rules::DoorModeKind::kUnlocked
+                            : rules::DoorModeKind::kNormal;
+}
+
+void ParseAutomation(Loader& l, MapWalker& w) {
+  rules::Automation a;
+  if (auto id = w.Id("id", Need::kRequired)) {
+    a.id = id->value;
+    CheckUnique(l, l.automation_ids, "automation id", *id);
+  }
+  const std::string who = w.name();
+  if (auto v = w.OneOf("on", Need::kRequired, kAutomationEvents)) a.on = v->value;
+  if (auto list = w.ScalarList("doors", Need::kOptional, "a list of door ids")) {
+    for (const Field<std::string>& d : *list) {
+      a.doors.push_back(d.value);
+      l.automation_door_refs.push_back({who, d.value, d.pos});
+    }
+  }
+  w.Mapping("when", Need::kOptional, kWhenKeys, [&](MapWalker& c) {
+    if (auto v = c.OneOf("door_mode", Need::kOptional, kDoorModes)) a.door_mode = ModeOf(v->value);
+    if (auto v = c.Id("schedule", Need::kOptional)) a.schedule = v->value;
+    if (auto v = c.Bool("outside_schedule", Need::kOptional)) {
+      a.outside_schedule = v->value;
+      if (a.schedule.empty()) {
+        l.problems.Add(v->pos, "when.outside_schedule needs when.schedule");
+      }
+    }
+  });
+  w.List("actions", Need::kRequired, {"action", "", kActionKeys, true}, [&](MapWalker& act) {
+    rules::AutomationAction x;
+    int kinds = 0;
+    if (auto v = PointRefKey(l, act, "output", Need::kOptional, who + " output", true)) {
+      ++kinds;
+      x.target = *v;
+      auto state = act.OneOf("state", Need::kOptional, kOnOff);
+      auto pulse = act.Int("pulse_ms", Need::kOptional, 10, 3'600'000);
+      if (state.has_value() == pulse.has_value()) {
+        l.problems.Add(act.pos(), who +
+                                      ": an output action needs exactly one of state (on, off) "
+                                      "or pulse_ms");
+      } else if (pulse) {
+        x.kind = rules::AutomationAction::Kind::kOutputPulse;
+        x.duration_ms = pulse->value;
+      } else {
+        x.kind = state->value == "on" ? rules::AutomationAction::Kind::kOutputOn
+                                      : rules::AutomationAction::Kind::kOutputOff;
+      }
+    } else if (act.Has("state") || act.Has("pulse_ms")) {
+      l.problems.Add(act.pos(), who + ": state and pulse_ms belong to an output action");
+    }
+    if (auto v = act.Id("alarm", Need::kOptional)) {
+      ++kinds;
+      x.kind = rules::AutomationAction::Kind::kAlarm;
+      x.target = v->value;
+    }
+    if (auto v = act.OneOf("door_mode", Need::kOptional, kDoorModes)) {
+      ++kinds;
+      x.kind = rules::AutomationAction::Kind::kSetDoorMode;
+      x.mode = ModeOf(v->value);
+      if (auto d = act.Id("door", Need::kOptional)) {
+        x.target = d->value;
+        l.automation_door_refs.push_back({who, d->value, d->pos});
+      }
+    } else if (act.Has("door")) {
+      l.problems.Add(act.pos(), who + ": door belongs to a door_mode action");
+    }
+    if (kinds != 1) {
+      l.problems.Add(act.pos(), who +
+                                    ": each action is exactly one of output, alarm or "
+                                    "door_mode");
+    }
+    a.actions.push_back(std::move(x));
+  });
+  l.config.automations.push_back(std::move(a));
+}
+
 // The top level, one row per section. A new section (brokers, drivers) is one more row and its
 // parse function; the walker takes care of unknown, duplicate, missing and mistyped keys.
 enum class Shape { kMapping, kList };
@@ -1015,6 +1282,10 @@ const SectionSpec kSections[] = {
     {"cloud", Need::kOptional, Shape::kMapping, kCloudKeys, ParseCloud},
     {"doors", Need::kRequired, Shape::kList, kDoorKeys, ParseDoor, "door", "id", true},
     {"readers", Need::kOptional, Shape::kList, kReaderKeys, ParseReader, "reader", "id"},
+    {"io_modules", Need::kOptional, Shape::kList, kModuleKeys, ParseModule, "io module", "id"},
+    {"io", Need::kOptional, Shape::kMapping, kSiteIoKeys, ParseSiteIo},
+    {"automations", Need::kOptional, Shape::kList, kAutomationKeys, ParseAutomation, "automation",
+     "id"},
 };
 
 std::vector<std::string_view> SectionKeys() {
@@ -1025,7 +1296,22 @@ std::vector<std::string_view> SectionKeys() {
 
 // Checks that need more than one section.
 void CheckReferences(Loader& l) {
+  for (const Loader::PointRef& ref : l.point_refs) {
+    const IoModuleConfig* module = nullptr;
+    const IoPointConfig* point = FindPoint(l.config, ref.ref, &module);
+    if (point == nullptr) {
+      l.problems.Add(
+          ref.pos,
+          ref.from + " refers to " + Quote(ref.ref) + ", which is not " +
+              (module == nullptr ? "an io module" : "a point of io module " + Quote(module->id)) +
+              " (expected \"module.point\")");
+    } else if (ref.output && !point->writable()) {
+      l.problems.Add(ref.pos, ref.from + " must be an output (a coil or a holding register bit), " +
+                                  Quote(ref.ref) + " is an input");
+    }
+  }
   if (!l.saw_doors) return;  // the doors section itself is reported
+  for (const Loader::DoorRef& ref : l.automation_door_refs) l.door_refs.push_back(ref);
   for (const Loader::DoorRef& ref : l.door_refs) {
     if (l.door_ids.find(ref.door) == l.door_ids.end()) {
       l.problems.Add(ref.pos, ref.from + " refers to door " + Quote(ref.door) +
@@ -1324,6 +1610,21 @@ rules::Site MakeSite(const Config& c) {
   site.policy = c.policy;
   site.zone = c.zone;
   return site;
+}
+
+const IoPointConfig* FindPoint(const Config& c, std::string_view ref,
+                               const IoModuleConfig** module) {
+  if (module != nullptr) *module = nullptr;
+  size_t dot = ref.rfind('.');
+  if (dot == std::string_view::npos) return nullptr;
+  for (const IoModuleConfig& m : c.io_modules) {
+    if (m.id != ref.substr(0, dot)) continue;
+    if (module != nullptr) *module = &m;
+    for (const IoPointConfig& p : m.points) {
+      if (p.name == ref.substr(dot + 1)) return &p;
+    }
+  }
+  return nullptr;
 }
 
 const DoorConfig* FindDoor(const Config& c, std::string_view id) {

@@ -21,6 +21,7 @@
 #include "gateway/base/log.h"
 #include "gateway/base/status.h"
 #include "gateway/base/timezone.h"
+#include "rules/automations.h"
 #include "rules/model.h"
 
 namespace lintel::config {
@@ -29,12 +30,68 @@ inline constexpr std::string_view kDefaultControlSocket = "/run/lintel/lintel.so
 // Files larger than this are rejected before parsing (a site file is a few kilobytes).
 inline constexpr size_t kMaxConfigBytes = 1 << 20;
 
+// A door's wiring to door I/O points (doors[].io). Points are "module.point" (io_modules).
+struct DoorIoConfig {
+  std::string lock;     // output: active = lock released (invert the point for a maglock)
+  std::string contact;  // input, optional: active = door open (invert for a contact that reads 1
+                        // when closed)
+  std::string rex;      // input, optional: active = exit button pressed
+  bool unlock_on_rex = true;
+  bool relock_on_close = true;
+  bool fire_egress = false;     // released while the fire release input is active
+  int32_t held_warning_s = 10;  // pre-alarm this long before held_open_s (0: none)
+  friend bool operator==(const DoorIoConfig&, const DoorIoConfig&) = default;
+};
+
 struct DoorConfig {
   std::string id;
   std::string name;          // defaults to id
   bool common = false;       // member of the built-in "default" access group
   int32_t unlock_ms = 5000;  // 100..600000
   int32_t held_open_s = 30;  // 1..3600
+  std::optional<DoorIoConfig> io;
+};
+
+// One point of an I/O module: a coil, a discrete input, or one bit of a holding or input register.
+enum class IoTable : uint8_t { kCoil, kDiscreteInput, kHoldingRegister, kInputRegister };
+struct IoPointConfig {
+  std::string name;  // unique in its module
+  IoTable table = IoTable::kCoil;
+  int32_t address = 0;    // 0..65535
+  int32_t bit = -1;       // 0..15 for register tables, -1 for coils and discrete inputs
+  bool inverted = false;  // NC wiring / active-low: the logical value is the raw one negated
+  bool writable() const { return table == IoTable::kCoil || table == IoTable::kHoldingRegister; }
+  friend bool operator==(const IoPointConfig&, const IoPointConfig&) = default;
+};
+
+// io_modules[]: a door I/O module (type modbus: Modbus TCP or RTU).
+struct IoModuleConfig {
+  std::string id;
+  std::string type = "modbus";  // the factory key (gateway/devices)
+  bool rtu = false;
+  std::string host;  // TCP
+  int32_t port = 502;
+  std::string device;  // RTU
+  int32_t baud = 9600;
+  char parity = 'N';         // 'N', 'E', 'O'
+  int32_t unit_id = 1;       // 1..247 (0..255 on TCP)
+  int32_t timeout_ms = 200;  // response timeout, 10..5000
+  int32_t poll_ms = 50;      // input polling period, 10..10000
+  int32_t debounce_ms = 30;  // 0..5000
+  // The module's host watchdog: `value` written to holding register `address` every `every_ms`
+  // (the module drops its outputs when it stops hearing from the gateway). address -1: none.
+  int32_t watchdog_address = -1;
+  int32_t watchdog_value = 0;
+  int32_t watchdog_every_ms = 1000;
+  std::vector<IoPointConfig> points;
+  friend bool operator==(const IoModuleConfig&, const IoModuleConfig&) = default;
+};
+
+// Site-wide inputs (io:), each "module.point" or empty.
+struct SiteIoConfig {
+  std::string fire_release;  // active: fire alarm, egress doors released
+  std::string tamper;        // active: enclosure or loop tampered
+  friend bool operator==(const SiteIoConfig&, const SiteIoConfig&) = default;
 };
 
 // Where a Wiegand reader's frames come from (exactly one per reader).
@@ -130,9 +187,16 @@ struct Config {
   rules::Policy policy;                  // rules::Policy defaults where the file is silent
   std::vector<TrustedKey> trusted_keys;  // kids unique
   CloudConfig cloud;
-  std::vector<DoorConfig> doors;      // non-empty, ids unique, in file order
-  std::vector<ReaderConfig> readers;  // ids unique, in file order
+  std::vector<DoorConfig> doors;           // non-empty, ids unique, in file order
+  std::vector<ReaderConfig> readers;       // ids unique, in file order
+  std::vector<IoModuleConfig> io_modules;  // ids unique, in file order
+  SiteIoConfig io;
+  std::vector<rules::Automation> automations;  // ids unique, in file order
 };
+
+// The module and point a "module.point" reference names, or nullptr.
+const IoPointConfig* FindPoint(const Config& config, std::string_view ref,
+                               const IoModuleConfig** module = nullptr);
 
 // One problem found in a file. line and column are 1-based.
 struct ConfigProblem {

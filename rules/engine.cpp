@@ -28,8 +28,14 @@ int Rank(Reason r) {
 
 class Decider {
  public:
-  Decider(const Index& x, Instant now, bool staff_only, Trace* trace)
-      : x_(x), now_(now), t_(ToUnix(now)), staff_only_(staff_only), trace_(trace) {}
+  Decider(const Index& x, Instant now, bool staff_only, Trace* trace,
+          std::optional<DoorModeKind> local_mode = std::nullopt)
+      : x_(x),
+        now_(now),
+        t_(ToUnix(now)),
+        staff_only_(staff_only),
+        trace_(trace),
+        local_mode_(local_mode) {}
 
   // Details are built only when an explanation was asked for: the hot path allocates nothing.
   template <typename Detail>
@@ -58,6 +64,11 @@ class Decider {
 
     const DoorRec& dr = x_.doors()[door];
     bool mode_active = t_ < dr.mode_until;
+    if (local_mode_ == DoorModeKind::kLockedDown) {
+      Note("door_mode", false,
+           [] { return std::string("door is locked down (local automation)"); });
+      return Deny(Reason::kDoorLockedDown);
+    }
     if (mode_active && dr.mode == DoorModeKind::kLockedDown) {
       Note("door_mode", false, [&] {
         return "door is locked down" +
@@ -283,6 +294,7 @@ class Decider {
   int64_t t_;
   bool staff_only_;
   Trace* trace_;
+  std::optional<DoorModeKind> local_mode_;
   uint16_t door_ = 0;
   std::optional<LocalTime> local_;
   Decision d_;
@@ -336,8 +348,23 @@ std::string_view ReasonName(Reason r) {
 }
 
 Decision DecideWith(const Index& index, const Request& request, Instant now,
-                    int64_t locked_out_until, Trace* trace, bool staff_only) {
-  return Decider(index, now, staff_only, trace).Run(request, locked_out_until);
+                    int64_t locked_out_until, Trace* trace, bool staff_only,
+                    std::optional<DoorModeKind> local_mode) {
+  return Decider(index, now, staff_only, trace, local_mode).Run(request, locked_out_until);
+}
+
+void Engine::SetLocalDoorMode(std::string_view door, std::optional<DoorModeKind> mode) {
+  if (mode) {
+    local_modes_[std::string(door)] = *mode;
+  } else {
+    local_modes_.erase(std::string(door));
+  }
+}
+
+std::optional<DoorModeKind> Engine::LocalDoorMode(std::string_view door) const {
+  if (local_modes_.empty()) return std::nullopt;  // the hot path: no map lookup
+  auto it = local_modes_.find(door);
+  return it == local_modes_.end() ? std::nullopt : std::optional<DoorModeKind>(it->second);
 }
 
 int64_t KeypadLockout::LockedUntil(std::string_view reader) const {
@@ -388,7 +415,7 @@ Decision Engine::Decide(const Request& request, Instant wall_now, Trace* trace) 
   std::string_view reader = request.reader.empty() ? request.door : request.reader;
   bool pin = request.credential.kind == PresentedKind::kPin;
   Decision d = DecideWith(*index_, request, now, pin ? lockout_.LockedUntil(reader) : INT64_MIN,
-                          trace, staff_only_);
+                          trace, staff_only_, LocalDoorMode(request.door));
   d.clock_went_back = went_back;
   if (pin && d.reason != Reason::kKeypadLockedOut && d.reason != Reason::kUnknownDoor) {
     d.lockout_started = lockout_.Record(reader, d, now);
@@ -400,7 +427,7 @@ Decision Engine::Evaluate(const Request& request, Instant at, Trace* trace) cons
   std::string_view reader = request.reader.empty() ? request.door : request.reader;
   bool pin = request.credential.kind == PresentedKind::kPin;
   return DecideWith(*index_, request, at, pin ? lockout_.LockedUntil(reader) : INT64_MIN, trace,
-                    staff_only_);
+                    staff_only_, LocalDoorMode(request.door));
 }
 
 }  // namespace lintel::rules

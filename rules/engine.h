@@ -3,7 +3,9 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -31,8 +33,11 @@ struct Request {
 // `locked_out_until` is the reader's keypad lockout end (INT64_MIN when none). With `trace`, each
 // check is appended in order. With `staff_only` (the offline policy's restricted mode), a holder
 // whose role is not staff is denied `offline_staff_only` right after the person status check.
+// `local_mode`: a door mode the gateway set itself (an automation); kLockedDown denies
+// door_locked_down before the state's own door mode is looked at.
 Decision DecideWith(const Index& index, const Request& request, Instant now,
-                    int64_t locked_out_until, Trace* trace, bool staff_only = false);
+                    int64_t locked_out_until, Trace* trace, bool staff_only = false,
+                    std::optional<DoorModeKind> local_mode = std::nullopt);
 
 // Keypad lockout per reader: `failures` failed PIN entries (unknown or malformed PINs) within
 // `window_s` lock that reader's keypad for `lockout_s`; cards keep working (a lockout must not let
@@ -76,6 +81,11 @@ class Engine {
   void SetStaffOnly(bool staff_only) { staff_only_ = staff_only; }
   bool staff_only() const { return staff_only_; }
 
+  // A door mode set locally by an automation (nullopt clears it). It is not stored: a restart
+  // and the cloud's next change of that door's mode end it (the door I/O layer clears it then).
+  void SetLocalDoorMode(std::string_view door, std::optional<DoorModeKind> mode);
+  std::optional<DoorModeKind> LocalDoorMode(std::string_view door) const;
+
   Decision Decide(const Request& request, Instant wall_now, Trace* trace = nullptr);
   // Like Decide but changes nothing (no floor move, no lockout count): for "what if" queries.
   Decision Evaluate(const Request& request, Instant at, Trace* trace = nullptr) const;
@@ -85,6 +95,7 @@ class Engine {
   KeypadLockout lockout_;
   Instant floor_ = kInstantMin;
   bool staff_only_ = false;
+  std::map<std::string, DoorModeKind, std::less<>> local_modes_;
 };
 
 }  // namespace lintel::rules
