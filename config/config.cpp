@@ -1571,6 +1571,37 @@ std::string Summarize(const Config& c) {
       out << (n == 0 ? " (" : ", ") << notes[n] << (n + 1 == notes.size() ? ")" : "");
     }
   }
+  if (!c.io_modules.empty()) {
+    out << "\n"
+        << Plural(static_cast<int64_t>(c.io_modules.size()), "io module", "io modules") << ":";
+    for (size_t i = 0; i < c.io_modules.size(); ++i) {
+      const IoModuleConfig& m = c.io_modules[i];
+      out << (i == 0 ? " " : ", ") << m.id << " (" << m.type << " "
+          << (m.rtu ? "rtu " + m.device + " " + std::to_string(m.baud) + " " + m.parity
+                    : "tcp " + m.host + ":" + std::to_string(m.port))
+          << " unit " << m.unit_id << ", "
+          << Plural(static_cast<int64_t>(m.points.size()), "point", "points")
+          << (m.watchdog_address >= 0 ? ", watchdog" : "") << ")";
+    }
+    std::vector<std::string> wired;
+    for (const DoorConfig& d : c.doors) {
+      if (d.io)
+        wired.push_back(d.id + " (lock " + d.io->lock + (d.io->contact.empty() ? "" : ", contact") +
+                        (d.io->rex.empty() ? "" : ", rex") +
+                        (d.io->fire_egress ? ", fire egress" : "") + ")");
+    }
+    out << "\ndoor I/O:";
+    for (size_t i = 0; i < wired.size(); ++i) out << (i == 0 ? " " : ", ") << wired[i];
+    if (!c.io.fire_release.empty()) out << "; fire release " << c.io.fire_release;
+    if (!c.io.tamper.empty()) out << "; tamper " << c.io.tamper;
+  }
+  if (!c.automations.empty()) {
+    out << "\n"
+        << Plural(static_cast<int64_t>(c.automations.size()), "automation", "automations") << ":";
+    for (size_t i = 0; i < c.automations.size(); ++i) {
+      out << (i == 0 ? " " : ", ") << c.automations[i].id << " (on " << c.automations[i].on << ")";
+    }
+  }
   out << "\n"
       << Plural(static_cast<int64_t>(c.trusted_keys.size()), "trusted cloud key",
                 "trusted cloud keys")

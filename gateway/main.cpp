@@ -17,6 +17,7 @@
 #include "gateway/cloud/sync.h"
 #include "gateway/control/control_server.h"
 #include "gateway/core/gateway.h"
+#include "gateway/devices/doors.h"
 #include "gateway/devices/readers.h"
 
 namespace {
@@ -84,6 +85,12 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     return 1;
   }
 
+  // Door I/O (io_modules, doors[].io, io, automations): the doors' lock actuators, before the
+  // readers so the first grant already moves a lock.
+  devices::DoorIo door_io(loop, clock, gw);
+  door_io.Apply(gw.config());
+  gw.SetStatusExtra("door_io", [&door_io] { return door_io.Status(); });
+
   // Reader drivers (readers with a type:): their events go to gw.Admit on this loop.
   devices::Readers readers({loop, clock, gw});
   readers.Apply(gw.config());
@@ -138,6 +145,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
       if (s.ok() && sync) s = sync->Reload(*next);
       if (s.ok()) {
         SetLogLevel(gw.config().log_level);
+        door_io.Apply(gw.config());
         readers.Apply(gw.config());
         LogInfo("main", "config reloaded");
       } else {
@@ -175,6 +183,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   gw.SetJournalListener(nullptr);
   gw.SetStatusExtra("cloud", nullptr);
   gw.SetStatusExtra("readers", nullptr);
+  gw.SetStatusExtra("door_io", nullptr);
   LogInfo("main", "stopped");
   return 0;
 }
