@@ -519,9 +519,9 @@ TEST(ConfigLoader, ReportsAListItemThatIsNotAMappingAtItsDash) {
                                             "  -\n"
                                             "  - id: back\n"),
               ElementsAre("9:5: door #1 must be a mapping with the keys id, name, common, "
-                          "unlock_ms, held_open_s, got \"front\"",
+                          "unlock_ms, held_open_s, io, got \"front\"",
                           "10:3: door #2 must be a mapping with the keys id, name, common, "
-                          "unlock_ms, held_open_s, got nothing"));
+                          "unlock_ms, held_open_s, io, got nothing"));
 }
 
 TEST(ConfigLoader, RejectsIdsOutsideTheIdAlphabet) {
@@ -563,10 +563,11 @@ TEST(ConfigLoader, RejectsYamlMergeKeys) {
 }
 
 TEST(ConfigLoader, RejectsAnEmptyFile) {
-  EXPECT_THAT(Problems("# nothing here\n"),
-              ElementsAre("1:1: the file is empty; expected a mapping with the sections site, "
-                          "gateway, store, control, logging, policy, cloud, doors, readers (see "
-                          "config/README.md)"));
+  EXPECT_THAT(
+      Problems("# nothing here\n"),
+      ElementsAre("1:1: the file is empty; expected a mapping with the sections site, "
+                  "gateway, store, control, logging, policy, cloud, doors, readers, io_modules, "
+                  "io, automations (see config/README.md)"));
 }
 
 TEST(ConfigLoader, RejectsATopLevelThatIsNotAMapping) {
@@ -668,6 +669,10 @@ TEST(ConfigSummary, DescribesTheDemoBuilding) {
             "/run/lintel/front-keypad.wiegand, h10301, keys 4bit), front-card -> front (wiegand "
             "replay /run/lintel/front-card.wiegand, h10301/h10306), garage-card -> garage, "
             "unit-101-keypad -> unit-101 (keypad)\n"
+            "1 io module: io1 (modbus tcp 127.0.0.1:1502 unit 1, 9 points, watchdog)\n"
+            "door I/O: front (lock io1.front-lock, contact, rex, fire egress), garage (lock "
+            "io1.garage-lock, contact, rex); fire release io1.fire; tamper io1.tamper\n"
+            "1 automation: forced-sounder (on door.forced)\n"
             "1 trusted cloud key: demo-cloud-1\n"
             "cloud: no broker (runs on the stored state)\n"
             "policy: rent grace 5 days; PINs 4-8 digits, leading 9 reserved; keypad lockout after "
