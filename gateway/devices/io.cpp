@@ -1,11 +1,13 @@
 #include "gateway/devices/io.h"
 
+#include "gateway/devices/modbus_io.h"
+
 namespace lintel::devices {
 
 namespace {
 
 constexpr IoModuleType kIoModuleTypes[] = {
-    {"modbus", nullptr},  // filled in by the Modbus adapter
+    {"modbus", MakeModbusModule},
 };
 
 }  // namespace

@@ -41,8 +41,8 @@ class ModbusIoModule final : public IoModule {
     modbus::ModuleConfig mc;
     mc.id = m.id;
     for (const config::IoPointConfig& p : m.points) {
-      modbus::NamedPoint np{p.name, {TableOf(p.table), static_cast<uint16_t>(p.address), p.bit,
-                                     p.inverted}};
+      modbus::NamedPoint np{
+          p.name, {TableOf(p.table), static_cast<uint16_t>(p.address), p.bit, p.inverted}};
       mc.inputs.push_back(np);
       if (p.writable()) mc.outputs.push_back(np);
     }

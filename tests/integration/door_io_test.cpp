@@ -1,0 +1,329 @@
+// Door I/O end to end: the real `lintel` with a Modbus module played by tools/modbus-sim (over TCP,
+// and over RTU on a socat pseudo-terminal pair), readers played by tools/wiegand-sim, lintelctl for
+// the journal and the status. Grant -> relay pulse -> door opens -> closes -> relock; a forced door
+// with its automation; held open; fire release; the module unplugged and back.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/integration/subprocess.h"
+
+namespace lintel {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::BinaryDir;
+using testing::Child;
+using testing::RunProgram;
+using testing::RunResult;
+
+class DoorIo : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::FreshTestDir("lintel-doorio-it");
+    socket_ = (dir_ / "lintel.sock").string();
+    std::ofstream(dir_ / "state.json") << R"({
+      "people": [{"id": "p1", "name": "Tenant", "role": "tenant"}],
+      "leases": [{"id": "l1", "unit": "1", "members": ["p1"], "groups": ["default"],
+                  "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z"}],
+      "credentials": [{"id": "card1", "person": "p1", "type": "card", "status": "active",
+                       "card": {"format": "h10301", "facility": 101, "number": 251}}]})";
+  }
+  void TearDown() override {
+    daemon_.reset();
+    sim_.reset();
+    socat_.reset();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // modbus-sim over TCP on a free port; returns the port.
+  int StartSimTcp() {
+    sim_ = std::make_unique<Child>(
+        std::vector<std::string>{BinaryDir() + "/tools/modbus-sim", "--tcp", "127.0.0.1:0",
+                                 "--doors", "2", "--control", Path("io.ctl"), "--open-after-ms",
+                                 "200", "--open-for-ms", "600"},
+        Path("modbus-sim.log"), Path("modbus-sim.out"));
+    int port = 0;
+    testing::WaitFor(
+        [&] {
+          std::istringstream in(testing::ReadFile(Path("modbus-sim.out")));
+          std::string line;
+          if (!std::getline(in, line) || line.empty()) return false;
+          port = json::parse(line)["port"].get<int>();
+          return true;
+        },
+        std::chrono::seconds(10));
+    EXPECT_GT(port, 0) << testing::ReadFile(Path("modbus-sim.log"));
+    return port;
+  }
+
+  void WriteConfig(const std::string& transport) {
+    std::ofstream(Path("lintel.yaml"))
+        << "site: {id: s, time_zone: UTC}\n"
+           "gateway: {id: g}\n"
+           "store: {path: "
+        << Path("lintel.db") << "}\ncontrol: {socket: " << socket_
+        << "}\n"
+           "doors:\n"
+           "  - id: front\n"
+           "    common: true\n"
+           "    unlock_ms: 3000\n"
+           "    held_open_s: 2\n"
+           "    io: {lock: io1.front-lock, contact: io1.front-contact, rex: io1.front-rex,\n"
+           "         fire_egress: true, held_warning_s: 1}\n"
+           "  - id: garage\n"
+           "    common: true\n"
+           "    io: {lock: io1.garage-lock, contact: io1.garage-contact}\n"
+           "readers:\n"
+           "  - id: front-card\n"
+           "    door: front\n"
+           "    type: wiegand\n"
+           "    wiegand: {replay: {socket: "
+        << Path("card.sock")
+        << "}}\n"
+           "io_modules:\n"
+           "  - id: io1\n"
+           "    type: modbus\n"
+           "    "
+        << transport
+        << "\n"
+           "    timeout_ms: 200\n"
+           "    poll_ms: 30\n"
+           "    debounce_ms: 20\n"
+           "    points:\n"
+           "      - {name: front-lock, coil: 16}\n"
+           "      - {name: garage-lock, coil: 17}\n"
+           "      - {name: sounder, coil: 24}\n"
+           "      - {name: front-contact, input: 0, inverted: true}\n"
+           "      - {name: front-rex, input: 1}\n"
+           "      - {name: garage-contact, input: 2, inverted: true}\n"
+           "      - {name: fire, input: 12}\n"
+           "      - {name: tamper, input: 13}\n"
+           "io: {fire_release: io1.fire, tamper: io1.tamper}\n"
+           "automations:\n"
+           "  - id: forced-sounder\n"
+           "    on: door.forced\n"
+           "    actions:\n"
+           "      - {output: io1.sounder, pulse_ms: 1500}\n"
+           "      - {alarm: door_forced}\n";
+  }
+
+  void StartDaemon() {
+    daemon_ = std::make_unique<Child>(
+        std::vector<std::string>{BinaryDir() + "/gateway/lintel", "--config", Path("lintel.yaml")},
+        Path("lintel.log"));
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return Ctl({"status"}).exit_code == 0 || !daemon_->running(); },
+                         std::chrono::seconds(10)));
+    ASSERT_TRUE(daemon_->running()) << Log();
+    RunResult imported = Ctl({"state", "import", Path("state.json")});
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+    ASSERT_TRUE(testing::WaitFor([&] { return ModuleOnline(); }, std::chrono::seconds(10)))
+        << Log();
+  }
+
+  RunResult Ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {BinaryDir() + "/tools/lintelctl", "--socket", socket_});
+    return RunProgram(args);
+  }
+  json Status() {
+    RunResult r = Ctl({"status"});
+    return r.exit_code == 0 ? json::parse(r.out) : json();
+  }
+  bool ModuleOnline() {
+    json s = Status();
+    return s.contains("door_io") && s["door_io"]["modules"]["io1"]["online"] == true;
+  }
+  void Io(const std::string& command) {
+    RunResult r =
+        RunProgram({"/bin/sh", "-c", "printf '%s\\n' \"$0\" | socat -t 2 - UNIX-CONNECT:\"$1\"",
+                    command, Path("io.ctl")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  void Card() {
+    RunResult r =
+        RunProgram({BinaryDir() + "/tools/wiegand-sim", "card", "--socket", Path("card.sock"),
+                    "--format", "h10301", "--facility", "101", "--number", "251"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::vector<json> Events() {
+    RunResult r = Ctl({"events", "tail", "-n", "500"});
+    std::vector<json> out;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) out.push_back(json::parse(line));
+    return out;
+  }
+  // Waits until the journal has an event of `type` (at `door`, when given) after seq `after`.
+  json WaitEvent(const std::string& type, const std::string& door = "", uint64_t after = 0) {
+    json found;
+    testing::WaitFor(
+        [&] {
+          for (const json& e : Events()) {
+            if (e["seq"].get<uint64_t>() > after && e["type"] == type &&
+                (door.empty() || e.value("door", "") == door)) {
+              found = e;
+              return true;
+            }
+          }
+          return false;
+        },
+        std::chrono::seconds(10));
+    EXPECT_FALSE(found.is_null()) << "no " << type << " " << door << " in\n"
+                                  << json(Events()).dump(1);
+    return found;
+  }
+  uint64_t LastSeq() {
+    std::vector<json> e = Events();
+    return e.empty() ? 0 : e.back()["seq"].get<uint64_t>();
+  }
+  // The module's lines (modbus-sim stdout) that match `pred`, in order.
+  std::vector<json> SimLines(const std::function<bool(const json&)>& pred) {
+    std::vector<json> out;
+    std::istringstream in(testing::ReadFile(Path("modbus-sim.out")));
+    for (std::string line; std::getline(in, line);) {
+      json j = json::parse(line, nullptr, false);
+      if (!j.is_discarded() && pred(j)) out.push_back(j);
+    }
+    return out;
+  }
+  bool Relay(int coil, const std::string& state) {
+    std::vector<json> l = SimLines([&](const json& j) { return j.value("coil", -1) == coil; });
+    return !l.empty() && l.back()["relay"] == state;
+  }
+  std::string Log() const { return testing::ReadFile(dir_ / "lintel.log"); }
+
+  fs::path dir_;
+  std::string socket_;
+  std::unique_ptr<Child> sim_, daemon_, socat_;
+};
+
+TEST_F(DoorIo, AGrantPulsesTheRelayTheDoorOpensClosesAndRelocks) {
+  int port = StartSimTcp();
+  WriteConfig("tcp: {host: 127.0.0.1, port: " + std::to_string(port) + "}");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Card();
+  json granted = WaitEvent("access.granted");
+  EXPECT_EQ(granted["lock"], "pulsed");
+  WaitEvent("door.opened", "front");
+  json closed = WaitEvent("door.closed", "front");
+  ASSERT_TRUE(testing::WaitFor([&] { return Relay(16, "off"); }, std::chrono::seconds(5)));
+  // On the module's side: relay on, door open, door closed, relay off, in that order, and the
+  // relay went off when the door closed (relock on close), well before unlock_ms (3 s).
+  std::vector<json> seq = SimLines([](const json& j) {
+    return j.value("coil", -1) == 16 || (j.contains("contact") && j.value("door", -1) == 0);
+  });
+  ASSERT_EQ(seq.size(), 4u) << json(seq).dump();
+  EXPECT_EQ(seq[0]["relay"], "on");
+  EXPECT_EQ(seq[1]["contact"], "open");
+  EXPECT_EQ(seq[2]["contact"], "closed");
+  EXPECT_EQ(seq[3]["relay"], "off");
+  EXPECT_LT(seq[3]["t_ms"].get<int64_t>() - seq[0]["t_ms"].get<int64_t>(), 2500);
+  EXPECT_TRUE(Events().back().is_object());
+  for (const json& e : Events()) EXPECT_NE(e["type"], "door.forced") << e.dump();
+}
+
+TEST_F(DoorIo, AForcedDoorSoundsTheSounderAndHeldOpenAndFireAreReported) {
+  int port = StartSimTcp();
+  WriteConfig("tcp: {host: 127.0.0.1, port: " + std::to_string(port) + "}");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Io("force 1");
+  json forced = WaitEvent("door.forced", "garage");
+  json alarm = WaitEvent("alarm");
+  EXPECT_EQ(alarm["alarm"], "door_forced");
+  EXPECT_EQ(alarm["automation"], "forced-sounder");
+  ASSERT_TRUE(testing::WaitFor([&] { return Relay(24, "on"); }, std::chrono::seconds(5)));
+  ASSERT_TRUE(testing::WaitFor([&] { return Relay(24, "off"); }, std::chrono::seconds(5)))
+      << "the 1.5 s sounder pulse ends";
+
+  // Held open: a grant, then the door is held for 4 s (held_open_s 2, warning 1 s before).
+  uint64_t mark = LastSeq();
+  Io("auto 0 off");
+  Card();
+  WaitEvent("access.granted", "", mark);
+  Io("hold 0 4000");
+  WaitEvent("door.held_open_warning", "front", mark);
+  WaitEvent("door.held_open", "front", mark);
+  json closed = WaitEvent("door.closed", "front", mark);
+  EXPECT_EQ(closed["was_held"], true);
+
+  // Fire release: the egress door (front) unlocks while the input is active.
+  mark = LastSeq();
+  Io("fire on");
+  WaitEvent("fire.release", "", mark);
+  ASSERT_TRUE(testing::WaitFor([&] { return Relay(16, "on"); }, std::chrono::seconds(5)));
+  EXPECT_FALSE(Relay(17, "on")) << "the garage is not an egress door";
+  Io("fire off");
+  WaitEvent("fire.cleared", "", mark);
+  ASSERT_TRUE(testing::WaitFor([&] { return Relay(16, "off"); }, std::chrono::seconds(5)));
+}
+
+TEST_F(DoorIo, AModuleThatStopsAnsweringIsOfflineGrantsSayLockFailedAndItComesBack) {
+  int port = StartSimTcp();
+  WriteConfig("tcp: {host: 127.0.0.1, port: " + std::to_string(port) + "}");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  // Exception replies: the module answered, so it stays online; the refusal is logged.
+  Io("exception 6");
+  ASSERT_TRUE(testing::WaitFor([&] { return Log().find("io module io1: ") != std::string::npos; },
+                               std::chrono::seconds(5)))
+      << Log();
+  EXPECT_TRUE(ModuleOnline());
+  Io("exception off");
+  uint64_t mark = LastSeq();
+  Io("offline on");
+  json off = WaitEvent("device.offline", "", mark);
+  EXPECT_EQ(off["device"], "io1");
+  ASSERT_TRUE(testing::WaitFor([&] { return !ModuleOnline(); }, std::chrono::seconds(5)));
+  Card();
+  json granted = WaitEvent("access.granted", "", mark);
+  EXPECT_EQ(granted["lock"], "failed");
+  Io("offline off");
+  WaitEvent("device.online", "", mark);
+  Card();
+  mark = LastSeq() - 1;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        for (const json& e : Events()) {
+          if (e["seq"].get<uint64_t>() > mark && e["type"] == "access.granted" &&
+              e["lock"] == "pulsed") {
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(10)))
+      << json(Events()).dump(1);
+  EXPECT_NE(Log().find("io module io1 offline"), std::string::npos) << Log();
+}
+
+TEST_F(DoorIo, OverRtuOnAPseudoTerminalPair) {
+  socat_ = std::make_unique<Child>(
+      std::vector<std::string>{"/usr/bin/socat", "-d", "-d", "pty,raw,echo=0,link=" + Path("a"),
+                               "pty,raw,echo=0,link=" + Path("b")},
+      Path("socat.log"));
+  ASSERT_TRUE(testing::WaitFor([&] { return fs::exists(Path("a")) && fs::exists(Path("b")); },
+                               std::chrono::seconds(10)));
+  sim_ = std::make_unique<Child>(
+      std::vector<std::string>{BinaryDir() + "/tools/modbus-sim", "--rtu", Path("a"), "--doors",
+                               "2", "--control", Path("io.ctl"), "--open-after-ms", "200",
+                               "--open-for-ms", "600"},
+      Path("modbus-sim.log"), Path("modbus-sim.out"));
+  WriteConfig("rtu: {device: " + Path("b") + ", baud: 19200}");
+  // The simulator's baud does not matter on a pty; the config's is checked and set.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Card();
+  json granted = WaitEvent("access.granted");
+  EXPECT_EQ(granted["lock"], "pulsed");
+  WaitEvent("door.opened", "front");
+  WaitEvent("door.closed", "front");
+  ASSERT_TRUE(testing::WaitFor([&] { return Relay(16, "off"); }, std::chrono::seconds(5)));
+}
+
+}  // namespace
+}  // namespace lintel
