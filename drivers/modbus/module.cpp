@@ -140,6 +140,13 @@ int64_t ModulePoller::Step() {
   return NextWake(now);
 }
 
+void ModulePoller::FlushWrites() {
+  while (connected_ && !pending_.empty()) {
+    if (WriteOutput(pending_.front()) == Outcome::kUnavailable) break;
+    pending_.pop_front();
+  }
+}
+
 int64_t ModulePoller::NextPollDue() const {
   int64_t t = next_poll_ns_;
   for (const Debouncer& d : debouncers_) {
@@ -436,6 +443,13 @@ void ModbusModule::Run() {
     cv_.wait_for(lock, std::chrono::nanoseconds(wait),
                  [this] { return stop_ || !requests_.empty(); });
   }
+  // The owner's last requests (a daemon stopping sets its locks) still go out, if connected.
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(requests_);
+  }
+  for (const auto& [index, on] : batch) poller_->RequestOutput(index, on);
+  poller_->FlushWrites();
   poller_->Shutdown();
   std::lock_guard lock(mu_);
   health_ = poller_->health();

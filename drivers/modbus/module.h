@@ -40,7 +40,8 @@
 //    FC03 when not cached; the cache is dropped at each reconnect), then FC06.
 //  - Watchdog: when configured, `value` is written to holding register `register_address` after
 //    each connect and then every `period`, so a module with a host watchdog drops its outputs when
-//    the gateway dies. Stop() does not touch outputs (the watchdog is what protects a dead host).
+//    the gateway dies. Stop() writes only what the owner asked for before it (the watchdog is what
+//    protects a host that died without stopping).
 #pragma once
 
 #include <chrono>
@@ -130,6 +131,10 @@ class ModulePoller {
   // The desired state of output `index` (nullopt: never set).
   std::optional<bool> DesiredOutput(size_t index) const;
 
+  // Writes the queued output requests now when connected (no connect, no poll, stops at the first
+  // Unavailable): the last word before Shutdown().
+  void FlushWrites();
+
   // Closes the link. The next Step() connects again (without waiting for a backoff).
   void Shutdown();
 
@@ -208,7 +213,9 @@ class ModbusModule {
   // FailedPrecondition when called a second time (a module runs once).
   [[nodiscard]] Status Start();
   // Stops and joins the thread: returns once the link call in progress (if any) has returned,
-  // i.e. within about the link's response timeout; then closes the link. Idempotent.
+  // i.e. within about the link's response timeout; output requests made before Stop() and not
+  // yet written are then written if the module is connected (so a daemon's final "lock" reaches
+  // it); then closes the link. Idempotent.
   void Stop();
 
   // Sets output `name` to `on` (logical). Never blocks on the link: records the request and wakes

@@ -302,6 +302,17 @@ TEST_F(DoorIo, AModuleThatStopsAnsweringIsOfflineGrantsSayLockFailedAndItComesBa
   EXPECT_NE(Log().find("io module io1 offline"), std::string::npos) << Log();
 }
 
+TEST_F(DoorIo, AStoppingGatewayLeavesTheLocksLocked) {
+  int port = StartSimTcp();
+  WriteConfig("tcp: {host: 127.0.0.1, port: " + std::to_string(port) + "}");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Io("fire on");  // the front door is released while the fire input is active
+  ASSERT_TRUE(testing::WaitFor([&] { return Relay(16, "on"); }, std::chrono::seconds(5)));
+  daemon_->Signal(SIGTERM);
+  ASSERT_EQ(daemon_->Wait(std::chrono::seconds(10)), 0) << Log();
+  EXPECT_TRUE(Relay(16, "off")) << "the last word to the module before the gateway went away";
+}
+
 TEST_F(DoorIo, OverRtuOnAPseudoTerminalPair) {
   socat_ = std::make_unique<Child>(
       std::vector<std::string>{"/usr/bin/socat", "-d", "-d", "pty,raw,echo=0,link=" + Path("a"),

@@ -220,6 +220,21 @@ TEST_F(PollerTest, OutputsAreWrittenBeforeTheNextPoll) {
   EXPECT_EQ(poller_->OutputIndex("nope"), std::nullopt);
 }
 
+TEST_F(PollerTest, FlushWritesSendsQueuedOutputsWithoutPolling) {
+  Make();
+  RunFor(10ms);
+  dev_->TakeLog();
+  poller_->RequestOutput(0, true);
+  poller_->RequestOutput(0, false);
+  poller_->FlushWrites();
+  EXPECT_EQ(dev_->TakeLog(), (std::vector<std::string>{"write coil 16 1", "write coil 16 0"}));
+  poller_->Shutdown();
+  dev_->TakeLog();
+  poller_->RequestOutput(0, true);
+  poller_->FlushWrites();
+  EXPECT_TRUE(dev_->TakeLog().empty()) << "not connected: kept for the re-assert, not written";
+}
+
 TEST_F(PollerTest, InvertedCoilOutputsWriteTheOppositeBit) {
   ModuleConfig c = DoorConfig();
   c.outputs[0].point.inverted = true;  // a fail-safe relay wired NC
