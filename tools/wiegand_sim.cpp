@@ -415,31 +415,6 @@ struct SerialArgs {
   int64_t interval_ms = 500;
 };
 
-Result<speed_t> Speed(int baud) {
-  switch (baud) {
-    case 1200:
-      return speed_t{B1200};
-    case 2400:
-      return speed_t{B2400};
-    case 4800:
-      return speed_t{B4800};
-    case 9600:
-      return speed_t{B9600};
-    case 19200:
-      return speed_t{B19200};
-    case 38400:
-      return speed_t{B38400};
-    case 57600:
-      return speed_t{B57600};
-    case 115200:
-      return speed_t{B115200};
-    default:
-      return Status::InvalidArgument("--baud " + std::to_string(baud) +
-                                     ": one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, "
-                                     "115200");
-  }
-}
-
 // Opens the converter's side of the line for writing; a tty is put in raw 8N1 at `speed`.
 Result<int> OpenDevice(const std::string& device, speed_t speed) {
   int fd = ::open(device.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
@@ -479,8 +454,8 @@ int RunSerial(const SerialArgs& a) {
   if (a.repeat > 1) {
     if (Status s = CheckGap("--interval-ms", a.interval_ms); !s.ok()) return Usage(s);
   }
-  Result<speed_t> speed = Speed(a.baud);
-  if (!speed.ok()) return Usage(speed.status());
+  Result<speed_t> speed = wg::BaudSpeed(a.baud);
+  if (!speed.ok()) return Usage(Status::InvalidArgument("--baud: " + speed.status().message()));
   Result<wg::CardFormat> format = FieldFormat(a.format);
   if (!format.ok()) return Usage(format.status());
   Result<wg::Frame> frame = wg::EncodeCard(*format, a.facility, a.number);

@@ -30,7 +30,9 @@ Status Bad(std::string_view line, const std::string& why) {
   return Status::InvalidArgument("serial line " + Shown(line) + ": " + why);
 }
 
-Result<speed_t> Speed(int baud) {
+}  // namespace
+
+Result<speed_t> BaudSpeed(int baud) {
   switch (baud) {
     case 1200:
       return speed_t{B1200};
@@ -53,8 +55,6 @@ Result<speed_t> Speed(int baud) {
                                      " (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)");
   }
 }
-
-}  // namespace
 
 Result<Frame> FrameFromSerialLine(std::string_view line, const SerialFormat& format) {
   if (line.empty()) return Bad(line, "empty");
@@ -127,7 +127,7 @@ Result<std::string> SerialLineFromFrame(const Frame& frame, const SerialFormat& 
 
 Result<std::unique_ptr<SerialSource>> SerialSource::Open(EventLoop& loop, SerialPortConfig config,
                                                          OnFrame on_frame, OnError on_error) {
-  Result<speed_t> speed = Speed(config.baud);
+  Result<speed_t> speed = BaudSpeed(config.baud);
   if (!speed.ok()) return speed.status();
   int fd = open(config.device.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {

@@ -10,6 +10,8 @@
 // converter read goes through the same decoding as a frame from GPIO.
 #pragma once
 
+#include <termios.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -39,6 +41,10 @@ Result<Frame> FrameFromSerialLine(std::string_view line, const SerialFormat& for
 
 // The data bits a converter prints for a frame (the inverse, for the simulator and tests).
 Result<std::string> SerialLineFromFrame(const Frame& frame, const SerialFormat& format);
+
+// The termios speed for a baud rate. Errors: InvalidArgument "unsupported baud rate N (1200, 2400,
+// 4800, 9600, 19200, 38400, 57600, 115200)".
+Result<speed_t> BaudSpeed(int baud);
 
 struct SerialPortConfig {
   std::string device;  // "/dev/ttyUSB0", or a pseudo-terminal in tests
