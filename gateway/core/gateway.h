@@ -74,10 +74,15 @@ class Gateway final : public cloud::SyncHost {
       status_extra_.erase(key);
     }
   }
-  // The lock actuator of a door (door I/O drivers): pulses the lock open for the duration.
+  // The lock actuator of a door (door I/O drivers): pulses the lock open for the duration. A null
+  // actuator removes the door's (it then has none: grants are journaled with "lock": "none").
   using Actuator = std::function<Status(std::chrono::milliseconds)>;
   void SetActuator(std::string door, Actuator actuator) {
-    actuators_[std::move(door)] = std::move(actuator);
+    if (actuator) {
+      actuators_[std::move(door)] = std::move(actuator);
+    } else {
+      actuators_.erase(door);
+    }
   }
 
   // cloud::SyncHost

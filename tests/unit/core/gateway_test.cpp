@@ -196,6 +196,11 @@ TEST_F(GatewayTest, AdmitPulsesTheLockAndCallsBackBeforeJournaling) {
   });
   EXPECT_TRUE(g->Present(at_front, "lintelctl").granted);
   EXPECT_EQ(pulses.size(), before);
+  // Removing the actuator (door I/O reconfigured) leaves the door without one, not a null call.
+  g->SetActuator("front", nullptr);
+  EXPECT_TRUE(g->Admit(at_front, "wiegand").granted);
+  EXPECT_EQ(Call(*g, {{"cmd", "events.tail"}, {"n", 1}})["events"][0]["lock"], "none");
+  EXPECT_EQ(g->Unlock("front", std::chrono::milliseconds(1000)).code(), StatusCode::kNotFound);
 }
 
 }  // namespace

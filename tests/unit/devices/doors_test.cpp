@@ -275,6 +275,18 @@ TEST_F(DoorsTest, ATamperAutomationLocksTheGarageDownForTheEngineToo) {
   EXPECT_TRUE(Pin("garage").granted);
 }
 
+TEST_F(DoorsTest, ApplyWithoutDoorIoRemovesTheActuators) {
+  config::Config bare = config_;
+  for (config::DoorConfig& d : bare.doors) d.io.reset();
+  bare.io_modules.clear();
+  bare.io = {};
+  bare.automations.clear();
+  doors_->Apply(bare);
+  EXPECT_TRUE(Pin("front").granted);
+  EXPECT_EQ(Last("access.granted")["lock"], "none");
+  EXPECT_TRUE(doors_->Status()["modules"].empty());
+}
+
 TEST_F(DoorsTest, ApplyWithTheSameSettingsKeepsTheModules) {
   FakeModule* before = &io1();
   doors_->Apply(config_);
