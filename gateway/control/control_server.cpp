@@ -259,9 +259,9 @@ void ControlServer::OnIdle(uint64_t id) {
   it->second->idle_timer.reset();
   if (it->second->awaiting_reply) return;
   LogDebug("control", "closing an idle control connection");
-  SayGoodbyeAndClose(id, Status::Unavailable(
-                             "closing an idle control connection (no complete request within " +
-                             std::to_string(options_.idle_timeout.count()) + " ms)"));
+  SayGoodbyeAndClose(
+      id, Status::Unavailable("closing an idle control connection (no complete request within " +
+                              std::to_string(options_.idle_timeout.count()) + " ms)"));
 }
 
 void ControlServer::SayGoodbyeAndClose(uint64_t id, const Status& why) {
@@ -270,8 +270,7 @@ void ControlServer::SayGoodbyeAndClose(uint64_t id, const Status& why) {
   Connection& c = *it->second;
   if (!c.OutputPending() && !c.close_after_flush) {
     std::string line = control::EncodeLine(control::ErrorResponse(why));
-    [[maybe_unused]] ssize_t n =
-        send(c.fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    [[maybe_unused]] ssize_t n = send(c.fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   }
   CloseConnection(id);
 }

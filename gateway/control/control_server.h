@@ -35,7 +35,6 @@
 #include <sys/types.h>
 
 #include <chrono>
-
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -74,8 +73,8 @@ using ControlReply = std::function<void(Result<nlohmann::json> result)>;
 // Starts a slow command: `request` is as for ControlHandler (moved in). Runs on the loop thread and
 // must return quickly; the work runs elsewhere and `reply` is called later. A throw is answered as
 // Internal (and `reply` must then not be called).
-using ControlDeferredHandler = std::function<void(nlohmann::json request, const ControlPeer& peer,
-                                                  ControlReply reply)>;
+using ControlDeferredHandler =
+    std::function<void(nlohmann::json request, const ControlPeer& peer, ControlReply reply)>;
 
 struct ControlServerOptions {
   // Longest accepted request line, newline excluded.

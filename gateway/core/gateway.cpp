@@ -14,9 +14,10 @@ namespace lintel::core {
 using nlohmann::json;
 
 json RecordCounts(const rules::Records& records) {
-  return json{{"schedules", records.schedules.size()},     {"groups", records.groups.size()},
-              {"people", records.people.size()},           {"leases", records.leases.size()},
-              {"credentials", records.credentials.size()}, {"door_modes", records.door_modes.size()}};
+  return json{
+      {"schedules", records.schedules.size()},     {"groups", records.groups.size()},
+      {"people", records.people.size()},           {"leases", records.leases.size()},
+      {"credentials", records.credentials.size()}, {"door_modes", records.door_modes.size()}};
 }
 
 Result<rules::Records> ParseValidState(const rules::Site& site, const json& records_json) {
@@ -210,9 +211,9 @@ Result<json> Gateway::Handle(const json& request) {
     return Status::InvalidArgument("request must be an object with a \"cmd\" string");
   }
   const std::string cmd = request["cmd"].get<std::string>();
-  Result<json> out = Status::InvalidArgument(
-      "unknown command \"" + cmd +
-      "\" (status, import, state.import, present, explain, events.tail)");
+  Result<json> out =
+      Status::InvalidArgument("unknown command \"" + cmd +
+                              "\" (status, import, state.import, present, explain, events.tail)");
   if (cmd == "status") {
     out = StatusCmd();
   } else if (cmd == "state.import") {
@@ -305,8 +306,7 @@ Result<json> Gateway::Import(const json& request) {
   Result<rules::Records> records = ParseValidState(site, request["records"]);
   if (!records.ok()) return records.status();
   LINTEL_RETURN_IF_ERROR(store_->ReplaceState(*records, store::Position{0, 0}));
-  return AdoptImport(rules::BuildIndex(site, *records), RecordCounts(*records),
-                     config_generation_);
+  return AdoptImport(rules::BuildIndex(site, *records), RecordCounts(*records), config_generation_);
 }
 
 Result<json> Gateway::PresentCmd(const json& request, bool explain) {

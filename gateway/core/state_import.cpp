@@ -149,8 +149,12 @@ void StateImporter::Start(json request, const ImportCaller& caller, Done done) {
   if (Status allowed = gateway_.ImportAllowed(); !allowed.ok()) return answer_later(allowed);
   if (worker_.joinable()) worker_.join();  // the previous import has posted its outcome: it ends
   running_ = true;
-  Job job{std::move(request), caller, std::move(done), config::MakeSite(gateway_.config()),
-          gateway_.config().store_path, gateway_.config_generation()};
+  Job job{std::move(request),
+          caller,
+          std::move(done),
+          config::MakeSite(gateway_.config()),
+          gateway_.config().store_path,
+          gateway_.config_generation()};
   worker_ = std::thread([this, job = std::move(job)]() mutable { Run(std::move(job)); });
 }
 
@@ -176,8 +180,7 @@ void StateImporter::Run(Job job) {
   try {
     json records_json;
     if (job.request.contains("path")) {
-      Result<json> read =
-          ReadStateFile(job.request["path"].get<std::string>(), job.caller);
+      Result<json> read = ReadStateFile(job.request["path"].get<std::string>(), job.caller);
       if (!read.ok()) return finish(read.status(), nullptr);
       records_json = std::move(*read);
     } else {

@@ -76,10 +76,11 @@ int main(int argc, char** argv) {
     dir = tmpl;
   }
   SetLogLevel(LogLevel::kWarning);
-  auto config = config::LoadConfigText("site: {id: bench, time_zone: UTC}\ngateway: {id: g}\n"
-                                       "store: {path: " +
-                                           dir + "/l.db}\ndoors:\n  - {id: a, common: true}\n",
-                                       "bench.yaml");
+  auto config = config::LoadConfigText(
+      "site: {id: bench, time_zone: UTC}\ngateway: {id: g}\n"
+      "store: {path: " +
+          dir + "/l.db}\ndoors:\n  - {id: a, common: true}\n",
+      "bench.yaml");
   if (!config.ok()) return Fail(config.status().message());
   SystemClock clock;
   auto gw_or = core::Gateway::Open(*config, clock);
@@ -147,8 +148,7 @@ int main(int argc, char** argv) {
   records = json();
   // (b) Now: by path, on the importer's worker; the loop only swaps the index.
   auto [path_result, path_stall] = run([&](std::promise<Result<json>>& done) {
-    importer.Start({{"cmd", "import"}, {"path", path}},
-                   core::ImportCaller{getuid(), getgid()},
+    importer.Start({{"cmd", "import"}, {"path", path}}, core::ImportCaller{getuid(), getgid()},
                    [&done](Result<json> r) { done.set_value(std::move(r)); });
   });
   if (!path_result.ok()) return Fail(path_result.status().ToString());
@@ -158,12 +158,14 @@ int main(int argc, char** argv) {
   json out = {{"bench", "import"},
               {"people", people},
               {"file_bytes", file_bytes},
-              {"inline_on_loop", {{"total_ms", inline_stall.total_ms},
-                                  {"loop_max_stall_ms", inline_stall.max_gap_ms},
-                                  {"ticks", inline_stall.ticks}}},
-              {"by_path_worker", {{"total_ms", path_stall.total_ms},
-                                  {"loop_max_stall_ms", path_stall.max_gap_ms},
-                                  {"ticks", path_stall.ticks}}}};
+              {"inline_on_loop",
+               {{"total_ms", inline_stall.total_ms},
+                {"loop_max_stall_ms", inline_stall.max_gap_ms},
+                {"ticks", inline_stall.ticks}}},
+              {"by_path_worker",
+               {{"total_ms", path_stall.total_ms},
+                {"loop_max_stall_ms", path_stall.max_gap_ms},
+                {"ticks", path_stall.ticks}}}};
   std::printf("%s\n", out.dump().c_str());
   if (own_dir) std::filesystem::remove_all(dir);
   return 0;

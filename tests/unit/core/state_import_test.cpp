@@ -159,11 +159,11 @@ TEST_F(StateImportTest, ImportByPathReplacesTheStateAndJournalsIt) {
   EXPECT_EQ((*tail)["events"][0]["source"], "local");
   // Stored: a restart has it.
   gw_.reset();
-  auto c = config::LoadConfigText("site: {id: s, time_zone: Europe/Berlin}\ngateway: {id: g}\n"
-                                  "store: {path: " +
-                                      (dir_ / "l.db").string() +
-                                      "}\ndoors:\n  - {id: front, common: true}\n  - {id: unit-1}\n",
-                                  "test.yaml");
+  auto c = config::LoadConfigText(
+      "site: {id: s, time_zone: Europe/Berlin}\ngateway: {id: g}\n"
+      "store: {path: " +
+          (dir_ / "l.db").string() + "}\ndoors:\n  - {id: front, common: true}\n  - {id: unit-1}\n",
+      "test.yaml");
   auto g = Gateway::Open(*c, clock_);
   ASSERT_TRUE(g.ok());
   EXPECT_EQ((*g)->engine().index()->people().size(), 3u);
@@ -216,7 +216,8 @@ TEST_F(StateImportTest, FileTheCallerMayNotReadIsRefused) {
   StateImporter importer(*gw_, queue_.Poster());
   Result<json> r = Import(importer, {{"cmd", "import"}, {"path", path}}, stranger);
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(r.status().message(), "cannot read " + path + ": uid 54321 (gid 54321) may not read it");
+  EXPECT_EQ(r.status().message(),
+            "cannot read " + path + ": uid 54321 (gid 54321) may not read it");
   EXPECT_EQ(People(), 0u);
 
   chmod(path.c_str(), 0644);  // world-readable: the stranger could read it too
@@ -252,7 +253,8 @@ TEST_F(StateImportTest, DestroyingTheImporterMidwayDropsTheAnswer) {
   bool answered = false;
   {
     StateImporter importer(*gw_, queue_.Poster(), gate.Hook());
-    importer.Start({{"cmd", "import"}, {"path", path}}, Me(), [&](Result<json>) { answered = true; });
+    importer.Start({{"cmd", "import"}, {"path", path}}, Me(),
+                   [&](Result<json>) { answered = true; });
     ASSERT_TRUE(gate.AwaitReached());
     gate.Open();
   }  // joins: the worker stops at the stage boundary
@@ -269,8 +271,8 @@ TEST_F(StateImportTest, LoopAnswersOtherRequestsWhileAnImportIsInProgress) {
   EventLoop& loop = **loop_or;
   std::string socket = (dir_ / "lintel.sock").string();
   Gateway& gw = *gw_;
-  auto server = ControlServer::Create(
-      loop, socket, [&gw](const json& request) { return gw.Handle(request); });
+  auto server = ControlServer::Create(loop, socket,
+                                      [&gw](const json& request) { return gw.Handle(request); });
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   Gate gate("validated");
   StateImporter importer(

@@ -5,11 +5,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -358,12 +358,12 @@ class DeferredControlTest : public ControlTest {
     auto server = ControlServer::Create(*loop_, path_, EchoHandler, options);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
-    server_->SetDeferredHandler("slow", [this](json request, const ControlPeer& peer,
-                                               ControlReply reply) {
-      std::lock_guard lock(mu_);
-      pending_.push_back({std::move(request), peer, std::move(reply)});
-      cv_.notify_all();
-    });
+    server_->SetDeferredHandler("slow",
+                                [this](json request, const ControlPeer& peer, ControlReply reply) {
+                                  std::lock_guard lock(mu_);
+                                  pending_.push_back({std::move(request), peer, std::move(reply)});
+                                  cv_.notify_all();
+                                });
     loop_thread_ = std::thread([this] { ASSERT_TRUE(loop_->Run().ok()); });
   }
 
@@ -431,8 +431,9 @@ TEST_F(DeferredControlTest, HandlerThatAnswersAtOnceIsAnswered) {
   auto server = ControlServer::Create(*loop_, path_, EchoHandler);
   ASSERT_TRUE(server.ok());
   server_ = std::move(server).value();
-  server_->SetDeferredHandler(
-      "quick", [](json, const ControlPeer&, ControlReply reply) { reply(json{{"quick", 1}}); });
+  server_->SetDeferredHandler("quick", [](json, const ControlPeer&, ControlReply reply) {
+    reply(json{{"quick", 1}});
+  });
   loop_thread_ = std::thread([this] { ASSERT_TRUE(loop_->Run().ok()); });
   ControlClient client = Connect();
   auto r = client.Call({{"cmd", "quick"}}, kCallTimeout);
@@ -546,9 +547,8 @@ TEST_F(ControlClockTest, NoIdleTimeoutWhileADeferredAnswerIsOutstanding) {
   options.idle_timeout = seconds(10);
   CreateServer(options);
   ControlReply kept;
-  server_->SetDeferredHandler("slow", [&](json, const ControlPeer&, ControlReply reply) {
-    kept = std::move(reply);
-  });
+  server_->SetDeferredHandler(
+      "slow", [&](json, const ControlPeer&, ControlReply reply) { kept = std::move(reply); });
   RawConnection raw(path_);
   raw.Send("{\"cmd\":\"slow\"}\n");
   PumpUntil([&] { return kept != nullptr; });
@@ -598,9 +598,8 @@ TEST_F(ControlClockTest, WhenEveryConnectionAwaitsADeferredAnswerANewOneIsRefuse
   options.max_connections = 1;
   CreateServer(options);
   ControlReply kept;
-  server_->SetDeferredHandler("slow", [&](json, const ControlPeer&, ControlReply reply) {
-    kept = std::move(reply);
-  });
+  server_->SetDeferredHandler(
+      "slow", [&](json, const ControlPeer&, ControlReply reply) { kept = std::move(reply); });
   RawConnection first(path_);
   first.Send("{\"cmd\":\"slow\"}\n");
   PumpUntil([&] { return kept != nullptr; });
