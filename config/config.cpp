@@ -601,7 +601,7 @@ void ParseStore(Loader& l, MapWalker& w) {
   }
 }
 
-constexpr std::string_view kControlKeys[] = {"socket"};
+constexpr std::string_view kControlKeys[] = {"socket", "idle_timeout_s"};
 void ParseControl(Loader& l, MapWalker& w) {
   if (auto socket = w.String("socket", Need::kOptional, kPathExpected)) {
     if (socket->value.size() > kMaxSocketPathBytes) {
@@ -612,6 +612,9 @@ void ParseControl(Loader& l, MapWalker& w) {
     } else {
       l.config.control_socket = socket->value;
     }
+  }
+  if (auto v = w.Int("idle_timeout_s", Need::kOptional, 1, 3600)) {
+    l.config.control_idle_timeout_s = v->value;
   }
 }
 

@@ -183,6 +183,7 @@ struct Config {
   std::string gateway_id;
   std::string store_path;  // as written; relative paths are not resolved
   std::string control_socket = std::string(kDefaultControlSocket);
+  int32_t control_idle_timeout_s = 10;  // 1..3600: lintelctl connections idle longer are closed
   LogLevel log_level = LogLevel::kInfo;
   rules::Policy policy;                  // rules::Policy defaults where the file is silent
   std::vector<TrustedKey> trusted_keys;  // kids unique

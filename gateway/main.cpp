@@ -17,6 +17,7 @@
 #include "gateway/cloud/sync.h"
 #include "gateway/control/control_server.h"
 #include "gateway/core/gateway.h"
+#include "gateway/core/state_import.h"
 #include "gateway/devices/doors.h"
 #include "gateway/devices/readers.h"
 
@@ -77,13 +78,22 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     return 1;
   }
   EventLoop& loop = **loop_or;
-  auto control =
-      ControlServer::Create(loop, config->control_socket,
-                            [&gw](const nlohmann::json& request) { return gw.Handle(request); });
+  ControlServerOptions control_options;
+  control_options.idle_timeout = std::chrono::seconds(config->control_idle_timeout_s);
+  auto control = ControlServer::Create(
+      loop, config->control_socket,
+      [&gw](const nlohmann::json& request) { return gw.Handle(request); }, control_options);
   if (!control.ok()) {
     LogError("main", "cannot start: " + control.status().ToString());
     return 1;
   }
+  // State imports are parsed, validated and stored on a worker; the loop only swaps the index.
+  core::StateImporter importer(gw, [&loop](std::function<void()> f) { loop.Post(std::move(f)); });
+  auto import = [&importer](nlohmann::json request, const ControlPeer& peer, ControlReply reply) {
+    importer.Start(std::move(request), core::ImportCaller{peer.uid, peer.gid}, std::move(reply));
+  };
+  (*control)->SetDeferredHandler("import", import);
+  (*control)->SetDeferredHandler("state.import", import);
 
   // Door I/O (io_modules, doors[].io, io, automations): the doors' lock actuators, before the
   // readers so the first grant already moves a lock.

@@ -3,7 +3,10 @@
 // JSON; exits 0 when it printed an answer, 1 when the gateway refused the command (or `wiegand
 // decode` was given a value that is not a frame of that length), 2 on usage or connection errors.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,6 +16,7 @@
 #include "drivers/wiegand/wiegand.h"
 #include "gateway/codec/json_text.h"
 #include "gateway/control/control_client.h"
+#include "gateway/control/protocol.h"
 #include "gateway/core/decision_json.h"
 #include "gateway/core/gateway.h"
 #include "rules/engine.h"
@@ -68,6 +72,58 @@ int Call(const std::string& socket, json request, json* out) {
     return Fail(reply.status().message(),
                 reply.status().code() == lintel::StatusCode::kUnavailable ? 2 : 1);
   *out = std::move(*reply);
+  return 0;
+}
+
+bool StartsWith(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
+
+// `state import FILE`: the daemon reads the file itself ({"cmd":"import","path":...}), so neither
+// lintelctl nor a request line holds the state. When the daemon cannot read it (a private /tmp, a
+// file only this user may read), a file small enough for one request line is sent inline instead
+// (state.import); a bigger one gets an error saying where to put it.
+int Import(const std::string& socket, const std::string& file) {
+  std::error_code ec;
+  std::filesystem::path path = std::filesystem::absolute(file, ec);
+  if (ec) return Fail("cannot read " + file + ": " + ec.message(), 2);
+  {
+    std::ifstream probe(path, std::ios::binary);
+    if (!probe) return Fail("cannot read " + file + ": " + strerror(errno), 2);
+  }
+  auto client = lintel::ControlClient::Connect(socket);
+  if (!client.ok()) return Fail(client.status().message(), 2);
+  constexpr auto kImportTimeout = std::chrono::minutes(30);
+  auto reply = client->Call({{"cmd", "import"}, {"path", path.string()}}, kImportTimeout);
+  if (reply.ok()) {
+    std::cout << reply->dump() << "\n";
+    return 0;
+  }
+  const lintel::Status& st = reply.status();
+  bool daemon_cannot_read = StartsWith(st.message(), "cannot read ");
+  bool older_daemon = StartsWith(st.message(), "unknown command \"import\"");
+  if (!client->usable() || (!daemon_cannot_read && !older_daemon)) {
+    return Fail(st.message(), st.code() == lintel::StatusCode::kUnavailable ? 2 : 1);
+  }
+  // Inline: the file is parsed here, so only when it can fit in one request line.
+  std::string too_big = "; it is too large to send inline (one request holds at most " +
+                        std::to_string(lintel::control::kMaxRequestBytes) +
+                        " bytes): put it where the daemon (user lintel) can read it, e.g. "
+                        "/var/lib/lintel, and run this again";
+  uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec || size > 4 * lintel::control::kMaxRequestBytes) return Fail(st.message() + too_big, 1);
+  auto j = ReadJsonFile(path.string());
+  if (!j.ok()) return Fail(j.status().message(), 2);
+  json request = {{"cmd", "state.import"},
+                  {"records", j->contains("records") ? std::move((*j)["records"]) : std::move(*j)}};
+  if (lintel::control::EncodeLine(request).size() - 1 > lintel::control::kMaxRequestBytes) {
+    return Fail(st.message() + too_big, 1);
+  }
+  std::cerr << "lintelctl: " << st.message() << "; sending the file inline\n";
+  auto inline_reply = client->Call(request, kImportTimeout);
+  if (!inline_reply.ok()) {
+    return Fail(inline_reply.status().message(),
+                inline_reply.status().code() == lintel::StatusCode::kUnavailable ? 2 : 1);
+  }
+  std::cout << inline_reply->dump() << "\n";
   return 0;
 }
 
@@ -157,7 +213,8 @@ int main(int argc, char** argv) {
   auto* state = app.add_subcommand("state", "the gateway's people, leases, credentials, groups");
   state->require_subcommand(1);
   std::string import_file;
-  auto* import = state->add_subcommand("import", "replace the state with a records JSON file");
+  auto* import = state->add_subcommand(
+      "import", "replace the state with a records JSON file (the daemon reads the file itself)");
   import->add_option("FILE", import_file, "JSON object shaped like a snapshot's records")
       ->required();
 
@@ -202,11 +259,7 @@ int main(int argc, char** argv) {
     if ((rc = Call(socket, {{"cmd", "status"}}, &out)) != 0) return rc;
     std::cout << out.dump(2) << "\n";
   } else if (*import) {
-    auto j = ReadJsonFile(import_file);
-    if (!j.ok()) return Fail(j.status().message(), 2);
-    json records = j->contains("records") ? (*j)["records"] : *j;
-    if ((rc = Call(socket, {{"cmd", "state.import"}, {"records", records}}, &out)) != 0) return rc;
-    std::cout << out.dump() << "\n";
+    return Import(socket, import_file);
   } else if (*present) {
     json req = present_args.ToJson();
     req["cmd"] = "present";

@@ -111,9 +111,9 @@ Result<std::string> ControlClient::ReceiveLine(SteadyTime deadline,
       return line;
     }
     scanned = buffer_.size();
-    if (buffer_.size() > control::kMaxLineBytes) {
+    if (buffer_.size() > control::kMaxResponseBytes) {
       return Status::Internal("malformed response from lintel: longer than " +
-                              std::to_string(control::kMaxLineBytes) + " bytes");
+                              std::to_string(control::kMaxResponseBytes) + " bytes");
     }
     char chunk[64 * 1024];
     ssize_t n = recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT);

@@ -38,7 +38,7 @@ class ControlClient {
   //   - Unavailable "no answer from lintel on <path> within N ms" on timeout;
   //   - Unavailable "lintel closed the connection ..." when the server hung up without answering;
   //   - Internal "malformed response ..." when the answer is not a protocol response, or exceeds
-  //     control::kMaxLineBytes; IoError when the socket fails;
+  //     control::kMaxResponseBytes; IoError when the socket fails;
   //   - FailedPrecondition when an earlier call failed in one of these transport ways: the stream
   //     may be out of step, so the client refuses further calls (connect again).
   Result<nlohmann::json> Call(const nlohmann::json& request, std::chrono::milliseconds timeout);

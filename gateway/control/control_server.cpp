@@ -74,7 +74,9 @@ Status ClaimStaleSocket(const std::string& path, const sockaddr_un& addr) {
 }  // namespace
 
 struct ControlServer::Connection {
+  uint64_t id = 0;
   int fd = -1;
+  ControlPeer peer;
   EventLoop::FdHandle handle{};
   uint32_t interest = 0;
   std::string in;
@@ -84,6 +86,11 @@ struct ControlServer::Connection {
   size_t out_sent = 0;
   bool peer_eof = false;           // the client shut down its sending side
   bool close_after_flush = false;  // answer an oversized request, then hang up
+  bool awaiting_reply = false;     // a deferred handler has the current request
+  bool in_handler = false;         // inside the deferred handler's call (a reply there is early)
+  std::optional<Result<nlohmann::json>> early_reply;  // a reply given during that call
+  std::optional<EventLoop::TimerId> idle_timer;
+  uint64_t last_activity = 0;  // ControlServer::activity_counter_ at the last progress
 
   bool OutputPending() const { return out_sent < out.size(); }
 };
@@ -147,8 +154,10 @@ ControlServer::ControlServer(EventLoop& loop, std::string path, ControlHandler h
       socket_ino_(ino) {}
 
 ControlServer::~ControlServer() {
+  *self_ = nullptr;
   if (accept_pause_timer_) loop_.CancelTimer(*accept_pause_timer_);
   for (auto& [id, c] : connections_) {
+    if (c->idle_timer) loop_.CancelTimer(*c->idle_timer);
     loop_.RemoveFd(c->handle);
     close(c->fd);
   }
@@ -178,7 +187,7 @@ void ControlServer::OnListenReady() {
       });
       return;
     }
-    if (connections_.size() >= options_.max_connections) {
+    if (connections_.size() >= options_.max_connections && !EvictIdlest()) {
       std::string line = control::EncodeLine(control::ErrorResponse(Status::Unavailable(
           "too many control connections (" + std::to_string(options_.max_connections) + ")")));
       [[maybe_unused]] ssize_t n = send(fd, line.data(), line.size(), MSG_NOSIGNAL);
@@ -187,8 +196,15 @@ void ControlServer::OnListenReady() {
     }
     uint64_t id = next_connection_id_++;
     auto c = std::make_unique<Connection>();
+    c->id = id;
     c->fd = fd;
     c->interest = EPOLLIN;
+    c->last_activity = ++activity_counter_;
+    ucred cred{};
+    socklen_t cred_len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) {
+      c->peer = ControlPeer{cred.pid, cred.uid, cred.gid};
+    }
     auto handle = loop_.AddFd(fd, EPOLLIN, [this, id](uint32_t ev) { OnConnectionReady(id, ev); });
     if (!handle.ok()) {
       LogError("control", "cannot watch a control connection: " + handle.status().message());
@@ -196,20 +212,98 @@ void ControlServer::OnListenReady() {
       continue;
     }
     c->handle = *handle;
+    Connection& added = *c;
     connections_.emplace(id, std::move(c));
+    ArmIdleTimer(id, added);
   }
+}
+
+void ControlServer::SetDeferredHandler(std::string cmd, ControlDeferredHandler handler) {
+  if (handler) {
+    deferred_[std::move(cmd)] = std::move(handler);
+  } else {
+    deferred_.erase(cmd);
+  }
+}
+
+bool ControlServer::EvictIdlest() {
+  Connection* idlest = nullptr;
+  for (auto& [id, c] : connections_) {
+    if (c->awaiting_reply) continue;
+    if (idlest == nullptr || c->last_activity < idlest->last_activity) idlest = c.get();
+  }
+  if (idlest == nullptr) return false;
+  LogInfo("control", "all " + std::to_string(options_.max_connections) +
+                         " control connections in use: closing the one idle longest");
+  SayGoodbyeAndClose(idlest->id, Status::Unavailable("closing an idle control connection: all " +
+                                                     std::to_string(options_.max_connections) +
+                                                     " connections are in use"));
+  return true;
+}
+
+void ControlServer::ArmIdleTimer(uint64_t id, Connection& c) {
+  c.last_activity = ++activity_counter_;
+  DisarmIdleTimer(c);
+  if (options_.idle_timeout.count() <= 0 || c.awaiting_reply) return;
+  c.idle_timer = loop_.AddTimer(options_.idle_timeout, [this, id] { OnIdle(id); });
+}
+
+void ControlServer::DisarmIdleTimer(Connection& c) {
+  if (c.idle_timer) loop_.CancelTimer(*c.idle_timer);
+  c.idle_timer.reset();
+}
+
+void ControlServer::OnIdle(uint64_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  it->second->idle_timer.reset();
+  if (it->second->awaiting_reply) return;
+  LogDebug("control", "closing an idle control connection");
+  SayGoodbyeAndClose(
+      id, Status::Unavailable("closing an idle control connection (no complete request within " +
+                              std::to_string(options_.idle_timeout.count()) + " ms)"));
+}
+
+void ControlServer::SayGoodbyeAndClose(uint64_t id, const Status& why) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection& c = *it->second;
+  if (!c.OutputPending() && !c.close_after_flush) {
+    std::string line = control::EncodeLine(control::ErrorResponse(why));
+    [[maybe_unused]] ssize_t n = send(c.fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  CloseConnection(id);
 }
 
 void ControlServer::OnConnectionReady(uint64_t id, uint32_t revents) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   Connection& c = *it->second;
-  bool alive = (revents & EPOLLERR) == 0;
-  if (alive && (revents & (EPOLLIN | EPOLLHUP)) && !c.close_after_flush) alive = ReadAvailable(c);
-  if (alive && c.OutputPending()) alive = Flush(c);
-  if (alive) alive = ProcessLines(c);
-  bool finished =
-      !c.OutputPending() && (c.close_after_flush || (c.peer_eof && c.line_start == c.in.size()));
+  if ((revents & EPOLLERR) != 0 || (c.awaiting_reply && (revents & EPOLLHUP) != 0)) {
+    // Nobody is left to read an answer (a deferred one is dropped when it comes).
+    CloseConnection(id);
+    return;
+  }
+  if (c.awaiting_reply) {
+    UpdateInterest(c);  // nothing to read or write until the answer comes
+    return;
+  }
+  if ((revents & (EPOLLIN | EPOLLHUP)) && !c.close_after_flush && !ReadAvailable(c)) {
+    CloseConnection(id);
+    return;
+  }
+  Pump(id);
+}
+
+void ControlServer::Pump(uint64_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection& c = *it->second;
+  bool alive = true;
+  if (c.OutputPending()) alive = Flush(c);
+  if (alive) alive = ProcessLines(id, c);
+  bool finished = !c.OutputPending() && !c.awaiting_reply &&
+                  (c.close_after_flush || (c.peer_eof && c.line_start == c.in.size()));
   if (!alive || finished) {
     CloseConnection(id);
     return;
@@ -220,7 +314,12 @@ void ControlServer::OnConnectionReady(uint64_t id, uint32_t revents) {
 bool ControlServer::ReadAvailable(Connection& c) {
   size_t budget = kReadBudget;
   while (budget > 0 && !c.peer_eof) {
-    size_t chunk = std::clamp(c.in.size() - c.line_start, kMinReadChunk, kMaxReadChunk);
+    // Never buffer more than one line over the limit: ProcessLines() answers the complete lines
+    // first, or refuses the one that is too long.
+    size_t unconsumed = c.in.size() - c.line_start;
+    if (unconsumed > options_.max_request_bytes) break;
+    size_t chunk = std::min(std::clamp(unconsumed, kMinReadChunk, kMaxReadChunk),
+                            options_.max_request_bytes + 1 - unconsumed);
     size_t old_size = c.in.size();
     c.in.resize(old_size + chunk);
     ssize_t n = read(c.fd, c.in.data() + old_size, chunk);
@@ -228,11 +327,6 @@ bool ControlServer::ReadAvailable(Connection& c) {
     c.in.resize(old_size + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (n > 0) {
       budget -= std::min(budget, static_cast<size_t>(n));
-      // Stop early once the line is already too long; ProcessLines() answers it.
-      if (c.in.size() - c.line_start > options_.max_request_bytes &&
-          std::memchr(c.in.data() + c.scanned, '\n', c.in.size() - c.scanned) == nullptr) {
-        return true;
-      }
       continue;
     }
     if (n == 0) {
@@ -253,6 +347,7 @@ bool ControlServer::Flush(Connection& c) {
                      MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0) {
       c.out_sent += static_cast<size_t>(n);
+      if (n > 0) ArmIdleTimer(c.id, c);  // the client is reading: progress
       continue;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
@@ -273,10 +368,10 @@ void ControlServer::Respond(Connection& c, const nlohmann::json& response) {
   c.out += control::EncodeLine(response);
 }
 
-bool ControlServer::ProcessLines(Connection& c) {
+bool ControlServer::ProcessLines(uint64_t id, Connection& c) {
   // One request at a time: the next line is looked at only once the previous answer is written,
   // which also stops a client that never reads from growing our output buffer.
-  while (!c.OutputPending() && !c.close_after_flush) {
+  while (!c.OutputPending() && !c.close_after_flush && !c.awaiting_reply) {
     const char* base = c.in.data();
     const void* nl = std::memchr(base + c.scanned, '\n', c.in.size() - c.scanned);
     size_t line_end;
@@ -304,8 +399,11 @@ bool ControlServer::ProcessLines(Connection& c) {
       return Flush(c);
     }
     std::string_view line(base + c.line_start, line_end - c.line_start);
-    Respond(c, Answer(line));
+    std::optional<nlohmann::json> answer = Answer(id, c, line);
     c.line_start = c.scanned = std::min(line_end + 1, c.in.size());
+    ArmIdleTimer(id, c);  // a complete request arrived (no timer while a deferred one runs)
+    if (!answer) break;   // a deferred handler answers later (OnDeferredReply)
+    Respond(c, *answer);
     if (!Flush(c)) return false;
   }
   // Drop consumed bytes; give back the memory of a big request once it is done.
@@ -324,7 +422,17 @@ bool ControlServer::ProcessLines(Connection& c) {
   return true;
 }
 
-nlohmann::json ControlServer::Answer(std::string_view line) {
+namespace {
+
+nlohmann::json ToResponse(Result<nlohmann::json> result) {
+  if (!result.ok()) return control::ErrorResponse(result.status());
+  return control::OkResponse(std::move(result).value());
+}
+
+}  // namespace
+
+std::optional<nlohmann::json> ControlServer::Answer(uint64_t id, Connection& c,
+                                                    std::string_view line) {
   auto request = control::ParseLine(line);
   if (!request.ok()) {
     // Not the parser's message: it quotes the input, which may hold PIN digits.
@@ -339,10 +447,40 @@ nlohmann::json ControlServer::Answer(std::string_view line) {
         "{\"cmd\":\"status\"}"));
   }
   std::string name = cmd->get<std::string>();
+  if (auto d = deferred_.find(name); d != deferred_.end()) {
+    ControlDeferredHandler handler = d->second;  // the handler may change the registrations
+    std::weak_ptr<ControlServer*> server = self_;
+    ControlReply reply = [server, id](Result<nlohmann::json> result) {
+      std::shared_ptr<ControlServer*> alive = server.lock();
+      if (alive && *alive != nullptr) (*alive)->OnDeferredReply(id, std::move(result));
+    };
+    c.awaiting_reply = true;
+    c.in_handler = true;
+    DisarmIdleTimer(c);
+    try {
+      handler(std::move(request).value(), c.peer, std::move(reply));
+    } catch (const std::exception& e) {
+      c.in_handler = c.awaiting_reply = false;
+      c.early_reply.reset();
+      LogError("control", "command '" + name + "' threw: " + e.what());
+      return control::ErrorResponse(
+          Status::Internal("command '" + name + "' failed: internal error: " + e.what()));
+    } catch (...) {
+      c.in_handler = c.awaiting_reply = false;
+      c.early_reply.reset();
+      LogError("control", "command '" + name + "' threw a non-std exception");
+      return control::ErrorResponse(
+          Status::Internal("command '" + name + "' failed: internal error"));
+    }
+    c.in_handler = false;
+    if (!c.early_reply) return std::nullopt;
+    c.awaiting_reply = false;
+    Result<nlohmann::json> early = std::move(*c.early_reply);
+    c.early_reply.reset();
+    return ToResponse(std::move(early));
+  }
   try {
-    Result<nlohmann::json> result = handler_(*request);
-    if (!result.ok()) return control::ErrorResponse(result.status());
-    return control::OkResponse(std::move(result).value());
+    return ToResponse(handler_(*request));
   } catch (const std::exception& e) {
     LogError("control", "command '" + name + "' threw: " + e.what());
     return control::ErrorResponse(
@@ -354,9 +492,26 @@ nlohmann::json ControlServer::Answer(std::string_view line) {
   }
 }
 
+void ControlServer::OnDeferredReply(uint64_t id, Result<nlohmann::json> result) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;  // the client hung up meanwhile
+  Connection& c = *it->second;
+  if (!c.awaiting_reply) return;  // answered already
+  if (c.in_handler) {
+    c.early_reply = std::move(result);
+    return;
+  }
+  c.awaiting_reply = false;
+  Respond(c, ToResponse(std::move(result)));
+  ArmIdleTimer(id, c);
+  Pump(id);
+}
+
 void ControlServer::UpdateInterest(Connection& c) {
   uint32_t wanted = 0;
-  if (c.OutputPending()) {
+  if (c.awaiting_reply) {
+    // Neither read nor write until the answer: further requests wait in the socket.
+  } else if (c.OutputPending()) {
     wanted |= EPOLLOUT;
   } else if (!c.peer_eof && !c.close_after_flush) {
     wanted |= EPOLLIN;
@@ -373,6 +528,7 @@ void ControlServer::UpdateInterest(Connection& c) {
 void ControlServer::CloseConnection(uint64_t id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
+  if (it->second->idle_timer) loop_.CancelTimer(*it->second->idle_timer);
   loop_.RemoveFd(it->second->handle);
   close(it->second->fd);
   connections_.erase(it);

@@ -15,8 +15,13 @@
 
 namespace lintel::control {
 
-// The longest line either side accepts, newline excluded (a state import of tens of MB fits).
-inline constexpr size_t kMaxLineBytes = size_t{512} << 20;
+// The longest request line the server accepts, newline excluded. Large states are imported from a
+// file the daemon reads ({"cmd":"import","path":...}), not inline, so requests stay small; this
+// bounds the server's memory per connection (and, with the connection limit, in total).
+inline constexpr size_t kMaxRequestBytes = size_t{4} << 20;
+// The longest response line the client accepts, newline excluded (answers such as a long
+// `events.tail` may be large; the server writes them without buffering more than one per client).
+inline constexpr size_t kMaxResponseBytes = size_t{512} << 20;
 // The deepest nesting of arrays and objects accepted in a line, so that no handler that walks a
 // request recursively can be driven into a stack overflow.
 inline constexpr int kMaxNestingDepth = 64;

@@ -13,6 +13,13 @@ namespace lintel::core {
 
 using nlohmann::json;
 
+json RecordCounts(const rules::Records& records) {
+  return json{
+      {"schedules", records.schedules.size()},     {"groups", records.groups.size()},
+      {"people", records.people.size()},           {"leases", records.leases.size()},
+      {"credentials", records.credentials.size()}, {"door_modes", records.door_modes.size()}};
+}
+
 Result<rules::Records> ParseValidState(const rules::Site& site, const json& records_json) {
   Result<rules::Records> records = codec::ParseRecords(records_json);
   if (!records.ok()) return records.status();
@@ -79,6 +86,7 @@ Status Gateway::Reload(config::Config config) {
   if (!index.ok()) return index.status();
   engine_.SwapIndex(std::move(*index));
   config_ = std::move(config);
+  ++config_generation_;
   return Status::Ok();
 }
 
@@ -203,8 +211,9 @@ Result<json> Gateway::Handle(const json& request) {
     return Status::InvalidArgument("request must be an object with a \"cmd\" string");
   }
   const std::string cmd = request["cmd"].get<std::string>();
-  Result<json> out = Status::InvalidArgument(
-      "unknown command \"" + cmd + "\" (status, state.import, present, explain, events.tail)");
+  Result<json> out =
+      Status::InvalidArgument("unknown command \"" + cmd +
+                              "\" (status, import, state.import, present, explain, events.tail)");
   if (cmd == "status") {
     out = StatusCmd();
   } else if (cmd == "state.import") {
@@ -255,10 +264,7 @@ Result<json> Gateway::StatusCmd() {
   return out;
 }
 
-Result<json> Gateway::Import(const json& request) {
-  if (!request.contains("records")) {
-    return Status::InvalidArgument("state.import needs \"records\" (a snapshot's records object)");
-  }
+Status Gateway::ImportAllowed() {
   if (!config_.cloud.broker.empty()) {
     return Status::FailedPrecondition(
         "this gateway syncs with the cloud (cloud.broker " + config_.cloud.broker +
@@ -272,18 +278,35 @@ Result<json> Gateway::Import(const json& request) {
         ", version " + std::to_string(pos->version) +
         "); the property system is the source of truth, so a local import is refused");
   }
+  return Status::Ok();
+}
+
+Result<json> Gateway::AdoptImport(std::shared_ptr<const rules::Index> index, json counts,
+                                  uint64_t generation) {
+  if (generation != config_generation_) {
+    // The config was reloaded while the import ran: index the stored state with today's site.
+    Result<std::shared_ptr<const rules::Index>> fresh =
+        LoadIndex(*store_, config::MakeSite(config_));
+    if (!fresh.ok()) return fresh.status();
+    index = std::move(*fresh);
+  }
+  engine_.SwapIndex(std::move(index));
+  LogInfo("core", "state imported locally: " + counts.dump());
+  Journal({{"type", "sync.applied"}, {"source", "local"}, {"counts", counts}});
+  static_cast<void>(Flush());  // on failure Flush logs and keeps the event queued for Tick()
+  return json{{"imported", std::move(counts)}};
+}
+
+Result<json> Gateway::Import(const json& request) {
+  if (!request.contains("records")) {
+    return Status::InvalidArgument("state.import needs \"records\" (a snapshot's records object)");
+  }
+  LINTEL_RETURN_IF_ERROR(ImportAllowed());
   rules::Site site = config::MakeSite(config_);
   Result<rules::Records> records = ParseValidState(site, request["records"]);
   if (!records.ok()) return records.status();
   LINTEL_RETURN_IF_ERROR(store_->ReplaceState(*records, store::Position{0, 0}));
-  engine_.SwapIndex(rules::BuildIndex(site, *records));
-  json counts = {
-      {"schedules", records->schedules.size()},     {"groups", records->groups.size()},
-      {"people", records->people.size()},           {"leases", records->leases.size()},
-      {"credentials", records->credentials.size()}, {"door_modes", records->door_modes.size()}};
-  LogInfo("core", "state imported locally: " + counts.dump());
-  Journal({{"type", "sync.applied"}, {"source", "local"}, {"counts", counts}});
-  return json{{"imported", counts}};
+  return AdoptImport(rules::BuildIndex(site, *records), RecordCounts(*records), config_generation_);
 }
 
 Result<json> Gateway::PresentCmd(const json& request, bool explain) {

@@ -27,6 +27,9 @@ namespace lintel::core {
 // changed:" followed by every validation problem, one per line (never PIN digits).
 Result<rules::Records> ParseValidState(const rules::Site& site, const nlohmann::json& records);
 
+// {"schedules": n, "groups": n, "people": n, "leases": n, "credentials": n, "door_modes": n}.
+nlohmann::json RecordCounts(const rules::Records& records);
+
 // As a cloud::SyncHost it lends the cloud sync its store connection, engine, clock and journal.
 class Gateway final : public cloud::SyncHost {
  public:
@@ -39,7 +42,24 @@ class Gateway final : public cloud::SyncHost {
   // Control commands (gateway/control protocol): {"cmd": "status" | "state.import" | "present" |
   // "explain" | "events.tail", ...}. Returns the result object or an error Status whose message
   // goes back to lintelctl. Events produced by a command are durable before it returns.
+  // `state.import` here runs on the calling thread (in-process tools and tests); the daemon routes
+  // `import` and `state.import` to a StateImporter (state_import.h), which works off the loop.
   Result<nlohmann::json> Handle(const nlohmann::json& request);
+
+  // --- the steps of a local state import (StateImporter), on the loop thread ---
+
+  // OK when a local import may replace the state. FailedPrecondition when the state belongs to the
+  // cloud (cloud.broker is set, or a cloud position was applied), or the store's error.
+  Status ImportAllowed();
+  // Swaps in `index`, the index of the state an import has just stored, and journals
+  // `sync.applied` (source local) with `counts` (written now, or kept queued for Tick() when the
+  // store cannot take it). `generation` is the config_generation() the index
+  // was built for: after a reload meanwhile the index is rebuilt from the store with the current
+  // site. Returns {"imported": counts}.
+  Result<nlohmann::json> AdoptImport(std::shared_ptr<const rules::Index> index,
+                                     nlohmann::json counts, uint64_t generation);
+  // Changes with every successful Reload().
+  uint64_t config_generation() const { return config_generation_; }
 
   // Applies a new config (SIGHUP): rebuilds the index from the store with the new site. The store
   // path cannot change at runtime (FailedPrecondition). On error nothing changes.
@@ -122,6 +142,7 @@ class Gateway final : public cloud::SyncHost {
   rules::Engine engine_;
   std::vector<store::JournalEvent> pending_;  // seq assigned by the store on Flush()
   bool clock_behind_ = false;
+  uint64_t config_generation_ = 0;
   Instant started_at_;
   std::function<void()> on_journal_;
   std::map<std::string, std::function<nlohmann::json()>> status_extra_;

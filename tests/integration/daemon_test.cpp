@@ -152,6 +152,26 @@ TEST_F(Daemon, RejectsABadStateAndKeepsTheOldOne) {
   EXPECT_EQ(CtlJson({"status"})["state"]["credentials"], 10) << "nothing of the bad batch applied";
 }
 
+// Issue 10: `state import` sends the file's path and the daemon reads it, so a state bigger than
+// one request line (4 MiB) imports; the daemon parses it on a worker.
+TEST_F(Daemon, ImportsAStateFileLargerThanARequestLineByPath) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  json big = json::parse(std::ifstream(Example("demo-state.json")));
+  for (int i = 0; i < 80000; ++i) {
+    big["people"].push_back(
+        {{"id", "p-extra-" + std::to_string(i)}, {"name", "Extra Tenant"}, {"role", "tenant"}});
+  }
+  std::string text = big.dump();
+  ASSERT_GT(text.size(), size_t{4} << 20);
+  std::string path = (dir_ / "big-state.json").string();
+  std::ofstream(path) << text;
+  RunResult imported = Ctl({"state", "import", path});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_EQ(json::parse(imported.out)["imported"]["people"], big["people"].size());
+  EXPECT_EQ(imported.err, "") << "no inline fallback was needed";
+  EXPECT_EQ(CtlJson({"status"})["state"]["people"], big["people"].size());
+}
+
 TEST_F(Daemon, KeypadLocksOutAfterRepeatedWrongPins) {
   ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);

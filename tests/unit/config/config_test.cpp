@@ -111,6 +111,7 @@ TEST(ConfigLoader, AppliesDefaultsForEveryOptionalKey) {
   Config c = Load(std::string(kHead) + kOneDoor);
   EXPECT_EQ(c.source_path, "t.yaml");
   EXPECT_EQ(c.control_socket, "/run/lintel/lintel.sock");
+  EXPECT_EQ(c.control_idle_timeout_s, 10);
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
   const rules::Policy defaults;
   EXPECT_EQ(c.policy.rent_grace_days, defaults.rent_grace_days);
@@ -133,6 +134,7 @@ TEST(ConfigLoader, ReadsEveryOptionalKey) {
   Config c = Load(std::string(kHead) +
                   "control:\n"
                   "  socket: /tmp/l.sock\n"
+                  "  idle_timeout_s: 3600\n"
                   "logging:\n"
                   "  level: debug\n"
                   "policy:\n"
@@ -152,6 +154,7 @@ TEST(ConfigLoader, ReadsEveryOptionalKey) {
                   "    unlock_ms: 600000\n"
                   "    held_open_s: 1\n");
   EXPECT_EQ(c.control_socket, "/tmp/l.sock");
+  EXPECT_EQ(c.control_idle_timeout_s, 3600);
   EXPECT_EQ(c.log_level, LogLevel::kDebug);
   EXPECT_EQ(c.policy.pin_min_length, 2);
   EXPECT_EQ(c.policy.pin_max_length, 2);

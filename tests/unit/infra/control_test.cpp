@@ -5,14 +5,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "gateway/base/clock.h"
 #include "gateway/base/event_loop.h"
 #include "gateway/control/control_client.h"
 #include "gateway/control/control_server.h"
@@ -52,6 +55,12 @@ class RawConnection {
     }
   }
   void ShutdownWrite() { shutdown(fd_, SHUT_WR); }
+  // True when a byte (or the end of the stream) is ready to read now.
+  bool Readable() {
+    if (!buffer_.empty()) return true;
+    pollfd pfd{fd_, POLLIN, 0};
+    return poll(&pfd, 1, 0) == 1;
+  }
   // The next line without its '\n', or "<eof>".
   std::string ReadLine() {
     for (;;) {
@@ -243,8 +252,10 @@ TEST_F(ControlTest, LastRequestWithoutNewlineIsAnsweredAfterTheClientShutsDownIt
   EXPECT_EQ(raw.ReadLine(), "<eof>");
 }
 
-TEST_F(ControlTest, TwentyMegabyteRequestAndResponseLinesWork) {
-  StartServer();
+TEST_F(ControlTest, TwentyMegabyteRequestAndResponseLinesWorkWhenTheCapAllows) {
+  ControlServerOptions options;
+  options.max_request_bytes = size_t{32} << 20;
+  StartServer(EchoHandler, options);
   ControlClient client = Connect();
   std::string blob(20 << 20, 'a');
   for (size_t i = 0; i < blob.size(); i += 4099) blob[i] = static_cast<char>('a' + i % 26);
@@ -300,14 +311,305 @@ TEST_F(ControlTest, HalfSentRequestFromOneClientDoesNotHoldUpAnother) {
   EXPECT_EQ(json::parse(slow.ReadLine())["result"]["echo"]["cmd"], "slow");
 }
 
-TEST_F(ControlTest, ConnectionsBeyondTheLimitAreToldWhy) {
+// Issue 10: a line may no longer be 512 MiB; the default cap is 4 MiB.
+TEST_F(ControlTest, DefaultCapRefusesAFiveMegabyteLineAndClosesThatConnection) {
+  StartServer();
+  ControlClient client = Connect();
+  auto result = client.Call({{"cmd", "size"}, {"blob", std::string(5 << 20, 'x')}}, kCallTimeout);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.status().message(), "request too large: a line may hold at most 4194304 bytes");
+  EXPECT_FALSE(client.usable());
+  ControlClient next = Connect();
+  auto ok = next.Call({{"cmd", "size"}, {"blob", std::string(3 << 20, 'x')}}, kCallTimeout);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)["bytes"], 3 << 20);
+}
+
+// Pipelined requests beyond the cap in total are fine: the cap is per line, and the server reads
+// no further ahead than one line over it.
+TEST_F(ControlTest, PipelinedLinesTotallingMoreThanTheCapAreAllAnswered) {
+  ControlServerOptions options;
+  options.max_request_bytes = 4096;
+  StartServer(EchoHandler, options);
+  RawConnection raw(path_);
+  std::string batch;
+  for (int i = 0; i < 100; ++i) {
+    batch += json{{"cmd", "size"}, {"blob", std::string(1000, 'x')}, {"i", i}}.dump() + "\n";
+  }
+  std::thread sender([&] { raw.Send(batch); });
+  for (int i = 0; i < 100; ++i) {
+    json response = json::parse(raw.ReadLine());
+    ASSERT_EQ(response["result"]["bytes"], 1000) << response;
+  }
+  sender.join();
+}
+
+// A deferred command ("slow"): the handler keeps the reply; the test answers it on the loop.
+class DeferredControlTest : public ControlTest {
+ protected:
+  struct Pending {
+    json request;
+    ControlPeer peer;
+    ControlReply reply;
+  };
+
+  void StartDeferredServer(ControlServerOptions options = {}) {
+    auto server = ControlServer::Create(*loop_, path_, EchoHandler, options);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    server_->SetDeferredHandler("slow",
+                                [this](json request, const ControlPeer& peer, ControlReply reply) {
+                                  std::lock_guard lock(mu_);
+                                  pending_.push_back({std::move(request), peer, std::move(reply)});
+                                  cv_.notify_all();
+                                });
+    loop_thread_ = std::thread([this] { ASSERT_TRUE(loop_->Run().ok()); });
+  }
+
+  // Waits until the handler has been called `n` times in all.
+  void AwaitHandlerCalls(size_t n) {
+    std::unique_lock lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, kCallTimeout, [&] { return pending_.size() >= n; }));
+  }
+
+  // Answers the i-th deferred request from the loop thread.
+  void AnswerOnLoop(size_t i, Result<json> result) {
+    loop_->Post([this, i, result = std::move(result)]() mutable {
+      ControlReply reply;
+      {
+        std::lock_guard lock(mu_);
+        reply = pending_[i].reply;
+      }
+      reply(std::move(result));
+    });
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Pending> pending_;
+};
+
+TEST_F(DeferredControlTest, DeferredAnswerComesLaterAndOtherClientsAreServedMeanwhile) {
+  StartDeferredServer();
+  RawConnection slow(path_);
+  slow.Send("{\"cmd\":\"slow\",\"n\":1}\n{\"cmd\":\"after\"}\n");
+  AwaitHandlerCalls(1);
+  {
+    std::lock_guard lock(mu_);
+    EXPECT_EQ(pending_[0].request, (json{{"cmd", "slow"}, {"n", 1}}));
+    EXPECT_EQ(pending_[0].peer.uid, getuid());
+    EXPECT_EQ(pending_[0].peer.gid, getgid());
+    EXPECT_EQ(pending_[0].peer.pid, getpid());
+  }
+  // The loop answers another client while the slow request is outstanding.
+  ControlClient other = Connect();
+  auto r = other.Call({{"cmd", "status"}}, kCallTimeout);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  AnswerOnLoop(0, json{{"done", true}});
+  // The pipelined request after it is answered after it, in order.
+  EXPECT_EQ(json::parse(slow.ReadLine()), (json{{"ok", true}, {"result", {{"done", true}}}}));
+  EXPECT_EQ(json::parse(slow.ReadLine())["result"]["echo"]["cmd"], "after");
+}
+
+TEST_F(DeferredControlTest, DeferredErrorReachesTheClientWithItsCode) {
+  StartDeferredServer();
+  ControlClient client = Connect();
+  std::thread answer([this] {
+    AwaitHandlerCalls(1);
+    AnswerOnLoop(0, Status::FailedPrecondition("refused"));
+  });
+  auto r = client.Call({{"cmd", "slow"}}, kCallTimeout);
+  answer.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(r.status().message(), "refused");
+  EXPECT_TRUE(client.Call({{"cmd", "status"}}, kCallTimeout).ok());
+}
+
+TEST_F(DeferredControlTest, HandlerThatAnswersAtOnceIsAnswered) {
+  auto server = ControlServer::Create(*loop_, path_, EchoHandler);
+  ASSERT_TRUE(server.ok());
+  server_ = std::move(server).value();
+  server_->SetDeferredHandler("quick", [](json, const ControlPeer&, ControlReply reply) {
+    reply(json{{"quick", 1}});
+  });
+  loop_thread_ = std::thread([this] { ASSERT_TRUE(loop_->Run().ok()); });
+  ControlClient client = Connect();
+  auto r = client.Call({{"cmd", "quick"}}, kCallTimeout);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, (json{{"quick", 1}}));
+  EXPECT_TRUE(client.Call({{"cmd", "status"}}, kCallTimeout).ok());
+}
+
+TEST_F(DeferredControlTest, ReplyAfterTheClientLeftOrTheServerIsGoneIsDropped) {
+  StartDeferredServer();
+  {
+    RawConnection gone(path_);
+    gone.Send("{\"cmd\":\"slow\"}\n");
+    AwaitHandlerCalls(1);
+  }  // hangs up before the answer
+  ControlClient client = Connect();
+  std::thread answer([this] {
+    AwaitHandlerCalls(2);
+    AnswerOnLoop(0, json{{"to", "nobody"}});
+    AnswerOnLoop(1, json{{"to", "client"}});
+  });
+  auto r = client.Call({{"cmd", "slow"}}, kCallTimeout);
+  answer.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, (json{{"to", "client"}}));
+  // A third request is left unanswered; the server goes away; the late reply does nothing.
+  RawConnection last(path_);
+  last.Send("{\"cmd\":\"slow\"}\n");
+  AwaitHandlerCalls(3);
+  StopLoop();
+  server_.reset();
+  pending_[2].reply(json{{"late", true}});
+  EXPECT_EQ(last.ReadLine(), "<eof>");
+}
+
+// The server's side driven by hand on a FakeClock: idle timeouts and slots without sleeping.
+class ControlClockTest : public ControlTest {
+ protected:
+  void SetUp() override {
+    ControlTest::SetUp();
+    auto loop = EventLoop::Create(clock_);
+    ASSERT_TRUE(loop.ok()) << loop.status().ToString();
+    loop_ = std::move(loop).value();
+  }
+
+  void CreateServer(ControlServerOptions options) {
+    auto server = ControlServer::Create(*loop_, path_, EchoHandler, options);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+  }
+
+  // Runs loop rounds on this thread until `done` holds (bounded, so a bug fails instead of hangs).
+  template <typename F>
+  void PumpUntil(F done) {
+    for (int i = 0; i < 3000 && !done(); ++i) ASSERT_TRUE(loop_->RunOnce(milliseconds(10)).ok());
+    ASSERT_TRUE(done());
+  }
+  // Fires the timers that are due at the fake time and handles what is ready now.
+  void RunDue() {
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(loop_->RunOnce(milliseconds(0)).ok());
+  }
+
+  FakeClock clock_{FromUnix(1'700'000'000)};
+};
+
+// Issue 10: half-open connections were never closed.
+TEST_F(ControlClockTest, ConnectionWithAnIncompleteLineIsClosedAfterTheIdleTimeout) {
+  ControlServerOptions options;
+  options.idle_timeout = seconds(10);
+  CreateServer(options);
+  RawConnection raw(path_);
+  raw.Send("{\"cmd\":\"sta");
+  PumpUntil([&] { return server_->connection_count() == 1; });
+  clock_.Advance(milliseconds(9'999));
+  RunDue();
+  EXPECT_EQ(server_->connection_count(), 1u);
+  raw.Send("tus\"");  // bytes of an incomplete line do not count as activity
+  RunDue();
+  clock_.Advance(milliseconds(1));
+  RunDue();
+  EXPECT_EQ(server_->connection_count(), 0u);
+  json goodbye = json::parse(raw.ReadLine());
+  EXPECT_EQ(goodbye, (json{{"ok", false},
+                           {"error",
+                            "closing an idle control connection (no complete request within "
+                            "10000 ms)"},
+                           {"code", "Unavailable"}}));
+  EXPECT_EQ(raw.ReadLine(), "<eof>");
+}
+
+TEST_F(ControlClockTest, EachCompleteRequestRestartsTheIdleTimeout) {
+  ControlServerOptions options;
+  options.idle_timeout = seconds(10);
+  CreateServer(options);
+  RawConnection raw(path_);
+  for (int i = 0; i < 3; ++i) {
+    raw.Send("{\"cmd\":\"status\"}\n");
+    PumpUntil([&] { return raw.Readable(); });
+    EXPECT_EQ(json::parse(raw.ReadLine())["ok"], true);
+    clock_.Advance(seconds(9));
+    RunDue();
+    EXPECT_EQ(server_->connection_count(), 1u) << "after request " << i;
+  }
+  clock_.Advance(seconds(1));
+  RunDue();
+  EXPECT_EQ(server_->connection_count(), 0u);
+}
+
+TEST_F(ControlClockTest, NoIdleTimeoutWhileADeferredAnswerIsOutstanding) {
+  ControlServerOptions options;
+  options.idle_timeout = seconds(10);
+  CreateServer(options);
+  ControlReply kept;
+  server_->SetDeferredHandler(
+      "slow", [&](json, const ControlPeer&, ControlReply reply) { kept = std::move(reply); });
+  RawConnection raw(path_);
+  raw.Send("{\"cmd\":\"slow\"}\n");
+  PumpUntil([&] { return kept != nullptr; });
+  clock_.Advance(seconds(60));
+  RunDue();
+  EXPECT_EQ(server_->connection_count(), 1u);
+  kept(json{{"imported", 1}});
+  PumpUntil([&] { return raw.Readable(); });
+  EXPECT_EQ(json::parse(raw.ReadLine())["result"]["imported"], 1);
+  // Idle again from the answer on.
+  clock_.Advance(seconds(10));
+  RunDue();
+  EXPECT_EQ(server_->connection_count(), 0u);
+}
+
+// Issue 10: 31 half-open connections (32 slots) locked lintelctl out. Now a new connection evicts
+// the connection idle longest.
+TEST_F(ControlClockTest, WhenEverySlotIsTakenTheIdlestConnectionMakesRoom) {
+  CreateServer(ControlServerOptions{});  // 32 slots
+  std::vector<std::unique_ptr<RawConnection>> half_open;
+  for (size_t i = 0; i < 32; ++i) {
+    half_open.push_back(std::make_unique<RawConnection>(path_));
+    half_open.back()->Send("{\"cmd\":");
+    PumpUntil([&] { return server_->connection_count() == i + 1; });
+  }
+  // The first one does something, so the second is now the idlest.
+  half_open[0]->Send("\"status\"}\n");
+  PumpUntil([&] { return half_open[0]->Readable(); });
+  EXPECT_EQ(json::parse(half_open[0]->ReadLine())["ok"], true);
+
+  RawConnection lintelctl(path_);
+  lintelctl.Send("{\"cmd\":\"status\"}\n");
+  PumpUntil([&] { return lintelctl.Readable(); });
+  json answer = json::parse(lintelctl.ReadLine());
+  EXPECT_EQ(answer["ok"], true) << answer;
+  EXPECT_EQ(server_->connection_count(), 32u);
+  EXPECT_EQ(json::parse(half_open[1]->ReadLine()),
+            (json{{"ok", false},
+                  {"error", "closing an idle control connection: all 32 connections are in use"},
+                  {"code", "Unavailable"}}));
+  EXPECT_EQ(half_open[1]->ReadLine(), "<eof>");
+  EXPECT_FALSE(half_open[2]->Readable());
+}
+
+TEST_F(ControlClockTest, WhenEveryConnectionAwaitsADeferredAnswerANewOneIsRefused) {
   ControlServerOptions options;
   options.max_connections = 1;
-  StartServer(EchoHandler, options);
-  ControlClient first = Connect();
-  ASSERT_TRUE(first.Call({{"cmd", "status"}}, kCallTimeout).ok());
+  CreateServer(options);
+  ControlReply kept;
+  server_->SetDeferredHandler(
+      "slow", [&](json, const ControlPeer&, ControlReply reply) { kept = std::move(reply); });
+  RawConnection first(path_);
+  first.Send("{\"cmd\":\"slow\"}\n");
+  PumpUntil([&] { return kept != nullptr; });
   RawConnection second(path_);
+  PumpUntil([&] { return second.Readable(); });
   EXPECT_EQ(json::parse(second.ReadLine())["error"], "too many control connections (1)");
+  EXPECT_EQ(second.ReadLine(), "<eof>");
+  kept(json{{"done", true}});
+  PumpUntil([&] { return first.Readable(); });
+  EXPECT_EQ(json::parse(first.ReadLine())["result"]["done"], true);
 }
 
 TEST_F(ControlTest, ConnectingToAMissingSocketGivesTheClearError) {
