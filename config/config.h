@@ -183,7 +183,8 @@ struct Config {
   std::string gateway_id;
   std::string store_path;  // as written; relative paths are not resolved
   // Journal events held in memory while the store cannot be written (store.max_unwritten_events,
-  // 100..10,000,000); past it the oldest non-access events are dropped first (core/journal_queue.h).
+  // 100..10,000,000); past it the oldest non-access events are dropped first
+  // (core/journal_queue.h).
   int32_t max_unwritten_events = 100000;
   std::string control_socket = std::string(kDefaultControlSocket);
   LogLevel log_level = LogLevel::kInfo;

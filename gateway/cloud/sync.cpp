@@ -64,10 +64,9 @@ Status CloudSync::Start(StateWorker::Poster post) {
   next_send_ = acked_ + 1;
   sent_upto_ = acked_;
   parser_ = std::make_unique<Parser>(post);
-  worker_ = std::make_unique<StateWorker>(config_.store_path, config::MakeSite(config_),
-                                          host_.engine().index(), std::move(post),
-                                          [this](StateOutcome o) { OnOutcome(std::move(o)); },
-                                          open_store_);
+  worker_ = std::make_unique<StateWorker>(
+      config_.store_path, config::MakeSite(config_), host_.engine().index(), std::move(post),
+      [this](StateOutcome o) { OnOutcome(std::move(o)); }, open_store_);
   ApplyOfflinePolicy();
   return Status::Ok();
 }
@@ -609,10 +608,9 @@ void CloudSync::Tick() {
   }
   if (!connected_) return;
   std::pair<uint64_t, uint64_t> backlog{host_.UnwrittenEvents(), host_.LostEvents()};
-  if (backlog != published_backlog_ &&
-      ((backlog.first == 0) != (published_backlog_.first == 0) ||
-       (backlog.second == 0) != (published_backlog_.second == 0) ||
-       ticks_ - backlog_published_tick_ >= 10)) {
+  if (backlog != published_backlog_ && ((backlog.first == 0) != (published_backlog_.first == 0) ||
+                                        (backlog.second == 0) != (published_backlog_.second == 0) ||
+                                        ticks_ - backlog_published_tick_ >= 10)) {
     state_dirty_ = true;
   }
   if (state_dirty_) PublishState();

@@ -60,7 +60,7 @@ Result<std::shared_ptr<const rules::Index>> Gateway::LoadIndex(store::Store& sto
 }
 
 Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Clock& clock,
-                                                store::StoreOpener open) {
+                                               store::StoreOpener open) {
   if (!open) open = store::DefaultStoreOpener();
   store::StoreOptions options = CoreStoreOptions();
   // A building whose disk filled up (or was remounted read-only) must still start and decide.
@@ -83,9 +83,10 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
               {"credentials", x.credentials().size()},
               {"people", x.people().size()}});
   if (Status ticked = g->Tick(); !ticked.ok()) {
-    LogWarning("core", "cannot write to the store at start; deciding anyway, journal events wait "
-                       "in memory until it can be written: " +
-                           ticked.ToString());
+    LogWarning("core",
+               "cannot write to the store at start; deciding anyway, journal events wait "
+               "in memory until it can be written: " +
+                   ticked.ToString());
   }
   LogInfo("core", "state loaded: " + std::to_string(x.credentials().size()) + " credentials, " +
                       std::to_string(x.people().size()) + " people, " +
@@ -138,13 +139,12 @@ Status Gateway::Stop() {
   for (const auto& [type, n] : by_type) {
     types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + type;
   }
-  LogError("core", "stopping with " + std::to_string(left.size()) +
-                       " journal events the store could not write; they are lost (" + types +
-                       ", from " + FormatRfc3339(left.front().ts) + " to " +
-                       FormatRfc3339(left.back().ts) + "; " +
-                       std::to_string(pending_.lost_total()) +
-                       " more were dropped earlier when the memory queue was full): " +
-                       s.ToString());
+  LogError("core",
+           "stopping with " + std::to_string(left.size()) +
+               " journal events the store could not write; they are lost (" + types + ", from " +
+               FormatRfc3339(left.front().ts) + " to " + FormatRfc3339(left.back().ts) + "; " +
+               std::to_string(pending_.lost_total()) +
+               " more were dropped earlier when the memory queue was full): " + s.ToString());
   return s;
 }
 
@@ -197,9 +197,10 @@ Status Gateway::Flush(bool retry) {
                               {"other", lost.other},
                               {"from", FormatRfc3339(lost.first)},
                               {"to", FormatRfc3339(lost.last)},
-                              {"why", "the store could not be written and the memory queue was "
-                                      "full (store.max_unwritten_events " +
-                                          std::to_string(pending_.max()) + ")"}}));
+                              {"why",
+                               "the store could not be written and the memory queue was "
+                               "full (store.max_unwritten_events " +
+                                   std::to_string(pending_.max()) + ")"}}));
     }
     Result<uint64_t> r = store_->Append(batch);
     if (!r.ok()) {

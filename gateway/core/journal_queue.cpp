@@ -49,8 +49,8 @@ std::vector<store::JournalEvent> JournalQueue::Front(size_t n) const {
   out.reserve(std::min(n, size()));
   size_t a = 0, o = 0;
   while (out.size() < n && (a < access_.size() || o < other_.size())) {
-    bool take_access = o >= other_.size() ||
-                       (a < access_.size() && access_[a].order < other_[o].order);
+    bool take_access =
+        o >= other_.size() || (a < access_.size() && access_[a].order < other_[o].order);
     out.push_back(take_access ? access_[a++].event : other_[o++].event);
   }
   return out;

@@ -1068,8 +1068,8 @@ Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& path, const Store
     (*store)->set_read_only();
     Status init = (*store)->Init(options);
     if (init.ok()) {
-      LogWarning("store", path + ": opened read-only (" + query + "), every write will fail: " +
-                              why.ToString());
+      LogWarning("store", path + ": opened read-only (" + query +
+                              "), every write will fail: " + why.ToString());
       return std::unique_ptr<Store>(std::move(*store));
     }
     last = init;
@@ -1089,8 +1089,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     return prepared;
   }
   // No SQLITE_OPEN_CREATE: PrepareFile made the file with the right mode.
-  Result<std::unique_ptr<SqliteStore>> store =
-      OpenConnection(path, path, SQLITE_OPEN_READWRITE);
+  Result<std::unique_ptr<SqliteStore>> store = OpenConnection(path, path, SQLITE_OPEN_READWRITE);
   Status status = store.ok() ? (*store)->Init(options) : store.status();
   if (status.ok()) return std::unique_ptr<Store>(std::move(*store));
   if (options.read_only_fallback && status.code() == StatusCode::kIoError) {

@@ -284,8 +284,8 @@ TEST_F(FullDisk, DecidesAnswersRestartsAndWritesTheQueuedEventsWhenSpaceReturns)
   EXPECT_EQ(status["events"]["unwritten"], 6) << "gateway.started and 5 decisions: " << Log();
 
   disk_->Free();  // space returns: housekeeping (every 5 s) writes the queue
-  EXPECT_TRUE(testing::WaitFor(
-      [&] { return CtlJson({"status"})["events"]["unwritten"] == 0; }, std::chrono::seconds(20)))
+  EXPECT_TRUE(testing::WaitFor([&] { return CtlJson({"status"})["events"]["unwritten"] == 0; },
+                               std::chrono::seconds(20)))
       << Log();
   std::vector<json> events = Tail(6);
   ASSERT_EQ(events.size(), 6u);
@@ -311,8 +311,8 @@ TEST_F(FullDisk, StartsAndDecidesOnAReadOnlyStore) {
   EXPECT_EQ(CtlJson({"status"})["events"]["unwritten"], 4);
 
   ASSERT_TRUE(disk_->SetReadOnly(false));  // reopened for writing by housekeeping
-  EXPECT_TRUE(testing::WaitFor(
-      [&] { return CtlJson({"status"})["events"]["unwritten"] == 0; }, std::chrono::seconds(20)))
+  EXPECT_TRUE(testing::WaitFor([&] { return CtlJson({"status"})["events"]["unwritten"] == 0; },
+                               std::chrono::seconds(20)))
       << Log();
   EXPECT_EQ(CtlJson({"status"})["store"]["read_only"], false);
   EXPECT_EQ(Tail(1).back()["type"], "access.granted");
