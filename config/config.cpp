@@ -594,10 +594,14 @@ void ParseGateway(Loader& l, MapWalker& w) {
   if (auto id = w.Id("id", Need::kRequired)) l.config.gateway_id = id->value;
 }
 
-constexpr std::string_view kStoreKeys[] = {"path"};
+constexpr std::string_view kStoreKeys[] = {"path", "max_unwritten_events"};
 void ParseStore(Loader& l, MapWalker& w) {
   if (auto path = w.String("path", Need::kRequired, kPathExpected)) {
     l.config.store_path = path->value;
+  }
+  if (auto v = w.Int("max_unwritten_events", Need::kOptional, 100, 10000000,
+                     " (journal events kept in memory while the store cannot be written)")) {
+    l.config.max_unwritten_events = v->value;
   }
 }
 

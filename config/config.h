@@ -182,6 +182,10 @@ struct Config {
   std::shared_ptr<const TimeZone> zone;  // never null in a loaded Config
   std::string gateway_id;
   std::string store_path;  // as written; relative paths are not resolved
+  // Journal events held in memory while the store cannot be written (store.max_unwritten_events,
+  // 100..10,000,000); past it the oldest non-access events are dropped first
+  // (core/journal_queue.h).
+  int32_t max_unwritten_events = 100000;
   std::string control_socket = std::string(kDefaultControlSocket);
   int32_t control_idle_timeout_s = 10;  // 1..3600: lintelctl connections idle longer are closed
   LogLevel log_level = LogLevel::kInfo;

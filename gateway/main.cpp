@@ -173,9 +173,19 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     LogError("main", "cannot start: " + watched.ToString());
     return 1;
   }
-  loop.AddPeriodic(std::chrono::seconds(5), [&gw] {
+  // A store that cannot be written fails every tick until it can: logged when the failure starts
+  // or changes and when it ends, not every 5 s (the core logs the journal's side itself).
+  std::string housekeeping_error;
+  loop.AddPeriodic(std::chrono::seconds(5), [&gw, &housekeeping_error] {
     Status s = gw.Tick();
-    if (!s.ok()) LogError("core", "housekeeping failed: " + s.ToString());
+    std::string now = s.ok() ? "" : s.ToString();
+    if (now == housekeeping_error) return;
+    if (s.ok()) {
+      LogInfo("core", "housekeeping works again");
+    } else {
+      LogError("core", "housekeeping failed (retried every 5 s): " + now);
+    }
+    housekeeping_error = now;
   });
   if (std::optional<std::chrono::microseconds> wd = systemd::WatchdogInterval()) {
     loop.AddPeriodic(*wd / 2, [] { Report(systemd::NotifyWatchdog()); });
@@ -188,7 +198,8 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   if (!ran.ok()) LogError("main", "event loop failed: " + ran.ToString());
   if (sync) sync->OnStopping();  // retained state {"online":false}: a clean stop sends no will
   if (link) link->Stop();
-  Status flushed = gw.Tick();
+  // A last write of the journal; what the store still cannot take is logged with its count.
+  Status flushed = gw.Stop();
   if (!flushed.ok()) LogError("core", "final flush failed: " + flushed.ToString());
   gw.SetJournalListener(nullptr);
   gw.SetStatusExtra("cloud", nullptr);

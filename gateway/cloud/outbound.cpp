@@ -88,6 +88,8 @@ std::string StatePayload(const GatewayState& state) {
   j["clock_synced"] = state.clock_synced;
   j["outbox"] = state.outbox;
   j["ts"] = FormatRfc3339(state.ts);
+  if (state.unwritten > 0) j["unwritten"] = state.unwritten;
+  if (state.lost > 0) j["lost"] = state.lost;
   return Dump(j);
 }
 

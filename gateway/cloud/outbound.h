@@ -62,10 +62,16 @@ struct GatewayState {
   bool clock_synced = false;  // the wall clock is trusted (NTP synchronised)
   uint64_t outbox = 0;        // events not yet acknowledged by the cloud
   Instant ts;                 // when this state was taken
+  // Only while the store cannot be written (a full or read-only disk): journal events held in
+  // memory, not yet in the outbox; and events dropped since start because that queue was full.
+  uint64_t unwritten = 0;
+  uint64_t lost = 0;
 };
 
 // {"online":bool,"boot_id":str,"session":u32,"epoch":u64,"version":u64,"clock_synced":bool,
-//  "outbox":u64,"ts":"2026-11-23T10:00:00Z"}
+//  "outbox":u64,"ts":"2026-11-23T10:00:00Z"}, then "unwritten":u64 and "lost":u64 only when
+// non-zero (a fault, absent in normal operation: the contract's payload plus two fields a cloud
+// that does not know them ignores).
 std::string StatePayload(const GatewayState& state);
 
 // The Last Will on `state`, set at connect: {"online":false,"boot_id":str,"session":u32}.

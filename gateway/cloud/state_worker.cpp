@@ -33,12 +33,16 @@ std::string JoinLines(const std::vector<std::string>& lines) {
 // Everything the worker thread owns.
 class Session {
  public:
-  Session(std::string path, rules::Site site, std::shared_ptr<const rules::Index> index)
-      : path_(std::move(path)), site_(std::move(site)), index_(std::move(index)) {}
+  Session(std::string path, rules::Site site, std::shared_ptr<const rules::Index> index,
+          store::StoreOpener open)
+      : path_(std::move(path)),
+        site_(std::move(site)),
+        index_(std::move(index)),
+        open_(open ? std::move(open) : store::DefaultStoreOpener()) {}
 
   Status Open() {
     if (store_) return Status::Ok();
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(path_, {.verify_on_open = false});
+    Result<std::unique_ptr<store::Store>> s = open_(path_, {.verify_on_open = false});
     if (!s.ok()) return s.status();
     store_ = std::move(*s);
     return Status::Ok();
@@ -236,6 +240,7 @@ class Session {
   std::optional<rules::Records> records_;
   std::vector<rules::Op> deferred_;            // fast-path ops not yet applied to records_
   std::shared_ptr<const rules::Index> index_;  // the latest index this worker built or patched
+  store::StoreOpener open_;
   bool changed_ = false;  // the store changed since index_ was built: a rebuild is due
   std::optional<std::set<std::string>> baseline_;
 };
@@ -244,8 +249,9 @@ class Session {
 
 StateWorker::StateWorker(std::string store_path, rules::Site site,
                          std::shared_ptr<const rules::Index> current, Poster post,
-                         OnOutcome on_outcome)
+                         OnOutcome on_outcome, store::StoreOpener open)
     : store_path_(std::move(store_path)),
+      open_(std::move(open)),
       site_(std::move(site)),
       current_(std::move(current)),
       post_(std::move(post)),
@@ -272,7 +278,7 @@ void StateWorker::Submit(StateJob job) {
 }
 
 void StateWorker::Run() {
-  Session session(store_path_, site_, std::move(current_));
+  Session session(store_path_, site_, std::move(current_), std::move(open_));
   std::unique_lock lock(mu_);
   while (true) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });

@@ -32,6 +32,7 @@
 
 #include "gateway/base/position.h"
 #include "gateway/base/status.h"
+#include "gateway/store/store.h"
 #include "rules/index.h"
 #include "rules/model.h"
 #include "rules/ops.h"
@@ -87,11 +88,13 @@ class StateWorker {
   using Poster = std::function<void(std::function<void()>)>;
   using OnOutcome = std::function<void(StateOutcome)>;
 
-  // Opens its own store connection to `store_path` on the worker thread. `current` is the index of
-  // the store's state as it is now (the engine's at start-up; null: built on first need); the
-  // revocation fast path patches it. Outcomes are delivered as post([..]{ on_outcome(outcome); }).
+  // Opens its own store connection to `store_path` on the worker thread, through `open` (default
+  // Store::Open; tests pass a fault-injecting one); a failed open fails the job (kFailed) and is
+  // retried by the next. `current` is the index of the store's state as it is now (the engine's at
+  // start-up; null: built on first need); the revocation fast path patches it. Outcomes are
+  // delivered as post([..]{ on_outcome(outcome); }).
   StateWorker(std::string store_path, rules::Site site, std::shared_ptr<const rules::Index> current,
-              Poster post, OnOutcome on_outcome);
+              Poster post, OnOutcome on_outcome, store::StoreOpener open = nullptr);
   ~StateWorker();  // finishes the job in progress, drops the queued ones, joins
   StateWorker(const StateWorker&) = delete;
   StateWorker& operator=(const StateWorker&) = delete;
@@ -102,6 +105,7 @@ class StateWorker {
   void Run();
 
   std::string store_path_;
+  store::StoreOpener open_;
   rules::Site site_;
   std::shared_ptr<const rules::Index> current_;
   Poster post_;

@@ -64,9 +64,9 @@ Status CloudSync::Start(StateWorker::Poster post) {
   next_send_ = acked_ + 1;
   sent_upto_ = acked_;
   parser_ = std::make_unique<Parser>(post);
-  worker_ = std::make_unique<StateWorker>(config_.store_path, config::MakeSite(config_),
-                                          host_.engine().index(), std::move(post),
-                                          [this](StateOutcome o) { OnOutcome(std::move(o)); });
+  worker_ = std::make_unique<StateWorker>(
+      config_.store_path, config::MakeSite(config_), host_.engine().index(), std::move(post),
+      [this](StateOutcome o) { OnOutcome(std::move(o)); }, open_store_);
   ApplyOfflinePolicy();
   return Status::Ok();
 }
@@ -135,6 +135,10 @@ void CloudSync::PublishState() {
   s.clock_synced = host_.ClockSynced();
   Result<uint64_t> n = host_.store().Count();
   s.outbox = n.ok() ? *n : 0;
+  s.unwritten = host_.UnwrittenEvents();
+  s.lost = host_.LostEvents();
+  published_backlog_ = {s.unwritten, s.lost};
+  backlog_published_tick_ = ticks_;
   s.ts = host_.WallNow();
   state_dirty_ = !link_->Publish(topics_.state, StatePayload(s), 1, true);
 }
@@ -603,6 +607,12 @@ void CloudSync::Tick() {
     if (!pruned.ok()) LogWarning("sync", "cannot prune old command ids: " + pruned.ToString());
   }
   if (!connected_) return;
+  std::pair<uint64_t, uint64_t> backlog{host_.UnwrittenEvents(), host_.LostEvents()};
+  if (backlog != published_backlog_ && ((backlog.first == 0) != (published_backlog_.first == 0) ||
+                                        (backlog.second == 0) != (published_backlog_.second == 0) ||
+                                        ticks_ - backlog_published_tick_ >= 10)) {
+    state_dirty_ = true;
+  }
   if (state_dirty_) PublishState();
   if (sent_upto_ > acked_ && SteadyClock::now() - last_ack_progress_ > kAckTimeout) {
     LogWarning("sync", "no events/ack for " + std::to_string(kAckTimeout.count()) +

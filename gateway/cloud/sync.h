@@ -53,6 +53,11 @@ class SyncHost {
   // Pulses the door's lock open for `duration` (a cloud `unlock` command). Errors: NotFound when
   // the door has no actuator.
   virtual Status Unlock(std::string_view door, std::chrono::milliseconds duration) = 0;
+  // Journal events the store could not write yet (kept in memory: a full or read-only disk), and
+  // events dropped since start because that memory queue overflowed. Both 0 while the store
+  // works; published in `state` when not.
+  virtual uint64_t UnwrittenEvents() { return 0; }
+  virtual uint64_t LostEvents() { return 0; }
 };
 
 // Figures for `lintelctl status` and the tests.
@@ -86,6 +91,9 @@ class CloudSync final : public MqttListener {
   // or the head expiry cannot be read from the store.
   Status Start(StateWorker::Poster post);
   void SetLink(MqttLink* link) { link_ = link; }
+  // How the state worker opens its store connection (before Start; default Store::Open). Tests
+  // pass a fault-injecting opener (gateway/store/fault_store.h).
+  void SetStoreOpener(store::StoreOpener open) { open_store_ = std::move(open); }
   const Topics& topics() const { return topics_; }
   const std::string& boot_id() const { return boot_id_; }
 
@@ -104,7 +112,8 @@ class CloudSync final : public MqttListener {
 
   // New events were journaled: publish them if connected.
   void OnJournal();
-  // Every second: outbox ack timeout, offline policy, state republish when changed.
+  // Every second: outbox ack timeout, offline policy, state republish when changed (also when the
+  // core's journal backlog changed: at once when it appears or clears, else at most every 10 s).
   void Tick();
 
   // {"connected","session","epoch","version","pending_jobs","head":{..}?,"outbox","staff_only",
@@ -158,6 +167,10 @@ class CloudSync final : public MqttListener {
   size_t parses_in_flight_ = 0;
   std::unique_ptr<StateWorker> worker_;
   size_t jobs_outstanding_ = 0;
+  store::StoreOpener open_store_;
+  // The journal backlog last published in `state` (unwritten, lost), and the tick it went out.
+  std::pair<uint64_t, uint64_t> published_backlog_{0, 0};
+  uint64_t backlog_published_tick_ = 0;
 
   bool connected_ = false;
   uint32_t session_ = 0;

@@ -10,6 +10,22 @@
 #include "rules/validate.h"
 
 namespace lintel::core {
+namespace {
+
+// Events written per transaction when the queue is drained (after the store could not be
+// written): a little free space is used as it comes, and no transaction grows without bound.
+constexpr size_t kWriteChunk = 500;
+
+store::StoreOptions CoreStoreOptions() {
+  store::StoreOptions options;
+  options.verify_on_open = false;  // LoadState reads (and so checks) every state page
+  // The sync worker may hold the write lock while it stores a large snapshot: the core thread
+  // waits briefly, then keeps its journal queued and retries (it never stalls the doors).
+  options.busy_timeout_ms = 100;
+  return options;
+}
+
+}  // namespace
 
 using nlohmann::json;
 
@@ -33,11 +49,13 @@ Result<rules::Records> ParseValidState(const rules::Site& site, const json& reco
 }
 
 Gateway::Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,
-                 std::shared_ptr<const rules::Index> index)
+                 std::shared_ptr<const rules::Index> index, store::StoreOpener open)
     : config_(std::move(config)),
       clock_(clock),
       store_(std::move(store)),
       engine_(std::move(index)),
+      open_(std::move(open)),
+      pending_(static_cast<size_t>(config_.max_unwritten_events)),
       started_at_(clock.Wall()) {}
 
 Result<std::shared_ptr<const rules::Index>> Gateway::LoadIndex(store::Store& store,
@@ -48,18 +66,19 @@ Result<std::shared_ptr<const rules::Index>> Gateway::LoadIndex(store::Store& sto
   return index;
 }
 
-Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Clock& clock) {
-  store::StoreOptions options;
-  options.verify_on_open = false;  // LoadState below reads (and so checks) every state page
-  // The sync worker may hold the write lock while it stores a large snapshot: the core thread
-  // waits briefly, then keeps its journal queued and retries (it never stalls the doors).
-  options.busy_timeout_ms = 100;
-  Result<std::unique_ptr<store::Store>> store = store::Store::Open(config.store_path, options);
+Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Clock& clock,
+                                               store::StoreOpener open) {
+  if (!open) open = store::DefaultStoreOpener();
+  store::StoreOptions options = CoreStoreOptions();
+  // A building whose disk filled up (or was remounted read-only) must still start and decide.
+  options.read_only_fallback = true;
+  Result<std::unique_ptr<store::Store>> store = open(config.store_path, options);
   if (!store.ok()) return store.status();
   rules::Site site = config::MakeSite(config);
   Result<std::shared_ptr<const rules::Index>> index = LoadIndex(**store, site);
   if (!index.ok()) return index.status();
-  std::unique_ptr<Gateway> g(new Gateway(std::move(config), clock, std::move(*store), *index));
+  std::unique_ptr<Gateway> g(
+      new Gateway(std::move(config), clock, std::move(*store), *index, std::move(open)));
   Result<std::optional<Instant>> lkg = g->store_->LastKnownGood();
   if (!lkg.ok()) return lkg.status();
   if (lkg->has_value()) g->engine_.RaiseTimeFloor(**lkg);
@@ -70,7 +89,12 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
   g->Journal({{"type", "gateway.started"},
               {"credentials", x.credentials().size()},
               {"people", x.people().size()}});
-  LINTEL_RETURN_IF_ERROR(g->Tick());
+  if (Status ticked = g->Tick(); !ticked.ok()) {
+    LogWarning("core",
+               "cannot write to the store at start; deciding anyway, journal events wait "
+               "in memory until it can be written: " +
+                   ticked.ToString());
+  }
   LogInfo("core", "state loaded: " + std::to_string(x.credentials().size()) + " credentials, " +
                       std::to_string(x.people().size()) + " people, " +
                       std::to_string(x.leases().size()) + " leases");
@@ -87,6 +111,7 @@ Status Gateway::Reload(config::Config config) {
   engine_.SwapIndex(std::move(*index));
   config_ = std::move(config);
   ++config_generation_;
+  pending_.SetMax(static_cast<size_t>(config_.max_unwritten_events));
   return Status::Ok();
 }
 
@@ -94,8 +119,41 @@ Status Gateway::Tick() {
   bool went_back = false;
   Instant now = engine_.EffectiveNow(clock_.Wall(), &went_back);
   NoteClock(went_back);
-  LINTEL_RETURN_IF_ERROR(store_->AdvanceLastKnownGood(now));
-  return Flush();
+  if (store_->read_only()) ReopenForWriting();
+  // Not fatal: the engine keeps its floor in memory; the journal is written regardless.
+  Status advanced = store_->AdvanceLastKnownGood(now);
+  Status flushed = Flush(/*retry=*/true);
+  return advanced.ok() ? flushed : advanced;
+}
+
+void Gateway::ReopenForWriting() {
+  store::StoreOptions options = CoreStoreOptions();
+  Result<std::unique_ptr<store::Store>> s = open_(config_.store_path, options);
+  if (!s.ok()) {
+    LogDebug("core", "store still not writable: " + s.status().ToString());
+    return;
+  }
+  store_ = std::move(*s);
+  LogInfo("core", config_.store_path + ": reopened for writing");
+}
+
+Status Gateway::Stop() {
+  Status s = Tick();
+  if (pending_.empty()) return s;
+  std::map<std::string, size_t> by_type;
+  std::vector<store::JournalEvent> left = pending_.Front(pending_.size());
+  for (const store::JournalEvent& e : left) ++by_type[e.type];
+  std::string types;
+  for (const auto& [type, n] : by_type) {
+    types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + type;
+  }
+  LogError("core",
+           "stopping with " + std::to_string(left.size()) +
+               " journal events the store could not write; they are lost (" + types + ", from " +
+               FormatRfc3339(left.front().ts) + " to " + FormatRfc3339(left.back().ts) + "; " +
+               std::to_string(pending_.lost_total()) +
+               " more were dropped earlier when the memory queue was full): " + s.ToString());
+  return s;
 }
 
 void Gateway::NoteClock(bool behind) {
@@ -115,7 +173,9 @@ void Gateway::NoteClock(bool behind) {
   }
 }
 
-void Gateway::Journal(json event) {
+void Gateway::Journal(json event) { pending_.Push(MakeEvent(std::move(event))); }
+
+store::JournalEvent Gateway::MakeEvent(json event) {
   store::JournalEvent e;
   e.ts = engine_.EffectiveNow(clock_.Wall());
   e.type = event["type"].get<std::string>();
@@ -123,20 +183,77 @@ void Gateway::Journal(json event) {
   event["ts"] = FormatRfc3339(e.ts);
   event["clock_synced"] = clock_.Synchronized();
   e.body = event.dump();
-  pending_.push_back(std::move(e));
+  return e;
 }
 
-Status Gateway::Flush() {
-  if (pending_.empty()) return Status::Ok();
-  Result<uint64_t> r = store_->Append(pending_);
-  if (!r.ok()) {
-    LogError("core", "journal write failed, keeping " + std::to_string(pending_.size()) +
-                         " events queued: " + r.status().ToString());
-    return r.status();
+Status Gateway::Flush(bool retry) {
+  if (pending_.empty() && pending_.lost().total() == 0) return Status::Ok();
+  if (write_failing_ && !retry) return write_error_;  // kept in memory: Tick retries
+  size_t written = 0;
+  uint64_t lost_noted = 0;
+  Status result;
+  while (!pending_.empty() || pending_.lost().total() > 0) {
+    std::vector<store::JournalEvent> batch = pending_.Front(kWriteChunk);
+    size_t from_queue = batch.size();
+    const JournalQueue::Lost& lost = pending_.lost();
+    bool with_lost = lost.total() > 0;
+    if (with_lost) {
+      batch.insert(batch.begin(),
+                   MakeEvent({{"type", "events.lost"},
+                              {"count", lost.total()},
+                              {"access", lost.access},
+                              {"other", lost.other},
+                              {"from", FormatRfc3339(lost.first)},
+                              {"to", FormatRfc3339(lost.last)},
+                              {"why",
+                               "the store could not be written and the memory queue was "
+                               "full (store.max_unwritten_events " +
+                                   std::to_string(pending_.max()) + ")"}}));
+    }
+    Result<uint64_t> r = store_->Append(batch);
+    if (!r.ok()) {
+      result = r.status();
+      break;
+    }
+    pending_.PopFront(from_queue);
+    if (with_lost) lost_noted += pending_.TakeLost().total();
+    written += from_queue;
   }
-  pending_.clear();
-  if (on_journal_) on_journal_();
-  return Status::Ok();
+  if (!result.ok()) {
+    NoteWriteFailure(result);
+  } else if (write_failing_) {
+    write_failing_ = false;
+    write_error_ = Status::Ok();
+    LogInfo("core", "the store can be written again: wrote " + std::to_string(written) +
+                        " journal events kept in memory" +
+                        (lost_noted > 0 ? ", and events.lost for " + std::to_string(lost_noted) +
+                                              " dropped while the queue was full"
+                                        : ""));
+  }
+  if ((written > 0 || lost_noted > 0) && on_journal_) on_journal_();
+  return result;
+}
+
+void Gateway::NoteWriteFailure(const Status& error) {
+  if (error.code() == StatusCode::kUnavailable) {
+    // Busy (another connection holds the write lock): the next write retries.
+    LogWarning("core", "journal write postponed, keeping " + std::to_string(pending_.size()) +
+                           " events queued: " + error.ToString());
+    return;
+  }
+  if (!write_failing_) {
+    LogError("core", "journal write failed; deciding on, keeping journal events in memory (" +
+                         std::to_string(pending_.size()) + " now, at most " +
+                         std::to_string(pending_.max()) +
+                         ") and retrying every housekeeping tick: " + error.ToString());
+  }
+  write_failing_ = true;
+  write_error_ = error;
+}
+
+Status Gateway::FlushJournal() {
+  Status s = Flush();
+  return write_failing_ ? Status::Ok() : s;
 }
 
 Status Gateway::JournalNow(json event) {
@@ -155,8 +272,8 @@ Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration
            {"ms", duration.count()},
            {"source", "cloud"},
            {"ok", st.ok()}});
-  Status flushed = Flush();
-  return st.ok() ? flushed : st;
+  static_cast<void>(Flush());  // on failure the event waits in memory; the door did move
+  return st;
 }
 
 rules::Decision Gateway::Present(const rules::Request& request, std::string_view source) {
@@ -225,19 +342,32 @@ Result<json> Gateway::Handle(const json& request) {
   } else if (cmd == "events.tail") {
     out = EventsTail(request);
   }
-  Status flushed = Flush();
-  if (!flushed.ok() && out.ok()) return flushed;
+  // A store that cannot be written keeps the command's events in memory (Flush logs it, status
+  // reports it): the answer stands.
+  static_cast<void>(Flush());
   return out;
 }
 
 Result<json> Gateway::StatusCmd() {
   const rules::Index& x = *engine_.index();
+  // Status answers whatever the store can say: a value it cannot read is null and the error is
+  // in store.error.
+  std::string read_error;
+  auto value = [&read_error](auto r) -> json {
+    if (r.ok()) return *r;
+    if (read_error.empty()) read_error = r.status().ToString();
+    return nullptr;
+  };
   Result<store::Position> pos = store_->AppliedPosition();
-  if (!pos.ok()) return pos.status();
-  Result<uint64_t> count = store_->Count();
-  if (!count.ok()) return count.status();
-  Result<uint64_t> last = store_->LastSeq();
-  if (!last.ok()) return last.status();
+  json applied = pos.ok() ? json{{"epoch", pos->epoch}, {"version", pos->version}}
+                          : json{{"epoch", nullptr}, {"version", nullptr}};
+  if (!pos.ok()) read_error = pos.status().ToString();
+  json queued = value(store_->Count());
+  json last_seq = value(store_->LastSeq());
+  json store_state = {{"writable", !write_failing_ && !store_->read_only()},
+                      {"read_only", store_->read_only()}};
+  if (write_failing_) store_state["error"] = write_error_.ToString();
+  if (!read_error.empty()) store_state["read_error"] = read_error;
   json doors = json::array();
   for (const rules::DoorRec& d : x.doors()) doors.push_back(d.id);
   Instant now = clock_.Wall();
@@ -249,7 +379,7 @@ Result<json> Gateway::StatusCmd() {
       {"time_floor", FormatRfc3339(engine_.time_floor())},
       {"clock_synced", clock_.Synchronized()},
       {"uptime_s", ToUnix(now) - ToUnix(started_at_)},
-      {"applied", {{"epoch", pos->epoch}, {"version", pos->version}}},
+      {"applied", applied},
       {"state",
        {{"schedules", x.schedules().size() - 1},
         {"groups", x.groups().size()},
@@ -257,7 +387,13 @@ Result<json> Gateway::StatusCmd() {
         {"leases", x.leases().size()},
         {"credentials", x.credentials().size()}}},
       {"index_bytes", x.MemoryBytes()},
-      {"events", {{"queued", *count}, {"last_seq", *last}}},
+      {"events",
+       {{"queued", queued},
+        {"last_seq", last_seq},
+        {"unwritten", pending_.size()},
+        {"unwritten_max", pending_.max()},
+        {"lost", pending_.lost_total()}}},
+      {"store", store_state},
       {"doors", doors},
   };
   for (const auto& [key, extra] : status_extra_) out[key] = extra();

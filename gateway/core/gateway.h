@@ -17,6 +17,7 @@
 #include "gateway/base/clock.h"
 #include "gateway/base/status.h"
 #include "gateway/cloud/sync.h"
+#include "gateway/core/journal_queue.h"
 #include "gateway/store/store.h"
 #include "rules/engine.h"
 
@@ -33,15 +34,22 @@ nlohmann::json RecordCounts(const rules::Records& records);
 // As a cloud::SyncHost it lends the cloud sync its store connection, engine, clock and journal.
 class Gateway final : public cloud::SyncHost {
  public:
-  // Opens (or creates) the store at config.store_path, raises the engine's time floor to the
-  // store's last-known-good time, loads the state into a fresh index and journals
-  // `gateway.started`. Errors: the store's (Corruption for a damaged or newer-schema file,
-  // IoError), never a crash.
-  static Result<std::unique_ptr<Gateway>> Open(config::Config config, const Clock& clock);
+  // Opens (or creates) the store at config.store_path through `open` (default Store::Open; tests
+  // pass a fault-injecting one), raises the engine's time floor to the store's last-known-good
+  // time, loads the state into a fresh index and journals `gateway.started`. A store that cannot
+  // be written (full or read-only disk) is no reason not to start: the store is opened read-only
+  // if need be (StoreOptions::read_only_fallback), a failure to persist the time floor or the
+  // first events is logged as a warning, and events wait in memory (see Tick). Errors: the
+  // store's when it cannot even be read (Corruption for a damaged or newer-schema file, IoError),
+  // never a crash.
+  static Result<std::unique_ptr<Gateway>> Open(config::Config config, const Clock& clock,
+                                               store::StoreOpener open = nullptr);
 
   // Control commands (gateway/control protocol): {"cmd": "status" | "state.import" | "present" |
   // "explain" | "events.tail", ...}. Returns the result object or an error Status whose message
-  // goes back to lintelctl. Events produced by a command are durable before it returns.
+  // goes back to lintelctl. Events produced by a command are written before it returns when the
+  // store can be written; when it cannot, they wait in memory (status shows `unwritten`) and the
+  // command still answers. Commands that must write (state.import) fail with the store's error.
   // `state.import` here runs on the calling thread (in-process tools and tests); the daemon routes
   // `import` and `state.import` to a StateImporter (state_import.h), which works off the loop.
   Result<nlohmann::json> Handle(const nlohmann::json& request);
@@ -65,9 +73,23 @@ class Gateway final : public cloud::SyncHost {
   // path cannot change at runtime (FailedPrecondition). On error nothing changes.
   Status Reload(config::Config config);
 
-  // Periodic housekeeping (every few seconds): persists the last-known-good time and flushes any
-  // pending journal events.
+  // Periodic housekeeping (every few seconds): persists the last-known-good time and writes the
+  // journal events waiting in memory (in chunks, oldest first; with `events.lost` first when the
+  // memory queue overflowed since the last write). After a failed write no other path tries to
+  // write the journal until a Tick succeeds (the store is full, I/O failing or read-only: one
+  // attempt per Tick, not one per decision); a busy store (Unavailable) is retried by the next
+  // write as before. A store opened read-only is reopened for writing here when it can be.
+  // Returns the first error; the events stay queued.
   Status Tick();
+
+  // The daemon is stopping: a last Tick. Events that still cannot be written are lost; they are
+  // logged as an error with their count by type and their time range. Returns Tick's error.
+  Status Stop();
+
+  // Journal events made but not written to the store (held in memory), and events dropped since
+  // start because that queue was full (config max_unwritten_events).
+  size_t unwritten_events() const { return pending_.size(); }
+  uint64_t lost_events() const { return pending_.lost_total(); }
 
   // Presents a credential at a door now (lintelctl `present`): decides and journals; never moves
   // a lock (a diagnostic must not open a real door).
@@ -76,8 +98,9 @@ class Gateway final : public cloud::SyncHost {
   // A credential read by a reader driver: decides; on a grant pulses the door's lock actuator for
   // the door's unlock_ms, then calls `decided` (the driver's feedback), both *before* anything is
   // written (the journal is not on the door's path); then journals the decision with "lock":
-  // "pulsed" | "failed" | "none" (no actuator configured) and flushes the journal. A failing
-  // actuator is logged; the decision stays a grant.
+  // "pulsed" | "failed" | "none" (no actuator configured) and flushes the journal (a store that
+  // cannot be written keeps it in memory: the decision stands). A failing actuator is logged; the
+  // decision stays a grant.
   rules::Decision Admit(const rules::Request& request, std::string_view source,
                         const std::function<void(const rules::Decision&)>& decided = nullptr);
 
@@ -112,12 +135,17 @@ class Gateway final : public cloud::SyncHost {
   bool ClockSynced() override { return clock_.Synchronized(); }
   Status JournalNow(nlohmann::json event) override;
   void JournalLater(nlohmann::json event) override { Journal(std::move(event)); }
-  Status FlushJournal() override { return Flush(); }
+  // OK also while the store cannot be written: the events wait in memory, the core has logged the
+  // failure and reports it (status, UnwrittenEvents), and Tick retries.
+  Status FlushJournal() override;
+  // The actuator's result; the `door.unlocked` event is written like any other (it may wait).
   Status Unlock(std::string_view door, std::chrono::milliseconds duration) override;
+  uint64_t UnwrittenEvents() override { return pending_.size(); }
+  uint64_t LostEvents() override { return pending_.lost_total(); }
 
  private:
   Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,
-          std::shared_ptr<const rules::Index> index);
+          std::shared_ptr<const rules::Index> index, store::StoreOpener open);
   static Result<std::shared_ptr<const rules::Index>> LoadIndex(store::Store& store,
                                                                const rules::Site& site);
 
@@ -132,15 +160,24 @@ class Gateway final : public cloud::SyncHost {
   // Journals `clock.jump` (and logs) once when the wall clock falls behind the time floor, and
   // logs when it has caught up again; not once per decision.
   void NoteClock(bool behind);
-  // Queues an event; Flush() writes the queue in one transaction.
+  // Queues an event; Flush() writes the queue.
   void Journal(nlohmann::json event);
-  Status Flush();
+  store::JournalEvent MakeEvent(nlohmann::json event);
+  // Writes the queue in chunks. While a write is failing (write_failing_) only a retry (Tick)
+  // tries; otherwise returns the failure without writing.
+  Status Flush(bool retry = false);
+  void NoteWriteFailure(const Status& error);
+  // A store opened read-only: try to open it for writing again.
+  void ReopenForWriting();
 
   config::Config config_;
   const Clock& clock_;
   std::unique_ptr<store::Store> store_;
   rules::Engine engine_;
-  std::vector<store::JournalEvent> pending_;  // seq assigned by the store on Flush()
+  store::StoreOpener open_;
+  JournalQueue pending_;        // seq assigned by the store on Flush()
+  bool write_failing_ = false;  // the last journal write failed (not busy): only Tick retries
+  Status write_error_;
   bool clock_behind_ = false;
   uint64_t config_generation_ = 0;
   Instant started_at_;

@@ -180,6 +180,8 @@ class SqliteStore final : public Store {
   Status Init(const StoreOptions& options);
 
   int opened_at_schema_version() const override { return opened_at_; }
+  bool read_only() const override { return read_only_; }
+  void set_read_only() { read_only_ = true; }
 
   Status ReplaceState(const rules::Records& records, Position pos) override;
   Status ApplyOps(const std::vector<Op>& ops, Position new_pos) override;
@@ -275,6 +277,7 @@ class SqliteStore final : public Store {
   std::string path_;
   sqlite3* db_;
   int opened_at_ = 0;
+  bool read_only_ = false;
   std::array<Stmt, kStmtCount> stmts_;
   std::array<std::string, 3> scratch_;  // encoded lists and schedules, bound until the step
 };
@@ -440,6 +443,17 @@ Status SqliteStore::Init(const StoreOptions& options) {
     }
   }
 
+  if (read_only_) {
+    // Nothing may be written: no journal mode change, no migration.
+    if (*version != kSchemaVersion) {
+      return Status::IoError(path_ + ": read-only and at schema version " +
+                             std::to_string(*version) + ", which needs migrating to " +
+                             std::to_string(kSchemaVersion));
+    }
+    LINTEL_RETURN_IF_ERROR(Exec("PRAGMA mmap_size = 4294967296", "set mmap_size"));
+    opened_at_ = static_cast<int>(*version);
+    return Status::Ok();
+  }
   {
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
@@ -1004,11 +1018,28 @@ Result<uint64_t> SqliteStore::LastSeq() {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
-  LINTEL_RETURN_IF_ERROR(PrepareFile(path));
+namespace {
+
+// `path` as an SQLite URI ("file:" plus the path with '%', '?' and '#' escaped) with `query`.
+std::string FileUri(const std::string& path, const char* query) {
+  std::string uri = "file:";
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+      uri += kHex[static_cast<unsigned char>(c) & 0xf];
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?" + query;
+}
+
+Result<std::unique_ptr<SqliteStore>> OpenConnection(const std::string& path,
+                                                    const std::string& name, int flags) {
   sqlite3* db = nullptr;
-  // No SQLITE_OPEN_CREATE: PrepareFile made the file with the right mode.
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(name.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
@@ -1016,9 +1047,62 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
                                                                 : StatusCode::kIoError,
                   path + ": cannot open: " + detail);
   }
-  auto store = std::make_unique<SqliteStore>(path, db);  // owns db from here
-  LINTEL_RETURN_IF_ERROR(store->Init(options));
-  return std::unique_ptr<Store>(std::move(store));
+  return std::make_unique<SqliteStore>(path, db);  // owns db from here
+}
+
+Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& path, const StoreOptions& options,
+                                            const Status& why) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return why;
+  bool wal_content = ::stat((path + "-wal").c_str(), &st) == 0 && st.st_size > 0;
+  Status last = why;
+  for (const char* query : {"mode=ro", "immutable=1"}) {
+    // immutable ignores the -wal: only when it holds nothing.
+    if (std::string_view(query) == "immutable=1" && wal_content) break;
+    Result<std::unique_ptr<SqliteStore>> store =
+        OpenConnection(path, FileUri(path, query), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+    if (!store.ok()) {
+      last = store.status();
+      continue;
+    }
+    (*store)->set_read_only();
+    Status init = (*store)->Init(options);
+    if (init.ok()) {
+      LogWarning("store", path + ": opened read-only (" + query +
+                              "), every write will fail: " + why.ToString());
+      return std::unique_ptr<Store>(std::move(*store));
+    }
+    last = init;
+  }
+  if (last.code() == StatusCode::kCorruption) return last;
+  return why;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
+  Status prepared = PrepareFile(path);
+  if (!prepared.ok()) {
+    if (options.read_only_fallback && prepared.code() == StatusCode::kIoError) {
+      return OpenReadOnly(path, options, prepared);
+    }
+    return prepared;
+  }
+  // No SQLITE_OPEN_CREATE: PrepareFile made the file with the right mode.
+  Result<std::unique_ptr<SqliteStore>> store = OpenConnection(path, path, SQLITE_OPEN_READWRITE);
+  Status status = store.ok() ? (*store)->Init(options) : store.status();
+  if (status.ok()) return std::unique_ptr<Store>(std::move(*store));
+  if (options.read_only_fallback && status.code() == StatusCode::kIoError) {
+    if (store.ok()) store->reset();  // closes the failed connection before reopening
+    return OpenReadOnly(path, options, status);
+  }
+  return status;
+}
+
+StoreOpener DefaultStoreOpener() {
+  return [](const std::string& path, const StoreOptions& options) {
+    return Store::Open(path, options);
+  };
 }
 
 }  // namespace lintel::store

@@ -24,6 +24,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -92,6 +93,14 @@ struct StoreOptions {
   // Unavailable. The core thread uses a short wait (a sync worker may hold the write lock while it
   // replaces a large state; the journal keeps its events queued and retries), tools the default.
   int busy_timeout_ms = 5000;
+  // When the file exists but cannot be opened for writing (a read-only or full file system: SQLite
+  // cannot create or grow the -shm it needs), open it read-only instead of failing: every read
+  // works, every write fails with IoError, and read_only() is true. SQLite reads a WAL database
+  // without a writable -shm only as "immutable", which ignores the -wal file; that is done only
+  // when the -wal is absent or empty (nothing committed is then missed), otherwise Open fails with
+  // the read-write error. A read-only open does not migrate: a file at an older schema version is
+  // refused (IoError). The daemon turns this on, so a building whose disk filled up still starts.
+  bool read_only_fallback = false;
 };
 
 class Store {
@@ -124,6 +133,10 @@ class Store {
   // The file's schema version when Open found it: 0 for a new file, kSchemaVersion when no
   // migration was needed.
   virtual int opened_at_schema_version() const = 0;
+
+  // True when Open fell back to a read-only connection (StoreOptions::read_only_fallback): every
+  // write fails with IoError. Reopen the store to write again.
+  virtual bool read_only() const { return false; }
 
   // ---- records ------------------------------------------------------------------------------
 
@@ -210,5 +223,13 @@ class Store {
  protected:
   Store() = default;
 };
+
+// How the layers above open a store connection: Store::Open, or in tests a wrapper that returns a
+// fault-injecting store (fault_store.h). Called from the thread that will use the connection.
+using StoreOpener =
+    std::function<Result<std::unique_ptr<Store>>(const std::string& path, const StoreOptions&)>;
+
+// Store::Open as a StoreOpener.
+StoreOpener DefaultStoreOpener();
 
 }  // namespace lintel::store

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tests/integration/subprocess.h"
+#include "tests/integration/tiny_tmpfs.h"
 
 namespace lintel {
 namespace {
@@ -232,6 +233,109 @@ TEST_F(Daemon, SighupRefusesABadConfigAndAppliesAGoodOne) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(status["site"], "maple-yard") << Log();
+}
+
+// Issue 10, point 2: the store on a tiny tmpfs filled to the last byte. Before: every control
+// command failed ("database or disk is full"), the decisions made while full were lost at
+// SIGTERM, and the daemon refused to start ("advance last-known-good time: database or disk is
+// full").
+class FullDisk : public Daemon {
+ protected:
+  void SetUp() override {
+    Daemon::SetUp();
+    disk_ = std::make_unique<testing::TinyTmpfs>(dir_ / "disk", 4 << 20);
+    if (!disk_->error().empty()) GTEST_SKIP() << "needs root for a tmpfs: " << disk_->error();
+    store_ = (disk_->dir() / "lintel.db").string();
+  }
+  void TearDown() override {
+    daemon_.reset();  // the daemon stops before the tmpfs goes, and that before the directory
+    disk_.reset();
+    Daemon::TearDown();
+  }
+  // `n` live presentations (journaled); each must be answered.
+  void Decide(int n) {
+    for (int i = 0; i < n; ++i) {
+      json d = CtlJson({"present", "--door", "front", "--card", "h10301:101:251"});
+      EXPECT_TRUE(d.contains("result")) << d.dump();
+    }
+  }
+  std::vector<json> Tail(int n) {
+    RunResult tail = Ctl({"events", "tail", "-n", std::to_string(n)});
+    EXPECT_EQ(tail.exit_code, 0) << tail.err;
+    std::vector<json> events;
+    std::istringstream lines(tail.out);
+    for (std::string line; std::getline(lines, line);) events.push_back(json::parse(line));
+    return events;
+  }
+  void Stop() {
+    daemon_->Signal(SIGTERM);
+    ASSERT_EQ(daemon_->Wait(std::chrono::seconds(10)), 0) << Log();
+  }
+  std::unique_ptr<testing::TinyTmpfs> disk_;
+};
+
+TEST_F(FullDisk, DecidesAnswersRestartsAndWritesTheQueuedEventsWhenSpaceReturns) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);
+  uint64_t last_seq = CtlJson({"status"})["events"]["last_seq"];
+  ASSERT_GT(disk_->Fill(), 0u);
+
+  Decide(20);
+  json status = CtlJson({"status"});
+  EXPECT_EQ(status["events"]["unwritten"], 20) << status.dump();
+  EXPECT_EQ(status["events"]["last_seq"], last_seq);
+  EXPECT_EQ(status["store"]["writable"], false);
+  EXPECT_EQ(Tail(1).back()["seq"], last_seq) << "the journal is still readable";
+  RunResult explained = Ctl({"explain", "--door", "front", "--card", "h10301:101:251"});
+  EXPECT_EQ(explained.exit_code, 0) << explained.err;
+
+  // SIGTERM while full: a last write is tried; what cannot be written is logged with its count.
+  ASSERT_NO_FATAL_FAILURE(Stop());
+  EXPECT_NE(Log().find("stopping with 20 journal events the store could not write; they are "
+                       "lost (20 access."),
+            std::string::npos)
+      << Log();
+
+  // Restart while still full: it starts, decides, answers.
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(CtlJson({"status"})["state"]["credentials"], 10);
+  Decide(5);
+  status = CtlJson({"status"});
+  EXPECT_EQ(status["events"]["unwritten"], 6) << "gateway.started and 5 decisions: " << Log();
+
+  disk_->Free();  // space returns: housekeeping (every 5 s) writes the queue
+  EXPECT_TRUE(testing::WaitFor([&] { return CtlJson({"status"})["events"]["unwritten"] == 0; },
+                               std::chrono::seconds(20)))
+      << Log();
+  std::vector<json> events = Tail(6);
+  ASSERT_EQ(events.size(), 6u);
+  EXPECT_EQ(events[0]["type"], "gateway.started");
+  for (size_t i = 1; i < events.size(); ++i) {
+    EXPECT_EQ(events[i]["door"], "front") << events[i].dump();
+    EXPECT_EQ(events[i]["credential"], events[1]["credential"]);
+  }
+  EXPECT_EQ(CtlJson({"status"})["store"]["writable"], true);
+}
+
+TEST_F(FullDisk, StartsAndDecidesOnAReadOnlyStore) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(Stop());  // a clean stop: no -wal or -shm left beside the store
+  ASSERT_TRUE(disk_->SetReadOnly(true));
+
+  ASSERT_NO_FATAL_FAILURE(Start());
+  json status = CtlJson({"status"});
+  EXPECT_EQ(status["state"]["credentials"], 10);
+  EXPECT_EQ(status["store"]["read_only"], true);
+  Decide(3);
+  EXPECT_EQ(CtlJson({"status"})["events"]["unwritten"], 4);
+
+  ASSERT_TRUE(disk_->SetReadOnly(false));  // reopened for writing by housekeeping
+  EXPECT_TRUE(testing::WaitFor([&] { return CtlJson({"status"})["events"]["unwritten"] == 0; },
+                               std::chrono::seconds(20)))
+      << Log();
+  EXPECT_EQ(CtlJson({"status"})["store"]["read_only"], false);
+  EXPECT_EQ(Tail(1).back()["type"], "access.granted");
 }
 
 TEST_F(Daemon, RefusesToStartOnACorruptStore) {

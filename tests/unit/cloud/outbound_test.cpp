@@ -88,6 +88,13 @@ TEST(Outbound, WritesTheStateWithTheContractsFieldsInOrder) {
       R"("epoch":3,"version":43,"clock_synced":true,"outbox":17,"ts":"2026-11-23T10:00:00Z"})");
   s.online = false;
   EXPECT_EQ(json::parse(StatePayload(s))["online"], false);
+  // A full disk (issue 10): the memory backlog, only while there is one.
+  s.unwritten = 240;
+  json full = json::parse(StatePayload(s));
+  EXPECT_EQ(full["unwritten"], 240);
+  EXPECT_FALSE(full.contains("lost"));
+  s.lost = 12;
+  EXPECT_EQ(json::parse(StatePayload(s))["lost"], 12);
 }
 
 TEST(Outbound, WritesTheLastWillAsOfflineWithBootAndSession) {

@@ -11,6 +11,7 @@
 #include "gateway/base/event_loop.h"
 #include "gateway/cloud/jws.h"
 #include "gateway/core/gateway.h"
+#include "gateway/store/fault_store.h"
 
 namespace lintel::cloud {
 namespace {
@@ -90,10 +91,12 @@ class SyncTest : public ::testing::Test {
     auto loop = EventLoop::Create();
     ASSERT_TRUE(loop.ok());
     loop_ = std::move(*loop);
-    auto g = core::Gateway::Open(config_, clock_);
+    // Both store connections (the core's and the state worker's) fail together on demand.
+    auto g = core::Gateway::Open(config_, clock_, store::FaultPlan::Opener(faults_));
     ASSERT_TRUE(g.ok()) << g.status().ToString();
     gw_ = std::move(*g);
     sync_ = std::make_unique<CloudSync>(config_, *gw_, "boot-1");
+    sync_->SetStoreOpener(store::FaultPlan::Opener(faults_));
     ASSERT_TRUE(sync_->Start([this](std::function<void()> f) { loop_->Post(std::move(f)); }).ok());
     gw_->SetJournalListener([this] { sync_->OnJournal(); });
     sync_->SetLink(&link_);
@@ -199,6 +202,7 @@ class SyncTest : public ::testing::Test {
   Ed25519KeyPair key_ = Key(7);
   config::Config config_;
   FakeClock clock_{T("2026-11-23T12:00:00Z")};
+  std::shared_ptr<store::FaultPlan> faults_ = std::make_shared<store::FaultPlan>();
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<core::Gateway> gw_;
   std::unique_ptr<CloudSync> sync_;
@@ -602,6 +606,80 @@ TEST_F(SyncTest, InvalidSnapshotLeavesTheOldStateInForce) {
   auto acks = link_.On("sync/ack");
   EXPECT_EQ(acks.back().payload["result"], "rejected");
   EXPECT_EQ(acks.back().payload["version"], 2);
+}
+
+// ---- issue 10, point 15: the store fails under the sync (FaultStore) ------------------------
+
+TEST_F(SyncTest, DeltaTheStoreCannotCommitIsNotAckedAppliedAndAppliesWhenSentAgain) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  link_.sent.clear();
+  faults_->FailWrites(store::Fault::kDiskFull);
+  json revoke = Delta(
+      1, 2,
+      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+  Send("sync/delta", revoke);
+  EXPECT_EQ(Stored(), (Position{1, 1})) << "nothing committed";
+  EXPECT_EQ(sync_->applied(), (Position{1, 1}));
+  for (const Published& ack : link_.On("sync/ack")) {
+    EXPECT_NE(ack.payload["result"], "applied") << ack.payload.dump();
+  }
+  EXPECT_EQ(Decide("ffff"), "unknown_credential") << "doors keep deciding";
+  EXPECT_GE(faults_->failed_writes(), 1u);
+
+  // Space returns; the cloud's next head shows the gateway behind: it asks again, and the delta
+  // sent again applies.
+  faults_->FailWrites(store::Fault::kNone);
+  ASSERT_TRUE(gw_->Tick().ok());
+  link_.sent.clear();
+  Send("sync/head", Head(1, 2));
+  auto requests = link_.On("sync/request");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].payload["from"], json({{"epoch", 1}, {"version", 1}}));
+  Send("sync/delta", revoke);
+  EXPECT_EQ(Stored(), (Position{1, 2}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  auto acks = link_.On("sync/ack");
+  ASSERT_FALSE(acks.empty());
+  EXPECT_EQ(acks.back().payload["result"], "applied");
+}
+
+TEST_F(SyncTest, EventsKeptInMemoryAreReportedInStateAndPublishedOnceWritten) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  sync_->Tick();
+  link_.sent.clear();
+  faults_->FailWrites(store::Fault::kDiskFull);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Decide("a1b2"), "granted");
+  EXPECT_TRUE(link_.On("events").empty()) << "nothing reached the outbox";
+  sync_->Tick();
+  auto states = link_.On("state");
+  ASSERT_EQ(states.size(), 1u) << "republished when events start waiting in memory";
+  EXPECT_EQ(states[0].payload["unwritten"], 3);
+  EXPECT_FALSE(states[0].payload.contains("lost")) << "nothing was dropped";
+
+  faults_->FailWrites(store::Fault::kNone);
+  link_.sent.clear();
+  ASSERT_TRUE(gw_->Tick().ok());  // housekeeping writes them; the outbox publishes them
+  std::vector<json> published;
+  for (const auto& b : link_.On("events")) {
+    for (const json& e : b.payload["events"]) published.push_back(e);
+  }
+  ASSERT_EQ(published.size(), 3u);
+  for (const json& e : published) EXPECT_EQ(e["type"], "access.granted");
+  sync_->Tick();
+  states = link_.On("state");
+  ASSERT_EQ(states.size(), 1u);
+  EXPECT_FALSE(states[0].payload.contains("unwritten")) << "the contract's payload again";
+}
+
+TEST_F(SyncTest, CommandIsRefusedWhenItCannotBeRecordedOnceOnly) {
+  faults_->FailWrites(store::Fault::kDiskFull);
+  link_.sent.clear();
+  Send("cmd/request", Command("cmd-1", "ping", json::object()));
+  auto responses = link_.On("cmd/response");
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].payload["ok"], false);
+  EXPECT_NE(responses[0].payload["error"].get<std::string>().find("disk is full"),
+            std::string::npos);
 }
 
 }  // namespace

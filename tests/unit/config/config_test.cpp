@@ -130,6 +130,17 @@ TEST(ConfigLoader, AppliesDefaultsForEveryOptionalKey) {
   EXPECT_EQ(c.doors[0].held_open_s, 30);
 }
 
+TEST(ConfigLoader, StoreMaxUnwrittenEventsDefaultsAndRange) {
+  EXPECT_EQ(Load(std::string(kHead) + kOneDoor).max_unwritten_events, 100000);
+  EXPECT_EQ(Load(std::string(kHead) + "  max_unwritten_events: 5000\n" + kOneDoor)
+                .max_unwritten_events,
+            5000);
+  std::vector<std::string> p =
+      Problems(std::string(kHead) + "  max_unwritten_events: 10\n" + kOneDoor);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_NE(p[0].find("between 100 and 10000000"), std::string::npos) << p[0];
+}
+
 TEST(ConfigLoader, ReadsEveryOptionalKey) {
   Config c = Load(std::string(kHead) +
                   "control:\n"

@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "config/config.h"
+#include "gateway/core/journal_queue.h"
+#include "gateway/store/fault_store.h"
 
 namespace lintel::core {
 namespace {
@@ -201,6 +203,201 @@ TEST_F(GatewayTest, AdmitPulsesTheLockAndCallsBackBeforeJournaling) {
   EXPECT_TRUE(g->Admit(at_front, "wiegand").granted);
   EXPECT_EQ(Call(*g, {{"cmd", "events.tail"}, {"n", 1}})["events"][0]["lock"], "none");
   EXPECT_EQ(g->Unlock("front", std::chrono::milliseconds(1000)).code(), StatusCode::kNotFound);
+}
+
+// ---- issue 10, points 2 and 15: a store that cannot be written (FaultStore) ----------------
+
+class FaultyStoreTest : public GatewayTest {
+ protected:
+  std::unique_ptr<Gateway> OpenFaulty(const Clock& clock) {
+    auto g = Gateway::Open(config_, clock, store::FaultPlan::Opener(faults_));
+    EXPECT_TRUE(g.ok()) << g.status().ToString();
+    return g.ok() ? std::move(*g) : nullptr;
+  }
+  std::vector<json> Tail(Gateway& g, int n) {
+    std::vector<json> out;
+    json answer = Call(g, {{"cmd", "events.tail"}, {"n", n}});
+    for (const json& e : answer["events"]) out.push_back(e);
+    return out;
+  }
+  std::shared_ptr<store::FaultPlan> faults_ = std::make_shared<store::FaultPlan>();
+};
+
+TEST_F(FaultyStoreTest, StartsAndDecidesOnAStoreThatCannotBeWritten) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  {
+    auto g = OpenFaulty(clock);
+    ASSERT_TRUE(g);
+    Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  }
+  // The disk filled up, then the power went: before, Open failed ("advance last-known-good
+  // time: database or disk is full") and no door was decided at all.
+  faults_->FailWrites(store::Fault::kDiskFull);
+  auto g = OpenFaulty(clock);
+  ASSERT_TRUE(g);
+  json d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+  EXPECT_EQ(d["result"], "granted");
+  json status = Call(*g, {{"cmd", "status"}});
+  EXPECT_EQ(status["events"]["unwritten"], 2) << "gateway.started and the decision";
+  EXPECT_EQ(status["store"]["writable"], false);
+  EXPECT_NE(status["store"]["error"].get<std::string>().find("database or disk is full"),
+            std::string::npos);
+}
+
+TEST_F(FaultyStoreTest, DecisionsAndReadOnlyCommandsWorkWhileFullAndEventsAreWrittenLater) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenFaulty(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  uint64_t last_seq = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
+  faults_->FailWrites(store::Fault::kDiskFull);
+  for (int i = 0; i < 20; ++i) {
+    clock.Advance(std::chrono::seconds(61));  // no keypad lockout from the denials below
+    rules::Request r{"front", "", rules::PinPresented("2468")};
+    EXPECT_TRUE(g->Admit(r, "reader").granted);
+    // Before: every command failed with the flush error ("database or disk is full").
+    json d = Call(*g, {{"cmd", "present"}, {"door", "unit-1"}, {"pin", "2468"}});
+    EXPECT_EQ(d["result"], "denied");
+    Call(*g, {{"cmd", "explain"}, {"door", "front"}, {"pin", "2468"}});
+  }
+  EXPECT_EQ(Tail(*g, 1).back()["type"], "sync.applied") << "the journal is still readable";
+  json status = Call(*g, {{"cmd", "status"}});
+  EXPECT_EQ(status["events"]["unwritten"], 40);
+  EXPECT_EQ(status["events"]["lost"], 0);
+  EXPECT_EQ(status["events"]["last_seq"], last_seq);
+  EXPECT_EQ(faults_->failed_writes(), 1u)
+      << "one failed write, then no write per decision until housekeeping retries";
+  EXPECT_FALSE(g->Tick().ok()) << "housekeeping retries (and reports) while still full";
+  EXPECT_EQ(g->unwritten_events(), 40u);
+
+  faults_->FailWrites(store::Fault::kNone);  // space returns
+  ASSERT_TRUE(g->Tick().ok());
+  EXPECT_EQ(g->unwritten_events(), 0u);
+  std::vector<json> events = Tail(*g, 40);
+  ASSERT_EQ(events.size(), 40u);
+  EXPECT_EQ(events.front()["seq"], last_seq + 1);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i]["type"], i % 2 == 0 ? "access.granted" : "access.denied") << i;
+    EXPECT_EQ(events[i]["door"], i % 2 == 0 ? "front" : "unit-1") << i;
+  }
+  status = Call(*g, {{"cmd", "status"}});
+  EXPECT_EQ(status["store"]["writable"], true);
+  EXPECT_FALSE(status["store"].contains("error"));
+}
+
+TEST_F(FaultyStoreTest, OverflowDropsOldestNonAccessEventsFirstAndJournalsEventsLost) {
+  config_.max_unwritten_events = 100;
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenFaulty(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  faults_->FailWrites(store::Fault::kIoError);
+  for (int i = 0; i < 10; ++i) g->JournalLater({{"type", "device.offline"}, {"n", i}});
+  for (int i = 0; i < 120; ++i) {
+    clock.Advance(std::chrono::seconds(1));
+    Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+  }
+  json status = Call(*g, {{"cmd", "status"}});
+  EXPECT_EQ(status["events"]["unwritten"], 100);
+  EXPECT_EQ(status["events"]["lost"], 30) << "the 10 other events, then the 20 oldest decisions";
+
+  faults_->FailWrites(store::Fault::kNone);
+  ASSERT_TRUE(g->Tick().ok());
+  std::vector<json> events = Tail(*g, 101);
+  ASSERT_EQ(events.size(), 101u);
+  const json& lost = events.front();
+  EXPECT_EQ(lost["type"], "events.lost") << lost.dump();
+  EXPECT_EQ(lost["count"], 30);
+  EXPECT_EQ(lost["access"], 20);
+  EXPECT_EQ(lost["other"], 10);
+  EXPECT_EQ(lost["to"], "2026-06-01T10:00:20Z") << "the newest dropped decision";
+  for (size_t i = 1; i < events.size(); ++i) {
+    EXPECT_EQ(events[i]["type"], "access.granted") << i;
+  }
+  EXPECT_EQ(events[1]["ts"], "2026-06-01T10:00:21Z") << "the oldest decision kept";
+  EXPECT_EQ(events.back()["ts"], "2026-06-01T10:02:00Z");
+  EXPECT_EQ(Call(*g, {{"cmd", "status"}})["events"]["lost"], 30) << "counted since start";
+  ASSERT_TRUE(g->Tick().ok());
+  EXPECT_EQ(Tail(*g, 1).back()["type"], "access.granted") << "events.lost journaled once";
+}
+
+TEST_F(FaultyStoreTest, BusyStoreIsRetriedByTheNextWrite) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenFaulty(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  faults_->FailWrites(store::Fault::kBusy);
+  Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+  Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+  EXPECT_EQ(faults_->failed_writes(), 2u) << "busy is transient: each write tries";
+  faults_->FailWrites(store::Fault::kNone);
+  Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+  EXPECT_EQ(g->unwritten_events(), 0u);
+}
+
+TEST_F(FaultyStoreTest, CloudUnlockReportsTheLockNotTheJournalWrite) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenFaulty(clock);
+  ASSERT_TRUE(g);
+  int pulses = 0;
+  g->SetActuator("front", [&](std::chrono::milliseconds) {
+    ++pulses;
+    return Status::Ok();
+  });
+  faults_->FailWrites(store::Fault::kDiskFull);
+  EXPECT_TRUE(g->Unlock("front", std::chrono::milliseconds(1000)).ok())
+      << "the door did unlock; its event waits in memory";
+  EXPECT_EQ(pulses, 1);
+  EXPECT_EQ(g->unwritten_events(), 1u);
+}
+
+TEST_F(FaultyStoreTest, StopReportsWhatCouldNotBeWritten) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenFaulty(clock);
+  ASSERT_TRUE(g);
+  faults_->FailWrites(store::Fault::kDiskFull);
+  Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "0000"}});
+  EXPECT_FALSE(g->Stop().ok());
+  EXPECT_EQ(g->unwritten_events(), 1u);
+  faults_->FailWrites(store::Fault::kNone);
+  EXPECT_TRUE(g->Stop().ok()) << "a final write that works writes everything";
+  EXPECT_EQ(g->unwritten_events(), 0u);
+}
+
+TEST(JournalQueue, KeepsOrderAcrossKindsAndDropsNonAccessFirstThenOldest) {
+  auto ev = [](const char* type, int64_t t) {
+    store::JournalEvent e;
+    e.type = type;
+    e.ts = FromUnix(t);
+    return e;
+  };
+  JournalQueue q(3);
+  q.Push(ev("access.granted", 1));
+  q.Push(ev("sync.rejected", 2));
+  q.Push(ev("access.denied", 3));
+  std::vector<store::JournalEvent> f = q.Front(10);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[1].type, "sync.rejected") << "in push order";
+  q.Push(ev("access.granted", 4));  // drops sync.rejected (2), not the older grant (1)
+  f = q.Front(10);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(ToUnix(f[0].ts), 1);
+  EXPECT_EQ(ToUnix(f[1].ts), 3);
+  EXPECT_EQ(ToUnix(f[2].ts), 4);
+  q.Push(ev("device.offline", 5));  // only decisions held: the oldest (1) goes
+  f = q.Front(10);
+  EXPECT_EQ(ToUnix(f[0].ts), 3);
+  EXPECT_EQ(f[2].type, "device.offline");
+  EXPECT_EQ(q.lost().access, 1u);
+  EXPECT_EQ(q.lost().other, 1u);
+  EXPECT_EQ(ToUnix(q.lost().first), 1);
+  EXPECT_EQ(ToUnix(q.lost().last), 2);
+  q.PopFront(2);
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q.Front(1)[0].type, "device.offline");
+  EXPECT_EQ(q.TakeLost().total(), 2u);
+  EXPECT_EQ(q.lost().total(), 0u);
+  EXPECT_EQ(q.lost_total(), 2u);
 }
 
 }  // namespace

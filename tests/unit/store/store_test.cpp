@@ -16,6 +16,7 @@
 
 #include "gateway/store/load_index.h"
 #include "rules/engine.h"
+#include "tests/integration/tiny_tmpfs.h"
 
 namespace lintel::store {
 namespace {
@@ -837,6 +838,53 @@ TEST_F(StoreTest, LoadIndexReportsACorruptRowAndReturns) {
   ASSERT_FALSE(index.ok());
   EXPECT_EQ(index.status().code(), StatusCode::kCorruption);
   EXPECT_NE(index.status().message().find("c-9000"), std::string::npos);
+}
+
+// Issue 10, point 2: a store on a file system filled to the last byte after a clean close (no -wal,
+// no -shm left, and SQLite cannot create a new -shm) still opens, read-only, and reads.
+TEST(StoreOnAFullDisk, OpensReadOnlyWithTheFallbackAndWritesAfterReopen) {
+  char tmpl[] = "/tmp/lintel-store-full-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  fs::path dir = tmpl;
+  {
+    testing::TinyTmpfs disk(dir / "disk", 1 << 20);
+    if (!disk.error().empty()) GTEST_SKIP() << "needs root for a tmpfs: " << disk.error();
+    std::string path = (disk.dir() / "l.db").string();
+    {
+      auto s = Store::Open(path);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      ASSERT_TRUE((*s)->ReplaceState({}, Position{2, 9}).ok());
+      std::vector<JournalEvent> e(1);
+      e[0].type = "x";
+      ASSERT_TRUE((*s)->Append(e).ok());
+    }
+    ASSERT_FALSE(fs::exists(path + "-wal"));
+    ASSERT_GT(disk.Fill(), 0u);
+    auto plain = Store::Open(path);
+    ASSERT_FALSE(plain.ok()) << "without the fallback a full disk refuses the open";
+    EXPECT_EQ(plain.status().code(), StatusCode::kIoError) << plain.status().ToString();
+
+    StoreOptions options;
+    options.read_only_fallback = true;
+    auto s = Store::Open(path, options);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_TRUE((*s)->read_only());
+    EXPECT_EQ((*s)->AppliedPosition().value(), (Position{2, 9}));
+    EXPECT_EQ((*s)->Count().value(), 1u);
+    std::vector<JournalEvent> e(1);
+    e[0].type = "y";
+    Result<uint64_t> appended = (*s)->Append(e);
+    ASSERT_FALSE(appended.ok());
+    EXPECT_EQ(appended.status().code(), StatusCode::kIoError);
+    s->reset();
+
+    disk.Free();
+    auto again = Store::Open(path, options);
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_FALSE((*again)->read_only());
+    EXPECT_TRUE((*again)->Append(e).ok());
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
