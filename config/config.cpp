@@ -1204,9 +1204,9 @@ constexpr std::string_view kDoorModes[] = {"normal", "locked_down", "unlocked"};
 constexpr std::string_view kOnOff[] = {"on", "off"};
 // The events an automation can react to.
 constexpr std::string_view kAutomationEvents[] = {
-    "door.forced", "door.held_open", "door.held_open_warning", "door.opened", "door.closed",
-    "door.rex",    "device.offline", "device.online",          "tamper",      "fire.release",
-    "fire.cleared", "device.fault", "device.fault_cleared"};
+    "door.forced",  "door.held_open", "door.held_open_warning", "door.opened", "door.closed",
+    "door.rex",     "device.offline", "device.online",          "tamper",      "fire.release",
+    "fire.cleared", "device.fault",   "device.fault_cleared"};
 
 rules::DoorModeKind ModeOf(std::string_view s) {
   return s == "locked_down" ? rules::DoorModeKind::kLockedDown

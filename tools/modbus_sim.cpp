@@ -124,11 +124,11 @@ enum class Verb {
 struct Command {
   Verb verb = Verb::kState;
   int door = -1;
-  int64_t value = 0;  // hold: ms; exception, refuse: code (0 = off); delay: ms
-  int64_t address = -1;  // refuse: the coil
-  int64_t count = 0;     // refuse: how many writes
+  int64_t value = 0;         // hold: ms; exception, refuse: code (0 = off); delay: ms
+  int64_t address = -1;      // refuse: the coil
+  int64_t count = 0;         // refuse: how many writes
   std::optional<bool> only;  // refuse: only writes of this value (nullopt: any)
-  bool on = false;    // auto, fire, tamper, offline
+  bool on = false;           // auto, fire, tamper, offline
   bool no_open = false;
   std::string text;  // the command as given, whitespace normalised
 };
@@ -667,10 +667,13 @@ class Simulator {
     if (exception == 0 && r.fc == MODBUS_FC_WRITE_SINGLE_COIL) {
       auto it = refuse_.find(r.addr);
       const bool on = req[offset + 3] == 0xFF;
-      if (it != refuse_.end() && it->second.count > 0 && (!it->second.only || *it->second.only == on)) {
+      if (it != refuse_.end() && it->second.count > 0 &&
+          (!it->second.only || *it->second.only == on)) {
         exception = it->second.code;
         if (--it->second.count == 0) refuse_.erase(it);
-        Event({{"refused", "write"}, {"coil", r.addr}, {"value", on ? "on" : "off"},
+        Event({{"refused", "write"},
+               {"coil", r.addr},
+               {"value", on ? "on" : "off"},
                {"exception", exception}});
       }
     }
@@ -878,7 +881,7 @@ class Simulator {
           refuse_.erase(static_cast<int>(c.address));
         } else {
           refuse_[static_cast<int>(c.address)] = {static_cast<int>(c.value),
-                                                   static_cast<int>(c.count), c.only};
+                                                  static_cast<int>(c.count), c.only};
         }
         break;
       case Verb::kDelay:

@@ -87,7 +87,8 @@ class LibModbusLink final : public ModbusLink {
     const int err = errno;
     if (rc != 1) {
       return Failure(
-          rc, err, "write holding_register " + std::to_string(address) + " = " + std::to_string(value));
+          rc, err,
+          "write holding_register " + std::to_string(address) + " = " + std::to_string(value));
     }
     return Status::Ok();
   }

@@ -323,9 +323,14 @@ ModulePoller::Outcome ModulePoller::WriteOutput(const PendingWrite& w) {
   } else {
     track.write_failed = true;
     track.last_error = WithContext(st, what);
-    if (!track.retry_due) track.retry_due = now + track.retry_delay_ns;
     ReportOutput(w.index, OutputReport::Kind::kWriteFailed, w.on, track.last_error);
-    NoteOutputFailure(w.index);
+    // Refused: re-asserted after the backoff, and a failure towards kFault. Not answered: the
+    // write stays queued (Step) and the module soon goes offline and re-asserts on reconnect;
+    // device.offline tells that story, it is no output fault.
+    if (o == Outcome::kRefused) {
+      if (!track.retry_due) track.retry_due = now + track.retry_delay_ns;
+      NoteOutputFailure(w.index);
+    }
   }
   return o;
 }
@@ -357,12 +362,13 @@ void ModulePoller::NoteOutputFailure(size_t index) {
   ++t.failures;
   if (t.failures >= config_.fault_after && !t.fault) {
     t.fault = true;
-    Status why = t.last_error.ok() ? Status::FailedPrecondition(
-                                         "modbus module '" + config_.id + "': output '" +
+    Status why =
+        t.last_error.ok()
+            ? Status::FailedPrecondition("modbus module '" + config_.id + "': output '" +
                                          config_.outputs[index].name + "' reads back " +
                                          (t.read_back ? (*t.read_back ? "on" : "off") : "nothing") +
                                          ", wanted " + (*desired_[index] ? "on" : "off"))
-                                   : t.last_error;
+            : t.last_error;
     ReportOutput(index, OutputReport::Kind::kFault, t.read_back.value_or(false), why);
   }
 }
@@ -591,11 +597,12 @@ ModuleHealth ModbusModule::Health() const {
   return health_;
 }
 
-int64_t ModbusModule::GuardedStep() {
+int64_t ModbusModule::GuardedStep(const std::deque<std::pair<size_t, bool>>& requests) {
   // The thread boundary: nothing thrown below may end the process (std::terminate). The module is
   // marked failed (offline, retried after its backoff); the gateway and other modules go on.
   std::string what;
   try {
+    for (const auto& [index, on] : requests) poller_->RequestOutput(index, on);
     return poller_->Step();
   } catch (const std::exception& e) {
     what = std::string("exception in the module thread: ") + e.what();
@@ -620,9 +627,8 @@ void ModbusModule::Run() {
       if (stop_) break;
       batch.swap(requests_);
     }
-    for (const auto& [index, on] : batch) poller_->RequestOutput(index, on);
+    const int64_t next = GuardedStep(batch);
     batch.clear();
-    const int64_t next = GuardedStep();
     std::unique_lock lock(mu_);
     health_ = poller_->health();
     if (stop_ || !requests_.empty()) continue;

@@ -40,16 +40,17 @@
 //    `reassert_min` later, doubling up to `reassert_max`, until the read-back matches; the first
 //    failure of a streak goes to `on_error`, and after `fault_after` consecutive failed attempts
 //    `on_output` reports kFault (once), then kFaultCleared when the read-back matches again.
-//    Every write outcome and read-back worth knowing goes to `on_output` (OutputReport). Other non-OK statuses from the link (InvalidArgument) are reported like exceptions.
+//    Every write outcome and read-back worth knowing goes to `on_output` (OutputReport). Other
+//    non-OK statuses from the link (InvalidArgument) are reported like exceptions.
 //  - Outputs: SetOutput() records the desired state and queues a write, done before the next poll.
 //    Every request is written in order (an on-then-off pulse is not merged away) while online;
 //    while offline only the desired state is kept and re-asserted on reconnect. A coil is written
 //    with FC05; a holding-register bit read-modify-write on the cached register value (read with
 //    FC03 when not cached; the cache is dropped at each reconnect), then FC06.
 //  - Watchdog: when configured, written after each connect and then every `period` (a value to a
-//    holding register, or a toggled heartbeat coil: see Watchdog), so a module with a host watchdog drops its outputs when
-//    the gateway dies. Stop() writes only what the owner asked for before it (the watchdog is what
-//    protects a host that died without stopping).
+//    holding register, or a toggled heartbeat coil: see Watchdog), so a module with a host watchdog
+//    drops its outputs when the gateway dies. Stop() writes only what the owner asked for before it
+//    (the watchdog is what protects a host that died without stopping).
 #pragma once
 
 #include <chrono>
@@ -312,9 +313,10 @@ class ModbusModule {
 
  private:
   void Run();
-  // poller_->Step() with every exception caught (the thread boundary): logged, the module marked
-  // failed (ModulePoller::Fail), the next step after backoff_min.
-  int64_t GuardedStep();
+  // Hands `requests` to the poller and runs poller_->Step(), with every exception caught (the
+  // thread boundary): logged, the module marked failed (ModulePoller::Fail), the next step after
+  // backoff_min.
+  int64_t GuardedStep(const std::deque<std::pair<size_t, bool>>& requests);
   // On the module thread: refreshes the health snapshot, then posts `task`.
   void Publish(std::function<void()> task);
   int64_t NowNs() const;

@@ -151,25 +151,26 @@ void DoorIo::Apply(const config::Config& config) {
     std::string lock = door.io.lock;
     std::string id = dc.id;
     lock_points_[lock] = id;
-    gateway_.SetReportingActuator(id, [this, id, lock](std::chrono::milliseconds ms,
-                                                       core::Gateway::LockReport report)
-                                          -> lintel::Status {
-      auto [module, point] = Split(lock);
-      auto m = modules_.find(module);
-      if (m == modules_.end() || !m->second->online()) {
-        return lintel::Status::Unavailable("io module " + module + " of door " + id +
-                                           " is offline");
-      }
-      Door& d = doors_.at(id);
-      const bool was_released = d.machine.lock_released();
-      d.unlock_reports.push_back(std::move(report));
-      After(d, d.machine.Unlock(NowMs(), ms.count()));
-      // Already released and read back so (a running pulse, an unlocked mode): nothing to wait
-      // for. Else the module's reports answer it (OnOutput), or the pulse's end does (After).
-      if (was_released && d.lock_read_back == true) ResolveUnlocks(d, true);
-      if (!d.machine.lock_released()) ResolveUnlocks(d, false);  // locked down: never released
-      return lintel::Status::Ok();
-    });
+    gateway_.SetReportingActuator(
+        id,
+        [this, id, lock](std::chrono::milliseconds ms,
+                         core::Gateway::LockReport report) -> lintel::Status {
+          auto [module, point] = Split(lock);
+          auto m = modules_.find(module);
+          if (m == modules_.end() || !m->second->online()) {
+            return lintel::Status::Unavailable("io module " + module + " of door " + id +
+                                               " is offline");
+          }
+          Door& d = doors_.at(id);
+          const bool was_released = d.machine.lock_released();
+          d.unlock_reports.push_back(std::move(report));
+          After(d, d.machine.Unlock(NowMs(), ms.count()));
+          // Already released and read back so (a running pulse, an unlocked mode): nothing to wait
+          // for. Else the module's reports answer it (OnOutput), or the pulse's end does (After).
+          if (was_released && d.lock_read_back == true) ResolveUnlocks(d, true);
+          if (!d.machine.lock_released()) ResolveUnlocks(d, false);  // locked down: never released
+          return lintel::Status::Ok();
+        });
     After(door, {});  // the lock starts locked, whatever the module held before
   }
   if (!site_io_.fire_release.empty())

@@ -88,8 +88,8 @@ class DoorIo {
     bool lock_fault = false;                        // device.fault on the lock point
     // Grants waiting to learn what the lock did (core::Gateway::LockReport).
     std::vector<core::Gateway::LockReport> unlock_reports;
-    bool unlock_acked = false;           // the module acknowledged a release write since
-    bool read_back_after_ack = false;    // and a read-back came after that write
+    bool unlock_acked = false;         // the module acknowledged a release write since
+    bool read_back_after_ack = false;  // and a read-back came after that write
   };
   struct Route {
     enum class Kind { kContact, kRex, kFire, kTamper } kind;

@@ -253,9 +253,9 @@ TEST_F(DoorIo, Issue10ARefusedRelockIsWrittenAgainAndStatusShowsTheReadBack) {
   EXPECT_EQ(seq[2]["relay"], "off");
   EXPECT_LT(seq[2]["t_ms"].get<int64_t>() - seq[1]["t_ms"].get<int64_t>(), 1000)
       << "re-asserted within the backoff, not at the next grant";
-  ASSERT_TRUE(testing::WaitFor(
-      [&] { return Status()["door_io"]["doors"]["front"]["lock"] == "locked"; },
-      std::chrono::seconds(5)));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return Status()["door_io"]["doors"]["front"]["lock"] == "locked"; },
+                       std::chrono::seconds(5)));
   json st = Status()["door_io"];
   EXPECT_EQ(st["doors"]["front"]["wanted"], "locked");
   EXPECT_EQ(st["modules"]["io1"]["outputs"]["front-lock"]["read_back"], "off");
@@ -275,8 +275,9 @@ TEST_F(DoorIo, Issue10ARefusedUnlockIsJournaledUnlockFailedWithADeviceFault) {
   json granted = WaitEvent("access.granted");
   EXPECT_EQ(granted["lock"], "unlock_failed") << granted.dump();
   EXPECT_EQ(WaitEvent("device.fault_cleared")["door"], "front") << "locked, as wanted again";
-  EXPECT_TRUE(SimLines([](const json& j) { return j.value("coil", -1) == 16 && j.contains("relay"); })
-                  .empty())
+  EXPECT_TRUE(SimLines([](const json& j) {
+                return j.value("coil", -1) == 16 && j.contains("relay");
+              }).empty())
       << "the relay never moved";
 }
 

@@ -195,10 +195,10 @@ TEST(IoConfig, Issue10AWatchdogIsARegisterWithAValueOrAHeartbeatCoil) {
   EXPECT_EQ(c.io_modules[0].watchdog_address, -1);
   EXPECT_EQ(c.io_modules[0].watchdog_every_ms, 500);
   EXPECT_EQ(Load(std::string(kModule) + kDoors).io_modules[0].watchdog_coil, -1);
-  EXPECT_THAT(
-      Problems(std::string(kModule) + "    watchdog: {coil: 30, register: 256, value: 1}\n" + kDoors),
-      ElementsAre(HasSubstr("watchdog needs one of register"),
-                  HasSubstr("watchdog.value goes with register")));
+  EXPECT_THAT(Problems(std::string(kModule) +
+                       "    watchdog: {coil: 30, register: 256, value: 1}\n" + kDoors),
+              ElementsAre(HasSubstr("watchdog needs one of register"),
+                          HasSubstr("watchdog.value goes with register")));
   EXPECT_THAT(Problems(std::string(kModule) + "    watchdog: {coil: 16}\n" + kDoors),
               ElementsAre("13:22: watchdog.coil 16 is also point lock: the heartbeat needs a coil "
                           "of its own"));

@@ -217,7 +217,8 @@ TEST_F(GatewayTest, Issue10AReportingActuatorsOutcomeIsTheJournaledLock) {
   });
   rules::Request at_front{"front", "front-keypad", rules::PinPresented("2468")};
   bool fed_back = false;
-  EXPECT_TRUE(g->Admit(at_front, "wiegand", [&](const rules::Decision&) { fed_back = true; }).granted);
+  EXPECT_TRUE(
+      g->Admit(at_front, "wiegand", [&](const rules::Decision&) { fed_back = true; }).granted);
   EXPECT_TRUE(fed_back) << "the reader's feedback does not wait for the hardware";
   json last = Call(*g, {{"cmd", "events.tail"}, {"n", 1}})["events"][0];
   EXPECT_NE(last["type"], "access.granted") << "not journaled before the outcome is known";

@@ -41,8 +41,8 @@ class FakeModule final : public IoModule {
     const bool now = relays[p];
     post_([alive = alive_, f = events_.on_output, p, active, refused, now] {
       if (!*alive || !f) return;  // like the real adapter: dropped once the module is gone
-      f(p, {refused ? OutputEvent::Kind::kWriteFailed : OutputEvent::Kind::kWritten, active,
-            active, 0, refused ? "modbus exception 6" : ""});
+      f(p, {refused ? OutputEvent::Kind::kWriteFailed : OutputEvent::Kind::kWritten, active, active,
+            0, refused ? "modbus exception 6" : ""});
       f(p, {OutputEvent::Kind::kReadBack, now, active, 0, ""});
     });
   }
@@ -84,15 +84,13 @@ class DoorsTest : public ::testing::Test {
     ASSERT_TRUE(g.ok()) << g.status().ToString();
     gw_ = std::move(*g);
     Import(json::array());
-    doors_ = std::make_unique<DoorIo>(*loop_, clock_, *gw_,
-                                      [this](const config::IoModuleConfig& m, IoEvents ev) {
-                                        auto f = std::make_unique<FakeModule>(
-                                            std::move(ev), [this](std::function<void()> task) {
-                                              loop_->Post(std::move(task));
-                                            });
-                                        modules_[m.id] = f.get();
-                                        return f;
-                                      });
+    doors_ = std::make_unique<DoorIo>(
+        *loop_, clock_, *gw_, [this](const config::IoModuleConfig& m, IoEvents ev) {
+          auto f = std::make_unique<FakeModule>(
+              std::move(ev), [this](std::function<void()> task) { loop_->Post(std::move(task)); });
+          modules_[m.id] = f.get();
+          return f;
+        });
     doors_->Apply(config_);
     Settle();
   }

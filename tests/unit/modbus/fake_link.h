@@ -35,7 +35,7 @@ struct FakeDevice {
   std::map<uint16_t, RefuseWrites> refuse_writes;
   std::map<uint16_t, bool> stuck;  // a coil whose writes are acknowledged but change nothing
   int throw_next = 0;              // the next N requests throw std::runtime_error (a bug)
-  std::vector<std::string> log;                          // "connect", "read coil 0+8", ...
+  std::vector<std::string> log;    // "connect", "read coil 0+8", ...
   bool connected = false;
   int connects = 0;
   std::vector<std::chrono::steady_clock::time_point> connect_at;  // every attempt (with a clock)
@@ -160,7 +160,8 @@ class FakeLink final : public ModbusLink {
     std::lock_guard l(d_->mu);
     std::string what = "write coil " + std::to_string(a) + " " + (on ? "1" : "0");
     LINTEL_RETURN_IF_ERROR(Check(Table::kCoil, a, 1, what));
-    if (auto it = d_->refuse_writes.find(a); it != d_->refuse_writes.end() && it->second.count > 0) {
+    if (auto it = d_->refuse_writes.find(a);
+        it != d_->refuse_writes.end() && it->second.count > 0) {
       --it->second.count;
       return ExceptionStatus(it->second.code, "fake: " + what);
     }

@@ -411,7 +411,8 @@ TEST(ModbusModuleOverTcp, Issue10ARefusedRelockIsWrittenAgainUntilTheCoilReadsBa
   };
   cb.on_error = [&](const Status& st) { events.push_back("error: " + st.message()); };
   cb.on_output = [&](const std::string& n, const OutputReport& r) {
-    if (r.kind == OutputReport::Kind::kReadBack) events.push_back(n + " reads " + (r.value ? "1" : "0"));
+    if (r.kind == OutputReport::Kind::kReadBack)
+      events.push_back(n + " reads " + (r.value ? "1" : "0"));
     if (r.kind == OutputReport::Kind::kWriteFailed) events.push_back(n + " refused");
   };
   auto count = [&](const std::string& e) { return std::count(events.begin(), events.end(), e); };

@@ -88,7 +88,8 @@ class PollerTest : public ::testing::Test {
   std::vector<std::string> TakeEvents() { return std::exchange(events_, {}); }
   std::vector<std::string> TakeOutputs() { return std::exchange(outputs_, {}); }
   // The times (ms since start) of the writes `write` in the device's log so far.
-  std::vector<int64_t> WriteTimes(const std::vector<std::string>& outputs, const std::string& what) {
+  std::vector<int64_t> WriteTimes(const std::vector<std::string>& outputs,
+                                  const std::string& what) {
     std::vector<int64_t> out;
     for (const std::string& o : outputs) {
       if (o.rfind(what, 0) == 0) out.push_back(std::stoll(o.substr(o.find('@') + 1)));
@@ -453,9 +454,10 @@ TEST_F(PollerTest, Issue10AnOutputThatStaysWrongIsAFaultAfterThreeAttemptsWithBo
   RunFor(2100ms);
   EXPECT_FALSE(dev_->Coil(16));
   out = TakeOutputs();
-  EXPECT_NE(std::find_if(out.begin(), out.end(),
-                         [](const std::string& o) { return o.rfind("strike fault_cleared 0", 0) == 0; }),
-            out.end());
+  EXPECT_NE(
+      std::find_if(out.begin(), out.end(),
+                   [](const std::string& o) { return o.rfind("strike fault_cleared 0", 0) == 0; }),
+      out.end());
   EXPECT_FALSE(poller_->health().outputs[0].fault);
   EXPECT_EQ(poller_->health().outputs[0].failures, 0);
 }

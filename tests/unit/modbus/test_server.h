@@ -154,7 +154,8 @@ class TestServer {
       std::lock_guard l(mu_);
       const int h = modbus_get_header_length(ctx_);
       if (mode_ == Mode::kNormal && refuse_count_ > 0 && rc >= h + 3 &&
-          req[h] == MODBUS_FC_WRITE_SINGLE_COIL && ((req[h + 1] << 8) | req[h + 2]) == refuse_address_) {
+          req[h] == MODBUS_FC_WRITE_SINGLE_COIL &&
+          ((req[h + 1] << 8) | req[h + 2]) == refuse_address_) {
         --refuse_count_;
         ++refused_;
         modbus_reply_exception(ctx_, req, static_cast<unsigned>(refuse_code_));
