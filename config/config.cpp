@@ -1059,7 +1059,7 @@ constexpr std::string_view kModuleTypes[] = {"modbus"};
 constexpr std::string_view kTcpKeys[] = {"host", "port"};
 constexpr std::string_view kRtuKeys[] = {"device", "baud", "parity"};
 constexpr std::string_view kParities[] = {"none", "even", "odd"};
-constexpr std::string_view kWatchdogKeys[] = {"register", "value", "every_ms"};
+constexpr std::string_view kWatchdogKeys[] = {"register", "value", "coil", "every_ms"};
 constexpr std::string_view kPointKeys[] = {"name",           "coil", "input",   "holding",
                                            "input_register", "bit",  "inverted"};
 
@@ -1119,9 +1119,28 @@ void ParseModule(Loader& l, MapWalker& w) {
   if (auto v = w.Int("timeout_ms", Need::kOptional, 10, 5000)) m.timeout_ms = v->value;
   if (auto v = w.Int("poll_ms", Need::kOptional, 10, 10000)) m.poll_ms = v->value;
   if (auto v = w.Int("debounce_ms", Need::kOptional, 0, 5000)) m.debounce_ms = v->value;
+  std::optional<Pos> watchdog_coil_pos;
   w.Mapping("watchdog", Need::kOptional, kWatchdogKeys, [&](MapWalker& wd) {
-    if (auto v = wd.Int("register", Need::kRequired, 0, 65535)) m.watchdog_address = v->value;
-    if (auto v = wd.Int("value", Need::kRequired, 0, 65535)) m.watchdog_value = v->value;
+    // Either a holding register written with `value` (the module's own host watchdog), or a coil
+    // toggled as a heartbeat (coil-only modules have no watchdog register: they refuse one).
+    if (auto v = wd.Int("coil", Need::kOptional, 0, 65535)) {
+      m.watchdog_coil = v->value;
+      watchdog_coil_pos = v->pos;
+      if (auto r = wd.Int("register", Need::kOptional, 0, 65535)) {
+        l.problems.Add(r->pos,
+                       "watchdog needs one of register (a holding register with `value`, the "
+                       "module's host watchdog) or coil (a heartbeat coil, toggled), not both");
+      }
+      if (auto r = wd.Int("value", Need::kOptional, 0, 65535)) {
+        l.problems.Add(r->pos, "watchdog.value goes with register; a coil watchdog is toggled");
+      }
+    } else {
+      if (auto v = wd.Int("register", Need::kRequired, 0, 65535,
+                          " (or coil: N for a module without a watchdog register)")) {
+        m.watchdog_address = v->value;
+      }
+      if (auto v = wd.Int("value", Need::kRequired, 0, 65535)) m.watchdog_value = v->value;
+    }
     if (auto v = wd.Int("every_ms", Need::kOptional, 50, 60000)) m.watchdog_every_ms = v->value;
   });
   std::map<std::string, Pos, std::less<>> names;
@@ -1162,6 +1181,15 @@ void ParseModule(Loader& l, MapWalker& w) {
     if (auto v = p.Bool("inverted", Need::kOptional)) point.inverted = v->value;
     m.points.push_back(std::move(point));
   });
+  if (watchdog_coil_pos) {
+    for (const IoPointConfig& p : m.points) {
+      if (p.table == IoTable::kCoil && p.address == m.watchdog_coil) {
+        l.problems.Add(*watchdog_coil_pos, "watchdog.coil " + std::to_string(m.watchdog_coil) +
+                                               " is also point " + p.name +
+                                               ": the heartbeat needs a coil of its own");
+      }
+    }
+  }
   l.config.io_modules.push_back(std::move(m));
 }
 
@@ -1183,9 +1211,9 @@ constexpr std::string_view kDoorModes[] = {"normal", "locked_down", "unlocked"};
 constexpr std::string_view kOnOff[] = {"on", "off"};
 // The events an automation can react to.
 constexpr std::string_view kAutomationEvents[] = {
-    "door.forced", "door.held_open", "door.held_open_warning", "door.opened", "door.closed",
-    "door.rex",    "device.offline", "device.online",          "tamper",      "fire.release",
-    "fire.cleared"};
+    "door.forced",  "door.held_open", "door.held_open_warning", "door.opened", "door.closed",
+    "door.rex",     "device.offline", "device.online",          "tamper",      "fire.release",
+    "fire.cleared", "device.fault",   "device.fault_cleared"};
 
 rules::DoorModeKind ModeOf(std::string_view s) {
   return s == "locked_down" ? rules::DoorModeKind::kLockedDown
@@ -1588,7 +1616,7 @@ std::string Summarize(const Config& c) {
                     : "tcp " + m.host + ":" + std::to_string(m.port))
           << " unit " << m.unit_id << ", "
           << Plural(static_cast<int64_t>(m.points.size()), "point", "points")
-          << (m.watchdog_address >= 0 ? ", watchdog" : "") << ")";
+          << (m.watchdog_address >= 0 || m.watchdog_coil >= 0 ? ", watchdog" : "") << ")";
     }
     std::vector<std::string> wired;
     for (const DoorConfig& d : c.doors) {

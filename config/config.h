@@ -83,6 +83,8 @@ struct IoModuleConfig {
   int32_t watchdog_address = -1;
   int32_t watchdog_value = 0;
   int32_t watchdog_every_ms = 1000;
+  // Or a heartbeat coil toggled every `every_ms` (modules without a watchdog register). -1: none.
+  int32_t watchdog_coil = -1;
   std::vector<IoPointConfig> points;
   friend bool operator==(const IoModuleConfig&, const IoModuleConfig&) = default;
 };

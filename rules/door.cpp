@@ -1,8 +1,34 @@
 #include "rules/door.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace lintel::rules {
+
+namespace {
+constexpr std::pair<DoorEventType, std::string_view> kDoorEventNames[] = {
+    {DoorEventType::kOpened, "door.opened"},
+    {DoorEventType::kClosed, "door.closed"},
+    {DoorEventType::kForced, "door.forced"},
+    {DoorEventType::kRex, "door.rex"},
+    {DoorEventType::kHeldOpenWarning, "door.held_open_warning"},
+    {DoorEventType::kHeldOpen, "door.held_open"},
+};
+}  // namespace
+
+std::string_view DoorEventName(DoorEventType type) {
+  for (const auto& [t, name] : kDoorEventNames) {
+    if (t == type) return name;
+  }
+  return "door.unknown";
+}
+
+std::optional<DoorEventType> ParseDoorEventType(std::string_view name) {
+  for (const auto& [t, n] : kDoorEventNames) {
+    if (n == name) return t;
+  }
+  return std::nullopt;
+}
 
 void DoorMachine::Pulse(int64_t now_ms, int64_t duration_ms) {
   int64_t until = now_ms + std::max<int64_t>(duration_ms, 0);
@@ -35,7 +61,7 @@ std::vector<DoorEvent> DoorMachine::Rex(int64_t now_ms) {
   last_rex_ = now_ms;
   if (settings_.unlock_on_rex) Pulse(now_ms, settings_.rex_unlock_ms);
   Update(now_ms);
-  return {{"door.rex"}};
+  return {{DoorEventType::kRex}};
 }
 
 std::vector<DoorEvent> DoorMachine::Contact(bool open, int64_t now_ms) {
@@ -44,14 +70,14 @@ std::vector<DoorEvent> DoorMachine::Contact(bool open, int64_t now_ms) {
   open_ = open;
   if (open) {
     bool recent_rex = last_rex_ && now_ms - *last_rex_ <= settings_.rex_grace_ms;
-    events.push_back({"door.opened"});
-    if (!lock_released_ && !recent_rex) events.push_back({"door.forced"});
+    events.push_back({DoorEventType::kOpened});
+    if (!lock_released_ && !recent_rex) events.push_back({DoorEventType::kForced});
     opened_at_ = now_ms;
     warning_reported_ = false;
     held_reported_ = false;
     if (pulse_until_) opened_in_pulse_ = true;
   } else {
-    events.push_back({"door.closed", held_reported_});
+    events.push_back({DoorEventType::kClosed, held_reported_});
     opened_at_.reset();
     warning_reported_ = false;
     held_reported_ = false;
@@ -93,11 +119,11 @@ std::vector<DoorEvent> DoorMachine::Tick(int64_t now_ms) {
     if (settings_.held_warning_ms > 0 && !warning_reported_ && open_for >= warn_at &&
         open_for < settings_.held_open_ms) {
       warning_reported_ = true;
-      events.push_back({"door.held_open_warning"});
+      events.push_back({DoorEventType::kHeldOpenWarning});
     }
     if (open_for >= settings_.held_open_ms) {
       held_reported_ = true;
-      events.push_back({"door.held_open"});
+      events.push_back({DoorEventType::kHeldOpen});
     }
   }
   return events;

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rules/model.h"
@@ -46,8 +47,21 @@ struct DoorSettings {
   bool has_contact = true;   // a position contact is wired (else: no forced/held/opened)
 };
 
+// The kinds of door event; DoorEventName() gives the journal's (and the cloud contract's) type.
+enum class DoorEventType : uint8_t {
+  kOpened,           // "door.opened"
+  kClosed,           // "door.closed"
+  kForced,           // "door.forced"
+  kRex,              // "door.rex"
+  kHeldOpenWarning,  // "door.held_open_warning"
+  kHeldOpen,         // "door.held_open"
+};
+std::string_view DoorEventName(DoorEventType type);
+// The type named `name` (DoorEventName's inverse); nullopt for any other string.
+std::optional<DoorEventType> ParseDoorEventType(std::string_view name);
+
 struct DoorEvent {
-  std::string type;       // "door.opened", "door.forced", ...
+  DoorEventType type;
   bool was_held = false;  // door.closed after door.held_open
   friend bool operator==(const DoorEvent&, const DoorEvent&) = default;
 };

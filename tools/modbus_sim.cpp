@@ -115,6 +115,7 @@ enum class Verb {
   kTamper,
   kOffline,
   kException,
+  kRefuse,
   kDelay,
   kState,
   kQuit
@@ -123,8 +124,11 @@ enum class Verb {
 struct Command {
   Verb verb = Verb::kState;
   int door = -1;
-  int64_t value = 0;  // hold: ms; exception: code (0 = off); delay: ms
-  bool on = false;    // auto, fire, tamper, offline
+  int64_t value = 0;         // hold: ms; exception, refuse: code (0 = off); delay: ms
+  int64_t address = -1;      // refuse: the coil
+  int64_t count = 0;         // refuse: how many writes
+  std::optional<bool> only;  // refuse: only writes of this value (nullopt: any)
+  bool on = false;           // auto, fire, tamper, offline
   bool no_open = false;
   std::string text;  // the command as given, whitespace normalised
 };
@@ -152,7 +156,8 @@ Result<bool> ParseOnOff(const std::string& s, const std::string& verb) {
 
 constexpr const char* kCommandHelp =
     "open D | close D | force D | hold D MS | rex D [--no-open] | auto D on|off | fire on|off | "
-    "tamper on|off | offline on|off | exception CODE|off | delay MS | state | quit";
+    "tamper on|off | offline on|off | exception CODE|off | refuse COIL CODE N [on|off] | "
+    "delay MS | state | quit";
 
 Result<Command> ParseCommand(std::string_view line, int doors) {
   std::vector<std::string> w;
@@ -224,6 +229,22 @@ Result<Command> ParseCommand(std::string_view line, int doors) {
       Result<int64_t> code = ParseInt(w[1], 1, MODBUS_EXCEPTION_MAX - 1, "exception CODE");
       if (!code.ok()) return code.status();
       c.value = *code;
+    }
+  } else if (verb == "refuse") {
+    c.verb = Verb::kRefuse;
+    LINTEL_RETURN_IF_ERROR(args(3, 4));
+    Result<int64_t> coil = ParseInt(w[1], 0, 65535, "refuse COIL");
+    if (!coil.ok()) return coil.status();
+    Result<int64_t> code = ParseInt(w[2], 0, MODBUS_EXCEPTION_MAX - 1, "refuse CODE");
+    if (!code.ok()) return code.status();
+    Result<int64_t> n = ParseInt(w[3], 0, 1'000'000, "refuse N");
+    if (!n.ok()) return n.status();
+    c.address = *coil;
+    c.value = *code;
+    c.count = *n;
+    if (w.size() == 5) {
+      LINTEL_RETURN_IF_ERROR(on_off(4));
+      c.only = c.on;
     }
   } else if (verb == "delay") {
     c.verb = Verb::kDelay;
@@ -643,6 +664,19 @@ class Simulator {
     if (exception == 0 && TouchesMissingRegister(req, offset)) {
       exception = MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS;
     }
+    if (exception == 0 && r.fc == MODBUS_FC_WRITE_SINGLE_COIL) {
+      auto it = refuse_.find(r.addr);
+      const bool on = req[offset + 3] == 0xFF;
+      if (it != refuse_.end() && it->second.count > 0 &&
+          (!it->second.only || *it->second.only == on)) {
+        exception = it->second.code;
+        if (--it->second.count == 0) refuse_.erase(it);
+        Event({{"refused", "write"},
+               {"coil", r.addr},
+               {"value", on ? "on" : "off"},
+               {"exception", exception}});
+      }
+    }
     int rc = 0;
     if (exception != 0) {
       if (o_.verbose) Event(RequestLine(r, "exception", exception));
@@ -842,6 +876,14 @@ class Simulator {
       case Verb::kException:
         exception_ = static_cast<int>(c.value);
         break;
+      case Verb::kRefuse:
+        if (c.count == 0 || c.value == 0) {
+          refuse_.erase(static_cast<int>(c.address));
+        } else {
+          refuse_[static_cast<int>(c.address)] = {static_cast<int>(c.value),
+                                                  static_cast<int>(c.count), c.only};
+        }
+        break;
       case Verb::kDelay:
         delay_ms_ = c.value;
         break;
@@ -1032,6 +1074,13 @@ class Simulator {
 
   bool offline_ = false;
   int exception_ = 0;
+  // `refuse`: coil -> the next `count` FC05 writes (of `only`, if set) get exception `code`.
+  struct Refusal {
+    int code = 0;
+    int count = 0;
+    std::optional<bool> only;
+  };
+  std::map<int, Refusal> refuse_;
   int64_t delay_ms_ = 0;
   bool watchdog_expired_ = false;
   std::optional<EventLoop::TimerId> watchdog_timer_;

@@ -51,7 +51,8 @@ class LibModbusLink final : public ModbusLink {
     std::vector<uint8_t> bits(count);
     const int rc = table == Table::kCoil ? modbus_read_bits(ctx_, start, count, bits.data())
                                          : modbus_read_input_bits(ctx_, start, count, bits.data());
-    if (rc != count) return Failure(rc, "read " + What(table, start, count));
+    const int err = errno;  // before anything else can touch it (the message allocates)
+    if (rc != count) return Failure(rc, err, "read " + What(table, start, count));
     for (uint8_t& b : bits) b = b ? 1 : 0;
     return bits;
   }
@@ -67,23 +68,27 @@ class LibModbusLink final : public ModbusLink {
     const int rc = table == Table::kHoldingRegister
                        ? modbus_read_registers(ctx_, start, count, regs.data())
                        : modbus_read_input_registers(ctx_, start, count, regs.data());
-    if (rc != count) return Failure(rc, "read " + What(table, start, count));
+    const int err = errno;
+    if (rc != count) return Failure(rc, err, "read " + What(table, start, count));
     return regs;
   }
 
   Status WriteCoil(uint16_t address, bool on) override {
     const int rc = modbus_write_bit(ctx_, address, on ? 1 : 0);
+    const int err = errno;
     if (rc != 1) {
-      return Failure(rc, "write coil " + std::to_string(address) + (on ? " on" : " off"));
+      return Failure(rc, err, "write coil " + std::to_string(address) + (on ? " on" : " off"));
     }
     return Status::Ok();
   }
 
   Status WriteRegister(uint16_t address, uint16_t value) override {
     const int rc = modbus_write_register(ctx_, address, value);
+    const int err = errno;
     if (rc != 1) {
       return Failure(
-          rc, "write holding_register " + std::to_string(address) + " = " + std::to_string(value));
+          rc, err,
+          "write holding_register " + std::to_string(address) + " = " + std::to_string(value));
     }
     return Status::Ok();
   }
@@ -103,11 +108,12 @@ class LibModbusLink final : public ModbusLink {
     return Status::Ok();
   }
 
-  // A call that returned `rc` (-1, or a count other than the one asked for). Exception replies
-  // are FailedPrecondition; everything else means the module did not answer properly: drop any
-  // late or partial reply so the next request starts clean.
-  Status Failure(int rc, const std::string& what) {
-    const int err = rc == -1 ? errno : EMBBADDATA;
+  // A call that returned `rc` (-1, or a count other than the one asked for) with `call_errno`,
+  // errno as read right after the call (building `what` allocates, and a successful call may
+  // change errno). Exception replies are FailedPrecondition; everything else means the module did
+  // not answer properly: drop any late or partial reply so the next request starts clean.
+  Status Failure(int rc, int call_errno, const std::string& what) {
+    const int err = rc == -1 ? call_errno : EMBBADDATA;
     if (err >= MODBUS_ENOBASE && err < MODBUS_ENOBASE + MODBUS_EXCEPTION_MAX) {
       return ExceptionStatus(err - MODBUS_ENOBASE, describe_ + ": " + what);
     }
@@ -128,8 +134,9 @@ Status Configure(modbus_t* ctx, const TransportConfig& config) {
       modbus_set_response_timeout(ctx, sec, usec) == -1 ||
       modbus_set_byte_timeout(ctx, sec, usec) == -1 ||
       modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_NONE) == -1) {
+    const int err = errno;
     return Status::InvalidArgument(DescribeTransport(config) +
-                                   ": libmodbus refused the settings: " + modbus_strerror(errno));
+                                   ": libmodbus refused the settings: " + modbus_strerror(err));
   }
   return Status::Ok();
 }
@@ -187,16 +194,19 @@ std::string DescribeTransport(const TransportConfig& config) {
 Result<std::unique_ptr<ModbusLink>> MakeLibModbusLink(const TransportConfig& config) {
   LINTEL_RETURN_IF_ERROR(CheckTransport(config));
   modbus_t* ctx = nullptr;
+  int err = 0;
   if (config.kind == TransportConfig::kTcp) {
     const std::string port = std::to_string(config.port);
     ctx = modbus_new_tcp_pi(config.host.c_str(), port.c_str());
+    err = errno;  // before `port` is freed
   } else {
     ctx = modbus_new_rtu(config.device.c_str(), config.baud, config.parity, config.data_bits,
                          config.stop_bits);
+    err = errno;
   }
   if (ctx == nullptr) {
     return Status::IoError(DescribeTransport(config) +
-                           ": libmodbus context: " + modbus_strerror(errno));
+                           ": libmodbus context: " + modbus_strerror(err));
   }
   Status st = Configure(ctx, config);
   if (!st.ok()) {
@@ -219,9 +229,10 @@ Result<std::unique_ptr<ModbusLink>> MakeLibModbusLinkOnSocket(const TransportCon
     return st;
   }
   modbus_t* ctx = modbus_new_tcp("127.0.0.1", c.port);
+  const int err = errno;
   if (ctx == nullptr) {
     ::close(fd);
-    return Status::IoError(DescribeTransport(c) + ": libmodbus context: " + modbus_strerror(errno));
+    return Status::IoError(DescribeTransport(c) + ": libmodbus context: " + modbus_strerror(err));
   }
   st = Configure(ctx, c);
   if (!st.ok()) {

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cassert>
+#include <exception>
 #include <set>
+
+#include "gateway/base/log.h"
 
 namespace lintel::modbus {
 namespace {
@@ -49,8 +52,21 @@ Status CheckModuleConfig(const ModuleConfig& config) {
   if (config.backoff_min.count() <= 0 || config.backoff_max < config.backoff_min) {
     return Status::InvalidArgument(where + "backoff must be 0 < min <= max");
   }
+  if (config.reassert_min.count() <= 0 || config.reassert_max < config.reassert_min) {
+    return Status::InvalidArgument(where + "re-assert backoff must be 0 < min <= max");
+  }
+  if (config.fault_after < 1) return Status::InvalidArgument(where + "fault_after must be >= 1");
   if (config.watchdog && config.watchdog->period.count() <= 0) {
     return Status::InvalidArgument(where + "watchdog period must be > 0");
+  }
+  if (config.watchdog && config.watchdog->kind == Watchdog::Kind::kCoil) {
+    for (const NamedPoint& p : config.outputs) {
+      if (p.point.table == Table::kCoil && p.point.address == config.watchdog->register_address) {
+        return Status::InvalidArgument(where + "the watchdog coil " +
+                                       std::to_string(p.point.address) + " is also output '" +
+                                       p.name + "'");
+      }
+    }
   }
   return Status::Ok();
 }
@@ -76,8 +92,14 @@ ModulePoller::ModulePoller(ModuleConfig config, ModbusLink& link, const Clock& c
       backoff_ns_(Ns(config_.backoff_min)),
       debouncers_(config_.inputs.size(), Debouncer(Ns(config_.debounce))),
       desired_(config_.outputs.size()),
+      tracks_(config_.outputs.size()),
       block_error_(blocks_.size()) {
   assert(CheckModuleConfig(config_).ok());
+  for (OutputTrack& t : tracks_) t.retry_delay_ns = Ns(config_.reassert_min);
+  health_.outputs.resize(config_.outputs.size());
+  for (size_t i = 0; i < config_.outputs.size(); ++i) {
+    health_.outputs[i].name = config_.outputs[i].name;
+  }
 }
 
 int64_t ModulePoller::Now() const { return Ns(clock_.Monotonic().time_since_epoch()); }
@@ -92,7 +114,11 @@ std::optional<size_t> ModulePoller::OutputIndex(std::string_view name) const {
 void ModulePoller::RequestOutput(size_t index, bool on) {
   if (index >= desired_.size()) return;
   desired_[index] = on;
+  // A new request is written at once; a re-assert of it starts from the shortest delay.
+  tracks_[index].retry_due.reset();
+  tracks_[index].retry_delay_ns = Ns(config_.reassert_min);
   if (connected_) pending_.push_back({index, on});
+  RefreshOutputHealth();
 }
 
 std::optional<bool> ModulePoller::DesiredOutput(size_t index) const {
@@ -104,6 +130,13 @@ void ModulePoller::Shutdown() {
   connected_ = false;
   pending_.clear();
   next_connect_ns_ = 0;
+}
+
+void ModulePoller::Fail(const Status& why) {
+  Status c = WithContext(why, "failed");
+  ++health_.failures;
+  health_.last_error = c.ToString();
+  GoOffline(c, Now());
 }
 
 int64_t ModulePoller::Step() {
@@ -182,6 +215,12 @@ void ModulePoller::TryConnect(int64_t now) {
   ever_connected_ = true;
   consecutive_failures_ = 0;
   for (Debouncer& d : debouncers_) d.Reset();
+  for (OutputTrack& t : tracks_) {
+    t.read_back.reset();
+    t.report_read_back = true;  // the first reading after a connect is reported
+    t.retry_due.reset();
+  }
+  watchdog_coil_on_ = true;
   register_cache_.clear();
   std::fill(block_error_.begin(), block_error_.end(), std::string());
   watchdog_error_reported_ = false;
@@ -199,6 +238,8 @@ void ModulePoller::GoOffline(const Status& why, int64_t now) {
   link_.Close();
   connected_ = false;
   pending_.clear();
+  for (OutputTrack& t : tracks_) t.read_back.reset();
+  RefreshOutputHealth();
   consecutive_failures_ = 0;
   next_connect_ns_ = now + backoff_ns_;
   backoff_ns_ = std::min(backoff_ns_ * 2, Ns(config_.backoff_max));
@@ -245,33 +286,158 @@ ModulePoller::Outcome ModulePoller::Classify(const Status& st, const std::string
 
 ModulePoller::Outcome ModulePoller::WriteOutput(const PendingWrite& w) {
   const NamedPoint& out = config_.outputs[w.index];
+  OutputTrack& track = tracks_[w.index];
   const bool raw = w.on != out.point.inverted;
   const std::string what = "output '" + out.name + "' " + (w.on ? "on" : "off");
+  // Only the first failure of a streak is an on_error line; the rest are counted (kFault).
+  const bool report = track.failures == 0 && !track.write_failed;
+  Status st;
   if (out.point.table == Table::kCoil) {
-    return Classify(link_.WriteCoil(out.point.address, raw), what, true);
-  }
-  const uint16_t address = out.point.address;
-  auto it = register_cache_.find(address);
-  if (it == register_cache_.end()) {
-    Result<std::vector<uint16_t>> r = link_.ReadRegisters(Table::kHoldingRegister, address, 1);
-    if (!r.ok()) return Classify(r.status(), what + " (reading the register first)", true);
-    if (r->size() != 1) {
-      return Classify(Status::Unavailable("short register read"), what, true);
+    st = link_.WriteCoil(out.point.address, raw);
+  } else {
+    const uint16_t address = out.point.address;
+    auto it = register_cache_.find(address);
+    if (it == register_cache_.end()) {
+      Result<std::vector<uint16_t>> r = link_.ReadRegisters(Table::kHoldingRegister, address, 1);
+      if (!r.ok()) {
+        st = Status(r.status().code(), "reading the register first: " + r.status().message());
+      } else if (r->size() != 1) {
+        st = Status::Unavailable("short register read");
+      } else {
+        it = register_cache_.emplace(address, (*r)[0]).first;
+      }
     }
-    it = register_cache_.emplace(address, (*r)[0]).first;
+    if (st.ok()) {
+      const auto mask = static_cast<uint16_t>(1u << out.point.bit);
+      const auto value = static_cast<uint16_t>(raw ? (it->second | mask) : (it->second & ~mask));
+      st = link_.WriteRegister(address, value);
+      if (st.ok()) it->second = value;
+    }
   }
-  const auto mask = static_cast<uint16_t>(1u << out.point.bit);
-  const auto value = static_cast<uint16_t>(raw ? (it->second | mask) : (it->second & ~mask));
-  const Outcome o = Classify(link_.WriteRegister(address, value), what, true);
-  if (o == Outcome::kDone) it->second = value;
+  const Outcome o = Classify(st, what, report);
+  const int64_t now = Now();
+  if (o == Outcome::kDone) {
+    track.write_failed = false;
+    track.report_read_back = true;
+    ReportOutput(w.index, OutputReport::Kind::kWritten, w.on);
+  } else {
+    track.write_failed = true;
+    track.last_error = WithContext(st, what);
+    ReportOutput(w.index, OutputReport::Kind::kWriteFailed, w.on, track.last_error);
+    // Refused: re-asserted after the backoff, and a failure towards kFault. Not answered: the
+    // write stays queued (Step) and the module soon goes offline and re-asserts on reconnect;
+    // device.offline tells that story, it is no output fault.
+    if (o == Outcome::kRefused) {
+      if (!track.retry_due) track.retry_due = now + track.retry_delay_ns;
+      NoteOutputFailure(w.index);
+    }
+  }
   return o;
+}
+
+void ModulePoller::ReportOutput(size_t index, OutputReport::Kind kind, bool value, Status error) {
+  RefreshOutputHealth();
+  if (!callbacks_.on_output) return;
+  OutputReport r{kind, value, desired_[index], tracks_[index].failures, std::move(error)};
+  callbacks_.on_output(config_.outputs[index].name, r);
+}
+
+void ModulePoller::RefreshOutputHealth() {
+  for (size_t i = 0; i < tracks_.size(); ++i) {
+    OutputHealth& h = health_.outputs[i];
+    h.wanted = desired_[i];
+    h.read_back = tracks_[i].read_back;
+    h.failures = tracks_[i].failures;
+    h.fault = tracks_[i].fault;
+  }
+}
+
+bool ModulePoller::WritePending(size_t index) const {
+  return std::any_of(pending_.begin(), pending_.end(),
+                     [index](const PendingWrite& w) { return w.index == index; });
+}
+
+void ModulePoller::NoteOutputFailure(size_t index) {
+  OutputTrack& t = tracks_[index];
+  ++t.failures;
+  if (t.failures >= config_.fault_after && !t.fault) {
+    t.fault = true;
+    Status why =
+        t.last_error.ok()
+            ? Status::FailedPrecondition("modbus module '" + config_.id + "': output '" +
+                                         config_.outputs[index].name + "' reads back " +
+                                         (t.read_back ? (*t.read_back ? "on" : "off") : "nothing") +
+                                         ", wanted " + (*desired_[index] ? "on" : "off"))
+            : t.last_error;
+    ReportOutput(index, OutputReport::Kind::kFault, t.read_back.value_or(false), why);
+  }
+}
+
+void ModulePoller::ClearOutputFailures(size_t index) {
+  OutputTrack& t = tracks_[index];
+  const bool was_fault = t.fault;
+  t.failures = 0;
+  t.fault = false;
+  t.write_failed = false;
+  t.retry_due.reset();
+  t.retry_delay_ns = Ns(config_.reassert_min);
+  t.last_error = Status::Ok();
+  if (was_fault) ReportOutput(index, OutputReport::Kind::kFaultCleared, *t.read_back);
+}
+
+void ModulePoller::CheckOutputs(int64_t now, const std::vector<BlockData>& data) {
+  for (size_t i = 0; i < config_.outputs.size(); ++i) {
+    OutputTrack& t = tracks_[i];
+    std::optional<bool> rb = PointValue(config_.outputs[i].point, blocks_, data);
+    if (rb) {
+      const bool report = t.report_read_back || t.read_back != rb;
+      t.read_back = rb;
+      t.report_read_back = false;
+      if (report) ReportOutput(i, OutputReport::Kind::kReadBack, *rb);
+    }
+    if (!desired_[i] || WritePending(i)) continue;
+    const bool wanted = *desired_[i];
+    // Not as wanted: the read-back differs, or (no read-back) the module refused the last write.
+    const bool off_target = rb ? *rb != wanted : t.write_failed;
+    if (!off_target) {
+      if (rb && (t.failures > 0 || t.fault || t.write_failed)) {
+        ClearOutputFailures(i);
+      } else if (rb) {
+        t.retry_due.reset();
+      }
+      continue;
+    }
+    if (!t.retry_due) {
+      t.retry_due = now + t.retry_delay_ns;  // a read-back that lags the write gets a moment
+      continue;
+    }
+    if (now < *t.retry_due) continue;
+    if (t.last_error.ok() && rb) {
+      t.last_error = Status::FailedPrecondition(
+          "modbus module '" + config_.id + "': output '" + config_.outputs[i].name +
+          "' reads back " + (*rb ? "on" : "off") + ", wanted " + (wanted ? "on" : "off"));
+    }
+    // A write the module acknowledged that did not take (or no write at all) is a failure too; a
+    // refused one was counted when it was refused.
+    if (!t.write_failed) NoteOutputFailure(i);
+    t.retry_delay_ns = std::min(t.retry_delay_ns * 2, Ns(config_.reassert_max));
+    t.retry_due = now + t.retry_delay_ns;
+    pending_.push_back({i, wanted});  // re-assert: written before the next poll
+  }
+  RefreshOutputHealth();
 }
 
 void ModulePoller::WriteWatchdog(int64_t now) {
   next_watchdog_ns_ = now + Ns(config_.watchdog->period);
-  const Outcome o =
-      Classify(link_.WriteRegister(config_.watchdog->register_address, config_.watchdog->value),
-               "watchdog", !watchdog_error_reported_);
+  const Watchdog& wd = *config_.watchdog;
+  Status st;
+  if (wd.kind == Watchdog::Kind::kCoil) {
+    st = link_.WriteCoil(wd.register_address, watchdog_coil_on_);
+    if (st.ok()) watchdog_coil_on_ = !watchdog_coil_on_;
+  } else {
+    st = link_.WriteRegister(wd.register_address, wd.value);
+  }
+  const Outcome o = Classify(st, "watchdog", !watchdog_error_reported_);
   if (o == Outcome::kRefused) watchdog_error_reported_ = true;
   if (o == Outcome::kDone) watchdog_error_reported_ = false;
 }
@@ -332,6 +498,7 @@ void ModulePoller::Poll(int64_t now) {
       }
     }
   }
+  CheckOutputs(t, data);
 }
 
 // --- ModbusModule ---
@@ -382,6 +549,12 @@ Status ModbusModule::Start() {
       Publish([cb, error] { cb(error); });
     };
   }
+  if (callbacks_.on_output) {
+    posted.on_output = [this, cb = callbacks_.on_output](const std::string& name,
+                                                         const OutputReport& report) {
+      Publish([cb, name, report] { cb(name, report); });
+    };
+  }
   poller_ = std::make_unique<ModulePoller>(config_, *link_, clock_, std::move(posted));
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
@@ -424,6 +597,28 @@ ModuleHealth ModbusModule::Health() const {
   return health_;
 }
 
+int64_t ModbusModule::GuardedStep(const std::deque<std::pair<size_t, bool>>& requests) {
+  // The thread boundary: nothing thrown below may end the process (std::terminate). The module is
+  // marked failed (offline, retried after its backoff); the gateway and other modules go on.
+  std::string what;
+  try {
+    for (const auto& [index, on] : requests) poller_->RequestOutput(index, on);
+    return poller_->Step();
+  } catch (const std::exception& e) {
+    what = std::string("exception in the module thread: ") + e.what();
+  } catch (...) {
+    what = "unknown exception in the module thread";
+  }
+  LogError("modbus", "module '" + config_.id + "': " + what);
+  try {
+    poller_->Fail(Status::Internal(what));
+  } catch (...) {
+    // Reporting failed too (e.g. out of memory in post): the link is closed by Fail() first; the
+    // next step retries after the backoff.
+  }
+  return NowNs() + Ns(config_.backoff_min);
+}
+
 void ModbusModule::Run() {
   std::deque<std::pair<size_t, bool>> batch;
   while (true) {
@@ -432,9 +627,8 @@ void ModbusModule::Run() {
       if (stop_) break;
       batch.swap(requests_);
     }
-    for (const auto& [index, on] : batch) poller_->RequestOutput(index, on);
+    const int64_t next = GuardedStep(batch);
     batch.clear();
-    const int64_t next = poller_->Step();
     std::unique_lock lock(mu_);
     health_ = poller_->health();
     if (stop_ || !requests_.empty()) continue;
@@ -449,7 +643,13 @@ void ModbusModule::Run() {
     batch.swap(requests_);
   }
   for (const auto& [index, on] : batch) poller_->RequestOutput(index, on);
-  poller_->FlushWrites();
+  try {
+    poller_->FlushWrites();
+  } catch (const std::exception& e) {
+    LogError("modbus", "module '" + config_.id + "': final writes: exception: " + e.what());
+  } catch (...) {
+    LogError("modbus", "module '" + config_.id + "': final writes: unknown exception");
+  }
   poller_->Shutdown();
   std::lock_guard lock(mu_);
   health_ = poller_->health();

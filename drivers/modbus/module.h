@@ -14,6 +14,9 @@
 //    EventLoop::Post), so callbacks run on the owner's thread, never on the module thread.
 //
 // Behaviour (both layers):
+//  - An exception thrown inside the module thread (a bug, bad_alloc) is caught at the thread
+//    boundary: the module is marked failed (Fail(): offline with the reason, retried after the
+//    backoff); the process and the other modules go on.
 //  - Connect at once; on success, first re-assert every output that has a desired state (in config
 //    order), then write the watchdog (if any), then poll.
 //  - Poll every `poll_interval`: the reads are PlanReads() over every input and output point (the
@@ -31,17 +34,23 @@
 //  - Exception replies (FailedPrecondition from the link) never make a module offline: they go to
 //    `on_error`. A poll block that keeps failing is reported once per distinct message (again after
 //    it has read fine or after a reconnect); its inputs keep their last reported value. A refused
-//    output write is reported every time and not retried; a refused watchdog write once until one
-//    succeeds. Other non-OK statuses from the link (InvalidArgument) are reported like exceptions.
+//    watchdog write is reported once until one succeeds.
+//  - Outputs are verified: each poll reads them back. An output whose write was refused (or not
+//    answered) or whose read-back differs from its desired state is written again (re-asserted)
+//    `reassert_min` later, doubling up to `reassert_max`, until the read-back matches; the first
+//    failure of a streak goes to `on_error`, and after `fault_after` consecutive failed attempts
+//    `on_output` reports kFault (once), then kFaultCleared when the read-back matches again.
+//    Every write outcome and read-back worth knowing goes to `on_output` (OutputReport). Other
+//    non-OK statuses from the link (InvalidArgument) are reported like exceptions.
 //  - Outputs: SetOutput() records the desired state and queues a write, done before the next poll.
 //    Every request is written in order (an on-then-off pulse is not merged away) while online;
 //    while offline only the desired state is kept and re-asserted on reconnect. A coil is written
 //    with FC05; a holding-register bit read-modify-write on the cached register value (read with
 //    FC03 when not cached; the cache is dropped at each reconnect), then FC06.
-//  - Watchdog: when configured, `value` is written to holding register `register_address` after
-//    each connect and then every `period`, so a module with a host watchdog drops its outputs when
-//    the gateway dies. Stop() writes only what the owner asked for before it (the watchdog is what
-//    protects a host that died without stopping).
+//  - Watchdog: when configured, written after each connect and then every `period` (a value to a
+//    holding register, or a toggled heartbeat coil: see Watchdog), so a module with a host watchdog
+//    drops its outputs when the gateway dies. Stop() writes only what the owner asked for before it
+//    (the watchdog is what protects a host that died without stopping).
 #pragma once
 
 #include <chrono>
@@ -70,10 +79,18 @@ struct NamedPoint {
   Point point;
 };
 
+// The host watchdog, written after each connect and then every `period`:
+//  - kRegister: `value` written to holding register `address` (a module's "comm safety" timeout,
+//    e.g. ADAM-6000 / WAGO: the module drops its outputs when the writes stop);
+//  - kCoil: coil `address` toggled (1, 0, 1, ...; the first write after a connect is 1), a
+//    heartbeat for modules without a watchdog register (small relay boards): wire an external
+//    watchdog relay or timer to it, it is the only thing that notices a dead host there.
 struct Watchdog {
-  uint16_t register_address = 0;  // holding register
-  uint16_t value = 0;
+  enum class Kind { kRegister, kCoil };
+  uint16_t register_address = 0;  // the holding register (kRegister) or coil (kCoil) address
+  uint16_t value = 0;             // kRegister only
   std::chrono::milliseconds period{1000};
+  Kind kind = Kind::kRegister;
 };
 
 struct ModuleConfig {
@@ -86,12 +103,45 @@ struct ModuleConfig {
   std::chrono::milliseconds backoff_min{500};
   std::chrono::milliseconds backoff_max{30000};
   int max_gap = 8;  // PlanReads: unused addresses read to save a request
+  // Re-assert (outputs whose write was refused or whose read-back differs from the wanted state):
+  // the first retry `reassert_min` after the failure, doubling up to `reassert_max`; after
+  // `fault_after` consecutive failed attempts the output is reported faulty (kFault).
+  std::chrono::milliseconds reassert_min{100};
+  std::chrono::milliseconds reassert_max{2000};
+  int fault_after = 3;
 };
 
 // Errors: InvalidArgument "modbus module 'id': ..." for an empty id, an empty or duplicate point
 // name, a point failing CheckPoint(), an output that is not writable, poll_interval <= 0,
-// debounce < 0, backoff_min <= 0, backoff_max < backoff_min, a watchdog period <= 0.
+// debounce < 0, backoff_min <= 0, backoff_max < backoff_min, reassert_min <= 0, reassert_max <
+// reassert_min, fault_after < 1, a watchdog period <= 0, a coil watchdog on an output's coil.
 [[nodiscard]] Status CheckModuleConfig(const ModuleConfig& config);
+
+// One output as the module knows it (ModuleHealth::outputs, parallel to config().outputs).
+struct OutputHealth {
+  std::string name;
+  std::optional<bool> wanted;     // the desired state (nullopt: never set)
+  std::optional<bool> read_back;  // the last value read back (nullopt: not read since connect)
+  int failures = 0;               // consecutive failed attempts to make read_back == wanted
+  bool fault = false;             // failures reached fault_after; cleared when they match
+};
+
+// What happened to an output (ModuleCallbacks::on_output).
+struct OutputReport {
+  enum class Kind {
+    kWritten,       // the module acknowledged a write of `value`
+    kWriteFailed,   // a write of `value` was refused (exception) or not answered; `error`
+    kReadBack,      // `value` was read back: first reading after a connect, a change, or the
+                    // first poll after a write of this output
+    kFault,         // `failures` consecutive attempts failed; `error` is the last reason
+    kFaultCleared,  // the read-back matches the wanted state again after a kFault
+  };
+  Kind kind;
+  bool value = false;  // kWritten, kWriteFailed, kReadBack; else the read-back or the wanted state
+  std::optional<bool> wanted;
+  int failures = 0;
+  Status error;
+};
 
 struct ModuleHealth {
   bool online = false;
@@ -99,6 +149,7 @@ struct ModuleHealth {
   uint64_t failures = 0;    // connects and requests that failed with Unavailable
   std::string last_error;   // the last non-OK status (Status::ToString()), empty if none yet
   uint64_t reconnects = 0;  // successful connects after the first
+  std::vector<OutputHealth> outputs;  // parallel to config().outputs
 };
 
 // The module's reports. Any may be empty (not called).
@@ -108,6 +159,8 @@ struct ModuleCallbacks {
   std::function<void(const std::string& name, bool value, int64_t t_mono_ns)> on_input;
   std::function<void(bool online, const std::string& reason)> on_online;
   std::function<void(const Status& error)> on_error;
+  // An output's write outcome, read-back and fault transitions (see OutputReport).
+  std::function<void(const std::string& name, const OutputReport& report)> on_output;
 };
 
 // The state machine. Not thread-safe: one thread calls everything (ModbusModule's thread, or a
@@ -138,6 +191,11 @@ class ModulePoller {
   // Closes the link. The next Step() connects again (without waiting for a backoff).
   void Shutdown();
 
+  // Marks the module failed (an unexpected error in its thread, e.g. an exception): closes the
+  // link, reports offline with `why` (once), records it as the last error and retries the connect
+  // after the backoff, like an Unavailable connect.
+  void Fail(const Status& why);
+
   const ModuleHealth& health() const { return health_; }
   const ModuleConfig& config() const { return config_; }
   const std::vector<ReadBlock>& plan() const { return blocks_; }
@@ -149,6 +207,17 @@ class ModulePoller {
   struct PendingWrite {
     size_t index;
     bool on;
+  };
+  // Re-assert bookkeeping of one output (parallel to config_.outputs).
+  struct OutputTrack {
+    std::optional<bool> read_back;
+    bool write_failed = false;         // the last write was refused or not answered
+    bool report_read_back = false;     // report the next read-back (a write happened)
+    std::optional<int64_t> retry_due;  // when the next re-assert may be written
+    int64_t retry_delay_ns = 0;
+    int failures = 0;
+    bool fault = false;
+    Status last_error;
   };
 
   int64_t Now() const;
@@ -162,6 +231,14 @@ class ModulePoller {
   Outcome WriteOutput(const PendingWrite& w);
   void WriteWatchdog(int64_t now);
   void Poll(int64_t now);
+  // After a poll: reports read-backs, re-asserts outputs that are not as wanted (bounded backoff),
+  // reports faults and their end.
+  void CheckOutputs(int64_t now, const std::vector<BlockData>& data);
+  void ReportOutput(size_t index, OutputReport::Kind kind, bool value, Status error = {});
+  void NoteOutputFailure(size_t index);
+  void ClearOutputFailures(size_t index);
+  bool WritePending(size_t index) const;
+  void RefreshOutputHealth();
   void SetOnline();
   Status WithContext(const Status& st, const std::string& context) const;
 
@@ -182,9 +259,11 @@ class ModulePoller {
   int64_t next_watchdog_ns_ = 0;
   int64_t writes_not_before_ns_ = 0;
   bool watchdog_error_reported_ = false;
+  bool watchdog_coil_on_ = false;  // the next coil watchdog value
 
   std::vector<Debouncer> debouncers_;            // parallel to config_.inputs
   std::vector<std::optional<bool>> desired_;     // parallel to config_.outputs
+  std::vector<OutputTrack> tracks_;              // parallel to config_.outputs
   std::deque<PendingWrite> pending_;             // writes to do while connected
   std::map<uint16_t, uint16_t> register_cache_;  // holding register address -> last known value
   std::vector<std::string> block_error_;         // parallel to blocks_: last reported message
@@ -234,6 +313,10 @@ class ModbusModule {
 
  private:
   void Run();
+  // Hands `requests` to the poller and runs poller_->Step(), with every exception caught (the
+  // thread boundary): logged, the module marked failed (ModulePoller::Fail), the next step after
+  // backoff_min.
+  int64_t GuardedStep(const std::deque<std::pair<size_t, bool>>& requests);
   // On the module thread: refreshes the health snapshot, then posts `task`.
   void Publish(std::function<void()> task);
   int64_t NowNs() const;

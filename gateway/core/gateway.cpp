@@ -266,7 +266,7 @@ Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration
   if (it == actuators_.end()) {
     return Status::NotFound("door " + std::string(door) + " has no lock actuator configured");
   }
-  Status st = it->second(duration);
+  Status st = it->second(duration, [](std::string_view) {});
   Journal({{"type", "door.unlocked"},
            {"door", door},
            {"ms", duration.count()},
@@ -282,39 +282,94 @@ rules::Decision Gateway::Present(const rules::Request& request, std::string_view
   return d;
 }
 
+void Gateway::SetActuator(std::string door, Actuator actuator) {
+  if (!actuator) {
+    SetReportingActuator(std::move(door), nullptr);
+    return;
+  }
+  SetReportingActuator(std::move(door), [actuator = std::move(actuator)](
+                                            std::chrono::milliseconds ms, LockReport report) {
+    Status st = actuator(ms);
+    if (st.ok()) report("pulsed");
+    return st;
+  });
+}
+
+void Gateway::SetReportingActuator(std::string door, ReportingActuator actuator) {
+  if (actuator) {
+    actuators_[std::move(door)] = std::move(actuator);
+  } else {
+    actuators_.erase(door);
+  }
+}
+
 rules::Decision Gateway::Admit(const rules::Request& request, std::string_view source,
                                const std::function<void(const rules::Decision&)>& decided) {
   rules::Decision d = engine_.Decide(request, clock_.Wall());
-  std::string_view lock = "";
+  std::string lock;
+  // A reporting actuator's outcome: reported during the call (kept for the journal below) or
+  // later (the grant is journaled then, with the decision's event built now).
+  struct Deferred {
+    std::optional<std::string> lock;  // reported before Admit journaled
+    std::optional<json> event;        // set when Admit returned without journaling the grant
+    bool done = false;
+  };
+  std::shared_ptr<Deferred> deferred;
   if (d.granted) {
     auto it = actuators_.find(request.door);
     if (it == actuators_.end()) {
       lock = "none";
     } else {
       const config::DoorConfig* door = config::FindDoor(config_, request.door);
-      Status st = it->second(std::chrono::milliseconds(door != nullptr ? door->unlock_ms : 5000));
-      lock = st.ok() ? "pulsed" : "failed";
+      deferred = std::make_shared<Deferred>();
+      std::weak_ptr<Gateway*> self = self_;
+      Status st = it->second(std::chrono::milliseconds(door != nullptr ? door->unlock_ms : 5000),
+                             [deferred, self](std::string_view outcome) {
+                               if (deferred->done) return;
+                               if (!deferred->event) {
+                                 deferred->lock = std::string(outcome);
+                                 return;
+                               }
+                               deferred->done = true;
+                               std::shared_ptr<Gateway*> g = self.lock();
+                               if (!g) return;
+                               json e = std::move(*deferred->event);
+                               e["lock"] = outcome;
+                               (*g)->Journal(std::move(e));
+                               static_cast<void>((*g)->Flush());
+                             });
       if (!st.ok()) {
+        lock = "failed";
+        deferred.reset();
         LogError("core", "door " + std::string(request.door) +
                              ": access granted but the lock actuator failed: " + st.ToString());
+      } else if (deferred->lock) {
+        lock = *deferred->lock;
+        deferred->done = true;
+        deferred.reset();
       }
     }
   }
   if (decided) decided(d);
-  JournalDecision(request, d, source, lock);
+  JournalDecision(request, d, source, lock, deferred ? &deferred->event : nullptr);
   static_cast<void>(Flush());  // on failure Flush logs and keeps the events queued for Tick()
   return d;
 }
 
 void Gateway::JournalDecision(const rules::Request& request, const rules::Decision& d,
-                              std::string_view source, std::string_view lock) {
+                              std::string_view source, std::string_view lock,
+                              std::optional<json>* later) {
   json e = DecisionToJson(d, request.door);
   e["type"] = d.granted ? "access.granted" : "access.denied";
   e.erase("at");
   if (!request.reader.empty()) e["reader"] = request.reader;
   e["source"] = source;
   if (!lock.empty()) e["lock"] = lock;
-  Journal(std::move(e));
+  if (later != nullptr) {
+    *later = std::move(e);  // journaled with its "lock" when the actuator reports
+  } else {
+    Journal(std::move(e));
+  }
   NoteClock(d.clock_went_back);
   if (d.lockout_started) {
     std::string reader(request.reader.empty() ? request.door : request.reader);

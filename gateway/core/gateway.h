@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,10 +98,13 @@ class Gateway final : public cloud::SyncHost {
 
   // A credential read by a reader driver: decides; on a grant pulses the door's lock actuator for
   // the door's unlock_ms, then calls `decided` (the driver's feedback), both *before* anything is
-  // written (the journal is not on the door's path); then journals the decision with "lock":
-  // "pulsed" | "failed" | "none" (no actuator configured) and flushes the journal (a store that
-  // cannot be written keeps it in memory: the decision stands). A failing actuator is logged; the
-  // decision stays a grant.
+  // written (the journal is not on the door's path); then journals the decision with "lock" and
+  // flushes the journal (a store that cannot be written keeps it in memory: the decision stands).
+  // "lock" says what the lock did: "pulsed" | "failed" (the actuator refused at once, e.g. its
+  // module is offline) | "none" (no actuator configured), or what a reporting actuator reported
+  // ("pulsed", "unlock_failed", ...). With a reporting actuator the grant is journaled when the
+  // report comes (on this thread, at most the pulse's length later). A failing actuator is logged;
+  // the decision stays a grant.
   rules::Decision Admit(const rules::Request& request, std::string_view source,
                         const std::function<void(const rules::Decision&)>& decided = nullptr);
 
@@ -119,14 +123,19 @@ class Gateway final : public cloud::SyncHost {
   }
   // The lock actuator of a door (door I/O drivers): pulses the lock open for the duration. A null
   // actuator removes the door's (it then has none: grants are journaled with "lock": "none").
+  // A plain actuator's OK means "pulsed".
   using Actuator = std::function<Status(std::chrono::milliseconds)>;
-  void SetActuator(std::string door, Actuator actuator) {
-    if (actuator) {
-      actuators_[std::move(door)] = std::move(actuator);
-    } else {
-      actuators_.erase(door);
-    }
-  }
+  void SetActuator(std::string door, Actuator actuator);
+  // What the hardware did with an unlock, as the journal's "lock" word ("pulsed": the lock was
+  // seen released; "unlock_failed": it was not). Called at most once; harmless after the gateway
+  // is gone.
+  using LockReport = std::function<void(std::string_view lock)>;
+  // An actuator that learns the outcome later (door I/O: the module's write and read-back): a
+  // non-OK return means the unlock could not even be requested ("failed", `report` never called);
+  // on OK it calls `report` exactly once, on the core thread, before or after returning. A null
+  // actuator removes the door's.
+  using ReportingActuator = std::function<Status(std::chrono::milliseconds, LockReport report)>;
+  void SetReportingActuator(std::string door, ReportingActuator actuator);
 
   // cloud::SyncHost
   store::Store& store() override { return *store_; }
@@ -154,8 +163,11 @@ class Gateway final : public cloud::SyncHost {
   Result<nlohmann::json> PresentCmd(const nlohmann::json& request, bool explain);
   Result<nlohmann::json> EventsTail(const nlohmann::json& request);
   // Journals a decision made now (access.granted / access.denied, keypad.locked_out).
+  // With `later`, the decision's event is stored there instead of journaled (a reporting actuator
+  // journals it with its "lock" when it reports); the rest is journaled now.
   void JournalDecision(const rules::Request& request, const rules::Decision& d,
-                       std::string_view source, std::string_view lock);
+                       std::string_view source, std::string_view lock,
+                       std::optional<nlohmann::json>* later = nullptr);
 
   // Journals `clock.jump` (and logs) once when the wall clock falls behind the time floor, and
   // logs when it has caught up again; not once per decision.
@@ -183,7 +195,9 @@ class Gateway final : public cloud::SyncHost {
   Instant started_at_;
   std::function<void()> on_journal_;
   std::map<std::string, std::function<nlohmann::json()>> status_extra_;
-  std::map<std::string, Actuator, std::less<>> actuators_;
+  std::map<std::string, ReportingActuator, std::less<>> actuators_;
+  // Deferred lock reports hold a weak_ptr to this: a report after the gateway is gone is dropped.
+  std::shared_ptr<Gateway*> self_ = std::make_shared<Gateway*>(this);
 };
 
 }  // namespace lintel::core

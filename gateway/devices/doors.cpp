@@ -31,7 +31,32 @@ std::pair<std::string, std::string> Split(const std::string& ref) {
   return {ref.substr(0, dot), ref.substr(dot + 1)};
 }
 
+constexpr std::pair<IoEventType, std::string_view> kIoEventNames[] = {
+    {IoEventType::kDeviceOnline, "device.online"},
+    {IoEventType::kDeviceOffline, "device.offline"},
+    {IoEventType::kDeviceFault, "device.fault"},
+    {IoEventType::kDeviceFaultCleared, "device.fault_cleared"},
+    {IoEventType::kTamper, "tamper"},
+    {IoEventType::kFireRelease, "fire.release"},
+    {IoEventType::kFireCleared, "fire.cleared"},
+    {IoEventType::kAlarm, "alarm"},
+    {IoEventType::kDoorMode, "door.mode"},
+};
+
+// The journal's words for a grant's lock outcome (core::Gateway::Admit's "lock").
+constexpr std::string_view kLockPulsed = "pulsed";
+constexpr std::string_view kLockUnlockFailed = "unlock_failed";
+
 }  // namespace
+
+std::string_view IoEventName(IoEventType type) {
+  for (const auto& [t, name] : kIoEventNames) {
+    if (t == type) return name;
+  }
+  return "device.unknown";
+}
+
+json DoorIo::Event(IoEventType type) { return {{"type", IoEventName(type)}}; }
 
 DoorIo::DoorIo(EventLoop& loop, const Clock& clock, core::Gateway& gateway, MakeModule make)
     : loop_(loop), clock_(clock), gateway_(gateway), make_(std::move(make)) {}
@@ -46,7 +71,8 @@ int64_t DoorIo::NowMs() const {
 
 void DoorIo::Stop() {
   for (auto& [id, door] : doors_) {
-    gateway_.SetActuator(id, nullptr);
+    gateway_.SetReportingActuator(id, nullptr);
+    ResolveUnlocks(door, false);  // grants still waiting are journaled with what is known
     // Leave every lock locked (a maglock's point is inverted: "not released" holds it).
     auto [module, point] = Split(door.io.lock);
     auto m = modules_.find(module);
@@ -60,6 +86,8 @@ void DoorIo::Stop() {
   pulse_timers_.clear();
   doors_.clear();
   routes_.clear();
+  lock_points_.clear();
+  tamper_.clear();
   modules_.clear();  // joins module threads after their last writes
 }
 
@@ -94,6 +122,9 @@ void DoorIo::Apply(const config::Config& config) {
     ev.on_error = [id](const lintel::Status& s) {
       LogWarning(kComponent, "io module " + id + ": " + s.ToString());
     };
+    ev.on_output = [this, id](std::string_view point, const OutputEvent& e) {
+      OnOutput(id, point, e);
+    };
     std::unique_ptr<IoModule> m;
     if (make_) {
       m = make_(mc, std::move(ev));
@@ -119,17 +150,27 @@ void DoorIo::Apply(const config::Config& config) {
     if (!door.io.rex.empty()) routes_[door.io.rex].push_back({Route::Kind::kRex, dc.id});
     std::string lock = door.io.lock;
     std::string id = dc.id;
-    gateway_.SetActuator(id, [this, id, lock](std::chrono::milliseconds ms) -> lintel::Status {
-      auto [module, point] = Split(lock);
-      auto m = modules_.find(module);
-      if (m == modules_.end() || !m->second->online()) {
-        return lintel::Status::Unavailable("io module " + module + " of door " + id +
-                                           " is offline");
-      }
-      Door& d = doors_.at(id);
-      After(d, d.machine.Unlock(NowMs(), ms.count()));
-      return lintel::Status::Ok();
-    });
+    lock_points_[lock] = id;
+    gateway_.SetReportingActuator(
+        id,
+        [this, id, lock](std::chrono::milliseconds ms,
+                         core::Gateway::LockReport report) -> lintel::Status {
+          auto [module, point] = Split(lock);
+          auto m = modules_.find(module);
+          if (m == modules_.end() || !m->second->online()) {
+            return lintel::Status::Unavailable("io module " + module + " of door " + id +
+                                               " is offline");
+          }
+          Door& d = doors_.at(id);
+          const bool was_released = d.machine.lock_released();
+          d.unlock_reports.push_back(std::move(report));
+          After(d, d.machine.Unlock(NowMs(), ms.count()));
+          // Already released and read back so (a running pulse, an unlocked mode): nothing to wait
+          // for. Else the module's reports answer it (OnOutput), or the pulse's end does (After).
+          if (was_released && d.lock_read_back == true) ResolveUnlocks(d, true);
+          if (!d.machine.lock_released()) ResolveUnlocks(d, false);  // locked down: never released
+          return lintel::Status::Ok();
+        });
     After(door, {});  // the lock starts locked, whatever the module held before
   }
   if (!site_io_.fire_release.empty())
@@ -166,13 +207,27 @@ void DoorIo::OnInput(const std::string& module, std::string_view point, bool act
         } else {
           LogInfo(kComponent, "fire release cleared: doors back to normal");
         }
-        Emit({{"type", active ? "fire.release" : "fire.cleared"}});
+        Emit(Event(active ? IoEventType::kFireRelease : IoEventType::kFireCleared));
         for (auto& [id, d] : doors_) After(d, d.machine.Fire(active, now));
         break;
       }
-      case Route::Kind::kTamper:
-        Emit({{"type", "tamper"}, {"active", active}, {"device", module}});
+      case Route::Kind::kTamper: {
+        // Changes only: a module reports every input again after each (re)connect. The first
+        // reading after start is the baseline, journaled only when it is active.
+        const std::string key = module + "." + std::string(point);
+        auto seen = tamper_.find(key);
+        const bool first = seen == tamper_.end();
+        if (first ? !active : seen->second == active) {
+          tamper_[key] = active;
+          break;
+        }
+        tamper_[key] = active;
+        json e = Event(IoEventType::kTamper);
+        e["active"] = active;
+        e["device"] = module;
+        Emit(std::move(e));
         break;
+      }
     }
   }
 }
@@ -183,13 +238,92 @@ void DoorIo::OnOnline(const std::string& module, bool online, const std::string&
   } else {
     LogError(kComponent, "io module " + module + " offline: " + reason);
   }
-  json e = {{"type", online ? "device.online" : "device.offline"}, {"device", module}};
+  json e = Event(online ? IoEventType::kDeviceOnline : IoEventType::kDeviceOffline);
+  e["device"] = module;
   if (!online) e["reason"] = reason;
+  if (!online) {
+    // What the module's locks are is unknown now; grants waiting for it are answered.
+    for (auto& [id, door] : doors_) {
+      if (Split(door.io.lock).first != module) continue;
+      door.lock_read_back.reset();
+      ResolveUnlocks(door, false);
+    }
+  }
   Emit(std::move(e));
+}
+
+void DoorIo::OnOutput(const std::string& module, std::string_view point, const OutputEvent& ev) {
+  const std::string key = module + "." + std::string(point);
+  Door* door = nullptr;
+  if (auto it = lock_points_.find(key); it != lock_points_.end()) {
+    auto d = doors_.find(it->second);
+    if (d != doors_.end()) door = &d->second;
+  }
+  switch (ev.kind) {
+    case OutputEvent::Kind::kWritten:
+      if (door != nullptr && ev.value && !door->unlock_reports.empty()) {
+        door->unlock_acked = true;
+        door->read_back_after_ack = false;
+      }
+      break;
+    case OutputEvent::Kind::kWriteFailed:
+      break;  // the module re-asserts; the read-back or the pulse's end tells the outcome
+    case OutputEvent::Kind::kReadBack:
+      if (door != nullptr) {
+        door->lock_read_back = ev.value;
+        if (door->unlock_acked) door->read_back_after_ack = true;
+        if (ev.value) ResolveUnlocks(*door, true);
+      }
+      break;
+    case OutputEvent::Kind::kFault:
+    case OutputEvent::Kind::kFaultCleared: {
+      const bool fault = ev.kind == OutputEvent::Kind::kFault;
+      json e = Event(fault ? IoEventType::kDeviceFault : IoEventType::kDeviceFaultCleared);
+      e["device"] = module;
+      e["point"] = point;
+      if (door != nullptr) {
+        door->lock_fault = fault;
+        e["door"] = door->id;
+      }
+      if (ev.wanted) e["wanted"] = *ev.wanted ? "on" : "off";
+      if (fault) {
+        e["failures"] = ev.failures;
+        e["reason"] = ev.error;
+        LogError(kComponent, "io module " + module + ": output " + std::string(point) +
+                                 " is not as wanted after " + std::to_string(ev.failures) +
+                                 " attempts: " + ev.error);
+      } else {
+        LogInfo(kComponent, "io module " + module + ": output " + std::string(point) +
+                                " reads back as wanted again");
+      }
+      Emit(std::move(e));
+      break;
+    }
+  }
+}
+
+void DoorIo::ResolveUnlocks(Door& door, bool released_seen) {
+  if (door.unlock_reports.empty()) return;
+  // Released seen: "pulsed". Otherwise a write the module acknowledged with no read-back after it
+  // (a pulse shorter than a poll) is the only evidence there is; anything else failed.
+  const bool pulsed = released_seen || (door.unlock_acked && !door.read_back_after_ack);
+  std::vector<core::Gateway::LockReport> reports = std::move(door.unlock_reports);
+  door.unlock_reports.clear();
+  door.unlock_acked = false;
+  door.read_back_after_ack = false;
+  if (!pulsed) {
+    LogError(kComponent, "door " + door.id + ": the lock did not release for a grant (" +
+                             door.io.lock + " never read back released)");
+  }
+  for (auto& report : reports) {
+    if (report) report(pulsed ? kLockPulsed : kLockUnlockFailed);
+  }
 }
 
 void DoorIo::After(Door& door, const std::vector<rules::DoorEvent>& events) {
   bool released = door.machine.lock_released();
+  // The pulse is over: grants still waiting did not see the lock released.
+  if (!released) ResolveUnlocks(door, false);
   if (door.lock_output != released) {
     door.lock_output = released;
     auto [module, point] = Split(door.io.lock);
@@ -197,10 +331,11 @@ void DoorIo::After(Door& door, const std::vector<rules::DoorEvent>& events) {
     if (m != modules_.end()) m->second->SetOutput(point, released);
   }
   for (const rules::DoorEvent& e : events) {
-    json j = {{"type", e.type}, {"door", door.id}};
-    if (e.type == "door.closed" && e.was_held) j["was_held"] = true;
-    if (e.type == "door.forced" || e.type == "door.held_open") {
-      LogWarning(kComponent, "door " + door.id + ": " + e.type);
+    const std::string_view type = rules::DoorEventName(e.type);
+    json j = {{"type", type}, {"door", door.id}};
+    if (e.type == rules::DoorEventType::kClosed && e.was_held) j["was_held"] = true;
+    if (e.type == rules::DoorEventType::kForced || e.type == rules::DoorEventType::kHeldOpen) {
+      LogWarning(kComponent, "door " + door.id + ": " + std::string(type));
     }
     Emit(std::move(j));
   }
@@ -254,7 +389,9 @@ void DoorIo::RunAutomations(const std::string& type, const std::string& door) {
           break;
         }
         case Kind::kAlarm: {
-          json e = {{"type", "alarm"}, {"alarm", act.target}, {"automation", a->id}};
+          json e = Event(IoEventType::kAlarm);
+          e["alarm"] = act.target;
+          e["automation"] = a->id;
           if (!door.empty()) e["door"] = door;
           // Journaled, never matched again: automations cannot loop.
           lintel::Status st = gateway_.JournalNow(std::move(e));
@@ -265,10 +402,11 @@ void DoorIo::RunAutomations(const std::string& type, const std::string& door) {
           std::string target = act.target.empty() ? door : act.target;
           if (target.empty()) break;
           gateway_.engine().SetLocalDoorMode(target, act.mode);
-          lintel::Status st = gateway_.JournalNow({{"type", "door.mode"},
-                                                   {"door", target},
-                                                   {"mode", rules::DoorModeName(act.mode)},
-                                                   {"automation", a->id}});
+          json e = Event(IoEventType::kDoorMode);
+          e["door"] = target;
+          e["mode"] = rules::DoorModeName(act.mode);
+          e["automation"] = a->id;
+          lintel::Status st = gateway_.JournalNow(std::move(e));
           if (!st.ok()) LogError(kComponent, "journal: " + st.ToString());
           RefreshModes();
           break;
@@ -331,7 +469,12 @@ json DoorIo::Status() const {
   for (const auto& [id, m] : modules_) modules[id] = m->Status();
   json doors = json::object();
   for (const auto& [id, d] : doors_) {
-    doors[id] = {{"lock", d.machine.lock_released() ? "released" : "locked"},
+    // "lock" is the lock point as read back from the module ("unknown" while it cannot be read),
+    // "wanted" what the door machine asks for: they differ while the module refuses a write.
+    auto word = [](bool released) { return released ? "released" : "locked"; };
+    doors[id] = {{"lock", d.lock_read_back ? json(word(*d.lock_read_back)) : json("unknown")},
+                 {"wanted", word(d.machine.lock_released())},
+                 {"lock_fault", d.lock_fault},
                  {"open", d.machine.open()},
                  {"mode", rules::DoorModeName(d.machine.mode())},
                  {"held_open", d.machine.held()}};

@@ -4,16 +4,25 @@
 //   module input -> DoorMachine (rules/door.h: contact, REX, fire release) -> lock output and door
 //   events -> journal + automations (rules/automations.h) -> outputs, alarm events, door modes.
 //
-// Each door with I/O gets the core's lock actuator (core::Gateway::SetActuator): a grant or a
-// cloud `unlock` becomes DoorMachine::Unlock, and the machine decides when the lock relocks. The
-// actuator fails (the journal then says "lock": "failed") while the lock's module is offline.
+// Each door with I/O gets the core's lock actuator (core::Gateway::SetReportingActuator): a grant
+// or a cloud `unlock` becomes DoorMachine::Unlock, and the machine decides when the lock relocks.
+// The actuator fails (the journal then says "lock": "failed") while the lock's module is offline.
+// Otherwise the grant's "lock" says what the hardware did: "pulsed" once the lock point reads back
+// released (or, for a pulse too short to be read back, the module acknowledged the write), else
+// "unlock_failed" when the pulse ends (or the module goes offline) without that.
+// The module re-asserts a refused or mismatching output itself (drivers/modbus); after its
+// `fault_after` failures DoorIo journals device.fault (and device.fault_cleared when the read-back
+// matches again). Status shows each lock as read back ("lock"), next to what is wanted ("wanted").
 // Door modes come from the engine (the state's door_modes, a cloud `set_door_mode`) and from
 // automations (Engine::SetLocalDoorMode, which the engine also denies by); the cloud's next change
 // of a door's mode ends a local one.
 //
 // Events journaled: door.opened, door.closed (with was_held), door.forced, door.rex,
 // door.held_open_warning, door.held_open, device.online / device.offline (with the module id and
-// the reason), tamper (active true/false), fire.release / fire.cleared, alarm (from automations).
+// the reason), device.fault / device.fault_cleared (an output that does not read back as wanted),
+// tamper (active true/false: changes only; the first reading after start is the baseline, journaled
+// only when active, and a reconnect that reads the same value journals nothing), fire.release /
+// fire.cleared, alarm and door.mode (from automations).
 //
 // Threads: the core loop's thread only. Ownership: the loop, clock and gateway outlive DoorIo.
 #pragma once
@@ -35,6 +44,20 @@
 #include "rules/door.h"
 
 namespace lintel::devices {
+
+// The journal event types DoorIo writes besides the door machine's (rules::DoorEventType).
+enum class IoEventType : uint8_t {
+  kDeviceOnline,        // "device.online"
+  kDeviceOffline,       // "device.offline"
+  kDeviceFault,         // "device.fault"
+  kDeviceFaultCleared,  // "device.fault_cleared"
+  kTamper,              // "tamper"
+  kFireRelease,         // "fire.release"
+  kFireCleared,         // "fire.cleared"
+  kAlarm,               // "alarm"
+  kDoorMode,            // "door.mode"
+};
+std::string_view IoEventName(IoEventType type);
 
 class DoorIo {
  public:
@@ -61,6 +84,12 @@ class DoorIo {
     rules::DoorMachine machine;
     std::optional<bool> lock_output;                // what was last sent to the lock point
     std::optional<rules::DoorModeKind> cloud_mode;  // the engine's last seen mode for the door
+    std::optional<bool> lock_read_back;             // the lock point as the module reads it
+    bool lock_fault = false;                        // device.fault on the lock point
+    // Grants waiting to learn what the lock did (core::Gateway::LockReport).
+    std::vector<core::Gateway::LockReport> unlock_reports;
+    bool unlock_acked = false;         // the module acknowledged a release write since
+    bool read_back_after_ack = false;  // and a read-back came after that write
   };
   struct Route {
     enum class Kind { kContact, kRex, kFire, kTamper } kind;
@@ -71,9 +100,13 @@ class DoorIo {
   void Stop();
   void OnInput(const std::string& module, std::string_view point, bool active);
   void OnOnline(const std::string& module, bool online, const std::string& reason);
+  void OnOutput(const std::string& module, std::string_view point, const OutputEvent& event);
+  // Answers the door's waiting grants: "pulsed" when there is evidence the lock released.
+  void ResolveUnlocks(Door& door, bool released_seen);
   // Sends the door's lock output if it changed, journals `events`, runs automations, re-arms.
   void After(Door& door, const std::vector<rules::DoorEvent>& events);
   void Emit(nlohmann::json event);  // journal + automations
+  static nlohmann::json Event(IoEventType type);
   void RunAutomations(const std::string& type, const std::string& door);
   void SetOutput(const std::string& ref, bool active);
   void RefreshModes();
@@ -92,6 +125,8 @@ class DoorIo {
   std::map<std::string, Door, std::less<>> doors_;
   std::map<std::string, std::vector<Route>, std::less<>> routes_;  // "module.point" -> routes
   bool fire_ = false;
+  std::map<std::string, bool, std::less<>> tamper_;  // "module.point" -> last journaled value
+  std::map<std::string, std::string, std::less<>> lock_points_;  // "module.point" -> door id
   std::optional<EventLoop::TimerId> timer_;
   std::optional<EventLoop::TimerId> modes_timer_;
   std::map<uint64_t, EventLoop::TimerId> pulse_timers_;  // automation output pulses running

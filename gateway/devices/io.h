@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +20,23 @@
 
 namespace lintel::devices {
 
+// What a module reports about one of its outputs (the driver re-asserts an output until its
+// read-back matches the wanted state; see drivers/modbus/module.h).
+struct OutputEvent {
+  enum class Kind {
+    kWritten,       // the module acknowledged a write of `value`
+    kWriteFailed,   // a write of `value` was refused or not answered (`error`)
+    kReadBack,      // `value` was read back (first reading, a change, or after a write)
+    kFault,         // `failures` attempts in a row did not bring it to `wanted` (`error`)
+    kFaultCleared,  // it reads back as wanted again
+  };
+  Kind kind;
+  bool value = false;
+  std::optional<bool> wanted;
+  int failures = 0;
+  std::string error;
+};
+
 // What a module reports, on the core loop. Values are logical ("active"): the point's inversion
 // (NC wiring) is applied by the module.
 struct IoEvents {
@@ -28,6 +46,8 @@ struct IoEvents {
   std::function<void(bool online, std::string reason)> on_online;
   // Something worth a log line that is not a connection change (an exception reply).
   std::function<void(const Status&)> on_error;
+  // An output's write outcome, read-back or fault (see OutputEvent).
+  std::function<void(std::string_view point, const OutputEvent& event)> on_output;
 };
 
 // One running module. Constructing one never fails and never blocks: a module that does not answer

@@ -48,10 +48,12 @@ class ModbusIoModule final : public IoModule {
     }
     mc.poll_interval = std::chrono::milliseconds(m.poll_ms);
     mc.debounce = std::chrono::milliseconds(m.debounce_ms);
-    if (m.watchdog_address >= 0) {
-      mc.watchdog = modbus::Watchdog{static_cast<uint16_t>(m.watchdog_address),
-                                     static_cast<uint16_t>(m.watchdog_value),
-                                     std::chrono::milliseconds(m.watchdog_every_ms)};
+    if (m.watchdog_address >= 0 || m.watchdog_coil >= 0) {
+      const bool coil = m.watchdog_coil >= 0;
+      mc.watchdog = modbus::Watchdog{
+          static_cast<uint16_t>(coil ? m.watchdog_coil : m.watchdog_address),
+          static_cast<uint16_t>(m.watchdog_value), std::chrono::milliseconds(m.watchdog_every_ms),
+          coil ? modbus::Watchdog::Kind::kCoil : modbus::Watchdog::Kind::kRegister};
     }
     modbus::TransportConfig t;
     t.kind = m.rtu ? modbus::TransportConfig::kRtu : modbus::TransportConfig::kTcp;
@@ -81,6 +83,33 @@ class ModbusIoModule final : public IoModule {
     };
     cb.on_error = [shared, f = events.on_error](const lintel::Status& s) {
       if (shared->alive && f) f(s);
+    };
+    cb.on_output = [shared, f = events.on_output](const std::string& name,
+                                                  const modbus::OutputReport& r) {
+      if (!shared->alive || !f) return;
+      OutputEvent e;
+      switch (r.kind) {
+        case modbus::OutputReport::Kind::kWritten:
+          e.kind = OutputEvent::Kind::kWritten;
+          break;
+        case modbus::OutputReport::Kind::kWriteFailed:
+          e.kind = OutputEvent::Kind::kWriteFailed;
+          break;
+        case modbus::OutputReport::Kind::kReadBack:
+          e.kind = OutputEvent::Kind::kReadBack;
+          break;
+        case modbus::OutputReport::Kind::kFault:
+          e.kind = OutputEvent::Kind::kFault;
+          break;
+        case modbus::OutputReport::Kind::kFaultCleared:
+          e.kind = OutputEvent::Kind::kFaultCleared;
+          break;
+      }
+      e.value = r.value;
+      e.wanted = r.wanted;
+      e.failures = r.failures;
+      if (!r.error.ok()) e.error = r.error.message();
+      f(name, e);
     };
     EventLoop& loop = context.loop;
     module_ = std::make_unique<modbus::ModbusModule>(
@@ -118,6 +147,19 @@ class ModbusIoModule final : public IoModule {
     s["failures"] = h.failures;
     s["reconnects"] = h.reconnects;
     if (!h.last_error.empty()) s["last_error"] = h.last_error;
+    // Each output as read back (not as wanted): what the module's relays really are.
+    json outputs = json::object();
+    auto word = [](const std::optional<bool>& v) -> json {
+      if (!v) return nullptr;
+      return *v ? "on" : "off";
+    };
+    for (const modbus::OutputHealth& o : h.outputs) {
+      json j = {{"read_back", word(o.read_back)}, {"wanted", word(o.wanted)}};
+      if (o.failures > 0) j["failures"] = o.failures;
+      if (o.fault) j["fault"] = true;
+      outputs[o.name] = std::move(j);
+    }
+    s["outputs"] = std::move(outputs);
     return s;
   }
 

@@ -229,6 +229,58 @@ TEST_F(DoorIo, AGrantPulsesTheRelayTheDoorOpensClosesAndRelocks) {
   for (const json& e : Events()) EXPECT_NE(e["type"], "door.forced") << e.dump();
 }
 
+// Issue 10 point 4: the module answered the relock with exception 6 once and the strike stayed
+// energised (status said "locked"). The relock is re-asserted until the coil reads back off.
+TEST_F(DoorIo, Issue10ARefusedRelockIsWrittenAgainAndStatusShowsTheReadBack) {
+  int port = StartSimTcp();
+  WriteConfig("tcp: {host: 127.0.0.1, port: " + std::to_string(port) + "}");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Io("refuse 16 6 1 off");  // the next write turning the lock relay off: server device busy
+  Card();
+  EXPECT_EQ(WaitEvent("access.granted")["lock"], "pulsed");
+  WaitEvent("door.closed", "front");  // relock on close: the write that is refused
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return !SimLines([](const json& j) { return j.contains("refused"); }).empty(); },
+      std::chrono::seconds(5)));
+  ASSERT_TRUE(testing::WaitFor([&] { return Relay(16, "off"); }, std::chrono::seconds(5)))
+      << "the relock was never written again";
+  std::vector<json> seq = SimLines([](const json& j) {
+    return j.value("coil", -1) == 16 && (j.contains("refused") || j.contains("relay"));
+  });
+  ASSERT_EQ(seq.size(), 3u) << json(seq).dump();
+  EXPECT_EQ(seq[0]["relay"], "on");
+  EXPECT_EQ(seq[1]["refused"], "write");
+  EXPECT_EQ(seq[2]["relay"], "off");
+  EXPECT_LT(seq[2]["t_ms"].get<int64_t>() - seq[1]["t_ms"].get<int64_t>(), 1000)
+      << "re-asserted within the backoff, not at the next grant";
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return Status()["door_io"]["doors"]["front"]["lock"] == "locked"; },
+                       std::chrono::seconds(5)));
+  json st = Status()["door_io"];
+  EXPECT_EQ(st["doors"]["front"]["wanted"], "locked");
+  EXPECT_EQ(st["modules"]["io1"]["outputs"]["front-lock"]["read_back"], "off");
+}
+
+// Issue 10 point 5: a refused unlock write was journaled "lock": "pulsed".
+TEST_F(DoorIo, Issue10ARefusedUnlockIsJournaledUnlockFailedWithADeviceFault) {
+  int port = StartSimTcp();
+  WriteConfig("tcp: {host: 127.0.0.1, port: " + std::to_string(port) + "}");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Io("refuse 16 6 1000 on");  // every write turning the lock relay on is refused
+  Card();
+  json fault = WaitEvent("device.fault");
+  EXPECT_EQ(fault["door"], "front");
+  EXPECT_EQ(fault["point"], "front-lock");
+  EXPECT_EQ(fault["wanted"], "on");
+  json granted = WaitEvent("access.granted");
+  EXPECT_EQ(granted["lock"], "unlock_failed") << granted.dump();
+  EXPECT_EQ(WaitEvent("device.fault_cleared")["door"], "front") << "locked, as wanted again";
+  EXPECT_TRUE(SimLines([](const json& j) {
+                return j.value("coil", -1) == 16 && j.contains("relay");
+              }).empty())
+      << "the relay never moved";
+}
+
 TEST_F(DoorIo, AForcedDoorSoundsTheSounderAndHeldOpenAndFireAreReported) {
   int port = StartSimTcp();
   WriteConfig("tcp: {host: 127.0.0.1, port: " + std::to_string(port) + "}");

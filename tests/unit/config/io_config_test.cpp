@@ -185,6 +185,28 @@ TEST(IoConfig, TwoModulesCannotShareAnAddressAndUnit) {
                             "module \"a\" (at 5:5)")));
 }
 
+// Issue 10 point 7: a coil-only module refuses a register watchdog every second; a heartbeat coil
+// is the watchdog such modules can have.
+TEST(IoConfig, Issue10AWatchdogIsARegisterWithAValueOrAHeartbeatCoil) {
+  const std::string kDoors = "doors: [{id: front}]\n";
+  Config c = Load(std::string(kModule) + "    watchdog: {coil: 30, every_ms: 500}\n" + kDoors);
+  ASSERT_EQ(c.io_modules.size(), 1u);
+  EXPECT_EQ(c.io_modules[0].watchdog_coil, 30);
+  EXPECT_EQ(c.io_modules[0].watchdog_address, -1);
+  EXPECT_EQ(c.io_modules[0].watchdog_every_ms, 500);
+  EXPECT_EQ(Load(std::string(kModule) + kDoors).io_modules[0].watchdog_coil, -1);
+  EXPECT_THAT(Problems(std::string(kModule) +
+                       "    watchdog: {coil: 30, register: 256, value: 1}\n" + kDoors),
+              ElementsAre(HasSubstr("watchdog needs one of register"),
+                          HasSubstr("watchdog.value goes with register")));
+  EXPECT_THAT(Problems(std::string(kModule) + "    watchdog: {coil: 16}\n" + kDoors),
+              ElementsAre("13:22: watchdog.coil 16 is also point lock: the heartbeat needs a coil "
+                          "of its own"));
+  EXPECT_THAT(Problems(std::string(kModule) + "    watchdog: {every_ms: 500}\n" + kDoors),
+              ElementsAre(HasSubstr("(or coil: N for a module without a watchdog register)"),
+                          HasSubstr("missing required key \"value\"")));
+}
+
 TEST(IoConfig, HeldWarningMustComeBeforeHeldOpen) {
   EXPECT_THAT(Problems(std::string(kModule) + "doors:\n"
                                               "  - id: front\n"

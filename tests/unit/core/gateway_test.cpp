@@ -398,6 +398,53 @@ TEST(JournalQueue, KeepsOrderAcrossKindsAndDropsNonAccessFirstThenOldest) {
   EXPECT_EQ(q.TakeLost().total(), 2u);
   EXPECT_EQ(q.lost().total(), 0u);
   EXPECT_EQ(q.lost_total(), 2u);
+
+// Issue 10 point 5: the journaled "lock" is what the hardware did, which a door I/O module only
+// knows after the write and its read-back: a reporting actuator answers later.
+TEST_F(GatewayTest, Issue10AReportingActuatorsOutcomeIsTheJournaledLock) {
+  FakeClock clock(T("2026-06-01T12:00:00Z"));
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  Gateway::LockReport pending;
+  g->SetReportingActuator("front", [&](std::chrono::milliseconds, Gateway::LockReport report) {
+    pending = std::move(report);
+    return Status::Ok();
+  });
+  rules::Request at_front{"front", "front-keypad", rules::PinPresented("2468")};
+  bool fed_back = false;
+  EXPECT_TRUE(
+      g->Admit(at_front, "wiegand", [&](const rules::Decision&) { fed_back = true; }).granted);
+  EXPECT_TRUE(fed_back) << "the reader's feedback does not wait for the hardware";
+  json last = Call(*g, {{"cmd", "events.tail"}, {"n", 1}})["events"][0];
+  EXPECT_NE(last["type"], "access.granted") << "not journaled before the outcome is known";
+  ASSERT_TRUE(pending);
+  pending("unlock_failed");
+  pending("pulsed");  // a second report is ignored
+  json events = Call(*g, {{"cmd", "events.tail"}, {"n", 100}})["events"];
+  EXPECT_EQ(events.back()["type"], "access.granted");
+  EXPECT_EQ(events.back()["lock"], "unlock_failed");
+  EXPECT_EQ(events.back()["reader"], "front-keypad");
+  size_t granted = 0;
+  for (const json& e : events) granted += e["type"] == "access.granted";
+  EXPECT_EQ(granted, 1u);
+
+  // Reported during the call: journaled by Admit itself, after the feedback, as before.
+  g->SetReportingActuator("front", [](std::chrono::milliseconds, Gateway::LockReport report) {
+    report("pulsed");
+    return Status::Ok();
+  });
+  EXPECT_TRUE(g->Admit(at_front, "wiegand").granted);
+  EXPECT_EQ(Call(*g, {{"cmd", "events.tail"}, {"n", 1}})["events"][0]["lock"], "pulsed");
+
+  // A report that arrives after the gateway is gone is dropped, not a crash.
+  g->SetReportingActuator("front", [&](std::chrono::milliseconds, Gateway::LockReport report) {
+    pending = std::move(report);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(g->Admit(at_front, "wiegand").granted);
+  g.reset();
+  pending("pulsed");
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,14 +23,30 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-// A module whose outputs are recorded and whose inputs and connection the test drives.
+// A module whose outputs are recorded and whose inputs and connection the test drives. Like the
+// real one, it reports each output write and its read-back later, through the loop (`post`): by
+// default the write is acknowledged and read back as written; a point in `refused` gets its writes
+// refused (the relay keeps its state), like a module answering exception 6.
 class FakeModule final : public IoModule {
  public:
-  explicit FakeModule(IoEvents events) : events_(std::move(events)) {}
+  FakeModule(IoEvents events, std::function<void(std::function<void()>)> post)
+      : events_(std::move(events)), post_(std::move(post)) {}
+  ~FakeModule() override { *alive_ = false; }
   void SetOutput(std::string_view point, bool active) override {
     outputs[std::string(point)] = active;
     writes.push_back(std::string(point) + (active ? "=1" : "=0"));
+    std::string p(point);
+    const bool refused = refused_points.count(p) > 0;
+    if (!refused) relays[p] = active;
+    const bool now = relays[p];
+    post_([alive = alive_, f = events_.on_output, p, active, refused, now] {
+      if (!*alive || !f) return;  // like the real adapter: dropped once the module is gone
+      f(p, {refused ? OutputEvent::Kind::kWriteFailed : OutputEvent::Kind::kWritten, active, active,
+            0, refused ? "modbus exception 6" : ""});
+      f(p, {OutputEvent::Kind::kReadBack, now, active, 0, ""});
+    });
   }
+  void Report(std::string_view point, OutputEvent e) { events_.on_output(point, e); }
   bool online() const override { return online_; }
   json Status() const override { return {{"online", online_}}; }
 
@@ -37,11 +56,15 @@ class FakeModule final : public IoModule {
     events_.on_online(online, online ? "" : "no answer");
   }
 
-  std::map<std::string, bool> outputs;
+  std::map<std::string, bool> outputs;  // as written (wanted)
+  std::map<std::string, bool> relays;   // as the module has them (read back)
+  std::set<std::string> refused_points;
   std::vector<std::string> writes;
 
  private:
   IoEvents events_;
+  std::function<void(std::function<void()>)> post_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool online_ = true;
 };
 
@@ -61,14 +84,19 @@ class DoorsTest : public ::testing::Test {
     ASSERT_TRUE(g.ok()) << g.status().ToString();
     gw_ = std::move(*g);
     Import(json::array());
-    doors_ = std::make_unique<DoorIo>(*loop_, clock_, *gw_,
-                                      [this](const config::IoModuleConfig& m, IoEvents ev) {
-                                        auto f = std::make_unique<FakeModule>(std::move(ev));
-                                        modules_[m.id] = f.get();
-                                        return f;
-                                      });
+    doors_ = std::make_unique<DoorIo>(
+        *loop_, clock_, *gw_, [this](const config::IoModuleConfig& m, IoEvents ev) {
+          auto f = std::make_unique<FakeModule>(
+              std::move(ev), [this](std::function<void()> task) { loop_->Post(std::move(task)); });
+          modules_[m.id] = f.get();
+          return f;
+        });
     doors_->Apply(config_);
+    Settle();
   }
+
+  // Runs what the modules posted (their write acknowledgements and read-backs).
+  void Settle() { ASSERT_TRUE(loop_->RunOnce(milliseconds(0)).ok()); }
 
   void TearDown() override {
     doors_.reset();
@@ -176,6 +204,7 @@ TEST_F(DoorsTest, LocksStartLockedAndAGrantPulsesTheLockForUnlockMs) {
   EXPECT_EQ(io1().outputs["garage-lock"], false);
   EXPECT_TRUE(Pin("front").granted);
   EXPECT_EQ(io1().outputs["front-lock"], true);
+  Settle();
   EXPECT_EQ(Last("access.granted")["lock"], "pulsed");
   Run(2990);
   EXPECT_EQ(io1().outputs["front-lock"], true);
@@ -185,6 +214,7 @@ TEST_F(DoorsTest, LocksStartLockedAndAGrantPulsesTheLockForUnlockMs) {
 
 TEST_F(DoorsTest, TheDoorOpeningAfterAGrantIsNotForcedAndClosingRelocksAtOnce) {
   Pin("front");
+  Settle();
   io1().Input("front-contact", true);  // logical: open
   Run(500);
   io1().Input("front-contact", false);
@@ -245,6 +275,7 @@ TEST_F(DoorsTest, AnOfflineModuleIsJournaledAndItsDoorsGrantsSayLockFailed) {
   io1().SetOnline(true);
   EXPECT_EQ(Last("device.online")["device"], "io1");
   Pin("front");
+  Settle();
   EXPECT_EQ(Last("access.granted")["lock"], "pulsed");
 }
 
@@ -294,6 +325,72 @@ TEST_F(DoorsTest, ApplyWithTheSameSettingsKeepsTheModules) {
   json st = doors_->Status();
   EXPECT_EQ(st["doors"]["front"]["lock"], "locked");
   EXPECT_EQ(st["modules"]["io1"]["online"], true);
+}
+
+// Issue 10 point 5: a refused unlock write was journaled "lock": "pulsed".
+TEST_F(DoorsTest, Issue10ARefusedUnlockIsJournaledAsUnlockFailed) {
+  io1().refused_points.insert("front-lock");
+  EXPECT_TRUE(Pin("front").granted);
+  Settle();
+  EXPECT_TRUE(Last("access.granted").is_null()) << "waiting for what the lock does";
+  json st = doors_->Status()["doors"]["front"];
+  EXPECT_EQ(st["lock"], "locked") << "as read back";
+  EXPECT_EQ(st["wanted"], "released");
+  Run(3010);  // the pulse ends without the lock ever reading back released
+  json granted = Last("access.granted");
+  EXPECT_EQ(granted["lock"], "unlock_failed");
+  EXPECT_EQ(granted["door"], "front");
+  // The module takes writes again: the next grant is pulsed.
+  io1().refused_points.clear();
+  Pin("front");
+  Settle();
+  EXPECT_EQ(Last("access.granted")["lock"], "pulsed");
+}
+
+// Issue 10 point 4: status said "lock": "locked" while the coil read back energised.
+TEST_F(DoorsTest, Issue10StatusShowsTheLockAsReadBackAndFaultsAreJournaled) {
+  Pin("front");
+  Settle();
+  EXPECT_EQ(doors_->Status()["doors"]["front"]["lock"], "released");
+  io1().refused_points.insert("front-lock");  // the relock is refused (exception 6)
+  Run(3010);
+  EXPECT_EQ(io1().outputs["front-lock"], false) << "wanted locked";
+  json st = doors_->Status()["doors"]["front"];
+  EXPECT_EQ(st["lock"], "released") << "the strike is still energised";
+  EXPECT_EQ(st["wanted"], "locked");
+  // The module gave up for now (it keeps re-asserting): device.fault is journaled.
+  io1().Report("front-lock", {OutputEvent::Kind::kFault, true, false, 3, "modbus exception 6"});
+  json fault = Last("device.fault");
+  EXPECT_EQ(fault["device"], "io1");
+  EXPECT_EQ(fault["point"], "front-lock");
+  EXPECT_EQ(fault["door"], "front");
+  EXPECT_EQ(fault["wanted"], "off");
+  EXPECT_EQ(fault["failures"], 3);
+  EXPECT_EQ(doors_->Status()["doors"]["front"]["lock_fault"], true);
+  io1().Report("front-lock", {OutputEvent::Kind::kReadBack, false, false, 3, ""});
+  io1().Report("front-lock", {OutputEvent::Kind::kFaultCleared, false, false, 0, ""});
+  EXPECT_EQ(Last("device.fault_cleared")["door"], "front");
+  st = doors_->Status()["doors"]["front"];
+  EXPECT_EQ(st["lock"], "locked");
+  EXPECT_EQ(st["lock_fault"], false);
+}
+
+// Issue 10 point 6: `tamper {active: false}` was journaled at start and after every reconnect.
+TEST_F(DoorsTest, Issue10TamperIsJournaledOnChangesOnly) {
+  io1().Input("tamper", false);  // the first reading after start: the baseline, inactive
+  io1().SetOnline(false);
+  io1().SetOnline(true);
+  io1().Input("tamper", false);  // read again after the reconnect: no change
+  EXPECT_TRUE(Last("tamper").is_null());
+  io1().Input("tamper", true);
+  EXPECT_EQ(Last("tamper")["active"], true);
+  io1().SetOnline(false);
+  io1().SetOnline(true);
+  io1().Input("tamper", true);
+  io1().Input("tamper", false);
+  std::vector<std::string> types = Types();
+  EXPECT_EQ(std::count(types.begin(), types.end(), "tamper"), 2) << "true once, false once";
+  EXPECT_EQ(Last("tamper")["active"], false);
 }
 
 }  // namespace

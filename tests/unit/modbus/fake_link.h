@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,7 +27,15 @@ struct FakeDevice {
   bool refuse_connect = false;  // Connect() fails Unavailable (connection refused)
   int fail_next = 0;            // the next N requests fail Unavailable (lost replies)
   std::map<std::pair<Table, uint16_t>, int> exceptions;  // a request touching it gets this code
-  std::vector<std::string> log;                          // "connect", "read coil 0+8", ...
+  // Writes only: the next `count` writes of a coil get exception `code` (reads still answer).
+  struct RefuseWrites {
+    int code = 0;
+    int count = 0;
+  };
+  std::map<uint16_t, RefuseWrites> refuse_writes;
+  std::map<uint16_t, bool> stuck;  // a coil whose writes are acknowledged but change nothing
+  int throw_next = 0;              // the next N requests throw std::runtime_error (a bug)
+  std::vector<std::string> log;    // "connect", "read coil 0+8", ...
   bool connected = false;
   int connects = 0;
   std::vector<std::chrono::steady_clock::time_point> connect_at;  // every attempt (with a clock)
@@ -75,6 +84,18 @@ struct FakeDevice {
   std::vector<std::string> TakeLog() {
     std::lock_guard l(mu);
     return std::exchange(log, {});
+  }
+  void RefuseCoilWrites(uint16_t a, int code, int count) {
+    std::lock_guard l(mu);
+    refuse_writes[a] = {code, count};
+  }
+  void SetStuck(uint16_t a, bool s) {
+    std::lock_guard l(mu);
+    stuck[a] = s;
+  }
+  void ThrowNext(int n) {
+    std::lock_guard l(mu);
+    throw_next = n;
   }
   int Connects() const {
     std::lock_guard l(mu);
@@ -139,6 +160,12 @@ class FakeLink final : public ModbusLink {
     std::lock_guard l(d_->mu);
     std::string what = "write coil " + std::to_string(a) + " " + (on ? "1" : "0");
     LINTEL_RETURN_IF_ERROR(Check(Table::kCoil, a, 1, what));
+    if (auto it = d_->refuse_writes.find(a);
+        it != d_->refuse_writes.end() && it->second.count > 0) {
+      --it->second.count;
+      return ExceptionStatus(it->second.code, "fake: " + what);
+    }
+    if (auto it = d_->stuck.find(a); it != d_->stuck.end() && it->second) return Status::Ok();
     d_->coils[a] = on;
     return Status::Ok();
   }
@@ -158,6 +185,10 @@ class FakeLink final : public ModbusLink {
   Status Check(Table t, uint16_t start, uint16_t count, const std::string& what) {
     d_->log.push_back(what);
     Tick();
+    if (d_->throw_next > 0) {
+      --d_->throw_next;
+      throw std::runtime_error("fake: " + what + ": thrown");
+    }
     if (!d_->connected) return Status::Unavailable("fake: " + what + ": Bad file descriptor");
     if (!d_->answering) return Status::Unavailable("fake: " + what + ": Connection timed out");
     if (d_->fail_next > 0) {

@@ -391,6 +391,60 @@ TEST(ModbusModuleOverTcp, GoesOfflineWhenTheServerGoesAndReassertsOutputsWhenItR
   m.Stop();
 }
 
+// Issue 10 point 4, over the real protocol: the module answers the relock (FC05 coil off) with
+// exception 6 (server device busy) twice; the driver re-asserts it until the coil reads back off.
+TEST(ModbusModuleOverTcp, Issue10ARefusedRelockIsWrittenAgainUntilTheCoilReadsBackOff) {
+  TestServer server;
+  ASSERT_TRUE(server.StartTcp());
+  ModuleConfig c;
+  c.id = "door-io-1";
+  c.inputs = {{"dps", {Table::kDiscreteInput, 0, -1, false}}};
+  c.outputs = {{"strike", {Table::kCoil, 16, -1, false}}};
+  Result<std::unique_ptr<ModbusLink>> link = MakeLibModbusLink(Tcp(server.port()));
+  ASSERT_TRUE(link.ok());
+  SystemClock clock;
+  PostQueue q;
+  std::vector<std::string> events;
+  ModuleCallbacks cb;
+  cb.on_online = [&](bool online, const std::string&) {
+    events.push_back(online ? "online" : "offline");
+  };
+  cb.on_error = [&](const Status& st) { events.push_back("error: " + st.message()); };
+  cb.on_output = [&](const std::string& n, const OutputReport& r) {
+    if (r.kind == OutputReport::Kind::kReadBack)
+      events.push_back(n + " reads " + (r.value ? "1" : "0"));
+    if (r.kind == OutputReport::Kind::kWriteFailed) events.push_back(n + " refused");
+  };
+  auto count = [&](const std::string& e) { return std::count(events.begin(), events.end(), e); };
+  ModbusModule m(c, std::move(link).value(), clock, q.Fn(), cb);
+  ASSERT_TRUE(m.Start().ok());
+  ASSERT_TRUE(m.SetOutput("strike", true).ok());
+  ASSERT_TRUE(q.RunUntil([&] { return count("strike reads 1") == 1; }));
+  ASSERT_TRUE(server.Coil(16));
+
+  server.RefuseCoilWrites(16, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY, 2);
+  ASSERT_TRUE(m.SetOutput("strike", false).ok());
+  ASSERT_TRUE(q.RunUntil([&] { return count("strike reads 0") == 1; }))
+      << "the strike must not stay energised after a refused relock";
+  EXPECT_FALSE(server.Coil(16));
+  EXPECT_EQ(server.refused(), 2);
+  EXPECT_EQ(count("strike refused"), 2);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(std::count_if(events.begin(), events.end(),
+                          [](const std::string& e) {
+                            return e.find("exception 6 (slave device busy)") != std::string::npos;
+                          }),
+            1)
+      << "one error line for the streak";
+  EXPECT_EQ(count("offline"), 0);
+  ModuleHealth h = m.Health();
+  ASSERT_EQ(h.outputs.size(), 1u);
+  EXPECT_EQ(h.outputs[0].read_back, false);
+  EXPECT_EQ(h.outputs[0].wanted, false);
+  EXPECT_FALSE(h.outputs[0].fault);
+  m.Stop();
+}
+
 TEST(ModbusModuleOverTcp, ExceptionsAreReportedWhileOnline) {
   TestServer server;
   ASSERT_TRUE(server.StartTcp());

@@ -57,6 +57,12 @@ class PollerTest : public ::testing::Test {
                         std::to_string(Ms(Now())));
     };
     cb.on_error = [this](const Status& st) { events_.push_back("error: " + st.message()); };
+    cb.on_output = [this](const std::string& name, const OutputReport& r) {
+      static constexpr const char* kKinds[] = {"written", "write_failed", "read_back", "fault",
+                                               "fault_cleared"};
+      outputs_.push_back(name + " " + kKinds[static_cast<int>(r.kind)] + " " +
+                         (r.value ? "1" : "0") + " @" + std::to_string(Ms(Now())));
+    };
     poller_ = std::make_unique<ModulePoller>(std::move(config), link_, clock_, std::move(cb));
   }
 
@@ -80,6 +86,16 @@ class PollerTest : public ::testing::Test {
   }
 
   std::vector<std::string> TakeEvents() { return std::exchange(events_, {}); }
+  std::vector<std::string> TakeOutputs() { return std::exchange(outputs_, {}); }
+  // The times (ms since start) of the writes `write` in the device's log so far.
+  std::vector<int64_t> WriteTimes(const std::vector<std::string>& outputs,
+                                  const std::string& what) {
+    std::vector<int64_t> out;
+    for (const std::string& o : outputs) {
+      if (o.rfind(what, 0) == 0) out.push_back(std::stoll(o.substr(o.find('@') + 1)));
+    }
+    return out;
+  }
 
   FakeClock clock_{Instant{}};
   const int64_t start_ns_ = clock_.Monotonic().time_since_epoch().count();
@@ -87,6 +103,7 @@ class PollerTest : public ::testing::Test {
   FakeLink link_{dev_};
   std::unique_ptr<ModulePoller> poller_;
   std::vector<std::string> events_;
+  std::vector<std::string> outputs_;
 };
 
 TEST_F(PollerTest, FirstPollReportsOnlineAndEveryInput) {
@@ -338,7 +355,8 @@ TEST_F(PollerTest, ExceptionRepliesAreReportedButNeverOffline) {
   RunFor(100ms);
   EXPECT_EQ(TakeEvents().size(), 1u) << "reported again after it had read fine";
 
-  // A refused output write is reported each time, not retried, and not offline.
+  // A refused output write is reported once per streak (then re-asserted: see the Issue10
+  // tests below), and not offline.
   dev_->SetException(Table::kCoil, 16, 4);
   poller_->RequestOutput(0, true);
   RunFor(200ms);
@@ -351,7 +369,7 @@ TEST_F(PollerTest, ExceptionRepliesAreReportedButNeverOffline) {
             "error: modbus module 'door-io-1': output 'strike' on: modbus exception 4 (slave "
             "device failure): fake: write coil 16 1");
   std::vector<std::string> log = dev_->TakeLog();
-  EXPECT_EQ(std::count(log.begin(), log.end(), "write coil 16 1"), 1);
+  EXPECT_GE(std::count(log.begin(), log.end(), "write coil 16 1"), 2) << "re-asserted";
   EXPECT_TRUE(poller_->health().online);
 }
 
@@ -365,6 +383,135 @@ TEST_F(PollerTest, AWriteThatGetsNoReplyIsRetriedAfterTheNextPoll) {
   EXPECT_TRUE(dev_->Coil(16));
   EXPECT_TRUE(TakeEvents().empty());
   EXPECT_EQ(poller_->health().failures, 1u);
+}
+
+// Issue 10 point 4: the module answered the relock (strike off) with exception 6 (busy) once;
+// the driver never wrote again and the strike stayed energised until the next grant.
+TEST_F(PollerTest, Issue10ARefusedRelockIsReassertedUntilTheReadBackMatches) {
+  Make();
+  RunFor(10ms);
+  poller_->RequestOutput(0, true);  // unlock
+  RunFor(100ms);
+  ASSERT_TRUE(dev_->Coil(16));
+  TakeEvents();
+  TakeOutputs();
+  dev_->RefuseCoilWrites(16, 6, 1);  // the relock is refused once: server device busy
+  poller_->RequestOutput(0, false);
+  RunFor(10ms);
+  EXPECT_TRUE(dev_->Coil(16)) << "still energised after the refusal";
+  EXPECT_EQ(poller_->health().outputs[0].read_back, true);
+  RunFor(300ms);
+  EXPECT_FALSE(dev_->Coil(16)) << "re-asserted: the strike is off";
+  std::vector<std::string> out = TakeOutputs();
+  EXPECT_EQ(out, (std::vector<std::string>{"strike write_failed 0 @110", "strike written 0 @250",
+                                           "strike read_back 0 @300"}))
+      << "refused at 110; the polls at 150 and 200 read it energised; re-asserted on the first "
+         "poll at least reassert_min (100 ms) after the refusal, then read back off";
+  std::vector<std::string> errors = TakeEvents();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("output 'strike' off: modbus exception 6 (slave device busy)"),
+            std::string::npos)
+      << errors[0];
+  EXPECT_EQ(poller_->health().outputs[0].read_back, false);
+  EXPECT_EQ(poller_->health().outputs[0].failures, 0);
+  EXPECT_FALSE(poller_->health().outputs[0].fault);
+  EXPECT_TRUE(poller_->health().online) << "an exception is no reason to go offline";
+}
+
+TEST_F(PollerTest, Issue10AnOutputThatStaysWrongIsAFaultAfterThreeAttemptsWithBoundedBackoff) {
+  Make();
+  RunFor(10ms);
+  poller_->RequestOutput(0, true);
+  RunFor(100ms);
+  TakeOutputs();
+  TakeEvents();
+  dev_->RefuseCoilWrites(16, 6, 1000);
+  poller_->RequestOutput(0, false);
+  RunFor(8000ms);
+  std::vector<std::string> out = TakeOutputs();
+  std::vector<int64_t> t = WriteTimes(out, "strike write_failed 0");
+  ASSERT_GE(t.size(), 7u);
+  std::vector<int64_t> gaps;
+  for (size_t i = 1; i < t.size(); ++i) gaps.push_back(t[i] - t[i - 1]);
+  // Retries after 100 ms (on the first poll, every 50 ms, at or after it is due), then doubling
+  // to 2000 ms (reassert_max) and no further.
+  EXPECT_EQ(std::vector<int64_t>(gaps.begin(), gaps.begin() + 6),
+            (std::vector<int64_t>{140, 200, 400, 800, 1600, 2000}));
+  EXPECT_EQ(gaps.back(), 2000);
+  std::vector<std::string> faults;
+  for (const std::string& o : out) {
+    if (o.find("fault") != std::string::npos) faults.push_back(o);
+  }
+  EXPECT_EQ(faults, (std::vector<std::string>{"strike fault 1 @450"}))
+      << "once, after the third failed attempt, with the read-back (energised)";
+  EXPECT_TRUE(poller_->health().outputs[0].fault);
+  EXPECT_EQ(poller_->health().outputs[0].wanted, false);
+  EXPECT_EQ(poller_->health().outputs[0].read_back, true);
+  EXPECT_EQ(TakeEvents().size(), 1u) << "one error line per streak, not one per attempt";
+  ASSERT_GE(t.size(), 3u);
+  // The module accepts writes again: the next re-assert lands, the fault clears.
+  dev_->RefuseCoilWrites(16, 6, 0);
+  RunFor(2100ms);
+  EXPECT_FALSE(dev_->Coil(16));
+  out = TakeOutputs();
+  EXPECT_NE(
+      std::find_if(out.begin(), out.end(),
+                   [](const std::string& o) { return o.rfind("strike fault_cleared 0", 0) == 0; }),
+      out.end());
+  EXPECT_FALSE(poller_->health().outputs[0].fault);
+  EXPECT_EQ(poller_->health().outputs[0].failures, 0);
+}
+
+TEST_F(PollerTest, Issue10AWriteAcknowledgedButNotReadBackIsReasserted) {
+  Make();
+  RunFor(10ms);
+  dev_->SetStuck(16, true);  // an independent module: acknowledges, the relay does not move
+  poller_->RequestOutput(0, true);
+  RunFor(1000ms);
+  std::vector<std::string> log = dev_->TakeLog();
+  EXPECT_GE(std::count(log.begin(), log.end(), "write coil 16 1"), 4);
+  EXPECT_TRUE(poller_->health().outputs[0].fault);
+  EXPECT_EQ(poller_->health().outputs[0].read_back, false);
+  std::vector<std::string> out;
+  for (const std::string& o : TakeOutputs()) {
+    if (o.rfind("strike", 0) == 0 && o.find("@0") == std::string::npos) out.push_back(o);
+  }
+  ASSERT_GE(out.size(), 3u);
+  EXPECT_EQ(out[0], "strike written 1 @10");
+  EXPECT_EQ(out[1], "strike read_back 0 @50") << "the first poll after a write is reported";
+  EXPECT_EQ(out[2], "strike written 1 @150") << "re-asserted 100 ms after the mismatch was seen";
+}
+
+TEST_F(PollerTest, Issue10AWatchdogCoilIsToggledEveryPeriod) {
+  ModuleConfig c = DoorConfig();
+  c.watchdog = Watchdog{30, 0, 1000ms, Watchdog::Kind::kCoil};
+  Make(c);
+  RunFor(3500ms);
+  std::vector<std::string> log = dev_->TakeLog();
+  std::vector<std::string> writes;
+  for (const std::string& l : log) {
+    if (l.rfind("write", 0) == 0) writes.push_back(l);
+  }
+  EXPECT_EQ(writes, (std::vector<std::string>{"write coil 30 1", "write coil 30 0",
+                                              "write coil 30 1", "write coil 30 0"}))
+      << "a heartbeat at 0, 1000, 2000, 3000; no holding register is touched";
+  c.outputs.push_back({"beat", {Table::kCoil, 30, -1, false}});
+  EXPECT_EQ(CheckModuleConfig(c).message(),
+            "modbus module 'door-io-1': the watchdog coil 30 is also output 'beat'");
+}
+
+TEST_F(PollerTest, Issue10FailClosesTheLinkReportsOfflineAndRetriesAfterTheBackoff) {
+  Make();
+  RunFor(10ms);
+  TakeEvents();
+  poller_->Fail(Status::Internal("exception in the module thread: boom"));
+  EXPECT_FALSE(poller_->connected());
+  EXPECT_EQ(TakeEvents(), (std::vector<std::string>{
+                              "offline: modbus module 'door-io-1': failed: exception in the module "
+                              "thread: boom @10"}));
+  RunFor(600ms);
+  EXPECT_TRUE(poller_->connected());
+  EXPECT_EQ(TakeEvents()[0], "online: answering again @510");
 }
 
 TEST_F(PollerTest, ShutdownClosesTheLink) {
@@ -398,6 +545,12 @@ TEST(CheckModuleConfig, NamesWhatIsWrong) {
   EXPECT_FALSE(CheckModuleConfig(c).ok());
   c = DoorConfig();
   c.watchdog = Watchdog{1, 1, 0ms};
+  EXPECT_FALSE(CheckModuleConfig(c).ok());
+  c = DoorConfig();
+  c.fault_after = 0;
+  EXPECT_FALSE(CheckModuleConfig(c).ok());
+  c = DoorConfig();
+  c.reassert_max = 10ms;
   EXPECT_FALSE(CheckModuleConfig(c).ok());
   c = DoorConfig();
   c.id.clear();
@@ -453,7 +606,13 @@ struct Recorder {
       events.push_back(online ? "online" : "offline");
     };
     cb.on_error = [this](const Status& st) { events.push_back("error: " + st.message()); };
+    cb.on_output = [this](const std::string& n, const OutputReport& r) {
+      if (r.kind == OutputReport::Kind::kWritten) events.push_back("written " + n);
+    };
     return cb;
+  }
+  int Count(const std::string& e) const {
+    return static_cast<int>(std::count(events.begin(), events.end(), e));
   }
   bool Has(const std::string& e) const {
     return std::find(events.begin(), events.end(), e) != events.end();
@@ -516,6 +675,28 @@ TEST(ModbusModule, StopReturnsPromptlyWhileBackingOff) {
   m.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
   EXPECT_EQ(m.Health().failures, 1u);
+}
+
+// Issue 10 point 13: an exception in the poll thread ended in std::terminate.
+TEST(ModbusModule, Issue10AnExceptionInThePollThreadMarksTheModuleFailedAndItComesBack) {
+  SystemClock clock;
+  auto dev = std::make_shared<FakeDevice>();
+  PostQueue q;
+  Recorder rec;
+  ModuleConfig c = DoorConfig();
+  c.backoff_min = 20ms;
+  ModbusModule m(c, std::make_unique<FakeLink>(dev), clock, q.Fn(), rec.Callbacks());
+  ASSERT_TRUE(m.Start().ok());
+  ASSERT_TRUE(q.RunUntil([&] { return rec.Has("online"); }));
+  dev->ThrowNext(1);
+  ASSERT_TRUE(q.RunUntil([&] { return rec.Has("offline"); }));
+  EXPECT_NE(m.Health().last_error.find("exception in the module thread"), std::string::npos)
+      << m.Health().last_error;
+  ASSERT_TRUE(q.RunUntil([&] { return rec.Count("online") == 2; })) << "retried after the backoff";
+  EXPECT_TRUE(m.SetOutput("strike", true).ok());
+  ASSERT_TRUE(q.RunUntil([&] { return rec.Has("written strike"); }));
+  EXPECT_TRUE(dev->Coil(16));
+  m.Stop();
 }
 
 TEST(ModbusModule, StartRejectsABadConfig) {

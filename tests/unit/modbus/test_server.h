@@ -109,6 +109,18 @@ class TestServer {
     map_->tab_input_registers[a] = v;
   }
   int requests() const { return requests_; }
+  // The next `count` FC05 writes of coil `address` are answered with exception `code` (and change
+  // nothing), like an independent module that is busy; reads are answered as usual.
+  void RefuseCoilWrites(int address, int code, int count) {
+    std::lock_guard l(mu_);
+    refuse_address_ = address;
+    refuse_code_ = code;
+    refuse_count_ = count;
+  }
+  int refused() const {
+    std::lock_guard l(mu_);
+    return refused_;
+  }
 
  private:
   void Launch(bool tcp) {
@@ -140,6 +152,15 @@ class TestServer {
       if (rc == 0) continue;  // RTU: a request for another unit
       ++requests_;
       std::lock_guard l(mu_);
+      const int h = modbus_get_header_length(ctx_);
+      if (mode_ == Mode::kNormal && refuse_count_ > 0 && rc >= h + 3 &&
+          req[h] == MODBUS_FC_WRITE_SINGLE_COIL &&
+          ((req[h + 1] << 8) | req[h + 2]) == refuse_address_) {
+        --refuse_count_;
+        ++refused_;
+        modbus_reply_exception(ctx_, req, static_cast<unsigned>(refuse_code_));
+        continue;
+      }
       switch (mode_) {
         case Mode::kNormal:
           modbus_reply(ctx_, req, rc, map_);
@@ -163,6 +184,10 @@ class TestServer {
   mutable std::mutex mu_;
   Mode mode_ = Mode::kNormal;
   int exception_code_ = MODBUS_EXCEPTION_SLAVE_OR_SERVER_FAILURE;
+  int refuse_address_ = -1;
+  int refuse_code_ = 0;
+  int refuse_count_ = 0;
+  int refused_ = 0;
 };
 
 }  // namespace lintel::modbus::fakes

@@ -9,7 +9,7 @@ namespace {
 
 std::vector<std::string> Types(const std::vector<DoorEvent>& events) {
   std::vector<std::string> out;
-  for (const DoorEvent& e : events) out.push_back(e.type);
+  for (const DoorEvent& e : events) out.push_back(std::string(DoorEventName(e.type)));
   return out;
 }
 
@@ -103,7 +103,7 @@ TEST(DoorMachine, HeldOpenWarnsThenAlarmsOnceAndClosingSaysItWasHeld) {
   EXPECT_EQ(d.Deadline(), std::nullopt);
   std::vector<DoorEvent> closed = d.Contact(false, 95'000);
   ASSERT_EQ(closed.size(), 1u);
-  EXPECT_EQ(closed[0], (DoorEvent{"door.closed", true}));
+  EXPECT_EQ(closed[0], (DoorEvent{DoorEventType::kClosed, true}));
 }
 
 TEST(DoorMachine, ModeUnlockedHoldsTheLockOpenAndLockdownIgnoresGrants) {
@@ -164,6 +164,25 @@ TEST(DoorMachine, AGrantWhileOpenExtendsThePulse) {
   d.Grant(0);
   d.Grant(4000);
   EXPECT_EQ(d.Deadline(), 9000);
+}
+
+// Issue 10 point 20: door event types are an enum; the journal keeps the contract's strings.
+TEST(DoorMachine, EventTypesAreAnEnumWithTheContractsNames) {
+  const std::pair<DoorEventType, std::string_view> expected[] = {
+      {DoorEventType::kOpened, "door.opened"},
+      {DoorEventType::kClosed, "door.closed"},
+      {DoorEventType::kForced, "door.forced"},
+      {DoorEventType::kRex, "door.rex"},
+      {DoorEventType::kHeldOpenWarning, "door.held_open_warning"},
+      {DoorEventType::kHeldOpen, "door.held_open"},
+  };
+  for (const auto& [type, name] : expected) {
+    EXPECT_EQ(DoorEventName(type), name);
+    EXPECT_EQ(ParseDoorEventType(name), type);
+  }
+  EXPECT_EQ(ParseDoorEventType("door.unlocked"), std::nullopt);
+  DoorMachine d(Settings());
+  EXPECT_EQ(d.Rex(0), (std::vector<DoorEvent>{{DoorEventType::kRex}}));
 }
 
 }  // namespace
