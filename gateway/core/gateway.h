@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,7 @@ Result<rules::Records> ParseValidState(const rules::Site& site, const nlohmann::
 // As a cloud::SyncHost it lends the cloud sync its store connection, engine, clock and journal.
 class Gateway final : public cloud::SyncHost {
  public:
-  // Opens (or creates) the store at config.store_path, raises the engine's time floor to the
+  // Opens (or creates) the store at config.store_path, restores the engine's time floor from the
   // store's last-known-good time, loads the state into a fresh index and journals
   // `gateway.started`. Errors: the store's (Corruption for a damaged or newer-schema file,
   // IoError), never a crash.
@@ -41,12 +42,23 @@ class Gateway final : public cloud::SyncHost {
   // goes back to lintelctl. Events produced by a command are durable before it returns.
   Result<nlohmann::json> Handle(const nlohmann::json& request);
 
-  // Applies a new config (SIGHUP): rebuilds the index from the store with the new site. The store
-  // path cannot change at runtime (FailedPrecondition). On error nothing changes.
+  // A new config (SIGHUP) in two steps, so the daemon can refuse it as a whole (core/reload.h):
+  // PrepareReload checks it and rebuilds the index from the store with the new site, changing
+  // nothing; CommitReload switches the engine and the config over and cannot fail.
+  // Errors of PrepareReload: FailedPrecondition when the store path changed (it cannot at
+  // runtime); the store's when the state cannot be read.
+  struct PreparedReload {
+    config::Config config;
+    std::shared_ptr<const rules::Index> index;
+  };
+  Result<PreparedReload> PrepareReload(config::Config config);
+  void CommitReload(PreparedReload prepared);
+  // PrepareReload then CommitReload. On error nothing changes.
   Status Reload(config::Config config);
 
-  // Periodic housekeeping (every few seconds): persists the last-known-good time and flushes any
-  // pending journal events.
+  // Periodic housekeeping (every few seconds): persists the last-known-good time (the engine's
+  // floor, which never rises from a suspect clock; a floor replaced by a trusted time is written
+  // as it is, lower) and flushes any pending journal events.
   Status Tick();
 
   // Presents a credential at a door now (lintelctl `present`): decides and journals; never moves
@@ -88,8 +100,9 @@ class Gateway final : public cloud::SyncHost {
   // cloud::SyncHost
   store::Store& store() override { return *store_; }
   rules::Engine& engine() override { return engine_; }
-  Instant WallNow() override { return clock_.Wall(); }
+  Instant WallNow() override { return engine_.Now(Reading()).at; }
   bool ClockSynced() override { return clock_.Synchronized(); }
+  void NoteSignedTime(Instant issued_at, std::optional<Instant> expires_at) override;
   Status JournalNow(nlohmann::json event) override;
   void JournalLater(nlohmann::json event) override { Journal(std::move(event)); }
   Status FlushJournal() override { return Flush(); }
@@ -109,9 +122,13 @@ class Gateway final : public cloud::SyncHost {
   void JournalDecision(const rules::Request& request, const rules::Decision& d,
                        std::string_view source, std::string_view lock);
 
+  rules::ClockReading Reading() const;
   // Journals `clock.jump` (and logs) once when the wall clock falls behind the time floor, and
-  // logs when it has caught up again; not once per decision.
-  void NoteClock(bool behind);
+  // logs when it has caught up again; likewise `clock.suspect` when the wall clock runs far ahead
+  // of trusted time; not once per decision. Journals and persists a floor reset
+  // (`clock.floor_reset`).
+  void NoteClock(bool behind, bool suspect);
+  Status SaveFloorReset();
   // Queues an event; Flush() writes the queue in one transaction.
   void Journal(nlohmann::json event);
   Status Flush();
@@ -122,6 +139,8 @@ class Gateway final : public cloud::SyncHost {
   rules::Engine engine_;
   std::vector<store::JournalEvent> pending_;  // seq assigned by the store on Flush()
   bool clock_behind_ = false;
+  bool clock_suspect_ = false;
+  bool floor_reset_unsaved_ = false;  // a lowered floor not yet written to the store
   Instant started_at_;
   std::function<void()> on_journal_;
   std::map<std::string, std::function<nlohmann::json()>> status_extra_;

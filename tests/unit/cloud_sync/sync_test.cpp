@@ -11,6 +11,7 @@
 #include "gateway/base/event_loop.h"
 #include "gateway/cloud/jws.h"
 #include "gateway/core/gateway.h"
+#include "gateway/core/reload.h"
 
 namespace lintel::cloud {
 namespace {
@@ -602,6 +603,42 @@ TEST_F(SyncTest, InvalidSnapshotLeavesTheOldStateInForce) {
   auto acks = link_.On("sync/ack");
   EXPECT_EQ(acks.back().payload["result"], "rejected");
   EXPECT_EQ(acks.back().payload["version"], 2);
+}
+
+
+// Issue 10 point 11: the daemon's SIGHUP path (gateway/main.cpp) checks every part before it
+// commits any. Before, gw.Reload switched the core to the new doors and then CloudSync refused the
+// new gateway id, while the log said the old config stayed in force.
+TEST_F(SyncTest, ReloadRefusedByCloudSyncLeavesTheCoreOnTheOldConfig) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  config::Config next = config_;
+  next.doors.push_back({"garage", "Garage", true, 5000, 30});
+  next.gateway_id = "gw-2";
+  std::optional<core::Gateway::PreparedReload> prepared;
+  const std::vector<core::ReloadPart> parts = {
+      {"core",
+       [&] {
+         auto p = gw_->PrepareReload(next);
+         if (!p.ok()) return p.status();
+         prepared = std::move(*p);
+         return Status::Ok();
+       },
+       [&] { gw_->CommitReload(std::move(*prepared)); }},
+      {"cloud sync", [&] { return sync_->CheckReload(next); },
+       [&] { ASSERT_TRUE(sync_->Reload(next).ok()); }},
+  };
+  Status s = core::ReloadAll(parts);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message().rfind("cloud sync: ", 0), 0u) << s.message();
+  EXPECT_EQ(gw_->config().doors.size(), 2u) << "the core kept the running config";
+  EXPECT_EQ(gw_->engine().index()->FindDoor("garage"), rules::kNone);
+  EXPECT_EQ(gw_->config().gateway_id, "gw-1");
+  // The same reload without the id change is taken by both.
+  next.gateway_id = "gw-1";
+  ASSERT_TRUE(core::ReloadAll(parts).ok());
+  Settle();
+  EXPECT_NE(gw_->engine().index()->FindDoor("garage"), rules::kNone);
+  EXPECT_EQ(Decide("5a5a", "garage"), "granted") << "staff's default group has the new door";
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "config/config.h"
+#include "gateway/core/reload.h"
 
 namespace lintel::core {
 namespace {
@@ -66,8 +67,9 @@ TEST_F(GatewayTest, ClockThatJumpsBackAfterRestartCannotReviveAnEndedLease) {
     EXPECT_EQ(d["reason"], "lease_ended");
     ASSERT_TRUE(g->Tick().ok());
   }
-  // Power cut, no RTC: the box boots in the past.
+  // Power cut, no RTC: the box boots in the past, its clock not synchronized.
   clock.SetWall(T("2026-06-01T00:00:00Z"));
+  clock.SetSynchronized(false);
   auto g = Open(clock);
   ASSERT_TRUE(g);
   json d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
@@ -132,6 +134,40 @@ TEST_F(GatewayTest, ReloadRebuildsTheIndexForTheNewDoors) {
   EXPECT_EQ(d["result"], "granted") << "the default group now includes the new common door";
   next.store_path = "/elsewhere.db";
   EXPECT_EQ(g->Reload(next).code(), StatusCode::kFailedPrecondition);
+}
+
+// Issue 10 point 11: a SIGHUP config is taken whole or not at all.
+TEST(ReloadAll, ARefusalByALaterPartCommitsNoPart) {
+  std::vector<std::string> done;
+  std::vector<ReloadPart> parts = {
+      {"core", [] { return Status::Ok(); }, [&] { done.push_back("core"); }},
+      {"cloud sync", [] { return Status::FailedPrecondition("site.id cannot change"); },
+       [&] { done.push_back("cloud sync"); }},
+      {"devices", nullptr, [&] { done.push_back("devices"); }},
+  };
+  Status s = ReloadAll(parts);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(), "cloud sync: site.id cannot change");
+  EXPECT_TRUE(done.empty()) << "nothing switched over";
+  parts[1].prepare = [] { return Status::Ok(); };
+  ASSERT_TRUE(ReloadAll(parts).ok());
+  EXPECT_EQ(done, (std::vector<std::string>{"core", "cloud sync", "devices"})) << "in order";
+}
+
+TEST_F(GatewayTest, PrepareReloadChangesNothingUntilCommitted) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  config::Config next = config_;
+  next.doors.push_back({"garage", "Garage", true, 5000, 30});
+  Result<Gateway::PreparedReload> prepared = g->PrepareReload(next);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  EXPECT_EQ(g->engine().index()->FindDoor("garage"), rules::kNone) << "prepared, not committed";
+  EXPECT_EQ(g->config().doors.size(), 2u);
+  g->CommitReload(std::move(*prepared));
+  EXPECT_NE(g->engine().index()->FindDoor("garage"), rules::kNone);
+  EXPECT_EQ(g->config().doors.size(), 3u);
 }
 
 TEST_F(GatewayTest, UnknownCommandsAndDoorsAreClearErrors) {
