@@ -641,5 +641,40 @@ TEST_F(SyncTest, ReloadRefusedByCloudSyncLeavesTheCoreOnTheOldConfig) {
   EXPECT_EQ(Decide("5a5a", "garage"), "granted") << "staff's default group has the new door";
 }
 
+
+// Issue 10 point 3: a floor an older version stored in 2099 (a clock that had jumped forward) is
+// replaced by the cloud's signed time when the wall clock lies inside the head's window; until
+// then every lease with an end was denied, and every head looked expired.
+TEST_F(SyncTest, StoredFloorFarInTheFutureIsReplacedByASignedHead) {
+  json r = Records();
+  r["leases"][0]["ends_at"] = "2026-12-01T00:00:00Z";
+  Send("sync/snapshot", Snapshot(1, 1, r));
+  sync_.reset();
+  gw_.reset();
+  {
+    auto store = store::Store::Open(config_.store_path, {});
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AdvanceLastKnownGood(T("2099-01-01T00:00:00Z")).ok());
+  }
+  clock_.SetSynchronized(false);
+  Open();
+  EXPECT_EQ(Decide("a1b2"), "lease_ended") << "the unsynchronized clock cannot overrule the floor";
+  Send("sync/head", Head(1, 1));  // issued 10:00, expires tomorrow; the wall clock says 12:00
+  EXPECT_EQ(sync_->counters().rejected_by_reason.count("stale"), 0u) << "the head is fresh";
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  json events = (*gw_->Handle({{"cmd", "events.tail"}, {"n", 50}}))["events"];
+  int resets = 0;
+  for (const json& e : events) {
+    if (e["type"] != "clock.floor_reset") continue;
+    ++resets;
+    EXPECT_EQ(e["from"], "2099-01-01T00:00:00Z");
+    EXPECT_EQ(e["to"], "2026-11-23T10:00:00Z");
+    EXPECT_EQ(e["source"], "signed cloud time");
+  }
+  EXPECT_EQ(resets, 1) << events.dump();
+  Restart();
+  EXPECT_EQ(Decide("a1b2"), "granted") << "the replaced floor was stored";
+}
+
 }  // namespace
 }  // namespace lintel::cloud
