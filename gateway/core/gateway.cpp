@@ -94,7 +94,10 @@ Status Gateway::Reload(config::Config config) {
 Status Gateway::Tick() {
   rules::DecisionTime now = engine_.Now(Reading());
   NoteClock(now.went_back, now.suspect);
-  LINTEL_RETURN_IF_ERROR(SaveFloorReset());
+  // A replaced (lowered) floor not yet written is retried here; until then the store keeps the
+  // old one (advancing to the lower floor below changes nothing).
+  Status reset = SaveFloorReset();
+  if (!reset.ok()) LogError("core", "cannot store the replaced time floor: " + reset.ToString());
   LINTEL_RETURN_IF_ERROR(store_->AdvanceLastKnownGood(engine_.time_floor()));
   return Flush();
 }
