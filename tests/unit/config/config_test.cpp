@@ -258,7 +258,7 @@ TEST(ConfigLoader, ReportsOutOfRangeValues) {
                           "14:15: policy.keypad_lockout.failures must be an integer between 0 and "
                           "100 (0 disables the lockout), got -1"));
   EXPECT_THAT(Problems(std::string(kHead) + kOneDoor + "policy:\n  clock:\n    max_ahead_days: 0\n"),
-              ElementsAre("13:21: policy.clock.max_ahead_days must be an integer between 1 and "
+              ElementsAre("12:21: policy.clock.max_ahead_days must be an integer between 1 and "
                           "365, got 0"));
 }
 
