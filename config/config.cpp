@@ -634,7 +634,8 @@ void ParseLogging(Loader& l, MapWalker& w) {
   }
 }
 
-constexpr std::string_view kPolicyKeys[] = {"rent_grace_days", "pin", "keypad_lockout"};
+constexpr std::string_view kPolicyKeys[] = {"rent_grace_days", "pin", "keypad_lockout", "clock"};
+constexpr std::string_view kClockKeys[] = {"max_ahead_days"};
 constexpr std::string_view kPinKeys[] = {"min_length", "max_length", "allow_leading_9"};
 constexpr std::string_view kLockoutKeys[] = {"failures", "within_s", "lockout_s"};
 void ParsePolicy(Loader& l, MapWalker& w) {
@@ -663,6 +664,11 @@ void ParsePolicy(Loader& l, MapWalker& w) {
     }
     if (auto v = lockout.Int("within_s", Need::kOptional, 1, 86400)) p.lockout_window_s = v->value;
     if (auto v = lockout.Int("lockout_s", Need::kOptional, 1, 86400)) p.lockout_s = v->value;
+  });
+  w.Mapping("clock", Need::kOptional, kClockKeys, [&](MapWalker& clock) {
+    if (auto v = clock.Int("max_ahead_days", Need::kOptional, 1, 365)) {
+      p.clock_max_ahead_days = v->value;
+    }
   });
 }
 

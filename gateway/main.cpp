@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <vector>
 
 #include "config/config.h"
 #include "gateway/base/clock.h"
@@ -18,6 +20,7 @@
 #include "gateway/control/control_server.h"
 #include "gateway/core/gateway.h"
 #include "gateway/core/state_import.h"
+#include "gateway/core/reload.h"
 #include "gateway/devices/doors.h"
 #include "gateway/devices/readers.h"
 
@@ -151,12 +154,33 @@ int Run(const std::string& config_path, const Overrides& overrides) {
       Report(systemd::NotifyReloading());
       LogInfo("main", "SIGHUP: reloading " + config_path);
       Result<config::Config> next = Load(config_path, overrides);
-      Status s = next.ok() ? gw.Reload(*next) : next.status();
-      if (s.ok() && sync) s = sync->Reload(*next);
+      Status s = next.status();
       if (s.ok()) {
-        SetLogLevel(gw.config().log_level);
-        door_io.Apply(gw.config());
-        readers.Apply(gw.config());
+        // All or nothing: every part checks the new config before any part switches to it.
+        std::optional<core::Gateway::PreparedReload> prepared;
+        const std::vector<core::ReloadPart> parts = {
+            {"core",
+             [&] {
+               Result<core::Gateway::PreparedReload> p = gw.PrepareReload(*next);
+               if (!p.ok()) return p.status();
+               prepared = std::move(*p);
+               return Status::Ok();
+             },
+             [&] { gw.CommitReload(std::move(*prepared)); }},
+            {"cloud sync", [&] { return sync ? sync->CheckReload(*next) : Status::Ok(); },
+             [&] {
+               if (sync) (void)sync->Reload(*next);  // checked above: cannot refuse now
+             }},
+            {"devices", nullptr,
+             [&] {
+               SetLogLevel(gw.config().log_level);
+               door_io.Apply(gw.config());
+               readers.Apply(gw.config());
+             }},
+        };
+        s = core::ReloadAll(parts);
+      }
+      if (s.ok()) {
         LogInfo("main", "config reloaded");
       } else {
         LogError("main",

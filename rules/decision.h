@@ -50,6 +50,7 @@ struct Decision {
   std::string group;             // the access group that granted (or whose schedule denied), if any
   std::string via;               // person whose access was used when inherited (the primary)
   bool clock_went_back = false;  // the wall clock was below the floor; the floor was used
+  bool clock_suspect = false;    // the wall clock was far ahead of trusted time (TimeGuard)
   bool lockout_started = false;  // this failure locked the reader's keypad
 };
 

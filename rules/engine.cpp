@@ -394,31 +394,54 @@ bool KeypadLockout::Record(std::string_view reader, const Decision& d, Instant n
 }
 
 Engine::Engine(std::shared_ptr<const Index> index)
-    : index_(std::move(index)), lockout_(index_->site().policy) {}
+    : index_(std::move(index)), lockout_(index_->site().policy) {
+  time_.SetMaxAhead(std::chrono::hours(24) * index_->site().policy.clock_max_ahead_days);
+}
 
 void Engine::SwapIndex(std::shared_ptr<const Index> index) {
   index_ = std::move(index);
   lockout_.SetPolicy(index_->site().policy);
+  time_.SetMaxAhead(std::chrono::hours(24) * index_->site().policy.clock_max_ahead_days);
 }
 
-void Engine::RaiseTimeFloor(Instant t) { floor_ = std::max(floor_, t); }
-
 Instant Engine::EffectiveNow(Instant wall, bool* went_back) {
-  if (went_back) *went_back = wall < floor_;
-  floor_ = std::max(floor_, wall);
-  return floor_;
+  if (went_back) *went_back = wall < time_.floor();
+  time_.Raise(wall);
+  return time_.floor();
 }
 
 Decision Engine::Decide(const Request& request, Instant wall_now, Trace* trace) {
-  bool went_back = false;
-  Instant now = EffectiveNow(wall_now, &went_back);
+  DecisionTime t;
+  t.at = EffectiveNow(wall_now, &t.went_back);
+  return DecideAt(request, t, trace);
+}
+
+Decision Engine::Decide(const Request& request, const ClockReading& reading, Trace* trace) {
+  return DecideAt(request, Now(reading), trace);
+}
+
+Decision Engine::DecideAt(const Request& request, const DecisionTime& t, Trace* trace) {
   std::string_view reader = request.reader.empty() ? request.door : request.reader;
   bool pin = request.credential.kind == PresentedKind::kPin;
-  Decision d = DecideWith(*index_, request, now, pin ? lockout_.LockedUntil(reader) : INT64_MIN,
-                          trace, staff_only_, LocalDoorMode(request.door));
-  d.clock_went_back = went_back;
+  int64_t locked_until = pin ? lockout_.LockedUntil(reader) : INT64_MIN;
+  std::optional<DoorModeKind> local = LocalDoorMode(request.door);
+  Decision d = DecideWith(*index_, request, t.at, locked_until, trace, staff_only_, local);
+  if (d.granted && t.also_at) {
+    // Fail secure while the clock is suspect: the suspect wall time must agree.
+    Decision at_wall =
+        DecideWith(*index_, request, *t.also_at, locked_until, nullptr, staff_only_, local);
+    if (trace) {
+      trace->push_back({"suspect_clock", at_wall.granted,
+                        "the wall clock " + FormatRfc3339(*t.also_at) +
+                            " is far ahead of trusted time; at that time: " +
+                            std::string(ReasonName(at_wall.reason))});
+    }
+    if (!at_wall.granted) d = std::move(at_wall);
+  }
+  d.clock_went_back = t.went_back;
+  d.clock_suspect = t.suspect;
   if (pin && d.reason != Reason::kKeypadLockedOut && d.reason != Reason::kUnknownDoor) {
-    d.lockout_started = lockout_.Record(reader, d, now);
+    d.lockout_started = lockout_.Record(reader, d, t.at);
   }
   return d;
 }

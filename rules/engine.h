@@ -13,6 +13,7 @@
 #include "rules/decision.h"
 #include "rules/index.h"
 #include "rules/presented.h"
+#include "rules/time_guard.h"
 
 namespace lintel::rules {
 
@@ -59,11 +60,14 @@ class KeypadLockout {
   std::unordered_map<std::string, ReaderState> readers_;
 };
 
-// The stateful face of the rules: the current index, the keypad lockouts, and the time floor.
+// The stateful face of the rules: the current index, the keypad lockouts, and the time guard.
 //
-// Time floor: the engine never evaluates at a time below the latest wall time it has seen (or was
-// given from the store's last-known-good time), so a clock that jumps back cannot revive an expired
-// lease or credential. A wall time below the floor is flagged in the decision (clock_went_back).
+// Time floor: the engine never evaluates at a time below the floor (the latest time it believed,
+// or the store's last-known-good time), so a clock that jumps back cannot revive an expired lease
+// or credential. A wall time below the floor is flagged in the decision (clock_went_back). Which
+// times are believed, and what a wall clock far ahead of them does, is TimeGuard's rule
+// (rules/time_guard.h): the ClockReading overloads apply it; the Instant overloads take the wall
+// time as believed (tools, tests, benchmarks).
 class Engine {
  public:
   explicit Engine(std::shared_ptr<const Index> index);
@@ -71,11 +75,16 @@ class Engine {
   void SwapIndex(std::shared_ptr<const Index> index);
   const std::shared_ptr<const Index>& index() const { return index_; }
 
-  // Raises the floor to `t` if above it (from the store at start-up).
-  void RaiseTimeFloor(Instant t);
-  Instant time_floor() const { return floor_; }
-  // max(wall, floor), raising the floor to it.
+  // Raises the floor to `t` if above it.
+  void RaiseTimeFloor(Instant t) { time_.Raise(t); }
+  Instant time_floor() const { return time_.floor(); }
+  // max(wall, floor), raising the floor to it: `wall` is believed.
   Instant EffectiveNow(Instant wall, bool* went_back = nullptr);
+  // The time guard (start-up restore, signed cloud times, floor resets).
+  TimeGuard& time() { return time_; }
+  const TimeGuard& time() const { return time_; }
+  // When to decide for a clock reading (TimeGuard::Observe): may raise the floor.
+  DecisionTime Now(const ClockReading& reading) { return time_.Observe(reading); }
 
   // The offline policy's restricted mode: only staff are admitted while set.
   void SetStaffOnly(bool staff_only) { staff_only_ = staff_only; }
@@ -87,13 +96,19 @@ class Engine {
   std::optional<DoorModeKind> LocalDoorMode(std::string_view door) const;
 
   Decision Decide(const Request& request, Instant wall_now, Trace* trace = nullptr);
+  // Decides at Now(reading). With a suspect clock and no trusted time this run, a grant stands
+  // only if the request is also granted at the suspect wall time; otherwise that denial is
+  // returned (evaluated at the wall time). Either way `clock_suspect` is set.
+  Decision Decide(const Request& request, const ClockReading& reading, Trace* trace = nullptr);
   // Like Decide but changes nothing (no floor move, no lockout count): for "what if" queries.
   Decision Evaluate(const Request& request, Instant at, Trace* trace = nullptr) const;
 
  private:
   std::shared_ptr<const Index> index_;
+  Decision DecideAt(const Request& request, const DecisionTime& t, Trace* trace);
+
   KeypadLockout lockout_;
-  Instant floor_ = kInstantMin;
+  TimeGuard time_;
   bool staff_only_ = false;
   std::map<std::string, DoorModeKind, std::less<>> local_modes_;
 };

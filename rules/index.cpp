@@ -73,9 +73,9 @@ struct IndexBuilder::Pending {
   // Unresolved references, as arena strings, parallel to the index's rows.
   std::vector<Str> names;                                    // pool of referenced ids
   std::vector<Str> person_primary;                           // size 0 = none
-  std::vector<std::pair<uint32_t, uint16_t>> person_groups;  // into names
+  std::vector<std::pair<uint32_t, uint32_t>> person_groups;  // into names
   std::vector<std::pair<uint32_t, uint32_t>> lease_members;  // into names
-  std::vector<std::pair<uint32_t, uint16_t>> lease_groups;   // into names
+  std::vector<std::pair<uint32_t, uint32_t>> lease_groups;   // into names
   std::vector<Str> cred_person;
 
   Str Intern(std::string_view s) {
@@ -125,7 +125,7 @@ void IndexBuilder::Add(const Person& in) {
   p_->index->people_.push_back(r);
   p_->person_primary.push_back(in.primary ? p_->Intern(*in.primary) : Str{});
   auto [off, n] = p_->InternList(in.groups);
-  p_->person_groups.emplace_back(off, static_cast<uint16_t>(n));
+  p_->person_groups.emplace_back(off, n);
 }
 
 void IndexBuilder::Add(const Lease& in) {
@@ -141,7 +141,7 @@ void IndexBuilder::Add(const Lease& in) {
   p_->index->leases_.push_back(r);
   p_->lease_members.push_back(p_->InternList(in.members));
   auto [off, n] = p_->InternList(in.groups);
-  p_->lease_groups.emplace_back(off, static_cast<uint16_t>(n));
+  p_->lease_groups.emplace_back(off, n);
 }
 
 void IndexBuilder::Add(const Credential& in) {
@@ -267,9 +267,16 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
       warn("person " + std::string(id) + ": duplicate id; later record ignored");
     }
   }
+  // Lists longer than Validate allows (a state stored by an older version) keep their first
+  // `max` entries: the counts are 16 bits wide and must never wrap.
   auto resolve_groups = [&](std::pair<uint32_t, uint32_t> list, std::string_view owner,
-                            uint16_t* count) {
+                            size_t max, uint16_t* count) {
     uint32_t off = static_cast<uint32_t>(x.refs_.size());
+    if (list.second > max) {
+      warn(std::string(owner) + ": " + std::to_string(list.second) + " groups, only the first " +
+           std::to_string(max) + " are used");
+      list.second = static_cast<uint32_t>(max);
+    }
     for (uint32_t j = 0; j < list.second; ++j) {
       std::string gid(x.str(p.names[list.first + j]));
       auto it = group_no.find(gid);
@@ -293,7 +300,8 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
       }
     }
     r.groups =
-        resolve_groups(p.person_groups[i], "person " + std::string(x.str(r.id)), &r.groups_count);
+        resolve_groups(p.person_groups[i], "person " + std::string(x.str(r.id)),
+                                kMaxGroupsPerPerson, &r.groups_count);
   }
 
   // Leases: groups, then the member -> leases lists.
@@ -301,7 +309,8 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
   for (uint32_t i = 0; i < x.leases_.size(); ++i) {
     LeaseRec& l = x.leases_[i];
     l.groups =
-        resolve_groups(p.lease_groups[i], "lease " + std::string(x.str(l.id)), &l.groups_count);
+        resolve_groups(p.lease_groups[i], "lease " + std::string(x.str(l.id)),
+                                kMaxGroupsPerLease, &l.groups_count);
     auto [off, n] = p.lease_members[i];
     for (uint32_t j = 0; j < n; ++j) {
       uint32_t person = x.FindPerson(x.str(p.names[off + j]));
@@ -319,9 +328,13 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
     r.leases = static_cast<uint32_t>(x.refs_.size());
     size_t k = j;
     for (; k < member_of.size() && member_of[k].first == member_of[j].first; ++k) {
-      x.refs_.push_back(member_of[k].second);
+      if (k - j < kMaxLeasesPerPerson) x.refs_.push_back(member_of[k].second);
     }
-    r.leases_count = static_cast<uint16_t>(k - j);
+    if (k - j > kMaxLeasesPerPerson) {
+      warn("person " + std::string(x.str(r.id)) + ": named by " + std::to_string(k - j) +
+           " leases, only the first " + std::to_string(kMaxLeasesPerPerson) + " are used");
+    }
+    r.leases_count = static_cast<uint16_t>(std::min(k - j, kMaxLeasesPerPerson));
     j = k;
   }
 

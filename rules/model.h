@@ -6,6 +6,7 @@
 // Pure data; no I/O. Optional fields use std::optional; absent Instants are std::nullopt.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -115,6 +116,19 @@ struct Records {
   std::vector<DoorMode> door_modes;
 };
 
+// ---- list limits -------------------------------------------------------------------------------
+// Validate() refuses a state whose lists are longer than these ("person p1: has 300 groups, at most
+// 256 are allowed"); the index stores the per-person and per-lease counts in 16 bits, so these stay
+// far below 65,535. IndexBuilder (tolerant, for stored states) keeps the first kMax... entries of a
+// longer list and warns. rules/README.md lists them.
+inline constexpr size_t kMaxGroupsPerPerson = 256;   // a person's direct `groups`
+inline constexpr size_t kMaxLeasesPerPerson = 256;   // leases naming one person in `members`
+inline constexpr size_t kMaxGroupsPerLease = 256;    // a lease's `groups`
+inline constexpr size_t kMaxMembersPerLease = 256;   // a lease's `members`
+inline constexpr size_t kMaxDoorsPerGroup = 4096;    // a group's `doors`
+inline constexpr size_t kMaxWindowsPerDay = 64;      // a schedule's windows, an exception's windows
+inline constexpr size_t kMaxExceptionsPerSchedule = 4096;  // a schedule's `exceptions` (dates)
+
 // ---- the installer's side (from the YAML) ------------------------------------------------------
 struct DoorInfo {
   std::string id;
@@ -130,6 +144,9 @@ struct Policy {
   int32_t lockout_failures = 5;
   int32_t lockout_window_s = 60;
   int32_t lockout_s = 300;
+  // An unsynchronized wall clock more than this many days ahead of the gateway's estimate of the
+  // time is suspect (rules/time_guard.h). 1..365.
+  int32_t clock_max_ahead_days = 3;
 };
 struct Site {
   std::string id;

@@ -29,6 +29,15 @@ class Collector {
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// "has 300 groups, at most 256 are allowed" when `n` exceeds `max`.
+void CheckCount(size_t n, size_t max, std::string_view kind, std::string_view id,
+                std::string_view what, Collector& out) {
+  if (n <= max) return;
+  out.Add(kind, id,
+          "has " + std::to_string(n) + " " + std::string(what) + ", at most " +
+              std::to_string(max) + " are allowed");
+}
+
 bool GoodId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::none_of(id.begin(), id.end(),
@@ -53,6 +62,12 @@ std::unordered_set<std::string> CheckIds(const std::vector<T>& items, std::strin
 
 void CheckWindows(const std::vector<Window>& windows, bool need_days, std::string_view id,
                   std::string_view where, Collector& out) {
+  if (windows.size() > kMaxWindowsPerDay) {
+    out.Add("schedule", id,
+            (where == "a" ? std::string("has ") : std::string(where) + " has ") +
+                std::to_string(windows.size()) + " windows, at most " +
+                std::to_string(kMaxWindowsPerDay) + " are allowed");
+  }
   for (const Window& w : windows) {
     if (w.from_min >= w.to_min || w.to_min > 1440) {
       out.Add("schedule", id,
@@ -85,6 +100,8 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
   for (const Schedule& s : r.schedules) {
     if (s.id == kAlwaysSchedule) out.Add("schedule", s.id, "the id \"always\" is built in");
     CheckWindows(s.windows, true, s.id, "a", out);
+    CheckCount(s.exceptions.size(), kMaxExceptionsPerSchedule, "schedule", s.id, "exceptions",
+               out);
     std::unordered_set<int32_t> dates;
     for (const ScheduleException& e : s.exceptions) {
       CivilDate c = CivilFromDays(e.date);
@@ -102,6 +119,7 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
   auto group_ids = CheckIds(
       r.groups, "group", [](auto& g) -> auto& { return g.id; }, out);
   for (const Group& g : r.groups) {
+    CheckCount(g.doors.size(), kMaxDoorsPerGroup, "group", g.id, "doors", out);
     for (const std::string& d : g.doors) {
       if (!doors.count(d))
         out.Add("group", g.id, "door " + Quote(d) + " is not a door of this site");
@@ -124,6 +142,7 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
   std::unordered_map<std::string, const Person*> people;
   for (const Person& p : r.people) people.emplace(p.id, &p);
   for (const Person& p : r.people) {
+    CheckCount(p.groups.size(), kMaxGroupsPerPerson, "person", p.id, "groups", out);
     check_groups("person", p.id, p.groups);
     if (p.primary) {
       if (*p.primary == p.id) {
@@ -150,7 +169,12 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
   // Leases.
   CheckIds(
       r.leases, "lease", [](auto& l) -> auto& { return l.id; }, out);
+  std::unordered_map<std::string_view, size_t> leases_of;  // person id -> leases naming them
   for (const Lease& l : r.leases) {
+    CheckCount(l.groups.size(), kMaxGroupsPerLease, "lease", l.id, "groups", out);
+    CheckCount(l.members.size(), kMaxMembersPerLease, "lease", l.id, "members", out);
+    std::unordered_set<std::string_view> named(l.members.begin(), l.members.end());
+    for (std::string_view m : named) ++leases_of[m];
     check_groups("lease", l.id, l.groups);
     for (const std::string& m : l.members) {
       if (!person_ids.count(m)) out.Add("lease", l.id, "member " + Quote(m) + " does not exist");
@@ -159,6 +183,13 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
       out.Add("lease", l.id, "ends_at must be after starts_at");
     if (l.grace_days && (*l.grace_days < 0 || *l.grace_days > 365)) {
       out.Add("lease", l.id, "grace_days must be between 0 and 365");
+    }
+  }
+
+  for (const Person& p : r.people) {
+    auto it = leases_of.find(p.id);
+    if (it != leases_of.end()) {
+      CheckCount(it->second, kMaxLeasesPerPerson, "person", p.id, "leases naming them", out);
     }
   }
 

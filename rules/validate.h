@@ -23,7 +23,8 @@ namespace lintel::rules {
 // and length (policy), leading 9 (policy), card UID 1-16 hex digits, card facility/number within
 // the format's field widths, BLE key lock is a door and the key is base64 of 32 bytes,
 // valid_from < valid_until; no two non-revoked credentials with the same card or PIN have
-// overlapping validity windows; door modes name doors of the site.
+// overlapping validity windows; door modes name doors of the site; list lengths within the limits
+// of model.h (kMaxGroupsPerPerson, ...: "person p1: has 257 groups, at most 256 are allowed").
 //
 // PIN digits never appear in a message.
 std::vector<std::string> Validate(const Site& site, const Records& records, size_t max_errors = 50);

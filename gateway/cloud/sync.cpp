@@ -71,12 +71,17 @@ Status CloudSync::Start(StateWorker::Poster post) {
   return Status::Ok();
 }
 
-Status CloudSync::Reload(const config::Config& config) {
+Status CloudSync::CheckReload(const config::Config& config) const {
   if (config.site_id != config_.site_id || config.gateway_id != config_.gateway_id) {
     return Status::FailedPrecondition(
         "site.id and gateway.id cannot change while running (topics and signatures name them); "
         "restart lintel");
   }
+  return Status::Ok();
+}
+
+Status CloudSync::Reload(const config::Config& config) {
+  LINTEL_RETURN_IF_ERROR(CheckReload(config));
   config_ = config;
   expect_ = {config.site_id, config.gateway_id, config.trusted_keys};
   if (worker_) Submit(SiteJob{config::MakeSite(config_)});
@@ -254,6 +259,7 @@ void CloudSync::Reject(Topic topic, const std::string& payload, const Status& er
 }
 
 void CloudSync::OnHead(const Head& head) {
+  host_.NoteSignedTime(head.issued_at, head.expires_at);  // before Now(): it may fix the floor
   Instant now = Now();
   if (head.expires_at < now) {
     Reject(Topic::kSyncHead, "",
@@ -289,6 +295,7 @@ void CloudSync::OnHead(const Head& head) {
 }
 
 void CloudSync::OnDelta(Delta delta) {
+  host_.NoteSignedTime(delta.issued_at, std::nullopt);
   DeltaVerdict v = JudgeDelta(pending_, delta);
   Position to{delta.epoch, delta.version};
   switch (v.action) {
@@ -503,6 +510,7 @@ void CloudSync::Respond(const Command& cmd, bool ok, const std::optional<json>& 
 }
 
 void CloudSync::OnCommand(const Command& cmd) {
+  host_.NoteSignedTime(cmd.issued_at, cmd.expires_at);  // before Now(): it may fix the floor
   Instant now = Now();
   if (now > cmd.expires_at) {
     Respond(cmd, false, std::nullopt,

@@ -41,9 +41,13 @@ class SyncHost {
   virtual store::Store& store() = 0;
   // The engine: its index is swapped, its offline restriction set, its clock read.
   virtual rules::Engine& engine() = 0;
-  // The wall clock (for freshness and expiry; the engine's floor is applied on top).
+  // The gateway's time (for freshness and expiry; the engine's floor is applied on top): the wall
+  // clock, or the engine's estimate while the wall clock is suspect (rules/time_guard.h).
   virtual Instant WallNow() = 0;
   virtual bool ClockSynced() = 0;
+  // A time the cloud signed, from a verified head or command (`issued_at`, `expires_at`) or delta
+  // (`issued_at`, nullopt): a trusted time for the engine's time guard.
+  virtual void NoteSignedTime(Instant issued_at, std::optional<Instant> expires_at) = 0;
   // Queues an event for the journal and writes the queue (durable before it returns when OK).
   virtual Status JournalNow(nlohmann::json event) = 0;
   // Queues an event for the journal; it is written with the next write or FlushJournal (keeps a
@@ -97,8 +101,12 @@ class CloudSync final : public MqttListener {
   const Topics& topics() const { return topics_; }
   const std::string& boot_id() const { return boot_id_; }
 
-  // A new config (SIGHUP): keys, site and offline policy. Site and gateway ids cannot change
-  // (topics and signatures name them): FailedPrecondition.
+  // Whether Reload would take `config`, changing nothing (the daemon checks every part of a new
+  // config before it commits any, core/reload.h). Errors: FailedPrecondition when the site or
+  // gateway id changed (topics and signatures name them).
+  Status CheckReload(const config::Config& config) const;
+  // A new config (SIGHUP): keys, site and offline policy. Errors: those of CheckReload, and then
+  // nothing changed.
   Status Reload(const config::Config& config);
 
   // MqttListener (through the core loop).

@@ -57,6 +57,7 @@ json DecisionToJson(const rules::Decision& d, std::string_view door) {
   put("group", d.group);
   put("via", d.via);
   if (d.clock_went_back) j["clock_went_back"] = true;
+  if (d.clock_suspect) j["clock_suspect"] = true;
   if (d.lockout_started) j["lockout_started"] = true;
   return j;
 }

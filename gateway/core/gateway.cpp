@@ -81,10 +81,9 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
       new Gateway(std::move(config), clock, std::move(*store), *index, std::move(open)));
   Result<std::optional<Instant>> lkg = g->store_->LastKnownGood();
   if (!lkg.ok()) return lkg.status();
-  if (lkg->has_value()) g->engine_.RaiseTimeFloor(**lkg);
-  bool went_back = false;
-  g->engine_.EffectiveNow(clock.Wall(), &went_back);
-  g->NoteClock(went_back);
+  if (lkg->has_value()) g->engine_.time().Restore(**lkg, g->Reading().mono_ms);
+  rules::DecisionTime now = g->engine_.Now(g->Reading());
+  g->NoteClock(now.went_back, now.suspect);
   const rules::Index& x = *g->engine_.index();
   g->Journal({{"type", "gateway.started"},
               {"credentials", x.credentials().size()},
@@ -101,27 +100,40 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
   return g;
 }
 
-Status Gateway::Reload(config::Config config) {
+Result<Gateway::PreparedReload> Gateway::PrepareReload(config::Config config) {
   if (config.store_path != config_.store_path) {
     return Status::FailedPrecondition("store.path changed from " + config_.store_path + " to " +
                                       config.store_path + "; restart lintel to move the store");
   }
   Result<std::shared_ptr<const rules::Index>> index = LoadIndex(*store_, config::MakeSite(config));
   if (!index.ok()) return index.status();
-  engine_.SwapIndex(std::move(*index));
-  config_ = std::move(config);
+  return PreparedReload{std::move(config), std::move(*index)};
+}
+
+void Gateway::CommitReload(PreparedReload prepared) {
+  engine_.SwapIndex(std::move(prepared.index));
+  config_ = std::move(prepared.config);
   ++config_generation_;
   pending_.SetMax(static_cast<size_t>(config_.max_unwritten_events));
+}
+
+Status Gateway::Reload(config::Config config) {
+  Result<PreparedReload> prepared = PrepareReload(std::move(config));
+  if (!prepared.ok()) return prepared.status();
+  CommitReload(std::move(*prepared));
   return Status::Ok();
 }
 
 Status Gateway::Tick() {
-  bool went_back = false;
-  Instant now = engine_.EffectiveNow(clock_.Wall(), &went_back);
-  NoteClock(went_back);
+  rules::DecisionTime now = engine_.Now(Reading());
+  NoteClock(now.went_back, now.suspect);
   if (store_->read_only()) ReopenForWriting();
+  // A replaced (lowered) floor not yet written is retried here; until then the store keeps the
+  // old one (advancing to the lower floor below changes nothing).
+  Status reset = SaveFloorReset();
+  if (!reset.ok()) LogError("core", "cannot store the replaced time floor: " + reset.ToString());
   // Not fatal: the engine keeps its floor in memory; the journal is written regardless.
-  Status advanced = store_->AdvanceLastKnownGood(now);
+  Status advanced = store_->AdvanceLastKnownGood(engine_.time_floor());
   Status flushed = Flush(/*retry=*/true);
   return advanced.ok() ? flushed : advanced;
 }
@@ -156,7 +168,58 @@ Status Gateway::Stop() {
   return s;
 }
 
-void Gateway::NoteClock(bool behind) {
+rules::ClockReading Gateway::Reading() const {
+  auto mono = std::chrono::duration_cast<std::chrono::milliseconds>(
+      clock_.Monotonic().time_since_epoch());
+  return {clock_.Wall(), clock_.Synchronized(), mono.count()};
+}
+
+void Gateway::NoteSignedTime(Instant issued_at, std::optional<Instant> expires_at) {
+  engine_.time().ObserveSigned(issued_at, expires_at, Reading());
+  rules::DecisionTime now = engine_.Now(Reading());
+  NoteClock(now.went_back, now.suspect);
+}
+
+Status Gateway::SaveFloorReset() {
+  if (!floor_reset_unsaved_) return Status::Ok();
+  Status st = store_->ResetLastKnownGood(engine_.time_floor());
+  if (!st.ok()) return st;
+  floor_reset_unsaved_ = false;
+  return Status::Ok();
+}
+
+void Gateway::NoteClock(bool behind, bool suspect) {
+  if (std::optional<rules::FloorReset> reset = engine_.time().TakeFloorReset()) {
+    LogWarning("core", "time floor " + FormatRfc3339(reset->from) + " is far ahead of the " +
+                           reset->source + " (" + FormatRfc3339(reset->to) +
+                           "): replaced by it; leases and credentials decide on real time again");
+    Journal({{"type", "clock.floor_reset"},
+             {"from", FormatRfc3339(reset->from)},
+             {"to", FormatRfc3339(reset->to)},
+             {"source", reset->source}});
+    floor_reset_unsaved_ = true;
+    Status saved = SaveFloorReset();
+    if (!saved.ok()) LogError("core", "cannot store the replaced time floor: " + saved.ToString());
+  }
+  if (suspect != clock_suspect_) {
+    clock_suspect_ = suspect;
+    Instant wall = clock_.Wall();
+    Instant estimate = engine_.time().Estimate(Reading().mono_ms);
+    if (suspect) {
+      bool trusted = engine_.time().trusted_this_run();
+      LogWarning("core", "wall clock " + FormatRfc3339(wall) +
+                             " is not synchronized and far ahead of trusted time " +
+                             FormatRfc3339(estimate) + "; not stored, deciding at " +
+                             FormatRfc3339(estimate) +
+                             (trusted ? "" : " and granting only what the wall time grants too"));
+      Journal({{"type", "clock.suspect"},
+               {"wall", FormatRfc3339(wall)},
+               {"estimate", FormatRfc3339(estimate)},
+               {"max_ahead_days", engine_.index()->site().policy.clock_max_ahead_days}});
+    } else {
+      LogInfo("core", "wall clock " + FormatRfc3339(wall) + " is believed again");
+    }
+  }
   if (behind == clock_behind_) return;
   clock_behind_ = behind;
   Instant wall = clock_.Wall();
@@ -177,7 +240,7 @@ void Gateway::Journal(json event) { pending_.Push(MakeEvent(std::move(event))); 
 
 store::JournalEvent Gateway::MakeEvent(json event) {
   store::JournalEvent e;
-  e.ts = engine_.EffectiveNow(clock_.Wall());
+  e.ts = engine_.Now(Reading()).at;
   e.type = event["type"].get<std::string>();
   event["id"] = NewUuid();
   event["ts"] = FormatRfc3339(e.ts);
@@ -277,7 +340,7 @@ Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration
 }
 
 rules::Decision Gateway::Present(const rules::Request& request, std::string_view source) {
-  rules::Decision d = engine_.Decide(request, clock_.Wall());
+  rules::Decision d = engine_.Decide(request, Reading());
   JournalDecision(request, d, source, "");
   return d;
 }
@@ -305,7 +368,7 @@ void Gateway::SetReportingActuator(std::string door, ReportingActuator actuator)
 
 rules::Decision Gateway::Admit(const rules::Request& request, std::string_view source,
                                const std::function<void(const rules::Decision&)>& decided) {
-  rules::Decision d = engine_.Decide(request, clock_.Wall());
+  rules::Decision d = engine_.Decide(request, Reading());
   std::string lock;
   // A reporting actuator's outcome: reported during the call (kept for the journal below) or
   // later (the grant is journaled then, with the decision's event built now).
@@ -370,7 +433,7 @@ void Gateway::JournalDecision(const rules::Request& request, const rules::Decisi
   } else {
     Journal(std::move(e));
   }
-  NoteClock(d.clock_went_back);
+  NoteClock(d.clock_went_back, d.clock_suspect);
   if (d.lockout_started) {
     std::string reader(request.reader.empty() ? request.door : request.reader);
     LogWarning("core", "keypad of reader " + reader + " locked out after repeated PIN failures");
@@ -433,6 +496,7 @@ Result<json> Gateway::StatusCmd() {
       {"now", FormatRfc3339(now)},
       {"time_floor", FormatRfc3339(engine_.time_floor())},
       {"clock_synced", clock_.Synchronized()},
+      {"clock_suspect", clock_suspect_},
       {"uptime_s", ToUnix(now) - ToUnix(started_at_)},
       {"applied", applied},
       {"state",
@@ -511,7 +575,7 @@ Result<json> Gateway::PresentCmd(const json& request, bool explain) {
   rules::Decision d;
   if (explain || req->at) {
     // A question about a moment: no journal, no lockout counting, no move of the time floor.
-    d = engine_.Evaluate(r, req->at.value_or(engine_.EffectiveNow(clock_.Wall())),
+    d = engine_.Evaluate(r, req->at.value_or(engine_.Now(Reading()).at),
                          explain ? &trace : nullptr);
   } else {
     d = Present(r, "lintelctl");

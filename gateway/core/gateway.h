@@ -36,7 +36,7 @@ nlohmann::json RecordCounts(const rules::Records& records);
 class Gateway final : public cloud::SyncHost {
  public:
   // Opens (or creates) the store at config.store_path through `open` (default Store::Open; tests
-  // pass a fault-injecting one), raises the engine's time floor to the store's last-known-good
+  // pass a fault-injecting one), restores the engine's time floor from the store's last-known-good
   // time, loads the state into a fresh index and journals `gateway.started`. A store that cannot
   // be written (full or read-only disk) is no reason not to start: the store is opened read-only
   // if need be (StoreOptions::read_only_fallback), a failure to persist the time floor or the
@@ -70,11 +70,25 @@ class Gateway final : public cloud::SyncHost {
   // Changes with every successful Reload().
   uint64_t config_generation() const { return config_generation_; }
 
-  // Applies a new config (SIGHUP): rebuilds the index from the store with the new site. The store
-  // path cannot change at runtime (FailedPrecondition). On error nothing changes.
+  // A new config (SIGHUP) in two steps, so the daemon can refuse it as a whole (core/reload.h):
+  // PrepareReload checks it and rebuilds the index from the store with the new site, changing
+  // nothing; CommitReload switches the engine and the config over and cannot fail.
+  // Errors of PrepareReload: FailedPrecondition when the store path changed (it cannot at
+  // runtime); the store's when the state cannot be read.
+  struct PreparedReload {
+    config::Config config;
+    std::shared_ptr<const rules::Index> index;
+  };
+  Result<PreparedReload> PrepareReload(config::Config config);
+  void CommitReload(PreparedReload prepared);
+  // PrepareReload then CommitReload. On error nothing changes. A commit changes
+  // config_generation().
   Status Reload(config::Config config);
 
-  // Periodic housekeeping (every few seconds): persists the last-known-good time and writes the
+
+  // Periodic housekeeping (every few seconds): persists the last-known-good time (the engine's
+  // floor, which never rises from a suspect clock; a floor replaced by a trusted time is written
+  // as it is, lower) and writes the
   // journal events waiting in memory (in chunks, oldest first; with `events.lost` first when the
   // memory queue overflowed since the last write). After a failed write no other path tries to
   // write the journal until a Tick succeeds (the store is full, I/O failing or read-only: one
@@ -140,8 +154,9 @@ class Gateway final : public cloud::SyncHost {
   // cloud::SyncHost
   store::Store& store() override { return *store_; }
   rules::Engine& engine() override { return engine_; }
-  Instant WallNow() override { return clock_.Wall(); }
+  Instant WallNow() override { return engine_.Now(Reading()).at; }
   bool ClockSynced() override { return clock_.Synchronized(); }
+  void NoteSignedTime(Instant issued_at, std::optional<Instant> expires_at) override;
   Status JournalNow(nlohmann::json event) override;
   void JournalLater(nlohmann::json event) override { Journal(std::move(event)); }
   // OK also while the store cannot be written: the events wait in memory, the core has logged the
@@ -169,10 +184,14 @@ class Gateway final : public cloud::SyncHost {
                        std::string_view source, std::string_view lock,
                        std::optional<nlohmann::json>* later = nullptr);
 
+  rules::ClockReading Reading() const;
   // Journals `clock.jump` (and logs) once when the wall clock falls behind the time floor, and
-  // logs when it has caught up again; not once per decision.
-  void NoteClock(bool behind);
-  // Queues an event; Flush() writes the queue.
+  // logs when it has caught up again; likewise `clock.suspect` when the wall clock runs far ahead
+  // of trusted time; not once per decision. Journals and persists a floor reset
+  // (`clock.floor_reset`).
+  void NoteClock(bool behind, bool suspect);
+  Status SaveFloorReset();
+  // Queues an event; Flush() writes the queue in one transaction.
   void Journal(nlohmann::json event);
   store::JournalEvent MakeEvent(nlohmann::json event);
   // Writes the queue in chunks. While a write is failing (write_failing_) only a retry (Tick)
@@ -192,6 +211,8 @@ class Gateway final : public cloud::SyncHost {
   Status write_error_;
   bool clock_behind_ = false;
   uint64_t config_generation_ = 0;
+  bool clock_suspect_ = false;
+  bool floor_reset_unsaved_ = false;  // a lowered floor not yet written to the store
   Instant started_at_;
   std::function<void()> on_journal_;
   std::map<std::string, std::function<nlohmann::json()>> status_extra_;

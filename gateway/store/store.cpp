@@ -191,6 +191,7 @@ class SqliteStore final : public Store {
 
   Result<std::optional<Instant>> LastKnownGood() override;
   Status AdvanceLastKnownGood(Instant t) override;
+  Status ResetLastKnownGood(Instant t) override;
 
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
   Status SetMeta(std::string_view key, std::string_view value) override;
@@ -216,6 +217,7 @@ class SqliteStore final : public Store {
     kGetPosition,
     kGetClock,
     kAdvanceClock,
+    kResetClock,
     kAppendEvent,
     kReadEvents,
     kTailEvents,
@@ -297,6 +299,9 @@ std::string SqliteStore::SqlOf(size_t id) {
     case kAdvanceClock:
       return "INSERT INTO clock(id, last_known_good) VALUES(1, ?1) ON CONFLICT(id) DO UPDATE SET "
              "last_known_good = max(last_known_good, excluded.last_known_good)";
+    case kResetClock:
+      return "INSERT INTO clock(id, last_known_good) VALUES(1, ?1) ON CONFLICT(id) DO UPDATE SET "
+             "last_known_good = excluded.last_known_good";
     case kAppendEvent:
       return "INSERT INTO events(ts, type, body) VALUES(?1, ?2, ?3)";
     case kReadEvents:
@@ -878,6 +883,13 @@ Status SqliteStore::AdvanceLastKnownGood(Instant t) {
   if (!s.ok()) return s.status();
   (*s)->BindInstant(1, t);
   return Run(**s, "advance last-known-good time", "");
+}
+
+Status SqliteStore::ResetLastKnownGood(Instant t) {
+  Result<Stmt*> s = Prepare(kResetClock);
+  if (!s.ok()) return s.status();
+  (*s)->BindInstant(1, t);
+  return Run(**s, "reset last-known-good time", "");
 }
 
 // ---- meta and commands --------------------------------------------------------------------------

@@ -179,6 +179,11 @@ class Store {
   // decision.
   virtual Status AdvanceLastKnownGood(Instant t) = 0;
 
+  // Sets the last-known-good time to exactly `t`, also below the stored one. Only for a floor that
+  // a trusted time (a synchronized clock, a signed cloud time) shows to be far in the future
+  // (rules/time_guard.h); everything else advances. Commits durably.
+  virtual Status ResetLastKnownGood(Instant t) = 0;
+
   // ---- small named values (sync bookkeeping) ---------------------------------------------------
 
   // The text stored under `key`, nullopt when none. Keys "epoch" and "version" are the position's

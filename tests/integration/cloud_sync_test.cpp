@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "gateway/base/time.h"
+#include "gateway/store/store.h"
 #include "tests/integration/mosquitto.h"
 #include "tests/integration/subprocess.h"
 
@@ -469,6 +471,35 @@ TEST_F(CloudSync, KillDuringASnapshotLeavesTheOldOrTheNewStateWhole) {
     StartConnected();
   }
   EXPECT_FALSE(seen_versions.empty());
+}
+
+
+// Issue 10 point 3 at the daemon: a store an older version left with its time floor in 2099 (a
+// clock that had jumped forward for seconds) denied every lease with an end, across restarts.
+// The cloud's signed head (or, where the host's clock is synchronized, the clock itself) now
+// replaces that floor, journaled, and the tenant is admitted again.
+TEST_F(CloudSync, StoredFloorFarInTheFutureIsReplacedByTrustedTime) {
+  Prepare();
+  StartConnected();
+  json r = Records();
+  r["leases"][0]["ends_at"] = "2098-01-01T00:00:00Z";
+  PublishSnapshot(r);
+  ASSERT_TRUE(WaitApplied(1, 1)) << Log();
+  EXPECT_EQ(Decide("a1b2c3"), "granted");
+  daemon_->Signal(SIGTERM);
+  ASSERT_EQ(daemon_->Wait(std::chrono::seconds(10)), 0) << Log();
+  {
+    auto store = store::Store::Open(store_, {});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_TRUE((*store)->AdvanceLastKnownGood(ParseRfc3339("2099-01-01T00:00:00Z").value()).ok());
+  }
+  StartConnected();
+  ASSERT_EQ(Sim({"head"}).exit_code, 0);  // issued now, signed
+  ASSERT_TRUE(WaitFor([&] { return Decide("a1b2c3") == "granted"; }, 10s)) << Log();
+  EXPECT_LT(Status()["time_floor"].get<std::string>(), "2098") << Status().dump();
+  RunResult tail = Ctl({"events", "tail", "-n", "50"});
+  EXPECT_NE(tail.out.find("\"clock.floor_reset\""), std::string::npos) << tail.out;
+  EXPECT_NE(tail.out.find("\"from\":\"2099-01-01T00:00:00Z\""), std::string::npos) << tail.out;
 }
 
 }  // namespace

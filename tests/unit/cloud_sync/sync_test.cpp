@@ -12,6 +12,7 @@
 #include "gateway/cloud/jws.h"
 #include "gateway/core/gateway.h"
 #include "gateway/store/fault_store.h"
+#include "gateway/core/reload.h"
 
 namespace lintel::cloud {
 namespace {
@@ -680,6 +681,76 @@ TEST_F(SyncTest, CommandIsRefusedWhenItCannotBeRecordedOnceOnly) {
   EXPECT_EQ(responses[0].payload["ok"], false);
   EXPECT_NE(responses[0].payload["error"].get<std::string>().find("disk is full"),
             std::string::npos);
+
+
+// Issue 10 point 11: the daemon's SIGHUP path (gateway/main.cpp) checks every part before it
+// commits any. Before, gw.Reload switched the core to the new doors and then CloudSync refused the
+// new gateway id, while the log said the old config stayed in force.
+TEST_F(SyncTest, ReloadRefusedByCloudSyncLeavesTheCoreOnTheOldConfig) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  config::Config next = config_;
+  next.doors.push_back({"garage", "Garage", true, 5000, 30});
+  next.gateway_id = "gw-2";
+  std::optional<core::Gateway::PreparedReload> prepared;
+  const std::vector<core::ReloadPart> parts = {
+      {"core",
+       [&] {
+         auto p = gw_->PrepareReload(next);
+         if (!p.ok()) return p.status();
+         prepared = std::move(*p);
+         return Status::Ok();
+       },
+       [&] { gw_->CommitReload(std::move(*prepared)); }},
+      {"cloud sync", [&] { return sync_->CheckReload(next); },
+       [&] { ASSERT_TRUE(sync_->Reload(next).ok()); }},
+  };
+  Status s = core::ReloadAll(parts);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message().rfind("cloud sync: ", 0), 0u) << s.message();
+  EXPECT_EQ(gw_->config().doors.size(), 2u) << "the core kept the running config";
+  EXPECT_EQ(gw_->engine().index()->FindDoor("garage"), rules::kNone);
+  EXPECT_EQ(gw_->config().gateway_id, "gw-1");
+  // The same reload without the id change is taken by both.
+  next.gateway_id = "gw-1";
+  ASSERT_TRUE(core::ReloadAll(parts).ok());
+  Settle();
+  EXPECT_NE(gw_->engine().index()->FindDoor("garage"), rules::kNone);
+  EXPECT_EQ(Decide("5a5a", "garage"), "granted") << "staff's default group has the new door";
+}
+
+
+// Issue 10 point 3: a floor an older version stored in 2099 (a clock that had jumped forward) is
+// replaced by the cloud's signed time when the wall clock lies inside the head's window; until
+// then every lease with an end was denied, and every head looked expired.
+TEST_F(SyncTest, StoredFloorFarInTheFutureIsReplacedByASignedHead) {
+  json r = Records();
+  r["leases"][0]["ends_at"] = "2026-12-01T00:00:00Z";
+  Send("sync/snapshot", Snapshot(1, 1, r));
+  sync_.reset();
+  gw_.reset();
+  {
+    auto store = store::Store::Open(config_.store_path, {});
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AdvanceLastKnownGood(T("2099-01-01T00:00:00Z")).ok());
+  }
+  clock_.SetSynchronized(false);
+  Open();
+  EXPECT_EQ(Decide("a1b2"), "lease_ended") << "the unsynchronized clock cannot overrule the floor";
+  Send("sync/head", Head(1, 1));  // issued 10:00, expires tomorrow; the wall clock says 12:00
+  EXPECT_EQ(sync_->counters().rejected_by_reason.count("stale"), 0u) << "the head is fresh";
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  json events = (*gw_->Handle({{"cmd", "events.tail"}, {"n", 50}}))["events"];
+  int resets = 0;
+  for (const json& e : events) {
+    if (e["type"] != "clock.floor_reset") continue;
+    ++resets;
+    EXPECT_EQ(e["from"], "2099-01-01T00:00:00Z");
+    EXPECT_EQ(e["to"], "2026-11-23T10:00:00Z");
+    EXPECT_EQ(e["source"], "signed cloud time");
+  }
+  EXPECT_EQ(resets, 1) << events.dump();
+  Restart();
+  EXPECT_EQ(Decide("a1b2"), "granted") << "the replaced floor was stored";
 }
 
 }  // namespace

@@ -158,6 +158,8 @@ TEST(ConfigLoader, ReadsEveryOptionalKey) {
                   "    failures: 0\n"
                   "    within_s: 86400\n"
                   "    lockout_s: 1\n"
+                  "  clock:\n"
+                  "    max_ahead_days: 365\n"
                   "doors:\n"
                   "  - id: front\n"
                   "    name: \"Front: main\"\n"
@@ -173,6 +175,7 @@ TEST(ConfigLoader, ReadsEveryOptionalKey) {
   EXPECT_EQ(c.policy.lockout_failures, 0);
   EXPECT_EQ(c.policy.lockout_window_s, 86400);
   EXPECT_EQ(c.policy.lockout_s, 1);
+  EXPECT_EQ(c.policy.clock_max_ahead_days, 365);
   EXPECT_EQ(c.doors[0].name, "Front: main");
   EXPECT_TRUE(c.doors[0].common);
   EXPECT_EQ(c.doors[0].unlock_ms, 600000);
@@ -268,6 +271,9 @@ TEST(ConfigLoader, ReportsOutOfRangeValues) {
                           "86400, got 0",
                           "14:15: policy.keypad_lockout.failures must be an integer between 0 and "
                           "100 (0 disables the lockout), got -1"));
+  EXPECT_THAT(Problems(std::string(kHead) + kOneDoor + "policy:\n  clock:\n    max_ahead_days: 0\n"),
+              ElementsAre("12:21: policy.clock.max_ahead_days must be an integer between 1 and "
+                          "365, got 0"));
 }
 
 TEST(ConfigLoader, RejectsIntegersWithLeadingZerosThatYamlReadsAsOctal) {

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "gateway/core/journal_queue.h"
 #include "gateway/store/fault_store.h"
+#include "gateway/core/reload.h"
 
 namespace lintel::core {
 namespace {
@@ -68,8 +69,9 @@ TEST_F(GatewayTest, ClockThatJumpsBackAfterRestartCannotReviveAnEndedLease) {
     EXPECT_EQ(d["reason"], "lease_ended");
     ASSERT_TRUE(g->Tick().ok());
   }
-  // Power cut, no RTC: the box boots in the past.
+  // Power cut, no RTC: the box boots in the past, its clock not synchronized.
   clock.SetWall(T("2026-06-01T00:00:00Z"));
+  clock.SetSynchronized(false);
   auto g = Open(clock);
   ASSERT_TRUE(g);
   json d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
@@ -80,6 +82,99 @@ TEST_F(GatewayTest, ClockThatJumpsBackAfterRestartCannotReviveAnEndedLease) {
   int jumps = 0;
   for (const json& e : events) jumps += e["type"] == "clock.jump";
   EXPECT_EQ(jumps, 1) << "journaled once, not per decision: " << events.dump();
+}
+
+int CountEvents(const json& events, const char* type) {
+  int n = 0;
+  for (const json& e : events) n += e["type"] == type;
+  return n;
+}
+
+// Issue 10 point 3, as observed: six seconds at 2099 with clock_synced false, then corrected. The
+// floor used to stay at 2099 (persisted, across restarts) and deny every lease with an end.
+TEST_F(GatewayTest, ClockForwardJumpThenCorrectedDoesNotLockOutEvenAcrossRestarts) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  clock.SetSynchronized(false);
+  {
+    auto g = Open(clock);
+    ASSERT_TRUE(g);
+    Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+    EXPECT_EQ(Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}})["result"],
+              "granted");
+    clock.SetWall(T("2099-01-01T00:00:00Z"));
+    clock.Advance(std::chrono::seconds(1));
+    json d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+    EXPECT_EQ(d["reason"], "lease_ended") << "fail secure while the clock is suspect: " << d;
+    EXPECT_EQ(d["clock_suspect"], true);
+    EXPECT_EQ(d["at"], "2099-01-01T00:00:01Z") << "the denial is the suspect wall time's";
+    Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+    ASSERT_TRUE(g->Tick().ok());
+    json status = Call(*g, {{"cmd", "status"}});
+    EXPECT_EQ(status["time_floor"], "2026-06-01T10:00:00Z") << "2099 is never the floor";
+    EXPECT_EQ(status["clock_suspect"], true);
+    json events = Call(*g, {{"cmd", "events.tail"}, {"n", 20}})["events"];
+    EXPECT_EQ(CountEvents(events, "clock.suspect"), 1) << "journaled once: " << events.dump();
+    EXPECT_NE(events.back()["ts"], "2099-01-01T00:00:01Z") << "events are not stamped 2099";
+  }
+  {
+    // Restarted while the clock still says 2099: not stuck, still fail secure.
+    auto g = Open(clock);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}})["reason"],
+              "lease_ended");
+    clock.SetWall(T("2026-06-01T10:00:06Z"));  // corrected
+    json d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+    EXPECT_EQ(d["result"], "granted") << d;
+    EXPECT_FALSE(d.contains("clock_suspect"));
+    ASSERT_TRUE(g->Tick().ok());
+  }
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}})["result"],
+            "granted");
+  EXPECT_EQ(Call(*g, {{"cmd", "status"}})["time_floor"], "2026-06-01T10:00:06Z");
+}
+
+// A store that already holds a floor in 2099 (written by an earlier version) is recoverable: a
+// synchronized clock far below it replaces it, journaled, and the lower floor is stored.
+TEST_F(GatewayTest, StoredFloorFarInTheFutureIsReplacedByASynchronizedClock) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  clock.SetSynchronized(false);
+  {
+    auto g = Open(clock);
+    ASSERT_TRUE(g);
+    Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  }
+  {
+    auto store = store::Store::Open(config_.store_path, {});
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AdvanceLastKnownGood(T("2099-01-01T00:00:00Z")).ok());
+  }
+  {
+    auto g = Open(clock);
+    ASSERT_TRUE(g);
+    json d = Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+    EXPECT_EQ(d["reason"], "lease_ended") << "an unsynchronized clock cannot overrule the floor";
+    EXPECT_EQ(d["clock_went_back"], true);
+    clock.SetSynchronized(true);  // NTP reached
+    ASSERT_TRUE(g->Tick().ok());
+    EXPECT_EQ(Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}})["result"],
+              "granted");
+    json events = Call(*g, {{"cmd", "events.tail"}, {"n", 20}})["events"];
+    ASSERT_EQ(CountEvents(events, "clock.floor_reset"), 1) << events.dump();
+    for (const json& e : events) {
+      if (e["type"] != "clock.floor_reset") continue;
+      EXPECT_EQ(e["from"], "2099-01-01T00:00:00Z");
+      EXPECT_EQ(e["to"], "2026-06-01T10:00:00Z");
+      EXPECT_EQ(e["source"], "synchronized clock");
+    }
+  }
+  clock.SetSynchronized(false);
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}})["result"],
+            "granted")
+      << "the replaced floor was stored";
 }
 
 TEST_F(GatewayTest, LivePresentationsAreJournaledAndWhatIfsAreNot) {
@@ -134,6 +229,40 @@ TEST_F(GatewayTest, ReloadRebuildsTheIndexForTheNewDoors) {
   EXPECT_EQ(d["result"], "granted") << "the default group now includes the new common door";
   next.store_path = "/elsewhere.db";
   EXPECT_EQ(g->Reload(next).code(), StatusCode::kFailedPrecondition);
+}
+
+// Issue 10 point 11: a SIGHUP config is taken whole or not at all.
+TEST(ReloadAll, ARefusalByALaterPartCommitsNoPart) {
+  std::vector<std::string> done;
+  std::vector<ReloadPart> parts = {
+      {"core", [] { return Status::Ok(); }, [&] { done.push_back("core"); }},
+      {"cloud sync", [] { return Status::FailedPrecondition("site.id cannot change"); },
+       [&] { done.push_back("cloud sync"); }},
+      {"devices", nullptr, [&] { done.push_back("devices"); }},
+  };
+  Status s = ReloadAll(parts);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(), "cloud sync: site.id cannot change");
+  EXPECT_TRUE(done.empty()) << "nothing switched over";
+  parts[1].prepare = [] { return Status::Ok(); };
+  ASSERT_TRUE(ReloadAll(parts).ok());
+  EXPECT_EQ(done, (std::vector<std::string>{"core", "cloud sync", "devices"})) << "in order";
+}
+
+TEST_F(GatewayTest, PrepareReloadChangesNothingUntilCommitted) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  config::Config next = config_;
+  next.doors.push_back({"garage", "Garage", true, 5000, 30});
+  Result<Gateway::PreparedReload> prepared = g->PrepareReload(next);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  EXPECT_EQ(g->engine().index()->FindDoor("garage"), rules::kNone) << "prepared, not committed";
+  EXPECT_EQ(g->config().doors.size(), 2u);
+  g->CommitReload(std::move(*prepared));
+  EXPECT_NE(g->engine().index()->FindDoor("garage"), rules::kNone);
+  EXPECT_EQ(g->config().doors.size(), 3u);
 }
 
 TEST_F(GatewayTest, UnknownCommandsAndDoorsAreClearErrors) {

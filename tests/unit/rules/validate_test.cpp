@@ -162,6 +162,77 @@ TEST(Validate, ReportsDuplicatesCyclesAndBadWindows) {
   }
 }
 
+// Issue 10 point 14: list lengths have explicit limits (the index keeps per-person and per-lease
+// counts in 16 bits); a state beyond them is refused with the count and the limit.
+TEST(Validate, ListsLongerThanTheLimitsAreRefusedWithTheCountAndTheLimit) {
+  Records r = Base();
+  auto ids = [](const char* prefix, size_t n) {
+    std::vector<std::string> v;
+    for (size_t i = 0; i < n; ++i) v.push_back(prefix + std::to_string(i));
+    return v;
+  };
+  for (const std::string& g : ids("g-", kMaxGroupsPerPerson + 1)) {
+    r.groups.push_back(MakeGroup(g, {"front"}));
+  }
+  r.people[0].groups = ids("g-", kMaxGroupsPerPerson + 1);  // one over
+  r.people[1].groups = ids("g-", kMaxGroupsPerPerson);      // exactly at the limit: fine
+  for (size_t i = 0; i < kMaxLeasesPerPerson + 1; ++i) {
+    r.leases.push_back(Lease{"l-" + std::to_string(i), "1", {"p2"}, {}, T("2026-01-01T00:00:00Z"),
+                             {}, {}, {}});
+  }
+  r.leases.push_back(Lease{"big", "2", {}, ids("g-", kMaxGroupsPerLease + 1),
+                           T("2026-01-01T00:00:00Z"), {}, {}, {}});
+  for (size_t i = 0; i < kMaxMembersPerLease + 1; ++i) {
+    r.people.push_back(MakePerson("m-" + std::to_string(i)));
+    r.leases.back().members.push_back("m-" + std::to_string(i));
+  }
+  Group wide = MakeGroup("wide", {});
+  wide.doors.assign(kMaxDoorsPerGroup + 1, "front");
+  r.groups.push_back(wide);
+  Schedule busy{"busy", std::vector<Window>(kMaxWindowsPerDay + 1, Window{0x7f, 0, 60}), {}};
+  for (size_t i = 0; i < kMaxExceptionsPerSchedule + 1; ++i) {
+    busy.exceptions.push_back({static_cast<int32_t>(20000 + i), {}});
+  }
+  busy.exceptions[0].windows.assign(kMaxWindowsPerDay + 1, Window{0x7f, 0, 60});
+  r.schedules.push_back(busy);
+
+  auto errors = Validate(testing::MapleCourt(), r, SIZE_MAX);
+  for (const char* want : {
+           "person p1: has 257 groups, at most 256 are allowed",
+           "person p2: has 257 leases naming them, at most 256 are allowed",
+           "lease big: has 257 groups, at most 256 are allowed",
+           "lease big: has 257 members, at most 256 are allowed",
+           "group wide: has 4097 doors, at most 4096 are allowed",
+           "schedule busy: has 65 windows, at most 64 are allowed",
+           "schedule busy: exception 2024-10-04 has 65 windows, at most 64 are allowed",
+           "schedule busy: has 4097 exceptions, at most 4096 are allowed",
+       }) {
+    EXPECT_TRUE(Has(errors, want)) << want << "\n" << Join(errors);
+  }
+  EXPECT_EQ(errors.size(), 8u) << "nothing at the limit is refused:\n" << Join(errors);
+}
+
+// A stored state from before the limits never wraps a 16-bit count: the index keeps the first
+// entries up to the limit and says so.
+TEST(IndexBuilder, ListsBeyondTheLimitsAreCutToTheLimitWithAWarning) {
+  Records r = Base();
+  r.people[0].groups.assign(70000, "g");  // 70000 mod 65536 = 4464, the old wrap
+  for (size_t i = 0; i < kMaxLeasesPerPerson + 5; ++i) {
+    r.leases.push_back(Lease{"l-" + std::to_string(i), "1", {"p2"}, {"g"},
+                             T("2026-01-01T00:00:00Z"), {}, {}, {}});
+  }
+  std::vector<std::string> warnings;
+  auto index = BuildIndex(testing::MapleCourt(), r, &warnings);
+  const PersonRec& p1 = index->people()[index->FindPerson("p1")];
+  const PersonRec& p2 = index->people()[index->FindPerson("p2")];
+  EXPECT_EQ(p1.groups_count, kMaxGroupsPerPerson);
+  EXPECT_EQ(p2.leases_count, kMaxLeasesPerPerson);
+  EXPECT_TRUE(Has(warnings, "person p1: 70000 groups, only the first 256 are used"))
+      << Join(warnings);
+  EXPECT_TRUE(Has(warnings, "person p2: named by 261 leases, only the first 256 are used"))
+      << Join(warnings);
+}
+
 TEST(Validate, DefaultGroupAndAlwaysScheduleAreBuiltIn) {
   Records r = Base();
   r.groups.push_back(MakeGroup("nightly", {"garage"}, "always"));
