@@ -72,6 +72,10 @@ Status FaultStore::AdvanceLastKnownGood(Instant t) {
   LINTEL_RETURN_IF_ERROR(Write("advance last-known-good time"));
   return inner_->AdvanceLastKnownGood(t);
 }
+Status FaultStore::ResetLastKnownGood(Instant t) {
+  LINTEL_RETURN_IF_ERROR(Write("reset last-known-good time"));
+  return inner_->ResetLastKnownGood(t);
+}
 Result<std::optional<std::string>> FaultStore::GetMeta(std::string_view key) {
   LINTEL_RETURN_IF_ERROR(Read("get meta"));
   return inner_->GetMeta(key);

@@ -27,8 +27,8 @@ enum class Fault : uint8_t {
 
 class FaultPlan {
  public:
-  // Writes: ReplaceState, ApplyOps, AdvanceLastKnownGood, SetMeta, RecordCommand,
-  // PruneCommands, Append, DeleteUpTo. kNone: they work again.
+  // Writes: ReplaceState, ApplyOps, AdvanceLastKnownGood, ResetLastKnownGood, SetMeta,
+  // RecordCommand, PruneCommands, Append, DeleteUpTo. kNone: they work again.
   void FailWrites(Fault fault) { writes_.store(fault); }
   // Reads: every other call except opened_at_schema_version and read_only.
   void FailReads(Fault fault) { reads_.store(fault); }
@@ -66,6 +66,7 @@ class FaultStore final : public Store {
   Result<rules::Records> LoadRecords() override;
   Result<std::optional<Instant>> LastKnownGood() override;
   Status AdvanceLastKnownGood(Instant t) override;
+  Status ResetLastKnownGood(Instant t) override;
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
   Status SetMeta(std::string_view key, std::string_view value) override;
   Result<std::optional<std::string>> FindCommand(std::string_view id) override;

@@ -681,7 +681,7 @@ TEST_F(SyncTest, CommandIsRefusedWhenItCannotBeRecordedOnceOnly) {
   EXPECT_EQ(responses[0].payload["ok"], false);
   EXPECT_NE(responses[0].payload["error"].get<std::string>().find("disk is full"),
             std::string::npos);
-
+}
 
 // Issue 10 point 11: the daemon's SIGHUP path (gateway/main.cpp) checks every part before it
 // commits any. Before, gw.Reload switched the core to the new doors and then CloudSync refused the

@@ -527,6 +527,7 @@ TEST(JournalQueue, KeepsOrderAcrossKindsAndDropsNonAccessFirstThenOldest) {
   EXPECT_EQ(q.TakeLost().total(), 2u);
   EXPECT_EQ(q.lost().total(), 0u);
   EXPECT_EQ(q.lost_total(), 2u);
+}
 
 // Issue 10 point 5: the journaled "lock" is what the hardware did, which a door I/O module only
 // knows after the write and its read-back: a reporting actuator answers later.
