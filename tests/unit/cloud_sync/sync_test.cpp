@@ -648,14 +648,8 @@ TEST_F(SyncTest, InvalidSnapshotLeavesTheOldStateInForce) {
   EXPECT_EQ(acks.back().payload["version"], 2);
 }
 
-}  // namespace
-}  // namespace lintel::cloud
 
-namespace {
-
-// ---- issue 10 -----------------------------------------------------------------------------------
-
-}  // namespace
+// ---- issue 10 ------------------------------------------------------------------------------------
 
 TEST_F(SyncTest, Issue10ForgedFloodIsJournaledCoalescedAndTheDoorsStillDecide) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
@@ -664,8 +658,12 @@ TEST_F(SyncTest, Issue10ForgedFloodIsJournaledCoalescedAndTheDoorsStillDecide) {
       {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}});
   const std::string forged = Sign(revoke, Key(9), "cloud-1");
   const size_t before = JournalCount("sync.rejected");
-  constexpr int kFlood = 3000;
+  constexpr int kFlood = 2000;
   for (int i = 0; i < kFlood; ++i) SendRaw("sync/delta", forged, false);
+  // Verifying takes a while on a loaded machine (the parser thread runs at a lower priority).
+  for (int i = 0; i < 12000 && sync_->pending_jobs() > 0; ++i) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
   Settle();
   EXPECT_EQ(Decide("a1b2"), "granted") << "nothing forged applies";
   EXPECT_EQ(Stored(), (Position{1, 1}));
@@ -675,7 +673,7 @@ TEST_F(SyncTest, Issue10ForgedFloodIsJournaledCoalescedAndTheDoorsStillDecide) {
   uint64_t signature = by.contains("signature") ? by.at("signature") : 0;
   uint64_t overload = by.contains("overload") ? by.at("overload") : 0;
   EXPECT_EQ(signature + overload, static_cast<uint64_t>(kFlood));
-  EXPECT_GE(signature, 1000u);
+  EXPECT_GE(signature, 900u);
   // One journal event per reason so far (the first of a quiet period), not one per message.
   EXPECT_LE(JournalCount("sync.rejected") - before, 2u);
   EXPECT_EQ(link_.On("sync/ack").size(), 1u) << "only the snapshot's ack; forgeries get none";
@@ -705,7 +703,7 @@ TEST_F(SyncTest, Issue10OversizedMessagesAreDroppedUnreadPerTopicLimit) {
   json e = Journal("sync.rejected", "too_large").front();
   EXPECT_NE(e["error"].get<std::string>().find("cloud.limits.delta_bytes"), std::string::npos)
       << e.dump();
-  // A snapshot page of the same size is within its own limit.
+  // A delta within the limit still applies.
   Send("sync/delta", Delta(1, 2, json::array()));
   EXPECT_EQ(Stored(), (Position{1, 2}));
 }
@@ -755,6 +753,7 @@ TEST_F(SyncTest, Issue10IndexBuildFailureIsLoudUnacknowledgedAndRetried) {
   Restart();
   fail_index->store(2);  // the build after the delta fails, and the first retry too
   size_t acks = link_.On("sync/ack").size();
+  const size_t applied_events = JournalCount("sync.applied");
   json revoke = Delta(1, 2,
                       {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2",
                                                                               "revoked")}},
@@ -763,7 +762,7 @@ TEST_F(SyncTest, Issue10IndexBuildFailureIsLoudUnacknowledgedAndRetried) {
   Send("sync/delta", revoke);
   EXPECT_EQ(Stored(), (Position{1, 2})) << "committed";
   EXPECT_EQ(link_.On("sync/ack").size(), acks) << "but not acknowledged";
-  EXPECT_EQ(JournalCount("sync.applied"), 1u) << "only the snapshot was journaled as applied";
+  EXPECT_EQ(JournalCount("sync.applied"), applied_events) << "not journaled as applied";
   ASSERT_EQ(JournalCount("sync.index_failed"), 1u);
   EXPECT_TRUE(sync_->index_failed());
   EXPECT_EQ(sync_->StatusJson()["index_failed"], true);
@@ -787,6 +786,7 @@ TEST_F(SyncTest, Issue10IndexBuildFailureIsLoudUnacknowledgedAndRetried) {
   EXPECT_EQ(after.back().payload["result"], "applied");
   EXPECT_EQ(after.back().payload["version"], 2);
   EXPECT_EQ(sync_->applied(), (Position{1, 2}));
+  EXPECT_EQ(JournalCount("sync.applied"), applied_events + 1);
   EXPECT_EQ(sync_->counters().index_failures, 2u);
 }
 
@@ -833,3 +833,6 @@ TEST_F(SyncTest, Issue10ParserThreadExceptionIsCaughtCountedAndTheNextMessagePar
   EXPECT_EQ(Stored(), (Position{1, 1}));
   EXPECT_EQ(Decide("a1b2"), "granted");
 }
+
+}  // namespace
+}  // namespace lintel::cloud
