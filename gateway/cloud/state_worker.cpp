@@ -52,6 +52,8 @@ class Session {
   StateOutcome Do(StateJob& job) {
     StateOutcome out;
     out.job = static_cast<JobKind>(job.index());
+    if (const auto* d = std::get_if<DeltaJob>(&job)) out.position = d->to;
+    if (const auto* sj = std::get_if<SnapshotJob>(&job)) out.position = sj->to;
     auto started = Clock::now();
     try {
       Status open = Open();
