@@ -136,7 +136,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (dir.empty()) dir = lintel::testing::FreshTestDir("lintel-flood-bench");
+  if (dir.empty()) {
+    char tmpl[] = "/tmp/lintel-flood-bench-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 1;
+    dir = tmpl;
+  }
   fs::create_directories(dir);
   const std::string bin = BinaryDir();
   const std::string socket = (dir / "lintel.sock").string();
