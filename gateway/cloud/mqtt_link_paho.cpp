@@ -3,6 +3,7 @@
 // Listener calls to `post_`. Paho functions are never called with `mu_` held (Paho may hold its
 // own lock while calling us), and no callback waits on a token.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +34,8 @@ constexpr auto kStableConnection = std::chrono::seconds(10);
 constexpr int kDisconnectQuiesceMs = 100;
 constexpr auto kDisconnectWait = milliseconds(800);
 constexpr auto kCallbackDrainWait = milliseconds(500);
+// Niceness of the client library's receiving thread (the core thread stays at 0).
+constexpr int kReceiveNice = 10;
 
 // Messages received and not yet handed to the Listener (bounded; see MqttOptions). Shared with
 // the posted drain task, so it may outlive the link. Guarded by its own mutex, never held while
@@ -535,6 +538,13 @@ class PahoLink final : public MqttLink {
   // posts one drain task when none is pending. Never blocks beyond a short lock.
   void OnMessageArrived(const mqtt::const_message_ptr& msg) {
     if (!msg) return;
+    // The thread that receives a broker's messages runs below the core thread, so that on a busy
+    // box a flood never takes the CPU from decisions (issue 10, point 1). Once per thread.
+    static thread_local bool lowered = false;
+    if (!lowered) {
+      lowered = true;
+      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kReceiveNice);
+    }
     {
       std::lock_guard lk(mu_);
       if (state_ != State::kConnected && state_ != State::kSubscribing) return;
