@@ -190,14 +190,7 @@ class PahoLink final : public MqttLink {
     } catch (...) {
       error = std::string(what) + ": unknown exception";
     }
-    try {
-      LogError(kLog, "caught in a client library callback (" + error + "); the link goes on");
-      std::lock_guard lk(health_mu_);
-      ++health_.callback_errors;
-      health_.last_error = std::move(error);
-    } catch (...) {
-      // Logging itself failed (allocation): nothing more can be done here.
-    }
+    RecordFault("in a client library callback: " + error);
   }
 
   // The limit for a message on `topic` (0: none).
@@ -359,8 +352,26 @@ class PahoLink final : public MqttLink {
         lk.lock();
       }
       if (!error.empty() && state_ == State::kConnecting && gen_ == gen) {
-        ScheduleRetryLocked(LogLevel::kWarning, "cannot connect to " + opts_.uri + ": " + error);
+        // The thread's boundary: nothing escapes it (a throwing observer, an allocation failure).
+        try {
+          ScheduleRetryLocked(LogLevel::kWarning, "cannot connect to " + opts_.uri + ": " + error);
+        } catch (const std::exception& e) {
+          RecordFault(std::string("retry thread: ") + e.what());
+        } catch (...) {
+          RecordFault("retry thread: unknown exception");
+        }
       }
+    }
+  }
+
+  // Counts an exception caught at one of the link's thread boundaries (health()). Any lock.
+  void RecordFault(std::string error) noexcept {
+    try {
+      LogError(kLog, "caught " + error + "; the link goes on");
+      std::lock_guard lk(health_mu_);
+      ++health_.callback_errors;
+      health_.last_error = std::move(error);
+    } catch (...) {
     }
   }
 
@@ -414,9 +425,9 @@ class PahoLink final : public MqttLink {
     state_ = State::kIdle;
     retry_pending_ = true;
     retry_at_ = SteadyClock::now() + delay;
+    cv_.notify_all();  // first: the retry is due whatever the observer or the log do
     if (opts_.on_retry_scheduled) opts_.on_retry_scheduled(delay);
     Log(level, kLog, what + "; retrying in " + Seconds(delay));
-    cv_.notify_all();
   }
 
   // --- Paho callbacks (Paho's threads) ---

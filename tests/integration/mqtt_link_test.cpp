@@ -674,5 +674,23 @@ TEST_F(MqttLinkTest, Issue10InboundQueueIsBoundedAndDeliveredInSmallBatches) {
   EXPECT_EQ(listener_->messages.back().second, "after");
 }
 
+
+// Issue 10, point 13: an exception in code the client library's threads run (here the retry
+// observer, called from Paho's connect-failure callback) is caught at the thread's boundary,
+// logged and counted in health(); the process goes on and the link keeps retrying.
+TEST_F(MqttLinkTest, Issue10ExceptionInAClientLibraryCallbackIsCaughtAndCounted) {
+  MqttOptions o = Options("tcp://127.0.0.1:" + std::to_string(FreeLoopbackPort()));
+  o.on_retry_scheduled = [](milliseconds) { throw std::runtime_error("observer bug"); };
+  MqttLink& link = Make(o);
+  link.Start();
+  const auto end = SteadyClock::now() + seconds(10);
+  while (link.health().callback_errors < 2 && SteadyClock::now() < end) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  LinkHealth h = link.health();
+  EXPECT_GE(h.callback_errors, 2u) << "caught, and the link retried after it";
+  EXPECT_NE(h.last_error.find("observer bug"), std::string::npos) << h.last_error;
+}
+
 }  // namespace
 }  // namespace lintel::cloud
