@@ -672,8 +672,13 @@ void ParsePolicy(Loader& l, MapWalker& w) {
   });
 }
 
-constexpr std::string_view kCloudKeys[] = {"broker", "client_id",    "mqtt_version", "keep_alive_s",
-                                           "tls",    "trusted_keys", "offline"};
+constexpr std::string_view kCloudKeys[] = {"broker",       "client_id", "mqtt_version",
+                                           "keep_alive_s", "tls",       "trusted_keys",
+                                           "offline",      "limits"};
+constexpr std::string_view kLimitsKeys[] = {
+    "snapshot_page_bytes", "delta_bytes", "command_bytes",
+    "head_bytes",          "events_ack_bytes", "queue_messages",
+    "queue_bytes",         "reject_journal_interval_s"};
 constexpr std::string_view kTlsKeys[] = {"ca_file", "cert_file", "key_file"};
 constexpr std::string_view kOfflineKeys[] = {"policy", "staff_only_after_h"};
 constexpr std::string_view kMqttVersions[] = {"3.1.1", "5"};
@@ -742,6 +747,35 @@ void ParseCloud(Loader& l, MapWalker& w) {
     }
     if (auto v = off.Int("staff_only_after_h", Need::kOptional, 1, 8760)) {
       c.staff_only_after_h = v->value;
+    }
+  });
+  w.Mapping("limits", Need::kOptional, kLimitsKeys, [&](MapWalker& lim) {
+    CloudLimits& m = c.limits;
+    constexpr int32_t kMiB = 1 << 20;
+    // A JWS of the contract is at least a few hundred bytes; 64 MiB is the verifier's own cap.
+    auto bytes = [&](const char* key, int32_t* out) {
+      if (auto v = lim.Int(key, Need::kOptional, 1024, 64 * kMiB)) *out = v->value;
+    };
+    bytes("snapshot_page_bytes", &m.snapshot_page_bytes);
+    bytes("delta_bytes", &m.delta_bytes);
+    bytes("command_bytes", &m.command_bytes);
+    bytes("head_bytes", &m.head_bytes);
+    bytes("events_ack_bytes", &m.events_ack_bytes);
+    if (auto v = lim.Int("queue_messages", Need::kOptional, 16, 100000)) {
+      m.queue_messages = v->value;
+    }
+    if (auto v = lim.Int("queue_bytes", Need::kOptional, kMiB, 1024 * kMiB)) {
+      m.queue_bytes = v->value;
+    }
+    if (auto v = lim.Int("reject_journal_interval_s", Need::kOptional, 1, 86400)) {
+      m.reject_journal_interval_s = v->value;
+    }
+    int32_t largest = std::max({m.snapshot_page_bytes, m.delta_bytes, m.command_bytes,
+                                m.head_bytes, m.events_ack_bytes});
+    if (m.queue_bytes < largest) {
+      l.problems.Add(lim.pos(), "cloud.limits.queue_bytes (" + std::to_string(m.queue_bytes) +
+                                    ") must hold at least the largest message allowed (" +
+                                    std::to_string(largest) + " bytes)");
     }
   });
   bool tls_scheme = c.broker.rfind("ssl://", 0) == 0 || c.broker.rfind("mqtts://", 0) == 0;

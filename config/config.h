@@ -164,6 +164,27 @@ enum class OfflinePolicy : uint8_t {
   kStaffOnly,      // after `staff_only_after_h` hours past expires_at, admit only staff
 };
 
+// What a broker may push at the gateway (`cloud.limits`, issue 10 point 1). Sizes are of the
+// message as received (the compact JWS text). A message above its topic's limit is dropped before
+// it is copied or posted, counted and journaled (coalesced) as `too_large`; a message that finds
+// its queue full is dropped and counted as `overload`. Correctness never depends on a message
+// getting through (versions, the head and resync recover), so dropping is always safe.
+struct CloudLimits {
+  int32_t snapshot_page_bytes = 16 << 20;  // sync/snapshot, one page
+  int32_t delta_bytes = 4 << 20;           // sync/delta
+  int32_t command_bytes = 64 << 10;        // cmd/request
+  int32_t head_bytes = 16 << 10;           // sync/head
+  int32_t events_ack_bytes = 16 << 10;     // events/ack
+  // Messages received and not yet verified (the link's queue into the core loop, and the parser
+  // thread's queue behind it), each: at most this many and this many bytes.
+  int32_t queue_messages = 1000;
+  int32_t queue_bytes = 64 << 20;
+  // Rejected messages are journaled as one `sync.rejected` event per reason per this interval,
+  // with a `count` (the first of a quiet period at once).
+  int32_t reject_journal_interval_s = 60;
+  friend bool operator==(const CloudLimits&, const CloudLimits&) = default;
+};
+
 // The MQTT link to the cloud (`cloud:`). Empty `broker`: no link; the gateway runs on its store.
 struct CloudConfig {
   std::string broker;     // tcp://host:port or ssl://host:port
@@ -175,6 +196,7 @@ struct CloudConfig {
   std::string key_file;
   OfflinePolicy offline = OfflinePolicy::kKeepEnforcing;
   int32_t staff_only_after_h = 72;  // 1..8760
+  CloudLimits limits;
 };
 
 struct Config {

@@ -115,7 +115,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   std::unique_ptr<cloud::MqttLink> link;
   auto post = [&loop](std::function<void()> f) { loop.Post(std::move(f)); };
   if (!config->cloud.broker.empty()) {
-    sync = std::make_unique<cloud::CloudSync>(*config, gw, NewUuid());
+    sync = std::make_unique<cloud::CloudSync>(*config, gw, NewUuid(), clock);
     Status started = sync->Start(post);
     if (!started.ok()) {
       LogError("main", "cannot start cloud sync: " + started.ToString());
@@ -136,6 +136,17 @@ int Run(const std::string& config_path, const Overrides& overrides) {
       return cloud::StateWillPayload(boot, session);
     };
     for (const std::string& t : sync->topics().Subscriptions()) o.subscriptions.push_back(t);
+    // What a broker may push (cloud.limits): dropped in the link before it is copied or posted.
+    const config::CloudLimits& lim = cc.limits;
+    const cloud::Topics& tp = sync->topics();
+    o.topic_max_bytes = {{tp.sync_head, static_cast<size_t>(lim.head_bytes)},
+                         {tp.sync_delta, static_cast<size_t>(lim.delta_bytes)},
+                         {tp.sync_snapshot, static_cast<size_t>(lim.snapshot_page_bytes)},
+                         {tp.events_ack, static_cast<size_t>(lim.events_ack_bytes)},
+                         {tp.cmd_request, static_cast<size_t>(lim.command_bytes)}};
+    o.max_payload_bytes = static_cast<size_t>(lim.head_bytes);  // anything else is small
+    o.max_queued_messages = static_cast<size_t>(lim.queue_messages);
+    o.max_queued_bytes = static_cast<size_t>(lim.queue_bytes);
     Result<std::unique_ptr<cloud::MqttLink>> made = cloud::MakePahoLink(o, *sync, post);
     if (!made.ok()) {
       LogError("main", "cannot start cloud sync: " + made.status().ToString());

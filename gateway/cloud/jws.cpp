@@ -116,11 +116,10 @@ Result<VerifiedJws> VerifyJws(std::string_view compact, std::span<const config::
                     " bytes, the limit is " + std::to_string(kMaxJwsPayloadBytes));
   }
 
-  // 3. Base64url.
+  // 3. Base64url of the header and the signature (small). The payload is decoded only after the
+  // signature over its compact text verified (step 10): nothing a forger sends is decoded.
   Result<std::vector<uint8_t>> header_bytes = DecodePart(header_b64, "header");
   if (!header_bytes.ok()) return fail(JwsError::kBadBase64, header_bytes.status().message());
-  Result<std::vector<uint8_t>> payload_bytes = DecodePart(payload_b64, "payload");
-  if (!payload_bytes.ok()) return fail(JwsError::kBadBase64, payload_bytes.status().message());
   Result<std::vector<uint8_t>> signature = DecodePart(signature_b64, "signature");
   if (!signature.ok()) return fail(JwsError::kBadBase64, signature.status().message());
 
@@ -180,6 +179,10 @@ Result<VerifiedJws> VerifyJws(std::string_view compact, std::span<const config::
     // The kid is the trusted config's own (printable ASCII, no spaces), so it is shown as is.
     return fail(JwsError::kBadSignature, "signature does not verify with key " + key->kid);
   }
+
+  // 10. The payload, now known to be what the key holder signed.
+  Result<std::vector<uint8_t>> payload_bytes = DecodePart(payload_b64, "payload");
+  if (!payload_bytes.ok()) return fail(JwsError::kBadBase64, payload_bytes.status().message());
 
   VerifiedJws out;
   out.header = std::move(*header);

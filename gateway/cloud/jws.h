@@ -64,13 +64,17 @@ struct VerifiedJws {
 // first key with the header's kid is used). Checks, in this order, and stops at the first failure:
 //   1. exactly three parts separated by '.'                                         kMalformed
 //   2. the header's and payload's decoded sizes, from the lengths alone              kTooLarge
-//   3. each part is base64url without padding (RFC 7515 section 2), canonical       kBadBase64
+//   3. header and signature are base64url without padding (RFC 7515 section 2),
+//      canonical                                                                     kBadBase64
 //   4. the header is a JSON object without duplicate fields                         kBadHeader
 //   5. `alg` is exactly "EdDSA" ("none", "HS256", "ES256", "Ed25519", missing: no)  kUnsupportedAlg
 //   6. no `crit` kUnsupportedCrit
 //   7. `kid` is a string (else kBadHeader) naming a trusted key                      kUnknownKid
 //   8. the signature is 64 bytes kBadSignatureLength
 //   9. crypto_sign_verify_detached over "<part 1>.<part 2>" with that key           kBadSignature
+//  10. the payload is base64url without padding, canonical                            kBadBase64
+// The signature is checked on the compact text as received: the payload (up to 64 MiB) is neither
+// decoded nor parsed before it verified, so a forged message costs one hash, never a decode.
 // Errors: InvalidArgument with one line naming the reason, e.g.
 //   "not a JWS in compact serialization: 2 parts, expected 3 separated by '.'"
 //   "JWS signature is not base64url: it ends with '=' padding (JWS omits it)"

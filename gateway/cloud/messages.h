@@ -105,7 +105,7 @@ struct Command {
   nlohmann::json args;  // the `args` object as received (validated), for logs and responses
   CommandArgs parsed;   // the same, typed: the alternative matching `name`
   Instant issued_at;
-  Instant expires_at;  // >= issued_at
+  Instant expires_at;  // may be before issued_at: such a command has expired (the executor refuses it)
 };
 
 // One verified, well-formed message. The alternative's index is the index of its Topic.
@@ -150,7 +150,7 @@ struct Rejection {
 //   - each field: u64 fields are JSON non-negative integers (not negative, not 12.0, not "12",
 //     not above 2^64-1); timestamps are RFC 3339 date-times (a bare date is not); ids are strings
 //   - rules across fields: delta version >= 1 and prev == version - 1; 1 <= page <= pages;
-//     expires_at >= issued_at
+//     a head's expires_at >= issued_at (a command's is the executor's check: it answers)
 //   - delta `ops` with codec::ParseOp, snapshot `records` with codec::ParseRecords
 //   - command `name` one of the five and `args` exactly as CommandArgs documents (unknown args
 //     fields are rejected)
@@ -160,8 +160,8 @@ struct Rejection {
 // "snapshot 43 page 2", "events_ack 1200", "command cmd-7f3a" (the version, page, upto or id as
 // far as the payload gives them), or just the type ("delta") otherwise. Fields are named as the
 // codec names them. Examples:
-//   "delta 43: signature does not verify with key cloud-2026"
-//   "delta 43: JWS alg \"none\" is not accepted, only \"EdDSA\""
+//   "delta: signature does not verify with key cloud-2026"
+//   "delta: JWS alg \"none\" is not accepted, only \"EdDSA\""
 //   "head: payload:1:16: syntax error while parsing object key - ..."
 //   "events_ack: payload: duplicate field \"site\" in the top-level object"
 //   "delta 43: type is \"head\", but sync/delta carries \"delta\""
@@ -182,9 +182,8 @@ struct Rejection {
 //   "delta 43: credential c-17: card.number must be a non-negative integer"
 // Values from the message are JSON-quoted and cut after 64 bytes (ids: bare when plain), so every
 // line of an error starts with the label and holds no byte below 0x20.
-// When the signature does not verify, the label's number or id is the unverified payload's claim,
-// read only from a payload of at most 64 KiB: it helps find the message in the cloud's records,
-// and is never returned as a value.
+// When the signature does not verify, the label is the topic's type only ("delta: signature does
+// not verify with key cloud-2026"): nothing of an unverified payload is decoded or parsed.
 // When `rejection` is not null it receives the reason on failure (left alone on success).
 Result<Message> ParseCloudMessage(Topic topic, std::string_view compact_jws, const Expect& expect,
                                   Rejection* rejection = nullptr);

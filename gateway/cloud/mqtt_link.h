@@ -40,6 +40,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gateway/base/status.h"
@@ -89,10 +90,38 @@ struct MqttOptions {
   // not yet acknowledged (in_flight()). At least 1.
   size_t max_in_flight = 1000;
 
+  // What a broker may push (issue 10, point 1). A message on a topic listed in `topic_max_bytes`
+  // whose payload is longer than the topic's limit, or on another topic longer than
+  // `max_payload_bytes`, is dropped in the client library's callback, before it is copied or
+  // posted, and counted (LinkHealth::dropped_too_large). 0: no limit. With MQTT 5 the largest of
+  // these limits (+ 64 KiB for the packet's topic and header) is advertised in CONNECT as the
+  // Maximum Packet Size, so a conforming broker does not send larger packets at all.
+  std::vector<std::pair<std::string, size_t>> topic_max_bytes;
+  size_t max_payload_bytes = 0;
+  // Messages received and not yet handed to the Listener wait in the link's own queue: at most
+  // `max_queued_messages` and `max_queued_bytes` (payload bytes); a message that finds it full is
+  // dropped and counted (LinkHealth::dropped_overload): the client library's thread never blocks
+  // and the queue never grows past these. One task at a time is posted to drain it, handing at
+  // most `max_messages_per_turn` messages to the Listener per loop turn, so a flood of broker
+  // messages never holds up the loop's other work (readers, doors) for more than one such batch.
+  size_t max_queued_messages = 1000;
+  size_t max_queued_bytes = size_t{64} << 20;
+  size_t max_messages_per_turn = 32;
   // Observer, for tests and metrics: called with each reconnect delay as it is chosen (before the
   // log line). Runs on a client library thread or the link's retry thread, with the link's lock
   // held: it must be quick, thread-safe and must not call the link. Empty: not called.
   std::function<void(std::chrono::milliseconds delay)> on_retry_scheduled;
+};
+
+// What a link dropped or caught, cumulative since it was made (for status and the coalesced
+// `sync.rejected` journal events).
+struct LinkHealth {
+  uint64_t dropped_too_large = 0;  // above their topic's limit
+  uint64_t dropped_overload = 0;   // the inbound queue was full
+  // Exceptions caught at the client library's callbacks (a bug or an allocation failure). The
+  // link logs each, goes on, and reports the last one here: status shows the link as failed.
+  uint64_t callback_errors = 0;
+  std::string last_error;
 };
 
 // Receives what happens on the link, always through `post` (so on the core thread).
@@ -137,6 +166,8 @@ class MqttLink {
   // (PUBACK) nor failed, for flow control. Back to 0 when the connection is lost (with a clean
   // session the broker forgets them; the caller resends what it still needs).
   virtual size_t in_flight() const = 0;
+  // Drops and caught exceptions so far. Thread-safe.
+  virtual LinkHealth health() const { return {}; }
 };
 
 // The Paho MQTT C++ implementation. Creating it does no I/O beyond checking that the TLS files can

@@ -3,6 +3,7 @@
 // Listener calls to `post_`. Paho functions are never called with `mu_` held (Paho may hold its
 // own lock while calling us), and no callback waits on a token.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -32,13 +34,26 @@ constexpr auto kStableConnection = std::chrono::seconds(10);
 constexpr int kDisconnectQuiesceMs = 100;
 constexpr auto kDisconnectWait = milliseconds(800);
 constexpr auto kCallbackDrainWait = milliseconds(500);
+// Niceness of the client library's receiving thread (the core thread stays at 0).
+constexpr int kReceiveNice = 10;
+
+// Messages received and not yet handed to the Listener (bounded; see MqttOptions). Shared with
+// the posted drain task, so it may outlive the link. Guarded by its own mutex, never held while
+// calling Paho or the Listener.
+struct Inbound {
+  std::mutex mu;
+  std::deque<mqtt::const_message_ptr> queue;
+  size_t bytes = 0;
+  bool drain_posted = false;
+};
 
 // Everything the posted tasks touch. Owned jointly by the link and the tasks still queued on the
-// loop, so a task that runs after the link is gone is harmless. Core thread only.
+// loop, so a task that runs after the link is gone is harmless. Core thread only (but `inbound`).
 struct CoreState {
   MqttListener* listener = nullptr;
   bool connected = false;
   bool stopped = false;
+  Inbound inbound;
 };
 
 void* GenContext(uint64_t gen) { return reinterpret_cast<void*>(static_cast<uintptr_t>(gen)); }
@@ -120,8 +135,12 @@ class ActionListener final : public mqtt::iaction_listener {
   using Fn = void (Link::*)(const mqtt::token&);
   ActionListener(Link* link, Fn success, Fn failure)
       : link_(link), success_(success), failure_(failure) {}
-  void on_success(const mqtt::token& tok) override { (link_->*success_)(tok); }
-  void on_failure(const mqtt::token& tok) override { (link_->*failure_)(tok); }
+  void on_success(const mqtt::token& tok) override {
+    link_->Guarded("action succeeded", [&] { (link_->*success_)(tok); });
+  }
+  void on_failure(const mqtt::token& tok) override {
+    link_->Guarded("action failed", [&] { (link_->*failure_)(tok); });
+  }
 
  private:
   Link* link_;
@@ -144,13 +163,42 @@ class PahoLink final : public MqttLink {
   void CreateClient() {
     mqtt::create_options create(opts_.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
     client_ = std::make_unique<mqtt::async_client>(opts_.uri, opts_.client_id, create, nullptr);
-    client_->set_connection_lost_handler(
-        [this](const std::string& cause) { OnConnectionLost(cause); });
-    client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode reason) {
-      OnConnectionLost("broker disconnected: " +
-                       mqtt::exception::reason_code_str(static_cast<int>(reason)));
+    // Nothing may escape into Paho's C thread (std::terminate): every callback is Guarded.
+    client_->set_connection_lost_handler([this](const std::string& cause) {
+      Guarded("connection lost", [&] { OnConnectionLost(cause); });
     });
-    client_->set_message_callback([this](mqtt::const_message_ptr msg) { OnMessageArrived(msg); });
+    client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode reason) {
+      Guarded("disconnected", [&] {
+        OnConnectionLost("broker disconnected: " +
+                         mqtt::exception::reason_code_str(static_cast<int>(reason)));
+      });
+    });
+    client_->set_message_callback([this](mqtt::const_message_ptr msg) {
+      Guarded("message arrived", [&] { OnMessageArrived(msg); });
+    });
+  }
+
+  // Runs a Paho callback's body; an exception is logged and counted (health()), never rethrown.
+  template <typename Fn>
+  void Guarded(const char* what, Fn&& fn) noexcept {
+    std::string error;
+    try {
+      fn();
+      return;
+    } catch (const std::exception& e) {
+      error = std::string(what) + ": " + e.what();
+    } catch (...) {
+      error = std::string(what) + ": unknown exception";
+    }
+    RecordFault("in a client library callback: " + error);
+  }
+
+  // The limit for a message on `topic` (0: none).
+  size_t LimitFor(const std::string& topic) const {
+    for (const auto& [t, limit] : opts_.topic_max_bytes) {
+      if (t == topic) return limit;
+    }
+    return opts_.max_payload_bytes;
   }
 
   ~PahoLink() override {
@@ -236,6 +284,11 @@ class PahoLink final : public MqttLink {
     return in_flight_;
   }
 
+  LinkHealth health() const override {
+    std::lock_guard lk(health_mu_);
+    return health_;
+  }
+
  private:
   enum class State {
     kIdle,         // not started, or waiting for the next attempt
@@ -299,8 +352,26 @@ class PahoLink final : public MqttLink {
         lk.lock();
       }
       if (!error.empty() && state_ == State::kConnecting && gen_ == gen) {
-        ScheduleRetryLocked(LogLevel::kWarning, "cannot connect to " + opts_.uri + ": " + error);
+        // The thread's boundary: nothing escapes it (a throwing observer, an allocation failure).
+        try {
+          ScheduleRetryLocked(LogLevel::kWarning, "cannot connect to " + opts_.uri + ": " + error);
+        } catch (const std::exception& e) {
+          RecordFault(std::string("retry thread: ") + e.what());
+        } catch (...) {
+          RecordFault("retry thread: unknown exception");
+        }
       }
+    }
+  }
+
+  // Counts an exception caught at one of the link's thread boundaries (health()). Any lock.
+  void RecordFault(std::string error) noexcept {
+    try {
+      LogError(kLog, "caught " + error + "; the link goes on");
+      std::lock_guard lk(health_mu_);
+      ++health_.callback_errors;
+      health_.last_error = std::move(error);
+    } catch (...) {
     }
   }
 
@@ -311,6 +382,18 @@ class PahoLink final : public MqttLink {
     } else {
       c.set_mqtt_version(MQTTVERSION_3_1_1);
       c.set_clean_session(true);
+    }
+    if (opts_.mqtt_version == 5) {
+      // Maximum Packet Size (MQTT 5, 3.1.2.11.4): the largest payload limit plus room for the
+      // topic and the header; a conforming broker does not send anything larger.
+      size_t largest = opts_.max_payload_bytes;
+      for (const auto& [t, limit] : opts_.topic_max_bytes) largest = std::max(largest, limit);
+      if (largest > 0 && largest < size_t{200} << 20) {
+        mqtt::properties props;
+        props.add(mqtt::property(mqtt::property::MAXIMUM_PACKET_SIZE,
+                                 static_cast<int32_t>(largest + (size_t{64} << 10))));
+        c.set_properties(props);
+      }
     }
     c.set_keep_alive_interval(opts_.keep_alive);
     c.set_connect_timeout(opts_.connect_timeout);
@@ -342,9 +425,9 @@ class PahoLink final : public MqttLink {
     state_ = State::kIdle;
     retry_pending_ = true;
     retry_at_ = SteadyClock::now() + delay;
+    cv_.notify_all();  // first: the retry is due whatever the observer or the log do
     if (opts_.on_retry_scheduled) opts_.on_retry_scheduled(delay);
     Log(level, kLog, what + "; retrying in " + Seconds(delay));
-    cv_.notify_all();
   }
 
   // --- Paho callbacks (Paho's threads) ---
@@ -462,13 +545,71 @@ class PahoLink final : public MqttLink {
     }
   }
 
+  // Paho's thread: checks the size before anything is copied, queues the message (bounded) and
+  // posts one drain task when none is pending. Never blocks beyond a short lock.
   void OnMessageArrived(const mqtt::const_message_ptr& msg) {
     if (!msg) return;
-    std::lock_guard lk(mu_);
-    if (state_ != State::kConnected && state_ != State::kSubscribing) return;
-    post_([core = core_, topic = msg->get_topic(), payload = msg->to_string()] {
-      if (core->stopped) return;
-      core->listener->OnMessage(topic, payload);
+    // The thread that receives a broker's messages runs below the core thread, so that on a busy
+    // box a flood never takes the CPU from decisions (issue 10, point 1). Once per thread.
+    static thread_local bool lowered = false;
+    if (!lowered) {
+      lowered = true;
+      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kReceiveNice);
+    }
+    {
+      std::lock_guard lk(mu_);
+      if (state_ != State::kConnected && state_ != State::kSubscribing) return;
+    }
+    const size_t size = msg->get_payload_ref().size();
+    const size_t limit = LimitFor(msg->get_topic_ref().str());
+    if (limit > 0 && size > limit) {
+      std::lock_guard lk(health_mu_);
+      ++health_.dropped_too_large;
+      return;
+    }
+    Inbound& in = core_->inbound;
+    bool post = false;
+    {
+      std::lock_guard lk(in.mu);
+      if (in.queue.size() >= opts_.max_queued_messages ||
+          (!in.queue.empty() && in.bytes + size > opts_.max_queued_bytes)) {
+        std::lock_guard hk(health_mu_);
+        ++health_.dropped_overload;
+        return;
+      }
+      in.queue.push_back(msg);  // the message itself, shared: its payload is not copied
+      in.bytes += size;
+      if (!in.drain_posted) {
+        in.drain_posted = true;
+        post = true;
+      }
+    }
+    if (post) PostDrain(core_, post_, opts_.max_messages_per_turn);
+  }
+
+  // Posts the task that hands up to `per_turn` queued messages to the Listener, and posts itself
+  // again (a later loop turn) while messages remain.
+  static void PostDrain(const std::shared_ptr<CoreState>& core, const Poster& post,
+                        size_t per_turn) {
+    post([core, post, per_turn] {
+      std::vector<mqtt::const_message_ptr> batch;
+      bool more = false;
+      {
+        std::lock_guard lk(core->inbound.mu);
+        Inbound& in = core->inbound;
+        while (!in.queue.empty() && batch.size() < per_turn) {
+          in.bytes -= in.queue.front()->get_payload_ref().size();
+          batch.push_back(std::move(in.queue.front()));
+          in.queue.pop_front();
+        }
+        more = !in.queue.empty();
+        in.drain_posted = more;
+      }
+      for (const mqtt::const_message_ptr& m : batch) {
+        if (core->stopped) break;
+        core->listener->OnMessage(m->get_topic(), m->get_payload());
+      }
+      if (more) PostDrain(core, post, per_turn);
     });
   }
 
@@ -485,6 +626,9 @@ class PahoLink final : public MqttLink {
   const MqttOptions opts_;
   const Poster post_;
   const std::shared_ptr<CoreState> core_;
+
+  mutable std::mutex health_mu_;
+  LinkHealth health_;  // guarded by health_mu_
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // retry thread wake-ups; Stop() waiting for callbacks

@@ -34,11 +34,12 @@ std::string JoinLines(const std::vector<std::string>& lines) {
 class Session {
  public:
   Session(std::string path, rules::Site site, std::shared_ptr<const rules::Index> index,
-          store::StoreOpener open)
+          store::StoreOpener open, StateWorker::FaultHook fault)
       : path_(std::move(path)),
         site_(std::move(site)),
         index_(std::move(index)),
-        open_(open ? std::move(open) : store::DefaultStoreOpener()) {}
+        open_(open ? std::move(open) : store::DefaultStoreOpener()),
+        fault_(std::move(fault)) {}
 
   Status Open() {
     if (store_) return Status::Ok();
@@ -48,17 +49,32 @@ class Session {
     return Status::Ok();
   }
 
+  // Runs one job; an exception is the job's failure (kFailed), never the thread's end.
   StateOutcome Do(StateJob& job) {
     StateOutcome out;
-    out.job_index = job.index();
+    out.job = static_cast<JobKind>(job.index());
+    if (const auto* d = std::get_if<DeltaJob>(&job)) out.position = d->to;
+    if (const auto* sj = std::get_if<SnapshotJob>(&job)) out.position = sj->to;
     auto started = Clock::now();
-    Status open = Open();
-    if (!open.ok()) {
-      out.result = StateOutcome::Result::kFailed;
-      out.error = open.ToString();
-      return out;
+    try {
+      Status open = Open();
+      if (open.ok() && fault_) open = fault_("job");
+      if (!open.ok()) {
+        out.result = StateOutcome::Result::kFailed;
+        out.error = open.ToString();
+        return out;
+      }
+      std::visit([&](auto& j) { Handle(j, out); }, job);
+    } catch (const std::exception& e) {
+      LogError("sync", "state worker: " + std::string(JobKindName(out.job)) +
+                           " job threw: " + e.what());
+      Fail(out, Status::Internal(std::string("internal error: ") + e.what()));
+      out.fault = true;
+    } catch (...) {
+      LogError("sync", "state worker: " + std::string(JobKindName(out.job)) + " job threw");
+      Fail(out, Status::Internal("internal error: unknown exception"));
+      out.fault = true;
     }
-    std::visit([&](auto& j) { Handle(j, out); }, job);
     out.apply_ms = MsSince(started);
     return out;
   }
@@ -66,12 +82,37 @@ class Session {
   // True when a job changed the state and the index must be rebuilt.
   bool changed() const { return changed_; }
 
-  // Builds the index of the current state (after a burst that changed it).
-  std::shared_ptr<const rules::Index> BuildIndex(double* ms) {
+  // Builds the index of the current state (after a burst that changed it). Errors: the records
+  // cannot be loaded, the fault hook says so, or the build threw; changed() stays true, so the
+  // next burst (an IndexJob) builds it again.
+  Result<std::shared_ptr<const rules::Index>> BuildIndex(double* ms) {
+    try {
+      return BuildIndexOrThrow(ms);
+    } catch (const std::exception& e) {
+      records_.reset();
+      baseline_.reset();
+      return Status::Internal(std::string("index build threw: ") + e.what());
+    } catch (...) {
+      records_.reset();
+      baseline_.reset();
+      return Status::Internal("index build threw");
+    }
+  }
+
+  void Handle(IndexJob&, StateOutcome& out) {
+    changed_ = true;  // the rebuild is what this job is for
+    Result<Position> at = store_->AppliedPosition();
+    if (!at.ok()) return Fail(out, at.status());
+    out.position = *at;
+  }
+
+ private:
+  Result<std::shared_ptr<const rules::Index>> BuildIndexOrThrow(double* ms) {
     auto started = Clock::now();
-    if (!Load().ok()) return nullptr;
+    if (fault_) LINTEL_RETURN_IF_ERROR(fault_("index"));
+    LINTEL_RETURN_IF_ERROR(Load());
     std::vector<std::string> warnings;
-    auto index = rules::BuildIndex(site_, *records_, &warnings);
+    std::shared_ptr<const rules::Index> index = rules::BuildIndex(site_, *records_, &warnings);
     for (const std::string& w : warnings) LogWarning("sync", "state: " + w);
     *ms = MsSince(started);
     index_ = index;
@@ -83,7 +124,6 @@ class Session {
     return index;
   }
 
- private:
   Status Load() {
     if (records_ && !deferred_.empty()) {
       rules::ApplyOpsTo(*records_, deferred_);
@@ -243,19 +283,37 @@ class Session {
   store::StoreOpener open_;
   bool changed_ = false;  // the store changed since index_ was built: a rebuild is due
   std::optional<std::set<std::string>> baseline_;
+  StateWorker::FaultHook fault_;
 };
 
 }  // namespace
 
+std::string_view JobKindName(JobKind kind) {
+  switch (kind) {
+    case JobKind::kDelta:
+      return "delta";
+    case JobKind::kSnapshot:
+      return "snapshot";
+    case JobKind::kLocalOps:
+      return "local change";
+    case JobKind::kSite:
+      return "site";
+    case JobKind::kIndex:
+      return "index";
+  }
+  return "job";
+}
+
 StateWorker::StateWorker(std::string store_path, rules::Site site,
                          std::shared_ptr<const rules::Index> current, Poster post,
-                         OnOutcome on_outcome, store::StoreOpener open)
+                         OnOutcome on_outcome, store::StoreOpener open, FaultHook fault)
     : store_path_(std::move(store_path)),
       open_(std::move(open)),
       site_(std::move(site)),
       current_(std::move(current)),
       post_(std::move(post)),
-      on_outcome_(std::move(on_outcome)) {
+      on_outcome_(std::move(on_outcome)),
+      fault_(std::move(fault)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -278,7 +336,7 @@ void StateWorker::Submit(StateJob job) {
 }
 
 void StateWorker::Run() {
-  Session session(store_path_, site_, std::move(current_), std::move(open_));
+  Session session(store_path_, site_, std::move(current_), std::move(open_), fault_);
   std::unique_lock lock(mu_);
   while (true) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
@@ -291,7 +349,19 @@ void StateWorker::Run() {
     // Last job of a burst that changed the state: build and attach the index.
     if (queue_.empty() && session.changed() && !stop_) {
       lock.unlock();
-      out.index = session.BuildIndex(&out.index_ms);
+      Result<std::shared_ptr<const rules::Index>> index = session.BuildIndex(&out.index_ms);
+      if (index.ok()) {
+        out.index = std::move(*index);
+      } else if (out.result == StateOutcome::Result::kApplied) {
+        out.fault = index.status().code() == StatusCode::kInternal;
+        // Committed, but the doors cannot decide on it yet: never reported as applied.
+        out.result = StateOutcome::Result::kIndexFailed;
+        out.error = "the change is committed but its index could not be built: " +
+                    index.status().ToString();
+      } else {
+        // An earlier job of the burst committed; this one did not. The rebuild stays due.
+        LogError("sync", "state worker: cannot build the index: " + index.status().ToString());
+      }
       lock.lock();
     }
     if (stop_) return;

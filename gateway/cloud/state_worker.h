@@ -26,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -61,16 +62,28 @@ struct LocalOpsJob {
 struct SiteJob {
   rules::Site site;
 };
-using StateJob = std::variant<DeltaJob, SnapshotJob, LocalOpsJob, SiteJob>;
+// Builds the index of the store's state again (after kIndexFailed): nothing is written.
+struct IndexJob {};
+using StateJob = std::variant<DeltaJob, SnapshotJob, LocalOpsJob, SiteJob, IndexJob>;
+
+// Which kind of job an outcome answers; the values follow StateJob's alternatives.
+enum class JobKind : uint8_t { kDelta, kSnapshot, kLocalOps, kSite, kIndex };
+// "delta", "snapshot", "local change", "site", "index": for logs and the journal's `kind`.
+std::string_view JobKindName(JobKind kind);
 
 struct StateOutcome {
   enum class Result : uint8_t {
-    kApplied,   // committed durably
+    kApplied,   // committed durably (and, when the burst changed anything, `index` is set)
     kRejected,  // the state it would make is invalid, or the store refused it: nothing changed
     kSkipped,   // a delta that no longer follows the store's position: nothing changed
-    kFailed,    // the store failed (I/O, corruption): nothing changed; error says why
+    kFailed,    // the store failed (I/O, corruption) or the job threw: nothing changed
+    // Committed durably, but the index of the new state could not be built (the records could not
+    // be loaded, or the build threw): the doors still decide on the previous index. Not to be
+    // acknowledged as applied; `error` says why. The worker keeps the rebuild due: the next job
+    // (an IndexJob to retry) builds it.
+    kIndexFailed,
   };
-  size_t job_index = 0;  // StateJob alternative: 0 delta, 1 snapshot, 2 local ops, 3 site
+  JobKind job = JobKind::kDelta;
   Result result = Result::kApplied;
   Position position;   // the job's target (delta, snapshot) or the store's position
   std::string tag;     // LocalOpsJob::tag, SnapshotJob::snapshot_id
@@ -79,6 +92,7 @@ struct StateOutcome {
   // Set on the last outcome of a burst that changed anything: the index of the store's state.
   std::shared_ptr<const rules::Index> index;
   bool patched = false;  // the revocation fast path: the index was patched, not rebuilt
+  bool fault = false;    // the job or the build threw (a bug): `error` says what was caught
   double apply_ms = 0;   // validation + commit
   double index_ms = 0;   // index build (when `index` is set)
 };
@@ -87,14 +101,23 @@ class StateWorker {
  public:
   using Poster = std::function<void(std::function<void()>)>;
   using OnOutcome = std::function<void(StateOutcome)>;
+  // Test seam (fault injection), called on the worker thread at "job" (before each job runs) and
+  // "index" (before an index is built). A non-OK Status at "index" fails the build as a store
+  // failure would; a throw at either stage is what a bug would do. Empty in production.
+  using FaultHook = std::function<Status(std::string_view stage)>;
 
   // Opens its own store connection to `store_path` on the worker thread, through `open` (default
   // Store::Open; tests pass a fault-injecting one); a failed open fails the job (kFailed) and is
   // retried by the next. `current` is the index of the store's state as it is now (the engine's at
   // start-up; null: built on first need); the revocation fast path patches it. Outcomes are
   // delivered as post([..]{ on_outcome(outcome); }).
+  //
+  // Exceptions: nothing escapes the worker thread. A job that throws ends as kFailed ("internal
+  // error: ..." in `error`, logged); a build that throws ends as kIndexFailed. The thread goes on
+  // with the next job, and the store is the truth the next job reloads from.
   StateWorker(std::string store_path, rules::Site site, std::shared_ptr<const rules::Index> current,
-              Poster post, OnOutcome on_outcome, store::StoreOpener open = nullptr);
+              Poster post, OnOutcome on_outcome, store::StoreOpener open = nullptr,
+              FaultHook fault = nullptr);
   ~StateWorker();  // finishes the job in progress, drops the queued ones, joins
   StateWorker(const StateWorker&) = delete;
   StateWorker& operator=(const StateWorker&) = delete;
@@ -110,6 +133,7 @@ class StateWorker {
   std::shared_ptr<const rules::Index> current_;
   Poster post_;
   OnOutcome on_outcome_;
+  FaultHook fault_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<StateJob> queue_;

@@ -1,5 +1,8 @@
 #include "gateway/cloud/sync.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -13,7 +16,6 @@ namespace lintel::cloud {
 namespace {
 
 using nlohmann::json;
-using SteadyClock = std::chrono::steady_clock;
 
 std::string PosText(Position p) {
   return std::to_string(p.epoch) + "/" + std::to_string(p.version);
@@ -37,13 +39,256 @@ std::optional<Position> ClaimedPosition(std::string_view jws, const Expect& expe
   return Position{*e, *ver};
 }
 
+// The cloud.limits size of a message on `topic`.
+size_t LimitFor(const config::CloudLimits& l, Topic topic) {
+  switch (topic) {
+    case Topic::kSyncHead:
+      return static_cast<size_t>(l.head_bytes);
+    case Topic::kSyncDelta:
+      return static_cast<size_t>(l.delta_bytes);
+    case Topic::kSyncSnapshot:
+      return static_cast<size_t>(l.snapshot_page_bytes);
+    case Topic::kEventsAck:
+      return static_cast<size_t>(l.events_ack_bytes);
+    case Topic::kCmdRequest:
+      return static_cast<size_t>(l.command_bytes);
+  }
+  return static_cast<size_t>(l.head_bytes);
+}
+
+const char* LimitKey(Topic topic) {
+  switch (topic) {
+    case Topic::kSyncHead:
+      return "head_bytes";
+    case Topic::kSyncDelta:
+      return "delta_bytes";
+    case Topic::kSyncSnapshot:
+      return "snapshot_page_bytes";
+    case Topic::kEventsAck:
+      return "events_ack_bytes";
+    case Topic::kCmdRequest:
+      return "command_bytes";
+  }
+  return "head_bytes";
+}
+
 }  // namespace
 
-CloudSync::CloudSync(const config::Config& config, SyncHost& host, std::string boot_id)
-    : config_(config), host_(host), boot_id_(std::move(boot_id)) {
+std::string_view SyncRejectReasonName(SyncRejectReason reason) {
+  switch (reason) {
+    case SyncRejectReason::kSignature:
+      return "signature";
+    case SyncRejectReason::kNotJson:
+      return "not_json";
+    case SyncRejectReason::kWrongType:
+      return "wrong_type";
+    case SyncRejectReason::kWrongSite:
+      return "wrong_site";
+    case SyncRejectReason::kWrongGateway:
+      return "wrong_gateway";
+    case SyncRejectReason::kBadField:
+      return "bad_field";
+    case SyncRejectReason::kBadRecords:
+      return "bad_records";
+    case SyncRejectReason::kInternal:
+      return "internal";
+    case SyncRejectReason::kStale:
+      return "stale";
+    case SyncRejectReason::kValidation:
+      return "validation";
+    case SyncRejectReason::kStore:
+      return "store";
+    case SyncRejectReason::kTooLarge:
+      return "too_large";
+    case SyncRejectReason::kOverload:
+      return "overload";
+  }
+  return "internal";
+}
+
+SyncRejectReason FromParse(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::kSignature:
+      return SyncRejectReason::kSignature;
+    case RejectReason::kNotJson:
+      return SyncRejectReason::kNotJson;
+    case RejectReason::kWrongType:
+      return SyncRejectReason::kWrongType;
+    case RejectReason::kWrongSite:
+      return SyncRejectReason::kWrongSite;
+    case RejectReason::kWrongGateway:
+      return SyncRejectReason::kWrongGateway;
+    case RejectReason::kBadField:
+      return SyncRejectReason::kBadField;
+    case RejectReason::kBadRecords:
+      return SyncRejectReason::kBadRecords;
+    case RejectReason::kInternal:
+      return SyncRejectReason::kInternal;
+  }
+  return SyncRejectReason::kInternal;
+}
+
+// Every message is verified and parsed on a thread of its own, so nothing a broker sends costs the
+// core loop more than a size check and a queue push; the thread handles them one at a time in the
+// order they arrived. Its queue is bounded (cloud.limits.queue_*): a message that finds it full is
+// dropped and counted. What verifies (or is signed but unusable) is posted back one by one; what
+// does not verify is only counted, and the counts are posted with at most one task in flight, so
+// a flood of forgeries costs the core loop one task per batch, not one per message.
+class CloudSync::Parser {
+ public:
+  // Signature failures counted on the parser thread, not yet collected by the core thread.
+  struct Counted {
+    size_t messages = 0;  // handled and not posted one by one (for pending_jobs)
+    std::map<SyncRejectReason, Tally> tallies;  // first_at/last_at stamped by the core thread
+    uint64_t faults = 0;
+    std::string last_fault;
+  };
+
+  Parser(StateWorker::Poster post, size_t max_messages, size_t max_bytes,
+         std::function<void()> fault)
+      : post_(std::move(post)),
+        max_messages_(max_messages),
+        max_bytes_(max_bytes),
+        fault_(std::move(fault)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Parser() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // Core thread. Queues `payload` for verification; false (nothing queued) when the queue is full.
+  // `deliver` is posted with each usable result; `collect` when counts are waiting.
+  bool Submit(Topic topic, std::string payload, std::shared_ptr<const Expect> expect) {
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.size() >= max_messages_ ||
+          (!queue_.empty() && bytes_ + payload.size() > max_bytes_)) {
+        return false;
+      }
+      bytes_ += payload.size();
+      queue_.push_back({topic, std::move(payload), std::move(expect)});
+    }
+    cv_.notify_all();
+    return true;
+  }
+
+  void SetSinks(std::function<void(Topic, std::string, std::shared_ptr<Result<Message>>,
+                                   Rejection)>
+                    deliver,
+                std::function<void()> collect) {
+    deliver_ = std::move(deliver);
+    collect_ = std::move(collect);
+  }
+
+  // Core thread: the counts since the last call.
+  Counted Take() {
+    std::lock_guard lock(mu_);
+    Counted out = std::move(counted_);
+    counted_ = {};
+    collect_posted_ = false;
+    return out;
+  }
+
+ private:
+  struct Item {
+    Topic topic;
+    std::string payload;
+    std::shared_ptr<const Expect> expect;
+  };
+
+  void Run() {
+    // Below the core thread: on a busy box, verifying a flood never takes the CPU from decisions.
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      Item item = std::move(queue_.front());
+      queue_.pop_front();
+      bytes_ -= item.payload.size();
+      lock.unlock();
+      Handle(item);
+      lock.lock();
+    }
+  }
+
+  // One message; nothing escapes (issue 10, point 13): a throw is counted as the parser's fault
+  // and the message as rejected (`internal`).
+  void Handle(Item& item) {
+    std::string fault;
+    try {
+      if (fault_) fault_();
+      auto why = std::make_shared<Rejection>();
+      auto m = std::make_shared<Result<Message>>(
+          ParseCloudMessage(item.topic, item.payload, *item.expect, why.get()));
+      if (!m->ok() && why->reason == RejectReason::kSignature) {
+        Count(SyncRejectReason::kSignature, item.topic, m->status().message());
+        return;
+      }
+      post_([deliver = deliver_, t = item.topic, payload = std::move(item.payload), m, why] {
+        deliver(t, payload, m, *why);
+      });
+      return;
+    } catch (const std::exception& e) {
+      fault = e.what();
+    } catch (...) {
+      fault = "unknown exception";
+    }
+    try {
+      LogError("sync", "parser thread: caught " + fault + "; the message is dropped");
+      std::lock_guard lock(mu_);
+      ++counted_.faults;
+      counted_.last_fault = fault;
+    } catch (...) {
+    }
+    Count(SyncRejectReason::kInternal, item.topic, "internal error: " + fault);
+  }
+
+  void Count(SyncRejectReason reason, Topic topic, const std::string& error) {
+    bool post = false;
+    {
+      std::lock_guard lock(mu_);
+      ++counted_.messages;
+      Tally& t = counted_.tallies[reason];
+      if (t.count++ == 0) {
+        t.topic = std::string(TopicSuffix(topic));
+        t.error = error;
+      }
+      if (!collect_posted_) collect_posted_ = post = true;
+    }
+    if (post) post_(collect_);
+  }
+
+  StateWorker::Poster post_;
+  const size_t max_messages_;
+  const size_t max_bytes_;
+  std::function<void()> fault_;
+  // Set before the first Submit, read on the parser thread only after (the queue's mutex orders
+  // them).
+  std::function<void(Topic, std::string, std::shared_ptr<Result<Message>>, Rejection)> deliver_;
+  std::function<void()> collect_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;  // guarded by mu_, as are the next three
+  size_t bytes_ = 0;
+  Counted counted_;
+  bool collect_posted_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+CloudSync::CloudSync(const config::Config& config, SyncHost& host, std::string boot_id,
+                     const Clock& clock)
+    : config_(config), host_(host), boot_id_(std::move(boot_id)), clock_(clock) {
   Result<Topics> t = Topics::Make(config.site_id, config.gateway_id);
   if (t.ok()) topics_ = std::move(*t);  // a loaded config always has valid ids
-  expect_ = {config.site_id, config.gateway_id, config.trusted_keys};
+  expect_ = std::make_shared<const Expect>(
+      Expect{config.site_id, config.gateway_id, config.trusted_keys});
 }
 
 Status CloudSync::Start(StateWorker::Poster post) {
@@ -63,10 +308,18 @@ Status CloudSync::Start(StateWorker::Poster post) {
   acked_ = first->empty() ? *last : first->front().seq - 1;
   next_send_ = acked_ + 1;
   sent_upto_ = acked_;
-  parser_ = std::make_unique<Parser>(post);
+  parser_ = std::make_unique<Parser>(post, static_cast<size_t>(config_.cloud.limits.queue_messages),
+                                     static_cast<size_t>(config_.cloud.limits.queue_bytes),
+                                     faults_.parser);
+  parser_->SetSinks(
+      [this](Topic t, std::string payload, std::shared_ptr<Result<Message>> m, Rejection why) {
+        if (parses_in_flight_ > 0) --parses_in_flight_;
+        Dispatch(t, payload, std::move(*m), why);
+      },
+      [this] { CollectParserRejections(); });
   worker_ = std::make_unique<StateWorker>(
       config_.store_path, config::MakeSite(config_), host_.engine().index(), std::move(post),
-      [this](StateOutcome o) { OnOutcome(std::move(o)); }, open_store_);
+      [this](StateOutcome o) { OnOutcome(std::move(o)); }, open_store_, faults_.worker);
   ApplyOfflinePolicy();
   return Status::Ok();
 }
@@ -83,7 +336,8 @@ Status CloudSync::CheckReload(const config::Config& config) const {
 Status CloudSync::Reload(const config::Config& config) {
   LINTEL_RETURN_IF_ERROR(CheckReload(config));
   config_ = config;
-  expect_ = {config.site_id, config.gateway_id, config.trusted_keys};
+  expect_ = std::make_shared<const Expect>(
+      Expect{config.site_id, config.gateway_id, config.trusted_keys});
   if (worker_) Submit(SiteJob{config::MakeSite(config_)});
   ApplyOfflinePolicy();
   return Status::Ok();
@@ -109,7 +363,7 @@ void CloudSync::OnConnected(uint32_t session) {
   Result<uint64_t> last = host_.store().LastSeq();
   historical_upto_ = std::max(historical_upto_, last.ok() ? *last : sent_upto_);
   next_send_ = acked_ + 1;
-  last_ack_progress_ = SteadyClock::now();
+  last_ack_progress_ = clock_.Monotonic();
   PumpOutbox();
 }
 
@@ -151,79 +405,50 @@ void CloudSync::PublishState() {
 // ---- inbound
 // --------------------------------------------------------------------------------------
 
-// Snapshot pages (up to megabytes each) are verified and parsed on a thread of their own, so a
-// snapshot never holds up the core loop; while any is in flight, later messages queue behind it on
-// that thread, so every message is still handled in the order it arrived.
-class CloudSync::Parser {
- public:
-  explicit Parser(StateWorker::Poster post) : post_(std::move(post)) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~Parser() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  // Runs `parse` on the parser thread, then posts `deliver` with its result to the core loop.
-  void Submit(std::function<std::function<void()>()> parse) {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back(std::move(parse));
-    }
-    cv_.notify_all();
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (true) {
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      if (stop_) return;
-      auto job = std::move(queue_.front());
-      queue_.pop_front();
-      lock.unlock();
-      post_(job());
-      lock.lock();
-    }
-  }
-  StateWorker::Poster post_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<std::function<void()>()>> queue_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
 CloudSync::~CloudSync() = default;
 
 void CloudSync::OnMessage(const std::string& topic_name, const std::string& payload) {
   ++counters_.messages;
   std::optional<Topic> topic = topics_.Match(topic_name);
   if (!topic) return;  // not subscribed; nothing to do
-  if (parser_ && (*topic == Topic::kSyncSnapshot || parses_in_flight_ > 0)) {
-    ++parses_in_flight_;
-    parser_->Submit([this, t = *topic, payload, expect = expect_]() -> std::function<void()> {
-      auto why = std::make_shared<Rejection>();
-      auto m = std::make_shared<Result<Message>>(ParseCloudMessage(t, payload, expect, why.get()));
-      return [this, t, payload, m, why] {
-        --parses_in_flight_;
-        Dispatch(t, payload, std::move(*m), *why);
-      };
-    });
+  const size_t limit = LimitFor(config_.cloud.limits, *topic);
+  if (payload.size() > limit) {
+    CountRejection(SyncRejectReason::kTooLarge, TopicSuffix(*topic),
+                   std::string(MessageType(*topic)) + ": message of " +
+                       std::to_string(payload.size()) + " bytes, the limit is " +
+                       std::to_string(limit) + " (cloud.limits." + LimitKey(*topic) + ")");
     return;
   }
-  Rejection why;
-  Result<Message> m = ParseCloudMessage(*topic, payload, expect_, &why);
-  Dispatch(*topic, payload, std::move(m), why);
+  if (!parser_) {  // before Start(): parsed here
+    Rejection why;
+    Result<Message> m = ParseCloudMessage(*topic, payload, *expect_, &why);
+    Dispatch(*topic, payload, std::move(m), why);
+    return;
+  }
+  if (!parser_->Submit(*topic, payload, expect_)) {
+    CountRejection(SyncRejectReason::kOverload, TopicSuffix(*topic),
+                   std::string(MessageType(*topic)) +
+                       ": dropped unread, the parser's queue is full (cloud.limits.queue_messages, "
+                       "queue_bytes)");
+    return;
+  }
+  ++parses_in_flight_;
+}
+
+void CloudSync::CollectParserRejections() {
+  Parser::Counted c = parser_->Take();
+  parses_in_flight_ -= std::min(parses_in_flight_, c.messages);
+  if (c.faults > 0) {
+    counters_.parser_faults += c.faults;
+    parser_last_error_ = c.last_fault;
+  }
+  for (auto& [reason, t] : c.tallies) CountRejection(reason, t.topic, t.error, t.count);
 }
 
 void CloudSync::Dispatch(Topic topic, const std::string& payload, Result<Message> m,
                          const Rejection& why) {
   if (!m.ok()) {
-    Reject(topic, payload, m.status(), std::string(RejectReasonName(why.reason)));
+    Reject(topic, payload, m.status(), FromParse(why.reason));
     return;
   }
   std::visit(
@@ -239,23 +464,90 @@ void CloudSync::Dispatch(Topic topic, const std::string& payload, Result<Message
 }
 
 void CloudSync::Reject(Topic topic, const std::string& payload, const Status& error,
-                       std::string reason) {
-  ++counters_.rejected;
-  ++counters_.rejected_by_reason[reason];
-  LogWarning("sync", "rejected a message on " + std::string(TopicSuffix(topic)) + " (" + reason +
-                         "): " + error.message());
-  (void)host_.JournalNow({{"type", "sync.rejected"},
-                          {"topic", TopicSuffix(topic)},
-                          {"reason", reason},
-                          {"error", error.message()}});
-  // A signed delta or snapshot page the gateway cannot use is answered (the cloud must fix it);
-  // an unsigned or forged one is not: nothing it claims is trusted.
-  if ((topic == Topic::kSyncDelta || topic == Topic::kSyncSnapshot) && reason != "signature") {
-    if (std::optional<Position> p = ClaimedPosition(payload, expect_)) {
+                       SyncRejectReason reason) {
+  CountRejection(reason, TopicSuffix(topic), error.message());
+  // A signed delta or snapshot page the gateway cannot use is answered (the cloud must fix it).
+  // Not answered: an unsigned or forged one (nothing it claims is trusted), and one addressed to
+  // another site or gateway (issue 10, point 9: an ack on this gateway's topic with the foreign
+  // version could be taken for a rejection of the cloud's own delta to this gateway).
+  const bool answer = reason != SyncRejectReason::kSignature &&
+                      reason != SyncRejectReason::kWrongSite &&
+                      reason != SyncRejectReason::kWrongGateway &&
+                      reason != SyncRejectReason::kInternal;
+  if ((topic == Topic::kSyncDelta || topic == Topic::kSyncSnapshot) && answer) {
+    if (std::optional<Position> p = ClaimedPosition(payload, *expect_)) {
       Publish(topics_.sync_ack,
               SyncAck(p->epoch, p->version, AckResult::kRejected, error.message()));
     }
   }
+}
+
+void CloudSync::CountRejection(SyncRejectReason reason, std::string_view topic,
+                               const std::string& error, uint64_t n) {
+  if (n == 0) return;
+  counters_.rejected += n;
+  counters_.rejected_by_reason[std::string(SyncRejectReasonName(reason))] += n;
+  Instant now = host_.WallNow();
+  Tally& t = tallies_[reason];
+  if (t.count == 0) {
+    t.first_at = now;
+    t.topic = std::string(topic);
+    t.error = error;
+  }
+  t.count += n;
+  t.last_at = now;
+  auto last = last_journaled_.find(reason);
+  const auto interval = std::chrono::seconds(config_.cloud.limits.reject_journal_interval_s);
+  if (last == last_journaled_.end() || clock_.Monotonic() - last->second >= interval) {
+    JournalTally(reason, t);
+  }
+}
+
+void CloudSync::JournalTally(SyncRejectReason reason, Tally& t) {
+  const std::string name(SyncRejectReasonName(reason));
+  LogWarning("sync", (t.count == 1 ? std::string("rejected a message")
+                                   : "rejected " + std::to_string(t.count) + " messages") +
+                         " on " + t.topic + " (" + name + ")" +
+                         (t.count == 1 ? "" : " since " + FormatRfc3339(t.first_at) + ", the first") +
+                         ": " + t.error);
+  (void)host_.JournalNow({{"type", "sync.rejected"},
+                          {"topic", t.topic},
+                          {"reason", name},
+                          {"error", t.error},
+                          {"count", t.count},
+                          {"first_at", FormatRfc3339(t.first_at)},
+                          {"last_at", FormatRfc3339(t.last_at)}});
+  ++counters_.rejected_journaled;
+  last_journaled_[reason] = clock_.Monotonic();
+  t = Tally{};
+}
+
+void CloudSync::FlushRejections(bool force) {
+  const auto interval = std::chrono::seconds(config_.cloud.limits.reject_journal_interval_s);
+  for (auto& [reason, t] : tallies_) {
+    if (t.count == 0) continue;
+    auto last = last_journaled_.find(reason);
+    if (force || last == last_journaled_.end() || clock_.Monotonic() - last->second >= interval) {
+      JournalTally(reason, t);
+    }
+  }
+}
+
+void CloudSync::CollectLinkDrops() {
+  if (!link_) return;
+  LinkHealth h = link_->health();
+  if (h.dropped_too_large > link_seen_.dropped_too_large) {
+    CountRejection(SyncRejectReason::kTooLarge, "link",
+                   "messages above their topic's cloud.limits dropped unread by the MQTT link",
+                   h.dropped_too_large - link_seen_.dropped_too_large);
+  }
+  if (h.dropped_overload > link_seen_.dropped_overload) {
+    CountRejection(SyncRejectReason::kOverload, "link",
+                   "messages dropped unread by the MQTT link: its receive queue was full "
+                   "(cloud.limits.queue_messages, queue_bytes)",
+                   h.dropped_overload - link_seen_.dropped_overload);
+  }
+  link_seen_ = std::move(h);
 }
 
 void CloudSync::OnHead(const Head& head) {
@@ -266,7 +558,7 @@ void CloudSync::OnHead(const Head& head) {
            Status::FailedPrecondition("head " + std::to_string(head.version) + " expired at " +
                                       FormatRfc3339(head.expires_at) + " (now " +
                                       FormatRfc3339(now) + ")"),
-           "stale");
+           SyncRejectReason::kStale);
     return;
   }
   if (!head_expires_at_ || head.expires_at > *head_expires_at_) {
@@ -287,9 +579,8 @@ void CloudSync::OnHead(const Head& head) {
       RequestSnapshot(v.reason);
       break;
     case HeadVerdict::Action::kStale:
-      ++counters_.rejected;
-      ++counters_.rejected_by_reason["stale"];
-      LogWarning("sync", "ignored head " + PosText({head.epoch, head.version}) + ": " + v.reason);
+      CountRejection(SyncRejectReason::kStale, TopicSuffix(Topic::kSyncHead),
+                     "ignored head " + PosText({head.epoch, head.version}) + ": " + v.reason);
       break;
   }
 }
@@ -324,9 +615,8 @@ void CloudSync::OnSnapshotPage(SnapshotPage page) {
                       std::to_string(page.page) + "/" + std::to_string(page.pages);
   Status st = stager_.Add(pending_, std::move(page), snapshot_requested_);
   if (!st.ok()) {
-    ++counters_.rejected;
-    ++counters_.rejected_by_reason["stale"];
-    LogWarning("sync", "ignored " + label + ": " + st.message());
+    CountRejection(SyncRejectReason::kStale, TopicSuffix(Topic::kSyncSnapshot),
+                   "ignored " + label + ": " + st.message());
     return;
   }
   if (!stager_.complete()) return;
@@ -339,14 +629,82 @@ void CloudSync::OnSnapshotPage(SnapshotPage page) {
 void CloudSync::OnOutcome(StateOutcome o) {
   using R = StateOutcome::Result;
   --jobs_outstanding_;
+  const bool swapped = o.index != nullptr;
   if (o.index) host_.engine().SwapIndex(std::move(o.index));
   if (outcome_observer_) outcome_observer_(o);
-  std::string what = o.job_index == 0   ? "delta"
-                     : o.job_index == 1 ? "snapshot"
-                     : o.job_index == 2 ? "local change"
-                                        : "site";
-  if (o.job_index == 3) return;  // a new site: only the index changed
-  if (o.job_index == 2) {        // a command's door mode
+  const std::string what(JobKindName(o.job));
+  if (o.fault) {
+    ++counters_.worker_faults;
+    worker_last_error_ = o.error;
+  }
+  if (o.result == R::kIndexFailed) {
+    // Committed, but the doors still decide on the previous index: loud, not acknowledged, and
+    // retried (issue 10, point 12). The store holds the change, so pending_ stays past it (a
+    // resent delta is a duplicate) while applied_ and the retained state stay where the doors are.
+    ++counters_.index_failures;
+    index_retry_queued_ = false;
+    index_retry_at_ = clock_.Monotonic() + index_retry_delay_;
+    if (!index_failed_) {
+      LogError("sync", what + " " + PosText(o.position) +
+                           " is committed but NOT in force (the doors decide on the previous "
+                           "state); not acknowledged; retrying the index: " +
+                           o.error);
+      (void)host_.JournalNow({{"type", "sync.index_failed"},
+                              {"kind", what},
+                              {"epoch", o.position.epoch},
+                              {"version", o.position.version},
+                              {"error", o.error}});
+    } else {
+      LogWarning("sync", "index rebuild failed again (next try in " +
+                             std::to_string(index_retry_delay_.count() / 1000) + " s): " + o.error);
+    }
+    index_retry_delay_ = std::min(index_retry_delay_ * 2, std::chrono::milliseconds(60000));
+    index_failed_ = true;
+    if (o.job == JobKind::kDelta || o.job == JobKind::kSnapshot) unacked_ = o;
+    if (o.job == JobKind::kLocalOps) {
+      auto it = waiting_commands_.find(o.tag);
+      if (it != waiting_commands_.end()) {
+        Command cmd = std::move(it->second);
+        waiting_commands_.erase(it);
+        Respond(cmd, false, std::nullopt, o.error);
+      }
+    }
+    return;
+  }
+  if (swapped && index_failed_) {
+    // A later build succeeded: everything committed is in force now.
+    index_failed_ = false;
+    index_retry_delay_ = std::chrono::milliseconds(1000);
+    LogInfo("sync", "index rebuilt: the committed state is in force");
+    if (unacked_) {
+      StateOutcome late = std::move(*unacked_);
+      unacked_.reset();
+      if (late.position > applied_) applied_ = late.position;
+      if (late.job == JobKind::kDelta) ++counters_.deltas_applied;
+      if (late.job == JobKind::kSnapshot) {
+        ++counters_.snapshots_applied;
+        snapshot_requested_ = false;
+      }
+      Publish(topics_.sync_ack,
+              SyncAck(late.position.epoch, late.position.version, AckResult::kApplied));
+      host_.JournalLater({{"type", "sync.applied"},
+                          {"kind", std::string(JobKindName(late.job))},
+                          {"epoch", late.position.epoch},
+                          {"version", late.position.version},
+                          {"changes", late.changes}});
+      PublishState();
+    }
+  }
+  if (o.job == JobKind::kIndex) {
+    index_retry_queued_ = false;
+    if (o.result != R::kApplied) {  // the store could not even be read: try again later
+      index_retry_at_ = clock_.Monotonic() + index_retry_delay_;
+      LogWarning("sync", "index retry failed: " + o.error);
+    }
+    return;
+  }
+  if (o.job == JobKind::kSite) return;  // a new site: only the index changed
+  if (o.job == JobKind::kLocalOps) {    // a command's door mode
     auto it = waiting_commands_.find(o.tag);
     if (it != waiting_commands_.end()) {
       Command cmd = std::move(it->second);
@@ -361,14 +719,14 @@ void CloudSync::OnOutcome(StateOutcome o) {
   }
   if (o.result == R::kApplied) {
     applied_ = o.position;
-    if (o.job_index == 0) ++counters_.deltas_applied;
-    if (o.job_index == 1) {
+    if (o.job == JobKind::kDelta) ++counters_.deltas_applied;
+    if (o.job == JobKind::kSnapshot) {
       ++counters_.snapshots_applied;
       snapshot_requested_ = false;
     }
     LogInfo("sync",
             "applied " + what + " " + PosText(o.position) + " (" + std::to_string(o.changes) +
-                (o.job_index == 0 ? " ops" : " records") + ", " +
+                (o.job == JobKind::kDelta ? " ops" : " records") + ", " +
                 std::to_string(static_cast<int>(o.apply_ms)) + " ms" +
                 (o.index_ms > 0 ? ", index " + std::to_string(static_cast<int>(o.index_ms)) + " ms"
                                 : "") +
@@ -389,28 +747,40 @@ void CloudSync::OnOutcome(StateOutcome o) {
     }
     return;
   }
-  // Nothing changed: the store is still at applied_.
-  if (jobs_outstanding_ == 0) pending_ = applied_;
+  // Nothing changed: the store is still where it was.
+  if (jobs_outstanding_ == 0 && !index_failed_) pending_ = applied_;
   if (o.result == R::kSkipped) {
     LogDebug("sync", what + " " + PosText(o.position) + " skipped: " + o.error);
     return;
   }
+  const SyncRejectReason reason =
+      o.result == R::kRejected ? SyncRejectReason::kValidation : SyncRejectReason::kStore;
+  const std::string reason_name(SyncRejectReasonName(reason));
   ++counters_.rejected;
-  ++counters_.rejected_by_reason[o.result == R::kRejected ? "validation" : "store"];
+  ++counters_.rejected_by_reason[reason_name];
   LogWarning("sync", what + " " + PosText(o.position) + " rejected, nothing changed: " + o.error);
+  // Signed by a trusted key: journaled one by one, with the position the cloud must fix.
   (void)host_.JournalNow({{"type", "sync.rejected"},
                           {"kind", what},
                           {"epoch", o.position.epoch},
                           {"version", o.position.version},
-                          {"reason", o.result == R::kRejected ? "validation" : "store"},
+                          {"reason", reason_name},
                           {"error", o.error}});
   Publish(topics_.sync_ack,
           SyncAck(o.position.epoch, o.position.version, AckResult::kRejected, o.error));
 }
 
+void CloudSync::RetryIndex() {
+  if (!index_failed_ || index_retry_queued_ || !worker_) return;
+  if (clock_.Monotonic() < index_retry_at_) return;
+  index_retry_queued_ = true;
+  LogInfo("sync", "retrying the index build of the committed state");
+  Submit(IndexJob{});
+}
+
 void CloudSync::RequestDeltas() {
   std::string payload = SyncRequestDeltas(pending_.epoch, pending_.version);
-  auto now = SteadyClock::now();
+  auto now = clock_.Monotonic();
   if (payload == last_request_ && now - last_request_at_ < kRequestRepeat) return;
   if (!connected_) return;
   last_request_ = payload;
@@ -422,7 +792,7 @@ void CloudSync::RequestDeltas() {
 void CloudSync::RequestSnapshot(const std::string& reason) {
   snapshot_requested_ = true;
   std::string payload = SyncRequestSnapshot(reason);
-  auto now = SteadyClock::now();
+  auto now = clock_.Monotonic();
   if (payload == last_request_ && now - last_request_at_ < kRequestRepeat) return;
   if (!connected_) return;
   last_request_ = payload;
@@ -449,7 +819,7 @@ void CloudSync::OnEventsAck(const EventsAck& ack) {
     return;
   }
   acked_ = upto;
-  last_ack_progress_ = SteadyClock::now();
+  last_ack_progress_ = clock_.Monotonic();
   if (next_send_ <= acked_) next_send_ = acked_ + 1;
   PumpOutbox();
 }
@@ -512,6 +882,12 @@ void CloudSync::Respond(const Command& cmd, bool ok, const std::optional<json>& 
 void CloudSync::OnCommand(const Command& cmd) {
   host_.NoteSignedTime(cmd.issued_at, cmd.expires_at);  // before Now(): it may fix the floor
   Instant now = Now();
+  if (cmd.expires_at < cmd.issued_at) {  // issue 10, point 8: expired before it was issued
+    Respond(cmd, false, std::nullopt,
+            "command expired at " + FormatRfc3339(cmd.expires_at) + ", before it was issued at " +
+                FormatRfc3339(cmd.issued_at));
+    return;
+  }
   if (now > cmd.expires_at) {
     Respond(cmd, false, std::nullopt,
             "command expired at " + FormatRfc3339(cmd.expires_at) + " (gateway time " +
@@ -608,6 +984,9 @@ void CloudSync::ApplyOfflinePolicy() {
 
 void CloudSync::Tick() {
   ApplyOfflinePolicy();
+  CollectLinkDrops();
+  FlushRejections(false);
+  RetryIndex();
   Status flushed = host_.FlushJournal();
   if (!flushed.ok()) LogWarning("sync", "journal write failed: " + flushed.ToString());
   if (++ticks_ % 3600 == 1) {  // hourly (and at the first tick): forget command ids after 30 days
@@ -622,12 +1001,12 @@ void CloudSync::Tick() {
     state_dirty_ = true;
   }
   if (state_dirty_) PublishState();
-  if (sent_upto_ > acked_ && SteadyClock::now() - last_ack_progress_ > kAckTimeout) {
+  if (sent_upto_ > acked_ && clock_.Monotonic() - last_ack_progress_ > kAckTimeout) {
     LogWarning("sync", "no events/ack for " + std::to_string(kAckTimeout.count()) +
                            " s; resending from seq " + std::to_string(acked_ + 1));
     historical_upto_ = std::max(historical_upto_, sent_upto_);
     next_send_ = acked_ + 1;
-    last_ack_progress_ = SteadyClock::now();
+    last_ack_progress_ = clock_.Monotonic();
   }
   PumpOutbox();
 }
@@ -657,7 +1036,21 @@ json CloudSync::StatusJson() {
                    {"gaps", counters_.gaps},
                    {"commands_executed", counters_.commands_executed},
                    {"commands_refused", counters_.commands_refused},
-                   {"events_published", counters_.events_published}};
+                   {"events_published", counters_.events_published},
+                   {"rejected_journaled", counters_.rejected_journaled},
+                   {"index_failures", counters_.index_failures}};
+  // Threads and adapters that caught an exception (issue 10, point 13): marked failed here; the
+  // gateway keeps deciding.
+  auto component = [](uint64_t faults, const std::string& error) {
+    json c = {{"ok", faults == 0}, {"faults", faults}};
+    if (faults > 0) c["error"] = error;
+    return c;
+  };
+  LinkHealth lh = link_ ? link_->health() : LinkHealth{};
+  j["components"] = {{"parser", component(counters_.parser_faults, parser_last_error_)},
+                     {"worker", component(counters_.worker_faults, worker_last_error_)},
+                     {"link", component(lh.callback_errors, lh.last_error)}};
+  j["index_failed"] = index_failed_;
   return j;
 }
 

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "gateway/base/clock.h"
 #include "gateway/base/position.h"
 #include "gateway/base/status.h"
 #include "gateway/base/time.h"
@@ -64,11 +65,31 @@ class SyncHost {
   virtual uint64_t LostEvents() { return 0; }
 };
 
+// Why the sync refused something from the cloud: the parser's reasons (RejectReason) and the
+// sync layer's own. The names are the `reason` of `sync.rejected` events and of the counters.
+enum class SyncRejectReason : uint8_t {
+  kSignature,     // "signature": the JWS did not verify (forged, unsigned, unknown key)
+  kNotJson,       // "not_json"
+  kWrongType,     // "wrong_type"
+  kWrongSite,     // "wrong_site": signed, but for another site (never answered)
+  kWrongGateway,  // "wrong_gateway": signed, but for another gateway (never answered)
+  kBadField,      // "bad_field"
+  kBadRecords,    // "bad_records"
+  kInternal,      // "internal": a caught exception
+  kStale,         // "stale": an expired head, a head or snapshot page behind the position
+  kValidation,    // "validation": the state a delta or snapshot would make breaks the rules
+  kStore,         // "store": the store failed to apply it
+  kTooLarge,      // "too_large": above its topic's cloud.limits (dropped unread)
+  kOverload,      // "overload": a receive queue was full (dropped unread)
+};
+std::string_view SyncRejectReasonName(SyncRejectReason reason);
+SyncRejectReason FromParse(RejectReason reason);
+
 // Figures for `lintelctl status` and the tests.
 struct SyncCounters {
   uint64_t messages = 0;
   uint64_t rejected = 0;
-  std::map<std::string, uint64_t> rejected_by_reason;  // RejectReasonName, "stale", "validation"
+  std::map<std::string, uint64_t> rejected_by_reason;  // SyncRejectReasonName"
   uint64_t deltas_applied = 0;
   uint64_t snapshots_applied = 0;
   uint64_t duplicates = 0;
@@ -77,6 +98,18 @@ struct SyncCounters {
   uint64_t commands_refused = 0;
   uint64_t events_published = 0;
   uint64_t batches_published = 0;
+  uint64_t rejected_journaled = 0;  // sync.rejected events written (coalesced: one per reason per
+                                    // cloud.limits.reject_journal_interval_s)
+  uint64_t index_failures = 0;      // committed changes whose index could not be built
+  uint64_t worker_faults = 0;       // state worker jobs that threw
+  uint64_t parser_faults = 0;       // parser thread jobs that threw
+};
+
+// Test seams (fault injection); empty in production. `worker` as StateWorker::FaultHook; `parser`
+// runs on the parser thread before each message is verified (a throw is what a bug would do).
+struct SyncFaults {
+  StateWorker::FaultHook worker;
+  std::function<void()> parser;
 };
 
 class CloudSync final : public MqttListener {
@@ -86,14 +119,17 @@ class CloudSync final : public MqttListener {
   static constexpr std::chrono::seconds kAckTimeout{10};    // then resend from the first unacked
   static constexpr std::chrono::seconds kRequestRepeat{5};  // same sync/request not repeated sooner
 
-  // `config` gives site, gateway, keys and the offline policy. `worker` applies state changes;
-  // `link` may be null until SetLink (tests drive the listener directly).
-  CloudSync(const config::Config& config, SyncHost& host, std::string boot_id);
+  // `config` gives site, gateway, keys, limits and the offline policy; `link` may be null until
+  // SetLink (tests drive the listener directly). `clock` (Monotonic) times the ack timeout, the
+  // request repeat, the index retry and the coalescing of rejections; it must outlive this.
+  CloudSync(const config::Config& config, SyncHost& host, std::string boot_id, const Clock& clock);
   ~CloudSync() override;  // joins the parser and worker threads
 
   // Starts the state worker (its own store connection on config.store_path). Errors: the position
   // or the head expiry cannot be read from the store.
   Status Start(StateWorker::Poster post);
+  // Before Start(): fault injection for tests.
+  void SetFaultsForTest(SyncFaults faults) { faults_ = std::move(faults); }
   void SetLink(MqttLink* link) { link_ = link; }
   // How the state worker opens its store connection (before Start; default Store::Open). Tests
   // pass a fault-injecting opener (gateway/store/fault_store.h).
@@ -112,6 +148,11 @@ class CloudSync final : public MqttListener {
   // MqttListener (through the core loop).
   void OnConnected(uint32_t session) override;
   void OnDisconnected(const std::string& reason) override;
+  // Cheap on the core thread whatever arrives: a message above its topic's cloud.limits is
+  // dropped unread; every other one is queued (bounded: cloud.limits.queue_*; full: dropped) for
+  // the parser thread, which verifies the signature on the compact text before anything is
+  // decoded. Only verified messages come back to the core thread, in arrival order; rejections
+  // are counted and journaled coalesced (one `sync.rejected` per reason per interval).
   void OnMessage(const std::string& topic, const std::string& payload) override;
 
   // The daemon is stopping: publishes the retained state as the will would ({"online":false}),
@@ -121,11 +162,13 @@ class CloudSync final : public MqttListener {
   // New events were journaled: publish them if connected.
   void OnJournal();
   // Every second: outbox ack timeout, offline policy, state republish when changed (also when the
-  // core's journal backlog changed: at once when it appears or clears, else at most every 10 s).
+  // core's journal backlog changed: at once when it appears or clears, else at most every 10 s),
+  // coalesced rejections journaled, the link's drops collected, a failed index build retried.
   void Tick();
 
   // {"connected","session","epoch","version","pending_jobs","head":{..}?,"outbox","staff_only",
-  //  "counters":{..}} for `lintelctl status`.
+  //  "counters":{..},"components":{"parser"|"worker"|"link":{"ok":bool,"faults","error"?}},
+  //  "index_failed":bool} for `lintelctl status`.
   nlohmann::json StatusJson();
 
   const SyncCounters& counters() const { return counters_; }
@@ -134,6 +177,8 @@ class CloudSync final : public MqttListener {
   // Messages being parsed off the core thread plus state jobs submitted to the worker, whose
   // outcome has not been handled yet.
   size_t pending_jobs() const { return parses_in_flight_ + jobs_outstanding_; }
+  // A change is committed but the doors do not decide on it yet (its index failed to build).
+  bool index_failed() const { return index_failed_; }
 
   // Observer, for benchmarks and tests: called on the core thread with every outcome of the state
   // worker, right after its index (if any) was swapped into the engine (`outcome.index` is then
@@ -145,8 +190,25 @@ class CloudSync final : public MqttListener {
 
  private:
   class Parser;
+  struct Tally {  // rejections of one reason not yet journaled
+    uint64_t count = 0;
+    Instant first_at{};
+    Instant last_at{};
+    std::string topic;
+    std::string error;  // the first one's
+  };
   void Dispatch(Topic topic, const std::string& payload, Result<Message> m, const Rejection& why);
-  void Reject(Topic topic, const std::string& payload, const Status& error, std::string reason);
+  void Reject(Topic topic, const std::string& payload, const Status& error,
+              SyncRejectReason reason);
+  // Counts `n` rejections and journals them coalesced: at once when nothing of this reason was
+  // journaled within the interval, otherwise with the next FlushRejections that finds it due.
+  void CountRejection(SyncRejectReason reason, std::string_view topic, const std::string& error,
+                      uint64_t n = 1);
+  void FlushRejections(bool force);
+  void JournalTally(SyncRejectReason reason, Tally& t);
+  void CollectParserRejections();
+  void CollectLinkDrops();
+  void RetryIndex();
   void OnHead(const Head& head);
   void OnDelta(Delta delta);
   void OnSnapshotPage(SnapshotPage page);
@@ -168,8 +230,10 @@ class CloudSync final : public MqttListener {
   config::Config config_;
   SyncHost& host_;
   std::string boot_id_;
+  const Clock& clock_;
+  SyncFaults faults_;
   Topics topics_;
-  Expect expect_;
+  std::shared_ptr<const Expect> expect_;  // shared with the messages queued for the parser
   MqttLink* link_ = nullptr;
   std::unique_ptr<Parser> parser_;  // before worker_: destroyed after it
   size_t parses_in_flight_ = 0;
@@ -188,7 +252,7 @@ class CloudSync final : public MqttListener {
   std::optional<Head> head_;                // the latest verified, unexpired head
   std::optional<Instant> head_expires_at_;  // persisted (meta "head_expires_at")
   std::string last_request_;
-  std::chrono::steady_clock::time_point last_request_at_{};
+  std::chrono::steady_clock::time_point last_request_at_{};  // clock_.Monotonic()
   bool state_dirty_ = false;
   uint64_t ticks_ = 0;
   // A snapshot was requested (resync, new epoch): one at the applied position is accepted too.
@@ -200,7 +264,22 @@ class CloudSync final : public MqttListener {
   uint64_t next_send_ = 1;
   uint64_t sent_upto_ = 0;
   uint64_t historical_upto_ = 0;
-  std::chrono::steady_clock::time_point last_ack_progress_{};
+  std::chrono::steady_clock::time_point last_ack_progress_{};  // clock_.Monotonic()
+
+  // Coalesced rejections (issue 10, point 1): per reason, what is not yet journaled and when the
+  // last sync.rejected of that reason was written.
+  std::map<SyncRejectReason, Tally> tallies_;
+  std::map<SyncRejectReason, std::chrono::steady_clock::time_point> last_journaled_;
+  LinkHealth link_seen_;  // the link's drops already counted
+
+  // A committed change whose index failed to build: retried (IndexJob) with backoff.
+  bool index_failed_ = false;
+  bool index_retry_queued_ = false;
+  std::chrono::milliseconds index_retry_delay_{1000};
+  std::chrono::steady_clock::time_point index_retry_at_{};
+  std::optional<StateOutcome> unacked_;  // the outcome not acknowledged while the index failed
+  std::string worker_last_error_;
+  std::string parser_last_error_;
 
   // Commands waiting for the worker (set_door_mode), by id.
   std::map<std::string, Command> waiting_commands_;

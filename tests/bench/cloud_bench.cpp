@@ -334,7 +334,7 @@ class GatewayUnderTest {
         if (after_task_) after_task_(started);
       });
     };
-    sync_ = std::make_unique<cloud::CloudSync>(config_, *gw_, NewUuid());
+    sync_ = std::make_unique<cloud::CloudSync>(config_, *gw_, NewUuid(), clock_);
     topics_ = sync_->topics();
     if (observer_) sync_->SetOutcomeObserver(observer_);
     Status started = sync_->Start(post);
@@ -690,7 +690,7 @@ SnapshotResult RunSnapshot(const std::string& dir, testing::Mosquitto& broker, s
   bool applied = false;
   SteadyClock::time_point staged_at{}, applied_at{};
   gut.SetOutcomeObserver([&](const cloud::StateOutcome& o) {
-    if (o.job_index != 1) return;
+    if (o.job != cloud::JobKind::kSnapshot) return;
     std::lock_guard l(mu);
     applied_at = SteadyClock::now();
     r.worker_apply_ms = o.apply_ms;

@@ -502,5 +502,70 @@ TEST_F(CloudSync, StoredFloorFarInTheFutureIsReplacedByTrustedTime) {
   EXPECT_NE(tail.out.find("\"from\":\"2099-01-01T00:00:00Z\""), std::string::npos) << tail.out;
 }
 
+// Issue 10, point 1: anyone on the broker (no key) floods sync/delta with forged JWS and sends
+// oversized snapshot pages. The daemon keeps deciding, journals the rejections coalesced (a bounded
+// number of events, each with a count) instead of one per message, and still applies the cloud's
+// real delta afterwards.
+TEST_F(CloudSync, Issue10ForgedFloodYieldsBoundedJournalAndTheGatewayStillDecides) {
+  Prepare();
+  StartServe();
+  StartConnected();
+  PublishSnapshot(Records());
+  ASSERT_TRUE(WaitApplied(1, 1)) << Log();
+  const uint64_t seq_before = Status()["events"]["last_seq"];
+
+  // 20,000 forged deltas (a trusted kid, a signature of zeros), one per line for mosquitto_pub -l.
+  const std::string header = "eyJhbGciOiJFZERTQSIsImtpZCI6ImNsb3VkLTEifQ";  // EdDSA, cloud-1
+  const std::string forged = header + "." + "eyJ0eXBlIjoiZGVsdGEifQ" + std::string(240, 'A') +
+                             "." + std::string(86, 'A');
+  constexpr int kForged = 20000;
+  {
+    std::ofstream f(dir_ / "forged.txt");
+    for (int i = 0; i < kForged; ++i) f << forged << "\n";
+    std::ofstream big(dir_ / "big.bin");
+    big << std::string((17 << 20), 'A');  // above the default 16 MiB snapshot page limit
+  }
+  const std::string topic = "lintel/v1/maple/gw-1/";
+  const std::string pub = "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(broker_->port());
+  Child flood({"/bin/sh", "-c",
+               pub + " -q 1 -t " + topic + "sync/delta -l < " + (dir_ / "forged.txt").string() +
+                   " && for i in 1 2 3; do " + pub + " -q 1 -t " + topic + "sync/snapshot -f " +
+                   (dir_ / "big.bin").string() + "; done"},
+              (dir_ / "flood.err").string());
+  // Decisions while the flood runs.
+  int decided = 0;
+  while (flood.running()) {
+    ASSERT_EQ(Decide("a1b2c3"), "granted") << Log();
+    ++decided;
+  }
+  ASSERT_EQ(flood.Wait(std::chrono::seconds(60)), 0) << Slurp(dir_ / "flood.err");
+  // Everything is counted once verified or dropped; wait for the parser to drain.
+  auto counted = [&] {
+    json c = Cloud();
+    uint64_t n = 0;
+    for (auto& [k, v] : c["counters"]["rejected_by_reason"].items()) n += v.get<uint64_t>();
+    return c["pending_jobs"] == 0 ? n : 0;
+  };
+  ASSERT_TRUE(WaitFor([&] { return counted() >= 1000; }, 60s)) << Cloud().dump();
+  EXPECT_EQ(Decide("a1b2c3"), "granted");
+  ++decided;
+  json c = Cloud();
+  EXPECT_GT(c["counters"]["rejected_by_reason"].value("signature", 0), 0) << c.dump();
+  // Journal growth: the decisions plus a handful of coalesced sync.rejected events (one per reason
+  // per minute), not one per forged message.
+  const uint64_t seq_after = Status()["events"]["last_seq"];
+  EXPECT_LE(seq_after - seq_before, static_cast<uint64_t>(decided) + 6)
+      << "decided " << decided << ", counters " << c.dump();
+  EXPECT_LE(c["counters"]["rejected_journaled"].get<uint64_t>(), 4u) << c.dump();
+  // The oversized pages were dropped unread (by the link: counted at the next tick).
+  ASSERT_TRUE(WaitFor(
+      [&] { return Cloud()["counters"]["rejected_by_reason"].value("too_large", 0) == 3; }, 10s))
+      << Cloud().dump();
+  // The real cloud still gets through.
+  PublishDelta(RevokeAda());
+  ASSERT_TRUE(WaitApplied(1, 2)) << Log();
+  EXPECT_EQ(Decide("a1b2c3"), "credential_revoked");
+}
+
 }  // namespace
 }  // namespace lintel

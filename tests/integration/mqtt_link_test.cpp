@@ -605,5 +605,92 @@ TEST_F(MqttLinkTest, Mqtt5ConnectsSubscribesAndPublishes) {
   EXPECT_TRUE(RunUntil([&] { return link.in_flight() == 0; }));
 }
 
+
+// Issue 10, point 1: a message above its topic's limit is dropped in Paho's callback and counted;
+// it never reaches the loop. With MQTT 5 the limit is also the Maximum Packet Size sent in CONNECT,
+// so the broker itself does not deliver it.
+TEST_F(MqttLinkTest, Issue10OversizedMessagesNeverReachTheLoop) {
+  for (int version : {4, 5}) {
+    SCOPED_TRACE("MQTT " + std::to_string(version == 5 ? 5 : 3));
+    Mosquitto broker(Dir("broker" + std::to_string(version)));
+    ASSERT_TRUE(broker.Start());
+    Peer peer(broker.uri());
+    ASSERT_TRUE(peer.Connect());
+    MqttOptions o = Options(broker.uri());
+    o.mqtt_version = version;
+    o.topic_max_bytes = {{kIn, 1000}};
+    o.max_payload_bytes = 100;  // every other topic
+    MqttLink& link = Make(o);
+    listener_->messages.clear();
+    link.Start();
+    ASSERT_TRUE(RunUntil([&] { return link.connected(); }));
+    ASSERT_TRUE(peer.Publish(kIn, std::string(5000, 'x')));     // over the limit
+    ASSERT_TRUE(peer.Publish(kIn, std::string(200000, 'z')));   // and over 5's packet size
+    ASSERT_TRUE(peer.Publish(kIn, std::string(1000, 'y')));  // exactly the limit: delivered
+    ASSERT_TRUE(peer.Publish(kIn, "small"));
+    // One connection keeps the order: once "small" is in, the big one would have been before it.
+    ASSERT_TRUE(RunUntil([&] {
+      return !listener_->messages.empty() && listener_->messages.back().second == "small";
+    }));
+    ASSERT_EQ(listener_->messages.size(), 2u);
+    EXPECT_EQ(listener_->messages[0].second, std::string(1000, 'y'));
+    EXPECT_EQ(listener_->messages[1].second, "small");
+    // 3.1.1: both dropped by the link and counted. 5: the broker does not send the one above the
+    // Maximum Packet Size (the limit + 64 KiB for topic and header) at all; the link drops the other.
+    EXPECT_EQ(link.health().dropped_too_large, version == 5 ? 1u : 2u);
+    link.Stop();
+  }
+}
+
+// Issue 10, point 1: the link's queue into the loop is bounded (dropped and counted when full, the
+// client's thread never blocks), and at most max_messages_per_turn are handed over per loop turn.
+TEST_F(MqttLinkTest, Issue10InboundQueueIsBoundedAndDeliveredInSmallBatches) {
+  Mosquitto broker(Dir("broker"));
+  ASSERT_TRUE(broker.Start());
+  Peer peer(broker.uri());
+  ASSERT_TRUE(peer.Connect());
+  MqttOptions o = Options(broker.uri());
+  o.max_queued_messages = 16;
+  o.max_messages_per_turn = 4;
+  MqttLink& link = Make(o);
+  link.Start();
+  ASSERT_TRUE(RunUntil([&] { return link.connected(); }));
+  constexpr int kSent = 200;
+  for (int i = 0; i < kSent; ++i) ASSERT_TRUE(peer.Publish(kIn, "m" + std::to_string(i)));
+  // The loop does not run: the link keeps 16 and drops the rest.
+  const auto end = SteadyClock::now() + seconds(10);
+  while (link.health().dropped_overload < kSent - 16 && SteadyClock::now() < end) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(link.health().dropped_overload, static_cast<uint64_t>(kSent - 16));
+  ASSERT_TRUE(loop_->RunOnce(milliseconds(0)).ok());
+  EXPECT_EQ(listener_->messages.size(), 4u) << "one batch per loop turn";
+  ASSERT_TRUE(RunUntil([&] { return listener_->messages.size() == 16; }));
+  EXPECT_EQ(listener_->messages.front().second, "m0") << "in order, the first ones kept";
+  EXPECT_EQ(listener_->messages.back().second, "m15");
+  // Room again: the next message is delivered.
+  ASSERT_TRUE(peer.Publish(kIn, "after"));
+  ASSERT_TRUE(RunUntil([&] { return listener_->messages.size() == 17; }));
+  EXPECT_EQ(listener_->messages.back().second, "after");
+}
+
+
+// Issue 10, point 13: an exception in code the client library's threads run (here the retry
+// observer, called from Paho's connect-failure callback) is caught at the thread's boundary,
+// logged and counted in health(); the process goes on and the link keeps retrying.
+TEST_F(MqttLinkTest, Issue10ExceptionInAClientLibraryCallbackIsCaughtAndCounted) {
+  MqttOptions o = Options("tcp://127.0.0.1:" + std::to_string(FreeLoopbackPort()));
+  o.on_retry_scheduled = [](milliseconds) { throw std::runtime_error("observer bug"); };
+  MqttLink& link = Make(o);
+  link.Start();
+  const auto end = SteadyClock::now() + seconds(10);
+  while (link.health().callback_errors < 2 && SteadyClock::now() < end) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  LinkHealth h = link.health();
+  EXPECT_GE(h.callback_errors, 2u) << "caught, and the link retried after it";
+  EXPECT_NE(h.last_error.find("observer bug"), std::string::npos) << h.last_error;
+}
+
 }  // namespace
 }  // namespace lintel::cloud

@@ -197,7 +197,7 @@ TEST(CloudMessage, RejectsAlgNoneAndHs256Vectors) {
   Rejected none = RejectionOf(Topic::kSyncDelta, ReadVector("alg-none.jws"));
   EXPECT_EQ(none.reason, RejectReason::kSignature);
   EXPECT_EQ(none.jws, JwsError::kUnsupportedAlg);
-  EXPECT_EQ(none.message, "delta 43: JWS alg \"none\" is not accepted, only \"EdDSA\"");
+  EXPECT_EQ(none.message, "delta: JWS alg \"none\" is not accepted, only \"EdDSA\"");
   Rejected hs = RejectionOf(Topic::kSyncDelta, ReadVector("alg-hs256.jws"));
   EXPECT_EQ(hs.jws, JwsError::kUnsupportedAlg);
 }
@@ -355,29 +355,29 @@ TEST(CloudMessage, ParsesARealisticDelta) {
 
 // ---- signature failures ---------------------------------------------------------------------
 
-TEST(CloudMessage, RejectsABadSignatureNamingTheKeyAndTheClaimedVersion) {
+TEST(CloudMessage, RejectsABadSignatureNamingTheKeyButNothingOfThePayload) {
   const std::string jws = SignJws(DeltaPayload().dump(), "test-2026", Key2027().pair.secret_key);
   Rejected r = RejectionOf(Topic::kSyncDelta, jws);
   EXPECT_EQ(r.reason, RejectReason::kSignature);
   EXPECT_EQ(r.jws, JwsError::kBadSignature);
-  EXPECT_EQ(r.message, "delta 43: signature does not verify with key test-2026");
+  // Issue 10, point 1: nothing of an unverified payload is decoded or parsed, not even for a label.
+  EXPECT_EQ(r.message, "delta: signature does not verify with key test-2026");
 }
 
 TEST(CloudMessage, RejectsAMessageWhenNoKeyIsTrusted) {
   Rejected r = RejectionOf(Topic::kSyncHead, Sign(HeadPayload()), {"maple-court", "gw-1", {}});
   EXPECT_EQ(r.reason, RejectReason::kSignature);
   EXPECT_EQ(r.jws, JwsError::kUnknownKid);
-  EXPECT_EQ(r.message, "head 43: JWS kid \"test-2026\" is not a trusted key");
+  EXPECT_EQ(r.message, "head: JWS kid \"test-2026\" is not a trusted key");
 }
 
-TEST(CloudMessage, LabelsUnverifiedMessagesOnlyWithBoundedEscapedClaims) {
+TEST(CloudMessage, LabelsUnverifiedMessagesWithTheTopicTypeOnly) {
   // A forged command whose id tries to start a new log line.
   json forged = CommandPayload("ping", json::object());
   forged["id"] = "x\nERROR fake line";
   Rejected r = RejectionOf(Topic::kCmdRequest,
                            SignJws(forged.dump(), "test-2026", Key2027().pair.secret_key));
-  EXPECT_EQ(r.message,
-            "command \"x\\nERROR fake line\": signature does not verify with key test-2026");
+  EXPECT_EQ(r.message, "command: signature does not verify with key test-2026");
   // Not a JWS at all: the bare type.
   Rejected garbage = RejectionOf(Topic::kSyncSnapshot, std::string("garbage"));
   EXPECT_EQ(garbage.jws, JwsError::kMalformed);
@@ -570,9 +570,10 @@ TEST(CloudMessage, RejectsAnExpiryBeforeTheIssue) {
   EXPECT_EQ(r.reason, RejectReason::kBadField);
   EXPECT_EQ(r.message,
             "head 43: expires_at 2026-11-23T09:59:59Z is before issued_at 2026-11-23T10:00:00Z");
-  Rejected c = RejectionOf(Topic::kCmdRequest, With(CommandPayload("ping", json::object()),
-                                                    "expires_at", "2026-11-22T10:00:00Z"));
-  EXPECT_EQ(c.reason, RejectReason::kBadField);
+  // A command's is the executor's check (it answers on cmd/response, issue 10 point 8): parsed.
+  Command c = Ok<Command>(Topic::kCmdRequest, With(CommandPayload("ping", json::object()),
+                                                   "expires_at", "2026-11-22T10:00:00Z"));
+  EXPECT_LT(c.expires_at, c.issued_at);
   // Equal is allowed: a message valid for an instant only.
   Ok<Head>(Topic::kSyncHead, With(HeadPayload(), "expires_at", "2026-11-23T10:00:00Z"));
 }

@@ -96,8 +96,9 @@ class SyncTest : public ::testing::Test {
     auto g = core::Gateway::Open(config_, clock_, store::FaultPlan::Opener(faults_));
     ASSERT_TRUE(g.ok()) << g.status().ToString();
     gw_ = std::move(*g);
-    sync_ = std::make_unique<CloudSync>(config_, *gw_, "boot-1");
+    sync_ = std::make_unique<CloudSync>(config_, *gw_, "boot-1", clock_);
     sync_->SetStoreOpener(store::FaultPlan::Opener(faults_));
+    sync_->SetFaultsForTest(sync_faults_);
     ASSERT_TRUE(sync_->Start([this](std::function<void()> f) { loop_->Post(std::move(f)); }).ok());
     gw_->SetJournalListener([this] { sync_->OnJournal(); });
     sync_->SetLink(&link_);
@@ -199,6 +200,33 @@ class SyncTest : public ::testing::Test {
   }
   Position Stored() { return gw_->store().AppliedPosition().value(); }
 
+  // The journal's events of `type` (and `reason`, when given), bodies as JSON.
+  std::vector<json> Journal(const std::string& type, const std::string& reason = "") {
+    EXPECT_TRUE(gw_->FlushJournal().ok());
+    std::vector<json> out;
+    auto rows = gw_->store().ReadFrom(0, 1000000);
+    EXPECT_TRUE(rows.ok());
+    if (!rows.ok()) return out;
+    for (const store::JournalEvent& e : *rows) {
+      if (e.type != type) continue;
+      json body = json::parse(e.body);
+      if (!reason.empty() && body.value("reason", "") != reason) continue;
+      out.push_back(std::move(body));
+    }
+    return out;
+  }
+  size_t JournalCount(const std::string& type, const std::string& reason = "") {
+    return Journal(type, reason).size();
+  }
+  // The sum of `count` over the coalesced sync.rejected events of `reason`.
+  uint64_t JournaledRejections(const std::string& reason) {
+    uint64_t n = 0;
+    for (const json& e : Journal("sync.rejected", reason)) n += e.value("count", uint64_t{1});
+    return n;
+  }
+
+  SyncFaults sync_faults_;
+
   fs::path dir_;
   Ed25519KeyPair key_ = Key(7);
   config::Config config_;
@@ -261,7 +289,7 @@ TEST_F(SyncTest, RevocationDeltaDeniesAndDuplicateIsDropped) {
 
 TEST_F(SyncTest, OutcomeObserverSeesTheSwappedIndexBeforeTheAck) {
   struct Seen {
-    size_t job_index;
+    JobKind job;
     StateOutcome::Result result;
     Position position;
     std::string decision;  // what the engine decides for a1b2 inside the observer
@@ -272,7 +300,7 @@ TEST_F(SyncTest, OutcomeObserverSeesTheSwappedIndexBeforeTheAck) {
   sync_->SetOutcomeObserver([&](const StateOutcome& o) {
     rules::Decision d =
         gw_->engine().Evaluate({"front", "", rules::UidPresented("a1b2")}, clock_.Wall());
-    seen.push_back({o.job_index, o.result, o.position, std::string(rules::ReasonName(d.reason)),
+    seen.push_back({o.job, o.result, o.position, std::string(rules::ReasonName(d.reason)),
                     link_.On("sync/ack").size(), o.index == nullptr});
   });
   Send("sync/snapshot", Snapshot(1, 1, Records()));
@@ -281,13 +309,13 @@ TEST_F(SyncTest, OutcomeObserverSeesTheSwappedIndexBeforeTheAck) {
                              {"kind", "credential"},
                              {"data", Card("c1", "p1", "a1b2", "revoked")}}}));
   ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0].job_index, 1u);
+  EXPECT_EQ(seen[0].job, JobKind::kSnapshot);
   EXPECT_EQ(seen[0].result, StateOutcome::Result::kApplied);
   EXPECT_EQ(seen[0].position, (Position{1, 1}));
   EXPECT_EQ(seen[0].decision, "granted");
   EXPECT_EQ(seen[0].acks, 0u);
   EXPECT_TRUE(seen[0].index_moved_out);
-  EXPECT_EQ(seen[1].job_index, 0u);
+  EXPECT_EQ(seen[1].job, JobKind::kDelta);
   EXPECT_EQ(seen[1].position, (Position{1, 2}));
   EXPECT_EQ(seen[1].decision, "credential_revoked") << "the new index is already in the engine";
   EXPECT_EQ(seen[1].acks, 1u) << "only the snapshot was acknowledged yet";
@@ -408,10 +436,26 @@ TEST_F(SyncTest, ForgedOrMisaddressedMessagesChangeNothing) {
   EXPECT_EQ(sync_->counters().rejected, 4u);
   EXPECT_EQ(sync_->counters().rejected_by_reason.at("signature"), 3u);
   EXPECT_EQ(sync_->counters().rejected_by_reason.at("wrong_site"), 1u);
-  // The wrong-site message was signed, so the cloud hears about it; forged ones get no answer.
-  auto after = link_.On("sync/ack");
-  ASSERT_EQ(after.size(), acks + 1);
-  EXPECT_EQ(after.back().payload["result"], "rejected");
+  // Issue 10, point 9: none of them is answered. Forged ones are not trusted; the wrong-site one
+  // was not addressed to this gateway (a `rejected` ack with its version on this gateway's topic
+  // could be taken for a rejection of the cloud's own delta 1/2).
+  EXPECT_EQ(link_.On("sync/ack").size(), acks);
+}
+
+TEST_F(SyncTest, Issue10DeltaForAnotherGatewayIsCountedAndJournaledButNotAcked) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  size_t acks = link_.On("sync/ack").size();
+  json other = Delta(1, 2, json::array());
+  other["gateway"] = "gw-2";
+  Send("sync/delta", other);
+  EXPECT_EQ(link_.On("sync/ack").size(), acks);
+  EXPECT_EQ(sync_->counters().rejected_by_reason.at("wrong_gateway"), 1u);
+  EXPECT_EQ(JournalCount("sync.rejected", "wrong_gateway"), 1u);
+  // The delta this gateway is meant to get still applies.
+  Send("sync/delta", Delta(1, 2, json::array()));
+  EXPECT_EQ(Stored(), (Position{1, 2}));
+  ASSERT_EQ(link_.On("sync/ack").size(), acks + 1);
+  EXPECT_EQ(link_.On("sync/ack").back().payload["result"], "applied");
 }
 
 TEST_F(SyncTest, InvalidDeltaIsRejectedWithThePreciseReason) {
@@ -751,6 +795,192 @@ TEST_F(SyncTest, StoredFloorFarInTheFutureIsReplacedByASignedHead) {
   EXPECT_EQ(resets, 1) << events.dump();
   Restart();
   EXPECT_EQ(Decide("a1b2"), "granted") << "the replaced floor was stored";
+}
+
+
+// ---- issue 10 ------------------------------------------------------------------------------------
+
+TEST_F(SyncTest, Issue10ForgedFloodIsJournaledCoalescedAndTheDoorsStillDecide) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  json revoke = Delta(
+      1, 2,
+      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+  const std::string forged = Sign(revoke, Key(9), "cloud-1");
+  const size_t before = JournalCount("sync.rejected");
+  constexpr int kFlood = 2000;
+  for (int i = 0; i < kFlood; ++i) SendRaw("sync/delta", forged, false);
+  // Verifying takes a while on a loaded machine (the parser thread runs at a lower priority).
+  for (int i = 0; i < 12000 && sync_->pending_jobs() > 0; ++i) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  Settle();
+  EXPECT_EQ(Decide("a1b2"), "granted") << "nothing forged applies";
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  // Every message is counted: verified and refused, or dropped unread when the parser's queue
+  // (cloud.limits.queue_messages, 1000) was full.
+  const auto& by = sync_->counters().rejected_by_reason;
+  uint64_t signature = by.contains("signature") ? by.at("signature") : 0;
+  uint64_t overload = by.contains("overload") ? by.at("overload") : 0;
+  EXPECT_EQ(signature + overload, static_cast<uint64_t>(kFlood));
+  EXPECT_GE(signature, 900u);
+  // One journal event per reason so far (the first of a quiet period), not one per message.
+  EXPECT_LE(JournalCount("sync.rejected") - before, 2u);
+  EXPECT_EQ(link_.On("sync/ack").size(), 1u) << "only the snapshot's ack; forgeries get none";
+  // After the interval (60 s by default), one more event per reason carries the rest, counted.
+  clock_.Advance(std::chrono::seconds(61));
+  sync_->Tick();
+  EXPECT_LE(JournalCount("sync.rejected") - before, 4u);
+  EXPECT_EQ(JournaledRejections("signature"), signature);
+  EXPECT_EQ(JournaledRejections("overload"), overload);
+  json first = Journal("sync.rejected", "signature").front();
+  EXPECT_EQ(first["topic"], "sync/delta");
+  EXPECT_TRUE(first.contains("first_at") && first.contains("last_at"));
+  EXPECT_EQ(sync_->StatusJson()["counters"]["rejected_journaled"].get<uint64_t>(),
+            JournalCount("sync.rejected") - before);
+}
+
+TEST_F(SyncTest, Issue10OversizedMessagesAreDroppedUnreadPerTopicLimit) {
+  WriteConfig("  limits: {delta_bytes: 2048, snapshot_page_bytes: 65536}\n");
+  Restart();
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  json big = Delta(1, 2, json::array());
+  big["padding"] = std::string(4000, 'x');  // over 2048 bytes once signed
+  for (int i = 0; i < 10; ++i) Send("sync/delta", big);
+  EXPECT_EQ(sync_->counters().rejected_by_reason.at("too_large"), 10u);
+  EXPECT_FALSE(sync_->counters().rejected_by_reason.contains("bad_field")) << "never parsed";
+  EXPECT_EQ(JournalCount("sync.rejected", "too_large"), 1u);
+  json e = Journal("sync.rejected", "too_large").front();
+  EXPECT_NE(e["error"].get<std::string>().find("cloud.limits.delta_bytes"), std::string::npos)
+      << e.dump();
+  // A delta within the limit still applies.
+  Send("sync/delta", Delta(1, 2, json::array()));
+  EXPECT_EQ(Stored(), (Position{1, 2}));
+}
+
+TEST_F(SyncTest, Issue10CommandExpiringBeforeItsIssueIsRefusedOnCmdResponse) {
+  Send("cmd/request", Command("c-9", "ping", json::object(), "2026-11-23T11:00:00Z",
+                              "2026-11-23T11:50:00Z"));
+  auto r = link_.On("cmd/response");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].payload["id"], "c-9");
+  EXPECT_EQ(r[0].payload["ok"], false);
+  EXPECT_EQ(r[0].payload["error"],
+            "command expired at 2026-11-23T11:00:00Z, before it was issued at "
+            "2026-11-23T11:50:00Z");
+  EXPECT_FALSE(r[0].payload.contains("result"));
+  EXPECT_EQ(sync_->counters().commands_refused, 1u);
+}
+
+TEST_F(SyncTest, Issue10AckTimeoutRunsOnTheInjectedClock) {
+  Decide("ffff");
+  auto events = [&] {
+    size_t n = 0;
+    for (const auto& b : link_.On("events")) n += b.payload["events"].size();
+    return n;
+  };
+  const size_t sent = events();
+  ASSERT_GT(sent, 0u);
+  clock_.Advance(CloudSync::kAckTimeout - std::chrono::seconds(1));
+  sync_->Tick();
+  EXPECT_EQ(events(), sent) << "not yet: no resend before the timeout";
+  clock_.Advance(std::chrono::seconds(2));
+  sync_->Tick();
+  ASSERT_GT(events(), sent) << "resent after kAckTimeout on the FakeClock, no wall time waited";
+  EXPECT_EQ(link_.On("events").back().payload["events"].front()["historical"], true);
+}
+
+TEST_F(SyncTest, Issue10IndexBuildFailureIsLoudUnacknowledgedAndRetried) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  auto fail_index = std::make_shared<std::atomic<int>>(0);
+  sync_faults_.worker = [fail_index](std::string_view stage) -> Status {
+    if (stage == "index" && fail_index->load() > 0) {
+      fail_index->fetch_sub(1);
+      return Status::IoError("disk I/O error (injected)");
+    }
+    return Status::Ok();
+  };
+  Restart();
+  fail_index->store(2);  // the build after the delta fails, and the first retry too
+  size_t acks = link_.On("sync/ack").size();
+  const size_t applied_events = JournalCount("sync.applied");
+  json revoke = Delta(1, 2,
+                      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2",
+                                                                              "revoked")}},
+                       {{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3",
+                                                                              "active")}}});
+  Send("sync/delta", revoke);
+  EXPECT_EQ(Stored(), (Position{1, 2})) << "committed";
+  EXPECT_EQ(link_.On("sync/ack").size(), acks) << "but not acknowledged";
+  EXPECT_EQ(JournalCount("sync.applied"), applied_events) << "not journaled as applied";
+  ASSERT_EQ(JournalCount("sync.index_failed"), 1u);
+  EXPECT_TRUE(sync_->index_failed());
+  EXPECT_EQ(sync_->StatusJson()["index_failed"], true);
+  EXPECT_EQ(sync_->applied(), (Position{1, 1})) << "the doors decide on the previous state";
+  EXPECT_EQ(Decide("c3c3"), "unknown_credential");
+  // First retry (after 1 s) fails again: still loud in status, journaled once.
+  clock_.Advance(std::chrono::seconds(1));
+  sync_->Tick();
+  Settle();
+  EXPECT_TRUE(sync_->index_failed());
+  EXPECT_EQ(JournalCount("sync.index_failed"), 1u);
+  // The next (after 2 s more) succeeds: in force, acknowledged, journaled.
+  clock_.Advance(std::chrono::seconds(2));
+  sync_->Tick();
+  Settle();
+  EXPECT_FALSE(sync_->index_failed());
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  EXPECT_EQ(Decide("c3c3"), "granted");
+  auto after = link_.On("sync/ack");
+  ASSERT_EQ(after.size(), acks + 1);
+  EXPECT_EQ(after.back().payload["result"], "applied");
+  EXPECT_EQ(after.back().payload["version"], 2);
+  EXPECT_EQ(sync_->applied(), (Position{1, 2}));
+  EXPECT_EQ(JournalCount("sync.applied"), applied_events + 1);
+  EXPECT_EQ(sync_->counters().index_failures, 2u);
+}
+
+TEST_F(SyncTest, Issue10StateWorkerJobThatThrowsMarksTheWorkerFailedAndTheGatewayDecides) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  auto throw_next = std::make_shared<std::atomic<bool>>(false);
+  sync_faults_.worker = [throw_next](std::string_view stage) -> Status {
+    if (stage == "job" && throw_next->exchange(false)) throw std::runtime_error("injected bug");
+    return Status::Ok();
+  };
+  Restart();
+  throw_next->store(true);
+  json revoke = Delta(
+      1, 2,
+      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+  Send("sync/delta", revoke);
+  EXPECT_EQ(Stored(), (Position{1, 1})) << "the job threw: nothing changed";
+  json worker = sync_->StatusJson()["components"]["worker"];
+  EXPECT_EQ(worker["ok"], false);
+  EXPECT_EQ(worker["faults"], 1);
+  EXPECT_NE(worker["error"].get<std::string>().find("injected bug"), std::string::npos);
+  EXPECT_EQ(Decide("a1b2"), "granted") << "the gateway keeps deciding";
+  // The worker thread lives on: the same delta, sent again, applies.
+  Send("sync/delta", revoke);
+  EXPECT_EQ(Stored(), (Position{1, 2}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+}
+
+TEST_F(SyncTest, Issue10ParserThreadExceptionIsCaughtCountedAndTheNextMessageParses) {
+  auto throw_next = std::make_shared<std::atomic<bool>>(false);
+  sync_faults_.parser = [throw_next] {
+    if (throw_next->exchange(false)) throw std::runtime_error("injected parser bug");
+  };
+  Restart();
+  throw_next->store(true);
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  EXPECT_EQ(Stored(), (Position{0, 0}));
+  json parser = sync_->StatusJson()["components"]["parser"];
+  EXPECT_EQ(parser["ok"], false);
+  EXPECT_EQ(parser["faults"], 1);
+  EXPECT_EQ(sync_->counters().rejected_by_reason.at("internal"), 1u);
+  EXPECT_EQ(sync_->StatusJson()["components"]["worker"]["ok"], true);
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(Decide("a1b2"), "granted");
 }
 
 }  // namespace

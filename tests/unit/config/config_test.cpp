@@ -785,5 +785,34 @@ TEST(ConfigCloud, ReportsBadBrokerSettingsWithTheirPosition) {
               ::testing::SizeIs(2));
 }
 
+
+TEST(ConfigCloud, Issue10ReadsPerTopicLimitsWithSaneDefaults) {
+  Config d = Load(std::string(kHead) + kOneDoor);
+  EXPECT_EQ(d.cloud.limits.snapshot_page_bytes, 16 << 20);
+  EXPECT_EQ(d.cloud.limits.delta_bytes, 4 << 20);
+  EXPECT_EQ(d.cloud.limits.command_bytes, 64 << 10);
+  EXPECT_EQ(d.cloud.limits.queue_messages, 1000);
+  EXPECT_EQ(d.cloud.limits.reject_journal_interval_s, 60);
+  Config c = Load(std::string(kHead) + kOneDoor +
+                  "cloud:\n  limits: {snapshot_page_bytes: 2097152, delta_bytes: 65536, "
+                  "command_bytes: 4096, head_bytes: 2048, events_ack_bytes: 2048, "
+                  "queue_messages: 64, queue_bytes: 8388608, reject_journal_interval_s: 10}\n");
+  EXPECT_EQ(c.cloud.limits.snapshot_page_bytes, 2097152);
+  EXPECT_EQ(c.cloud.limits.delta_bytes, 65536);
+  EXPECT_EQ(c.cloud.limits.command_bytes, 4096);
+  EXPECT_EQ(c.cloud.limits.head_bytes, 2048);
+  EXPECT_EQ(c.cloud.limits.events_ack_bytes, 2048);
+  EXPECT_EQ(c.cloud.limits.queue_messages, 64);
+  EXPECT_EQ(c.cloud.limits.queue_bytes, 8388608);
+  EXPECT_EQ(c.cloud.limits.reject_journal_interval_s, 10);
+  EXPECT_THAT(Problems(std::string(kHead) + kOneDoor +
+                       "cloud:\n  limits: {delta_bytes: 12, color: red}\n"),
+              ::testing::SizeIs(2));
+  EXPECT_THAT(Problems(std::string(kHead) + kOneDoor +
+                       "cloud:\n  limits: {snapshot_page_bytes: 33554432, queue_bytes: 1048576}\n"),
+              ElementsAre(::testing::HasSubstr("cloud.limits.queue_bytes (1048576) must hold at "
+                                               "least the largest message allowed (33554432")));
+}
+
 }  // namespace
 }  // namespace lintel::config

@@ -1,0 +1,337 @@
+// Broker flood benchmark (issue 10, point 1): anyone on the broker, without a key, floods the
+// gateway while a reader presents cards. Everything is real and out of process: a mosquitto the
+// benchmark starts on loopback, the `lintel` daemon, tools/cloud-sim for the cloud's key and one
+// signed snapshot, and mosquitto_pub for the flood.
+//
+//  - decisions: `explain` requests (the engine's decision on the core loop, no journal: a reader's
+//    unlock happens before the journal's durable commit) and, every fourth, a `present` (journaled,
+//    durable before the reply) on one persistent connection to the daemon's control socket (the
+//    same core loop and engine a reader's event reaches), timed from the request's write to the
+//    reply's read; first while idle, then for as long as the flood lasts (until the daemon has
+//    verified or dropped everything);
+//  - the flood: 100,000 forged JWS on sync/delta (a trusted kid, a signature of zeros, ~350 bytes)
+//    published with QoS 1, and 10 messages of 17 MiB on sync/snapshot (above the default 16 MiB
+//    page limit);
+//  - the daemon's RSS (VmRSS) before, its peak (sampled every 20 ms and VmHWM), after; the journal
+//    (events journaled beyond the decisions) and the store's size (database + WAL) before/after.
+//
+// Target: decision p99 under flood within 2x idle; RSS and journal growth bounded.
+// Prints one JSON line. Usage: broker_flood_bench [--forged N] [--oversized N] [--idle N]
+// [--dir DIR] [--mqtt5]. Needs mosquitto, mosquitto_pub and the built lintel, lintelctl and cloud-sim.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/mosquitto.h"
+#include "tests/integration/subprocess.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using lintel::testing::BinaryDir;
+using lintel::testing::Child;
+using lintel::testing::Mosquitto;
+using lintel::testing::RunProgram;
+using SteadyClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// One persistent control connection: newline-delimited JSON requests and replies.
+class Control {
+ public:
+  explicit Control(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~Control() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  std::optional<json> Ask(const json& request) {
+    std::string line = request.dump() + "\n";
+    for (size_t off = 0; off < line.size();) {
+      ssize_t n = write(fd_, line.data() + off, line.size() - off);
+      if (n <= 0) return std::nullopt;
+      off += static_cast<size_t>(n);
+    }
+    while (true) {
+      size_t nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        std::string reply = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        json j = json::parse(reply, nullptr, false);
+        if (j.is_discarded()) return std::nullopt;
+        return j;
+      }
+      char buf[65536];
+      ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) return std::nullopt;
+      buffer_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+long StatusKb(pid_t pid, const char* key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(std::strlen(key)));
+  }
+  return -1;
+}
+
+uint64_t StoreBytes(const std::string& db) {
+  uint64_t n = 0;
+  for (const char* suffix : {"", "-wal"}) {
+    std::error_code ec;
+    auto s = fs::file_size(db + suffix, ec);
+    if (!ec) n += s;
+  }
+  return n;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int forged_n = 100000;
+  int oversized_n = 10;
+  int idle_n = 2000;
+  bool mqtt5 = false;
+  fs::path dir;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--forged") forged_n = std::stoi(next());
+    else if (a == "--oversized") oversized_n = std::stoi(next());
+    else if (a == "--idle") idle_n = std::stoi(next());
+    else if (a == "--dir") dir = next();
+    else if (a == "--mqtt5") mqtt5 = true;
+    else {
+      std::cerr << "usage: broker_flood_bench [--forged N] [--oversized N] [--idle N] [--dir D] "
+                   "[--mqtt5]\n";
+      return 2;
+    }
+  }
+  if (dir.empty()) {
+    char tmpl[] = "/tmp/lintel-flood-bench-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 1;
+    dir = tmpl;
+  }
+  fs::create_directories(dir);
+  const std::string bin = BinaryDir();
+  const std::string socket = (dir / "lintel.sock").string();
+  const std::string store = (dir / "lintel.db").string();
+  const std::string cloud = (dir / "cloud").string();
+  auto fail = [&](const std::string& what) {
+    std::cerr << "broker_flood_bench: " << what << " (files in " << dir << ")\n";
+    return 1;
+  };
+
+  Mosquitto broker((dir / "broker").string());
+  if (!broker.Start()) return fail("mosquitto did not start");
+  lintel::testing::RunResult init =
+      RunProgram({bin + "/tools/cloud-sim", "init", "--dir", cloud, "--site", "maple", "--gateway",
+                  "gw-1", "--broker", broker.uri()});
+  if (init.exit_code != 0) return fail("cloud-sim init: " + init.err);
+  const std::string key = json::parse(init.out)["key"];
+  {
+    std::ofstream yaml(dir / "lintel.yaml");
+    yaml << "site: {id: maple, time_zone: Europe/Berlin}\ngateway: {id: gw-1}\n"
+         << "store: {path: " << store << "}\n"
+         << "logging: {level: warning}\n"
+         << "doors:\n  - {id: front, common: true}\n"
+         << "cloud:\n  broker: " << broker.uri() << "\n"
+         << (mqtt5 ? "  mqtt_version: \"5\"\n" : "")
+         << "  trusted_keys:\n    - {kid: cloud-1, public_key: \"" << key << "\"}\n";
+    std::ofstream records(dir / "records.json");
+    records << R"({"people": [{"id": "p-ada", "name": "Ada", "role": "tenant"}],
+      "leases": [{"id": "l-1", "unit": "101", "members": ["p-ada"], "groups": ["default"],
+                  "starts_at": "2026-01-01T00:00:00Z"}],
+      "credentials": [{"id": "c-ada", "person": "p-ada", "type": "card", "status": "active",
+                       "card": {"uid": "a1b2c3"}}]})";
+  }
+  Child daemon({bin + "/gateway/lintel", "--config", (dir / "lintel.yaml").string(), "--store",
+                store, "--socket", socket},
+               (dir / "lintel.log").string());
+  std::unique_ptr<Control> ctl;
+  for (int i = 0; i < 200 && !(ctl && ctl->ok()); ++i) {
+    std::this_thread::sleep_for(50ms);
+    ctl = std::make_unique<Control>(socket);
+  }
+  if (!ctl->ok()) return fail("the daemon's control socket never answered");
+  auto cloud_status = [&] {
+    auto s = ctl->Ask({{"cmd", "status"}});
+    return s ? (*s)["result"].value("cloud", json::object()) : json::object();
+  };
+  auto status = [&] {
+    auto s = ctl->Ask({{"cmd", "status"}});
+    return s ? (*s)["result"] : json::object();
+  };
+  for (int i = 0; i < 200 && !cloud_status().value("connected", false); ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  lintel::testing::RunResult snap = RunProgram({bin + "/tools/cloud-sim", "snapshot", "--dir",
+                                                cloud, "--records",
+                                                (dir / "records.json").string()});
+  if (snap.exit_code != 0) return fail("cloud-sim snapshot: " + snap.err);
+  // `explain` is the engine's decision on the core loop without the journal's durable commit (a
+  // reader's unlock happens before that commit, gateway.cpp Admit); `present` includes it.
+  const json present = {{"cmd", "present"}, {"door", "front"}, {"uid", "a1b2c3"}};
+  const json explain = {{"cmd", "explain"}, {"door", "front"}, {"uid", "a1b2c3"}};
+  auto decide = [&](double* ms, bool journaled = true) -> std::string {
+    auto t0 = SteadyClock::now();
+    auto r = ctl->Ask(journaled ? present : explain);
+    *ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+    if (!r || !r->contains("result")) return r ? r->dump() : "no reply";
+    return (*r)["result"].value("reason", "");
+  };
+  std::string reason;
+  for (int i = 0; i < 200; ++i) {
+    double ms;
+    reason = decide(&ms);
+    if (reason == "granted") break;
+    std::this_thread::sleep_for(50ms);
+  }
+  if (reason != "granted") return fail("the snapshot never applied: " + reason);
+
+  // The flood's files, written and synced before anything is measured (their writeback would
+  // otherwise compete with the decisions' durable commits).
+  const std::string header = "eyJhbGciOiJFZERTQSIsImtpZCI6ImNsb3VkLTEifQ";  // EdDSA, cloud-1
+  {
+    std::ofstream f(dir / "forged.txt");
+    const std::string forged = header + "." + "eyJ0eXBlIjoiZGVsdGEifQ" + std::string(240, 'A') +
+                               "." + std::string(86, 'A');
+    for (int i = 0; i < forged_n; ++i) f << forged << "\n";
+    std::ofstream big(dir / "big.bin");
+    big << std::string(17 << 20, 'A');
+  }
+  ::sync();
+
+  // Idle.
+  std::vector<double> idle, idle_j;
+  for (int i = 0; i < idle_n; ++i) {
+    double ms;
+    if (decide(&ms, false) != "granted") return fail("an idle decision was not granted");
+    idle.push_back(ms);
+    if (i % 4 == 0) {
+      if (decide(&ms) != "granted") return fail("an idle decision was not granted");
+      idle_j.push_back(ms);
+    }
+  }
+  const pid_t pid = daemon.pid();
+  const long rss_before = StatusKb(pid, "VmRSS:");
+  const uint64_t store_before = StoreBytes(store);
+  const uint64_t seq_before = status()["events"].value("last_seq", uint64_t{0});
+
+  const std::string topic = "lintel/v1/maple/gw-1/";
+  const std::string pub = "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(broker.port());
+  const std::string script = pub + " -q 1 -t " + topic + "sync/delta -l < " +
+                             (dir / "forged.txt").string() + " & for i in $(seq " +
+                             std::to_string(oversized_n) + "); do " + pub + " -q 1 -t " + topic +
+                             "sync/snapshot -f " + (dir / "big.bin").string() + "; done; wait";
+  std::atomic<long> rss_peak{rss_before};
+  std::atomic<bool> sampling{true};
+  std::thread sampler([&] {
+    while (sampling) {
+      rss_peak = std::max(rss_peak.load(), StatusKb(pid, "VmRSS:"));
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  auto flood_start = SteadyClock::now();
+  Child flood({"/bin/sh", "-c", script}, (dir / "flood.err").string());
+  std::vector<double> loaded, loaded_j;
+  int not_granted = 0;
+  auto drained = [&] {
+    json c = cloud_status();
+    uint64_t n = 0;
+    for (auto& [k, v] : c["counters"]["rejected_by_reason"].items()) n += v.get<uint64_t>();
+    return c.value("pending_jobs", 1) == 0 && n > 0;
+  };
+  while (flood.running() || !drained()) {
+    double ms;
+    if (decide(&ms, false) != "granted") ++not_granted;
+    loaded.push_back(ms);
+    if (loaded.size() % 4 == 1) {
+      if (decide(&ms) != "granted") ++not_granted;
+      loaded_j.push_back(ms);
+    }
+    if (SteadyClock::now() - flood_start > 300s) break;
+  }
+  const double flood_s =
+      std::chrono::duration<double>(SteadyClock::now() - flood_start).count();
+  std::this_thread::sleep_for(1500ms);  // one Tick: the link's drops are counted
+  sampling = false;
+  sampler.join();
+  const long rss_after = StatusKb(pid, "VmRSS:");
+  const long rss_hwm = StatusKb(pid, "VmHWM:");
+  json st = status();
+  const uint64_t seq_after = st["events"].value("last_seq", uint64_t{0});
+  const uint64_t decisions = loaded_j.size();  // explain journals nothing
+  json counters = st["cloud"]["counters"];
+  const double idle_p50 = Percentile(idle, 0.5), idle_p99 = Percentile(idle, 0.99);
+  const double flood_p50 = Percentile(loaded, 0.5), flood_p99 = Percentile(loaded, 0.99);
+  json out = {
+      {"bench", "broker_flood"},
+      {"forged", forged_n},
+      {"oversized", oversized_n},
+      {"oversized_bytes", 17 << 20},
+      {"mqtt_version", mqtt5 ? "5" : "3.1.1"},
+      {"flood_s", flood_s},
+      {"decision_ms",
+       {{"idle", {{"n", idle.size()}, {"p50", idle_p50}, {"p99", idle_p99}}},
+        {"flood",
+         {{"n", loaded.size()},
+          {"p50", flood_p50},
+          {"p99", flood_p99},
+          {"max", loaded.empty() ? 0 : *std::max_element(loaded.begin(), loaded.end())}}},
+        {"p99_ratio", idle_p99 > 0 ? flood_p99 / idle_p99 : 0}}},
+      {"journaled_decision_ms",
+       {{"idle", {{"n", idle_j.size()}, {"p50", Percentile(idle_j, 0.5)},
+                  {"p99", Percentile(idle_j, 0.99)}}},
+        {"flood", {{"n", loaded_j.size()}, {"p50", Percentile(loaded_j, 0.5)},
+                   {"p99", Percentile(loaded_j, 0.99)}}}}},
+      {"not_granted_under_flood", not_granted},
+      {"rss_kb", {{"before", rss_before}, {"peak", rss_peak.load()}, {"hwm", rss_hwm},
+                  {"after", rss_after}}},
+      {"journal",
+       {{"events_beyond_decisions",
+         static_cast<int64_t>(seq_after - seq_before) - static_cast<int64_t>(decisions)},
+        {"rejected_journaled", counters.value("rejected_journaled", 0)}}},
+      {"store_bytes", {{"before", store_before}, {"after", StoreBytes(store)}}},
+      {"rejected_by_reason", counters["rejected_by_reason"]},
+      {"target_met", idle_p99 > 0 && flood_p99 <= 2 * idle_p99},
+  };
+  std::cout << out.dump() << std::endl;
+  daemon.Signal(SIGTERM);
+  daemon.Wait(10s);
+  return 0;
+}
