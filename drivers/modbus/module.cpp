@@ -356,7 +356,7 @@ Status ModbusModule::Start() {
   LINTEL_RETURN_IF_ERROR(CheckModuleConfig(config_));
   if (!link_) return Status::InvalidArgument("modbus module '" + config_.id + "': no link");
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (started_) {
       return Status::FailedPrecondition("modbus module '" + config_.id + "': already started");
     }
@@ -389,7 +389,7 @@ Status ModbusModule::Start() {
 
 void ModbusModule::Publish(std::function<void()> task) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     health_ = poller_->health();
   }
   post_(std::move(task));
@@ -397,7 +397,7 @@ void ModbusModule::Publish(std::function<void()> task) {
 
 void ModbusModule::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -411,7 +411,7 @@ Status ModbusModule::SetOutput(std::string_view name, bool on) {
                             std::string(name) + "'");
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (requests_.size() >= kMaxQueuedRequests) requests_.pop_front();
     requests_.emplace_back(it->second, on);
   }
@@ -420,7 +420,7 @@ Status ModbusModule::SetOutput(std::string_view name, bool on) {
 }
 
 ModuleHealth ModbusModule::Health() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return health_;
 }
 
@@ -428,30 +428,30 @@ void ModbusModule::Run() {
   std::deque<std::pair<size_t, bool>> batch;
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stop_) break;
       batch.swap(requests_);
     }
     for (const auto& [index, on] : batch) poller_->RequestOutput(index, on);
     batch.clear();
     const int64_t next = poller_->Step();
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     health_ = poller_->health();
     if (stop_ || !requests_.empty()) continue;
     const int64_t wait = std::min(next - NowNs(), Ns(kMaxSleep));
     if (wait <= 0) continue;
     cv_.wait_for(lock, std::chrono::nanoseconds(wait),
-                 [this] { return stop_ || !requests_.empty(); });
+                 [this]() REQUIRES(mu_) { return stop_ || !requests_.empty(); });
   }
   // The owner's last requests (a daemon stopping sets its locks) still go out, if connected.
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     batch.swap(requests_);
   }
   for (const auto& [index, on] : batch) poller_->RequestOutput(index, on);
   poller_->FlushWrites();
   poller_->Shutdown();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   health_ = poller_->health();
 }
 

@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include "gateway/base/mutex.h"
 #include "gateway/base/position.h"
 #include "gateway/base/status.h"
 #include "rules/index.h"
@@ -106,10 +107,10 @@ class StateWorker {
   std::shared_ptr<const rules::Index> current_;
   Poster post_;
   OnOutcome on_outcome_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<StateJob> queue_;
-  bool stop_ = false;
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<StateJob> queue_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "gateway/base/log.h"
+#include "gateway/base/mutex.h"
 #include "gateway/codec/json_text.h"
 
 namespace lintel::cloud {
@@ -152,7 +153,7 @@ class CloudSync::Parser {
   }
   ~Parser() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
@@ -161,7 +162,7 @@ class CloudSync::Parser {
   // Runs `parse` on the parser thread, then posts `deliver` with its result to the core loop.
   void Submit(std::function<std::function<void()>()> parse) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       queue_.push_back(std::move(parse));
     }
     cv_.notify_all();
@@ -169,9 +170,9 @@ class CloudSync::Parser {
 
  private:
   void Run() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     while (true) {
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      cv_.wait(lock, [&]() REQUIRES(mu_) { return stop_ || !queue_.empty(); });
       if (stop_) return;
       auto job = std::move(queue_.front());
       queue_.pop_front();
@@ -181,10 +182,10 @@ class CloudSync::Parser {
     }
   }
   StateWorker::Poster post_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<std::function<void()>()>> queue_;
-  bool stop_ = false;
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<std::function<std::function<void()>()>> queue_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
