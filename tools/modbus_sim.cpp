@@ -350,6 +350,8 @@ class Simulator {
     doors_.resize(static_cast<size_t>(o_.doors));
   }
   ~Simulator() { Shutdown(); }
+  // --manual-clock: `advance` moves this clock (the loop's and NowMs()'s).
+  void UseManualClock(lintel::FakeClock* clock) { manual_clock_ = clock; }
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
 
@@ -878,9 +880,6 @@ class Simulator {
     }
     return reply;
   }
-
-  // --manual-clock: `advance` moves this clock (the loop's and NowMs()'s).
-  void UseManualClock(lintel::FakeClock* clock) { manual_clock_ = clock; }
 
   // One millisecond of an `advance`: the loop runs every timer due at the new time (and any
   // request that came in) before the next step, posted behind them. The step after the last one
