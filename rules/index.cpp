@@ -16,7 +16,7 @@ uint64_t Mix(uint64_t x) {
 }
 
 uint64_t HashKey(const CredentialKey& k) {
-  return Mix(k.value ^ Mix(uint64_t{k.facility} << 24 | uint64_t{k.kind} << 16 |
+  return Mix(k.value ^ Mix(uint64_t{k.facility} << 24 | static_cast<uint64_t>(k.kind) << 16 |
                            uint64_t{k.format} << 8 | k.length));
 }
 

@@ -47,18 +47,18 @@ CredentialKey KeyOf(const Credential& c) {
   if (c.type == CredentialType::kPin) {
     uint64_t v;
     if (!ParseDigits(c.pin, &v)) return k;
-    k.kind = 3;
+    k.kind = CredentialKey::Kind::kPin;
     k.value = v;
     k.length = static_cast<uint8_t>(c.pin.size());
   } else if (c.type == CredentialType::kCard) {
     if (c.card.format == CardFormat::kUid) {
       uint64_t v;
       if (!ParseHex(c.card.uid, &v)) return k;
-      k.kind = 2;
+      k.kind = CredentialKey::Kind::kUid;
       k.value = v;
       k.length = static_cast<uint8_t>(c.card.uid.size());
     } else {
-      k.kind = 1;
+      k.kind = CredentialKey::Kind::kFormattedCard;
       k.format = static_cast<uint8_t>(c.card.format);
       k.facility = c.card.facility;
       k.value = c.card.number;
@@ -76,7 +76,7 @@ CredentialKey KeyOf(const Presented& p, std::string* why) {
         *why = "a PIN is 1-8 digits";
         return k;
       }
-      k.kind = 3;
+      k.kind = CredentialKey::Kind::kPin;
       k.value = v;
       k.length = static_cast<uint8_t>(p.text.size());
       return k;
@@ -85,7 +85,7 @@ CredentialKey KeyOf(const Presented& p, std::string* why) {
         *why = "a card UID is 1-16 hex digits";
         return k;
       }
-      k.kind = 2;
+      k.kind = CredentialKey::Kind::kUid;
       k.value = v;
       k.length = static_cast<uint8_t>(p.text.size());
       return k;
@@ -96,7 +96,7 @@ CredentialKey KeyOf(const Presented& p, std::string* why) {
         *why = "card fields do not fit format " + std::string(CardFormatName(p.format));
         return k;
       }
-      k.kind = 1;
+      k.kind = CredentialKey::Kind::kFormattedCard;
       k.format = static_cast<uint8_t>(p.format);
       k.facility = p.facility;
       k.value = p.number;
@@ -165,17 +165,19 @@ std::string Describe(const Presented& p) {
 
 std::string DescribeKey(const CredentialKey& k) {
   switch (k.kind) {
-    case 1:
+    case CredentialKey::Kind::kNone:
+      break;
+    case CredentialKey::Kind::kFormattedCard:
       return "card " + std::string(CardFormatName(static_cast<CardFormat>(k.format))) + ":" +
              std::to_string(k.facility) + ":" + std::to_string(k.value);
-    case 2: {
+    case CredentialKey::Kind::kUid: {
       static constexpr char kHex[] = "0123456789ABCDEF";
       std::string s(k.length, '0');
       uint64_t v = k.value;
       for (int i = k.length - 1; i >= 0; --i, v >>= 4) s[i] = kHex[v & 15];
       return "uid " + s;
     }
-    case 3:
+    case CredentialKey::Kind::kPin:
       return "pin (" + std::to_string(k.length) + " digits)";
   }
   return "none";

@@ -14,16 +14,20 @@ namespace lintel::rules {
 // The lookup key of a card or PIN. Two credentials match a presentation exactly when their keys are
 // equal. UIDs and PINs keep their digit count (leading zeros are significant).
 struct CredentialKey {
-  uint64_t value = 0;     // card number, UID value, or PIN digits as a decimal number
-  uint32_t facility = 0;  // card facility code (0 when the format has none)
-  uint8_t kind = 0;       // 0 = none, 1 = formatted card, 2 = UID, 3 = PIN
-  uint8_t format = 0;     // CardFormat for formatted cards
-  uint8_t length = 0;     // digits for UIDs and PINs
+  // What the key identifies (one byte: the key stays 16 bytes).
+  enum class Kind : uint8_t { kNone = 0, kFormattedCard = 1, kUid = 2, kPin = 3 };
+
+  uint64_t value = 0;      // card number, UID value, or PIN digits as a decimal number
+  uint32_t facility = 0;   // card facility code (0 when the format has none)
+  Kind kind = Kind::kNone;
+  uint8_t format = 0;      // CardFormat for formatted cards
+  uint8_t length = 0;      // digits for UIDs and PINs
   uint8_t pad = 0;
 
-  bool empty() const { return kind == 0; }
+  bool empty() const { return kind == Kind::kNone; }
   friend bool operator==(const CredentialKey&, const CredentialKey&) = default;
 };
+static_assert(sizeof(CredentialKey) == 16);
 
 enum class PresentedKind : uint8_t { kCard, kUid, kPin };
 

@@ -82,7 +82,8 @@ void CheckWindows(const std::vector<Window>& windows, bool need_days, std::strin
 
 struct KeyHash {
   size_t operator()(const CredentialKey& k) const {
-    return std::hash<uint64_t>()(k.value * 31 + k.facility * 7 + k.kind * 3 + k.format + k.length);
+    return std::hash<uint64_t>()(k.value * 31 + k.facility * 7 +
+                                 static_cast<uint64_t>(k.kind) * 3 + k.format + k.length);
   }
 };
 
@@ -270,7 +271,7 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
       const Credential* prev = creds[i - 1];
       const Credential* cur = creds[i];
       if (cur->valid_from.value_or(kInstantMin) < prev->valid_until.value_or(kInstantMax)) {
-        std::string what = key.kind == 3 ? std::string("pin") : DescribeKey(key);
+        std::string what = key.kind == CredentialKey::Kind::kPin ? std::string("pin") : DescribeKey(key);
         out.Add(
             "credential", cur->id,
             what + " is already held by credential " + prev->id +

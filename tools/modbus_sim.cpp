@@ -12,7 +12,10 @@
 //
 // Output: one JSON object per line on stdout (flushed per line), the first always the
 // "listening" line; every line after it carries "t_ms", milliseconds since the program started
-// on the monotonic clock (scenario times use the same origin). Human messages on stderr.
+// on the monotonic clock (scenario times use the same origin). With --manual-clock that clock is
+// virtual: it starts at 0 and moves only by the `advance MS` command, one millisecond at a time
+// with every timer due at each step run before the next (tests assert on exact times that way,
+// never on how long something took). Human messages on stderr.
 // Exit codes: 0 clean stop (SIGTERM, SIGINT, `quit`); 1 usage (options, scenario file);
 // 2 cannot listen, cannot open the device or the control socket, or the device went away.
 #include <arpa/inet.h>
@@ -45,6 +48,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/base/clock.h"
 #include "gateway/base/event_loop.h"
 #include "gateway/base/status.h"
 
@@ -84,11 +88,12 @@ constexpr size_t kMaxControlLine = 1024;
 
 // ---- output ---------------------------------------------------------------------------------
 
-const auto kStart = std::chrono::steady_clock::now();
+// The program's clock (the system's, or a FakeClock with --manual-clock) and its start.
+const lintel::Clock* g_clock = nullptr;
+std::chrono::steady_clock::time_point g_start;
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - kStart)
-      .count();
+  return std::chrono::duration_cast<milliseconds>(g_clock->Monotonic() - g_start).count();
 }
 
 void Emit(const json& line) {
@@ -117,6 +122,7 @@ enum class Verb {
   kException,
   kRefuse,
   kDelay,
+  kAdvance,
   kState,
   kQuit
 };
@@ -124,7 +130,7 @@ enum class Verb {
 struct Command {
   Verb verb = Verb::kState;
   int door = -1;
-  int64_t value = 0;         // hold: ms; exception, refuse: code (0 = off); delay: ms
+  int64_t value = 0;         // hold: ms; exception, refuse: code (0 = off); delay, advance: ms
   int64_t address = -1;      // refuse: the coil
   int64_t count = 0;         // refuse: how many writes
   std::optional<bool> only;  // refuse: only writes of this value (nullopt: any)
@@ -157,7 +163,7 @@ Result<bool> ParseOnOff(const std::string& s, const std::string& verb) {
 constexpr const char* kCommandHelp =
     "open D | close D | force D | hold D MS | rex D [--no-open] | auto D on|off | fire on|off | "
     "tamper on|off | offline on|off | exception CODE|off | refuse COIL CODE N [on|off] | "
-    "delay MS | state | quit";
+    "delay MS | advance MS | state | quit";
 
 Result<Command> ParseCommand(std::string_view line, int doors) {
   std::vector<std::string> w;
@@ -252,6 +258,12 @@ Result<Command> ParseCommand(std::string_view line, int doors) {
     Result<int64_t> ms = ParseInt(w[1], 0, 600'000, "delay MS");
     if (!ms.ok()) return ms.status();
     c.value = *ms;
+  } else if (verb == "advance") {
+    c.verb = Verb::kAdvance;
+    LINTEL_RETURN_IF_ERROR(args(1, 1));
+    Result<int64_t> ms = ParseInt(w[1], 1, 3'600'000, "advance MS");
+    if (!ms.ok()) return ms.status();
+    c.value = *ms;
   } else if (verb == "state" || verb == "quit") {
     c.verb = verb == "state" ? Verb::kState : Verb::kQuit;
     LINTEL_RETURN_IF_ERROR(args(0, 0));
@@ -308,6 +320,7 @@ struct Options {
   int open_after_ms = 300;
   int open_for_ms = 1500;
   bool verbose = false;
+  bool manual_clock = false;
 };
 
 struct TcpAddress {
@@ -358,6 +371,8 @@ class Simulator {
     doors_.resize(static_cast<size_t>(o_.doors));
   }
   ~Simulator() { Shutdown(); }
+  // --manual-clock: `advance` moves this clock (the loop's and NowMs()'s).
+  void UseManualClock(lintel::FakeClock* clock) { manual_clock_ = clock; }
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
 
@@ -887,6 +902,17 @@ class Simulator {
       case Verb::kDelay:
         delay_ms_ = c.value;
         break;
+      case Verb::kAdvance:
+        if (manual_clock_ == nullptr) {
+          return {{"ok", false}, {"error", "advance needs --manual-clock"}};
+        }
+        advance_left_ms_ += c.value;
+        reply["until_ms"] = NowMs() + advance_left_ms_;
+        if (!advancing_) {
+          advancing_ = true;
+          loop_.Post([this] { AdvanceStep(); });
+        }
+        break;
       case Verb::kState:
         reply["state"] = State();
         break;
@@ -895,6 +921,19 @@ class Simulator {
         break;
     }
     return reply;
+  }
+
+  // One millisecond of an `advance`: the loop runs every timer due at the new time (and any
+  // request that came in) before the next step, posted behind them. The step after the last one
+  // ends the advance, so `state` says "advancing": false only once the last timers have run.
+  void AdvanceStep() {
+    if (advance_left_ms_ <= 0) {
+      advancing_ = false;
+      return;
+    }
+    manual_clock_->Advance(milliseconds(1));
+    --advance_left_ms_;
+    loop_.Post([this] { AdvanceStep(); });
   }
 
   json State() const {
@@ -927,6 +966,8 @@ class Simulator {
             {"offline", offline_},
             {"exception", exception_ == 0 ? json(nullptr) : json(exception_)},
             {"delay_ms", delay_ms_},
+            {"now_ms", NowMs()},
+            {"advancing", advancing_},
             {"clients", clients_.size()}};
   }
 
@@ -1082,6 +1123,9 @@ class Simulator {
   };
   std::map<int, Refusal> refuse_;
   int64_t delay_ms_ = 0;
+  lintel::FakeClock* manual_clock_ = nullptr;  // --manual-clock
+  int64_t advance_left_ms_ = 0;                // `advance` still to go
+  bool advancing_ = false;                     // an AdvanceStep is posted
   bool watchdog_expired_ = false;
   std::optional<EventLoop::TimerId> watchdog_timer_;
 };
@@ -1121,6 +1165,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 600'000));
   app.add_flag("-v,--verbose", o.verbose, "one line per Modbus request");
+  app.add_flag("--manual-clock", o.manual_clock,
+               "virtual time from 0, moved only by the `advance MS` command (for tests)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -1146,12 +1192,17 @@ int main(int argc, char** argv) {
     steps = std::move(*s);
   }
 
-  auto loop = EventLoop::Create();
+  lintel::SystemClock system_clock;
+  lintel::FakeClock manual_clock{lintel::Instant{}};
+  g_clock = o.manual_clock ? static_cast<const lintel::Clock*>(&manual_clock) : &system_clock;
+  g_start = g_clock->Monotonic();
+  auto loop = EventLoop::Create(*g_clock);
   if (!loop.ok()) {
     Note(loop.status().message());
     return kExitDevice;
   }
   Simulator sim(**loop, o);
+  if (o.manual_clock) sim.UseManualClock(&manual_clock);
   if (Status s = sim.Start(); !s.ok()) {
     Note(s.message());
     return s.code() == lintel::StatusCode::kInvalidArgument ? kExitUsage : kExitDevice;

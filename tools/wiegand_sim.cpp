@@ -364,7 +364,7 @@ struct NoiseArgs {
 };
 
 // Malformed bursts, each exactly what FrameAssembler / Interpret classify as `kind` (the names of
-// ReaderEvent::error). The card is the public H10301 vector FC 101 / CN 251.
+// ReaderEvent::noise, NoiseKindName). The card is the public H10301 vector FC 101 / CN 251.
 Result<Burst> NoiseBurst(const std::string& kind, int64_t bit_us) {
   Result<wg::Frame> card = wg::EncodeCard(wg::CardFormat::kH10301, 101, 251);
   if (!card.ok()) return card.status();

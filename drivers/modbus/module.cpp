@@ -523,7 +523,7 @@ Status ModbusModule::Start() {
   LINTEL_RETURN_IF_ERROR(CheckModuleConfig(config_));
   if (!link_) return Status::InvalidArgument("modbus module '" + config_.id + "': no link");
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (started_) {
       return Status::FailedPrecondition("modbus module '" + config_.id + "': already started");
     }
@@ -562,7 +562,7 @@ Status ModbusModule::Start() {
 
 void ModbusModule::Publish(std::function<void()> task) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     health_ = poller_->health();
   }
   post_(std::move(task));
@@ -570,7 +570,7 @@ void ModbusModule::Publish(std::function<void()> task) {
 
 void ModbusModule::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -584,7 +584,7 @@ Status ModbusModule::SetOutput(std::string_view name, bool on) {
                             std::string(name) + "'");
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (requests_.size() >= kMaxQueuedRequests) requests_.pop_front();
     requests_.emplace_back(it->second, on);
   }
@@ -593,7 +593,7 @@ Status ModbusModule::SetOutput(std::string_view name, bool on) {
 }
 
 ModuleHealth ModbusModule::Health() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return health_;
 }
 
@@ -623,23 +623,23 @@ void ModbusModule::Run() {
   std::deque<std::pair<size_t, bool>> batch;
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stop_) break;
       batch.swap(requests_);
     }
     const int64_t next = GuardedStep(batch);
     batch.clear();
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     health_ = poller_->health();
     if (stop_ || !requests_.empty()) continue;
     const int64_t wait = std::min(next - NowNs(), Ns(kMaxSleep));
     if (wait <= 0) continue;
     cv_.wait_for(lock, std::chrono::nanoseconds(wait),
-                 [this] { return stop_ || !requests_.empty(); });
+                 [this]() REQUIRES(mu_) { return stop_ || !requests_.empty(); });
   }
   // The owner's last requests (a daemon stopping sets its locks) still go out, if connected.
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     batch.swap(requests_);
   }
   for (const auto& [index, on] : batch) poller_->RequestOutput(index, on);
@@ -651,7 +651,7 @@ void ModbusModule::Run() {
     LogError("modbus", "module '" + config_.id + "': final writes: unknown exception");
   }
   poller_->Shutdown();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   health_ = poller_->health();
 }
 

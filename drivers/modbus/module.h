@@ -70,6 +70,7 @@
 #include "drivers/modbus/link.h"
 #include "drivers/modbus/points.h"
 #include "gateway/base/clock.h"
+#include "gateway/base/mutex.h"
 #include "gateway/base/status.h"
 
 namespace lintel::modbus {
@@ -328,12 +329,12 @@ class ModbusModule {
   const ModuleCallbacks callbacks_;
   std::map<std::string, size_t, std::less<>> output_index_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<size_t, bool>> requests_;  // guarded by mu_
-  bool stop_ = false;                             // guarded by mu_
-  bool started_ = false;                          // guarded by mu_
-  ModuleHealth health_;                           // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<std::pair<size_t, bool>> requests_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool started_ GUARDED_BY(mu_) = false;
+  ModuleHealth health_ GUARDED_BY(mu_);
   std::unique_ptr<ModulePoller> poller_;          // used by the thread only, once started
   std::thread thread_;
 };

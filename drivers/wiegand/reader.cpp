@@ -25,7 +25,48 @@ FrameAssemblerConfig Derive(FrameAssemblerConfig frames, const ReaderProfile& pr
 
 std::string Bits(int n) { return std::to_string(n) + " bits"; }
 
+NoiseKind NoiseOf(FrameError error) {
+  switch (error) {
+    case FrameError::kTooLong:
+      return NoiseKind::kTooLong;
+    case FrameError::kGlitch:
+      return NoiseKind::kGlitch;
+    case FrameError::kOverlap:
+      return NoiseKind::kOverlap;
+    case FrameError::kNone:
+    case FrameError::kTooShort:
+      break;
+  }
+  return NoiseKind::kTooShort;
+}
+
 }  // namespace
+
+std::string_view NoiseKindName(NoiseKind kind) {
+  switch (kind) {
+    case NoiseKind::kTooShort:
+      return "too_short";
+    case NoiseKind::kTooLong:
+      return "too_long";
+    case NoiseKind::kGlitch:
+      return "glitch";
+    case NoiseKind::kOverlap:
+      return "overlap";
+    case NoiseKind::kBadParity:
+      return "bad_parity";
+    case NoiseKind::kBadKey:
+      return "bad_key";
+    case NoiseKind::kUnknownLength:
+      return "unknown_length";
+    case NoiseKind::kPinTooShort:
+      return "pin_too_short";
+    case NoiseKind::kPinTooLong:
+      return "pin_too_long";
+    case NoiseKind::kPinTimeout:
+      return "pin_timeout";
+  }
+  return "unknown";
+}
 
 WiegandReader::WiegandReader(EventLoop& loop, const Clock& clock, ReaderConfig config,
                              OnEvent on_event)
@@ -72,7 +113,7 @@ void WiegandReader::PollFrames(int64_t now_ns) {
 void WiegandReader::HandleFrame(const FrameResult& r) {
   if (r.error != FrameError::kNone) {
     ++counters_.frame_errors;
-    Noise(std::string(FrameErrorName(r.error)), std::to_string(r.edges) + " edges", r.last_ns);
+    Noise(NoiseOf(r.error), std::to_string(r.edges) + " edges", r.last_ns);
     return;
   }
   Interpreted(r.frame, r.last_ns);
@@ -107,15 +148,17 @@ void WiegandReader::Interpreted(const Frame& frame, int64_t t_ns) {
     }
     case Interpretation::Kind::kBadParity:
       ++counters_.bad_parity;
-      break;
+      Noise(NoiseKind::kBadParity, Bits(frame.bits), t_ns);
+      return;
     case Interpretation::Kind::kBadKey:
       ++counters_.bad_key;
-      break;
+      Noise(NoiseKind::kBadKey, Bits(frame.bits), t_ns);
+      return;
     case Interpretation::Kind::kUnknownLength:
       ++counters_.unknown_length;
-      break;
+      Noise(NoiseKind::kUnknownLength, Bits(frame.bits), t_ns);
+      return;
   }
-  Noise(std::string(InterpretationKindName(in.kind)), Bits(frame.bits), t_ns);
 }
 
 void WiegandReader::HandlePin(const PinEvent& event, int64_t t_ns) {
@@ -131,15 +174,15 @@ void WiegandReader::HandlePin(const PinEvent& event, int64_t t_ns) {
       return;
     case PinEvent::Kind::kTooShort:
       ++counters_.pin_too_short;
-      Noise("pin_too_short", "", t_ns);
+      Noise(NoiseKind::kPinTooShort, "", t_ns);
       return;
     case PinEvent::Kind::kTooLong:
       ++counters_.pin_too_long;
-      Noise("pin_too_long", "", t_ns);
+      Noise(NoiseKind::kPinTooLong, "", t_ns);
       return;
     case PinEvent::Kind::kTimedOut:
       ++counters_.pin_timeout;
-      Noise("pin_timeout", std::to_string(event.length) + " digits", t_ns);
+      Noise(NoiseKind::kPinTimeout, std::to_string(event.length) + " digits", t_ns);
       return;
     case PinEvent::Kind::kNone:
     case PinEvent::Kind::kDigit:
@@ -148,9 +191,9 @@ void WiegandReader::HandlePin(const PinEvent& event, int64_t t_ns) {
   }
 }
 
-void WiegandReader::Noise(std::string error, std::string detail, int64_t t_ns) {
+void WiegandReader::Noise(NoiseKind kind, std::string detail, int64_t t_ns) {
   ReaderEvent ev{.kind = ReaderEvent::Kind::kNoise,
-                 .error = std::move(error),
+                 .noise = kind,
                  .detail = std::move(detail),
                  .last_bit_ns = t_ns};
   if (on_event_) on_event_(ev);

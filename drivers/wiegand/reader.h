@@ -41,6 +41,22 @@ struct ReaderConfig {
   PinConfig pin;
 };
 
+// Why a kNoise event carries no card and no PIN. NoiseKindName() is its name in logs, status and
+// the journal ("too_short", ...).
+enum class NoiseKind {
+  kTooShort,       // FrameAssembler: fewer bits than any accepted length
+  kTooLong,        // FrameAssembler: more bits than any accepted length
+  kGlitch,         // FrameAssembler: an edge too soon after the previous one
+  kOverlap,        // FrameAssembler: D0 and D1 low together
+  kBadParity,      // Interpret: a card length with wrong parity
+  kBadKey,         // Interpret: a keypad length, but complement noise or an unmapped code
+  kUnknownLength,  // Interpret: a length no accepted format or keypad mode has
+  kPinTooShort,    // PinAssembler: '#' before the minimum digits
+  kPinTooLong,     // PinAssembler: more than the maximum digits
+  kPinTimeout,     // PinAssembler: digits left waiting past the inter-key timeout
+};
+std::string_view NoiseKindName(NoiseKind kind);
+
 struct ReaderEvent {
   enum class Kind {
     kCard,  // card
@@ -50,9 +66,7 @@ struct ReaderEvent {
   Kind kind = Kind::kNoise;
   std::optional<CardRead> card;
   std::string pin;
-  // kNoise: "too_short", "too_long", "glitch", "overlap" (FrameAssembler), "bad_parity",
-  // "bad_key", "unknown_length" (Interpret), "pin_too_short", "pin_too_long", "pin_timeout".
-  std::string error;
+  NoiseKind noise = NoiseKind::kTooShort;  // kNoise: what was wrong
   std::string detail;  // e.g. "26 bits", "34 edges"
   int bits = 0;        // kCard: the frame length (a raw card's UID has ceil(bits / 4) hex digits)
   int64_t last_bit_ns = 0;
@@ -95,7 +109,7 @@ class WiegandReader {
   void HandleFrame(const FrameResult& result);
   void Interpreted(const Frame& frame, int64_t t_ns);
   void HandlePin(const PinEvent& event, int64_t t_ns);
-  void Noise(std::string error, std::string detail, int64_t t_ns);
+  void Noise(NoiseKind kind, std::string detail, int64_t t_ns);
   void ArmFrameTimer();
   void ArmPinTimer();
 

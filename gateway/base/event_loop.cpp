@@ -216,7 +216,7 @@ bool EventLoop::CancelTimer(TimerId id) {
 void EventLoop::Post(Task task) {
   bool must_wake = false;
   {
-    std::lock_guard<std::mutex> lock(post_mu_);
+    MutexLock lock(post_mu_);
     posted_.push_back(std::move(task));
     if (!wake_pending_) must_wake = wake_pending_ = true;
   }
@@ -323,7 +323,7 @@ void EventLoop::RunPostedTasks() {
   [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof count);
   std::vector<Task> batch;
   {
-    std::lock_guard<std::mutex> lock(post_mu_);
+    MutexLock lock(post_mu_);
     batch.swap(posted_);
     wake_pending_ = false;
   }

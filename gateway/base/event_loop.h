@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "gateway/base/clock.h"
+#include "gateway/base/mutex.h"
 #include "gateway/base/status.h"
 
 namespace lintel {
@@ -171,9 +172,9 @@ class EventLoop {
   std::chrono::steady_clock::time_point armed_deadline_{};  // valid while timer_armed_
   bool timer_armed_ = false;
 
-  std::mutex post_mu_;
-  std::vector<Task> posted_;   // guarded by post_mu_
-  bool wake_pending_ = false;  // guarded by post_mu_: an eventfd write is in flight
+  Mutex post_mu_;
+  std::vector<Task> posted_ GUARDED_BY(post_mu_);
+  bool wake_pending_ GUARDED_BY(post_mu_) = false;  // an eventfd write is in flight
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::thread::id> loop_thread_{};
 };

@@ -2,16 +2,16 @@
 
 #include <atomic>
 #include <cstdio>
-#include <mutex>
 #include <string>
 
 #include "gateway/base/clock.h"
+#include "gateway/base/mutex.h"
 
 namespace lintel {
 namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<bool> g_timestamps{false};
-std::mutex g_mu;
+Mutex g_mu;  // one line at a time on stderr
 }  // namespace
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
@@ -22,7 +22,7 @@ void Log(LogLevel level, std::string_view component, std::string_view message) {
   std::string line = "<" + std::to_string(static_cast<int>(level)) + ">";
   if (g_timestamps) line += FormatRfc3339(SystemClock().Wall()) + " ";
   line.append(component).append(": ").append(message).push_back('\n');
-  std::lock_guard<std::mutex> lock(g_mu);
+  MutexLock lock(g_mu);
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -17,6 +16,7 @@
 #include <thread>
 
 #include "gateway/base/log.h"
+#include "gateway/base/mutex.h"
 #include "gateway/cloud/mqtt_link.h"
 #include "mqtt/async_client.h"
 
@@ -207,7 +207,7 @@ class PahoLink final : public MqttLink {
   }
 
   void Start() override {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (started_ || state_ == State::kStopped) return;
     started_ = true;
     retry_pending_ = true;
@@ -217,7 +217,7 @@ class PahoLink final : public MqttLink {
 
   void Stop() override {
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       if (stop_called_) return;
       stop_called_ = true;
       state_ = State::kStopped;
@@ -239,8 +239,8 @@ class PahoLink final : public MqttLink {
     } catch (const std::exception& e) {
       LogWarning(kLog, "disconnect from " + opts_.uri + ": " + e.what());
     }
-    std::unique_lock lk(mu_);
-    cv_.wait_for(lk, kCallbackDrainWait, [this] { return active_callbacks_ == 0; });
+    MutexLock lk(mu_);
+    cv_.wait_for(lk, kCallbackDrainWait, [this]() REQUIRES(mu_) { return active_callbacks_ == 0; });
   }
 
   bool Publish(const std::string& topic, const std::string& payload, int qos,
@@ -248,7 +248,7 @@ class PahoLink final : public MqttLink {
     if (!core_->connected || core_->stopped || (qos != 0 && qos != 1)) return false;
     uint64_t gen;
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       if (state_ != State::kConnected) return false;
       if (qos == 1) {
         if (in_flight_ >= opts_.max_in_flight) return false;
@@ -271,7 +271,7 @@ class PahoLink final : public MqttLink {
       LogWarning(kLog, "publish to " + topic + " refused");
     }
     if (qos == 1) {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       if (gen == gen_ && in_flight_ > 0) --in_flight_;
     }
     return false;
@@ -280,7 +280,7 @@ class PahoLink final : public MqttLink {
   bool connected() const override { return core_->connected; }
 
   size_t in_flight() const override {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     return in_flight_;
   }
 
@@ -303,11 +303,11 @@ class PahoLink final : public MqttLink {
   class CallbackScope {
    public:
     explicit CallbackScope(PahoLink* link) : link_(link) {
-      std::lock_guard lk(link_->mu_);
+      MutexLock lk(link_->mu_);
       ++link_->active_callbacks_;
     }
     ~CallbackScope() {
-      std::lock_guard lk(link_->mu_);
+      MutexLock lk(link_->mu_);
       if (--link_->active_callbacks_ == 0) link_->cv_.notify_all();
     }
 
@@ -318,7 +318,7 @@ class PahoLink final : public MqttLink {
   // --- the retry thread ---
 
   void RetryThread() {
-    std::unique_lock lk(mu_);
+    MutexLock lk(mu_);
     while (state_ != State::kStopped) {
       if (!retry_pending_) {
         cv_.wait(lk);
@@ -417,7 +417,7 @@ class PahoLink final : public MqttLink {
   }
 
   // Picks the next delay, logs `what` with it and wakes the retry thread. mu_ held.
-  void ScheduleRetryLocked(LogLevel level, const std::string& what) {
+  void ScheduleRetryLocked(LogLevel level, const std::string& what) REQUIRES(mu_) {
     std::uniform_real_distribution<double> factor(1.0 - opts_.jitter, 1.0 + opts_.jitter);
     const milliseconds delay(
         static_cast<int64_t>(static_cast<double>(next_delay_.count()) * factor(rng_)));
@@ -435,7 +435,7 @@ class PahoLink final : public MqttLink {
   void OnConnectSuccess(const mqtt::token& tok) {
     CallbackScope scope(this);
     const uint64_t gen = GenOf(tok);
-    std::unique_lock lk(mu_);
+    MutexLock lk(mu_);
     if (state_ != State::kConnecting || gen != gen_) return;
     if (opts_.subscriptions.empty()) {
       ReportConnectedLocked();
@@ -457,7 +457,7 @@ class PahoLink final : public MqttLink {
   }
 
   void OnConnectFailure(const mqtt::token& tok) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (state_ != State::kConnecting || GenOf(tok) != gen_) return;
     std::string why = FailureText(tok);
     if (!last_tls_error_.empty()) why += " (TLS: " + last_tls_error_ + ")";
@@ -485,7 +485,7 @@ class PahoLink final : public MqttLink {
       AbandonSession(gen, refused);
       return;
     }
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (state_ != State::kSubscribing || gen != gen_) return;
     ReportConnectedLocked();
   }
@@ -498,7 +498,7 @@ class PahoLink final : public MqttLink {
   // Subscribing failed: disconnect (without waiting) and retry. mu_ not held.
   void AbandonSession(uint64_t gen, const std::string& why) {
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       if (state_ != State::kSubscribing || gen != gen_) return;
       state_ = State::kClosing;
     }
@@ -507,12 +507,12 @@ class PahoLink final : public MqttLink {
     } catch (const std::exception&) {
       // Already disconnected: nothing to close.
     }
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (state_ != State::kClosing || gen != gen_) return;
     ScheduleRetryLocked(LogLevel::kWarning, "cannot subscribe on " + opts_.uri + ": " + why);
   }
 
-  void ReportConnectedLocked() {
+  void ReportConnectedLocked() REQUIRES(mu_) {
     state_ = State::kConnected;
     const uint32_t session = ++sessions_;
     connected_at_ = SteadyClock::now();
@@ -526,7 +526,7 @@ class PahoLink final : public MqttLink {
   }
 
   void OnConnectionLost(const std::string& cause) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     const bool reported = state_ == State::kConnected;
     if (!reported && state_ != State::kSubscribing) return;
     if (reported && SteadyClock::now() - connected_at_ >= kStableConnection) {
@@ -557,7 +557,7 @@ class PahoLink final : public MqttLink {
       (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kReceiveNice);
     }
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       if (state_ != State::kConnected && state_ != State::kSubscribing) return;
     }
     const size_t size = msg->get_payload_ref().size();
@@ -614,12 +614,12 @@ class PahoLink final : public MqttLink {
   }
 
   void OnPublishDone(const mqtt::token& tok) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (GenOf(tok) == gen_ && in_flight_ > 0) --in_flight_;
   }
 
   void OnTlsError(const std::string& msg) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (last_tls_error_.empty()) last_tls_error_ = msg;
   }
 
@@ -630,22 +630,21 @@ class PahoLink final : public MqttLink {
   mutable std::mutex health_mu_;
   LinkHealth health_;  // guarded by health_mu_
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;  // retry thread wake-ups; Stop() waiting for callbacks
-  // Guarded by mu_:
-  State state_ = State::kIdle;
-  bool started_ = false;
-  bool stop_called_ = false;
-  bool retry_pending_ = false;
-  SteadyClock::time_point retry_at_{};
-  uint64_t gen_ = 0;  // bumped per connect attempt and per lost connection
-  uint32_t sessions_ = 0;
-  SteadyClock::time_point connected_at_{};
-  milliseconds next_delay_;
-  std::mt19937_64 rng_;
-  size_t in_flight_ = 0;
-  int active_callbacks_ = 0;
-  std::string last_tls_error_;
+  mutable Mutex mu_;
+  CondVar cv_;  // retry thread wake-ups; Stop() waiting for callbacks
+  State state_ GUARDED_BY(mu_) = State::kIdle;
+  bool started_ GUARDED_BY(mu_) = false;
+  bool stop_called_ GUARDED_BY(mu_) = false;
+  bool retry_pending_ GUARDED_BY(mu_) = false;
+  SteadyClock::time_point retry_at_ GUARDED_BY(mu_){};
+  uint64_t gen_ GUARDED_BY(mu_) = 0;  // bumped per connect attempt and per lost connection
+  uint32_t sessions_ GUARDED_BY(mu_) = 0;
+  SteadyClock::time_point connected_at_ GUARDED_BY(mu_){};
+  milliseconds next_delay_ GUARDED_BY(mu_);
+  std::mt19937_64 rng_ GUARDED_BY(mu_);
+  size_t in_flight_ GUARDED_BY(mu_) = 0;
+  int active_callbacks_ GUARDED_BY(mu_) = 0;
+  std::string last_tls_error_ GUARDED_BY(mu_);
 
   ActionListener<PahoLink> connect_listener_{this, &PahoLink::OnConnectSuccess,
                                              &PahoLink::OnConnectFailure};

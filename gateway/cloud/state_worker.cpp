@@ -319,7 +319,7 @@ StateWorker::StateWorker(std::string store_path, rules::Site site,
 
 StateWorker::~StateWorker() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
     queue_.clear();
   }
@@ -329,7 +329,7 @@ StateWorker::~StateWorker() {
 
 void StateWorker::Submit(StateJob job) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_.push_back(std::move(job));
   }
   cv_.notify_all();
@@ -337,9 +337,9 @@ void StateWorker::Submit(StateJob job) {
 
 void StateWorker::Run() {
   Session session(store_path_, site_, std::move(current_), std::move(open_), fault_);
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    cv_.wait(lock, [&]() REQUIRES(mu_) { return stop_ || !queue_.empty(); });
     if (stop_) return;
     StateJob job = std::move(queue_.front());
     queue_.pop_front();

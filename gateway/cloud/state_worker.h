@@ -31,6 +31,7 @@
 #include <variant>
 #include <vector>
 
+#include "gateway/base/mutex.h"
 #include "gateway/base/position.h"
 #include "gateway/base/status.h"
 #include "gateway/store/store.h"
@@ -134,10 +135,10 @@ class StateWorker {
   Poster post_;
   OnOutcome on_outcome_;
   FaultHook fault_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<StateJob> queue_;
-  bool stop_ = false;
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<StateJob> queue_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "gateway/base/log.h"
+#include "gateway/base/mutex.h"
 #include "gateway/codec/json_text.h"
 
 namespace lintel::cloud {

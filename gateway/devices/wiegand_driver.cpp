@@ -258,9 +258,12 @@ class WiegandDriver final : public ReaderDriver {
         Decide(rules::PinPresented(e.pin), e.last_bit_ns);
         return;
       case wiegand::ReaderEvent::Kind::kNoise:
-        Noted(e.error + (e.detail.empty() ? "" : " (" + e.detail + ")"));
+        Noted(std::string(wiegand::NoiseKindName(e.noise)) +
+              (e.detail.empty() ? "" : " (" + e.detail + ")"));
         // A PIN entry that was refused as typed: tell the person at the door.
-        if ((e.error == "pin_too_short" || e.error == "pin_too_long") && feedback_) {
+        if ((e.noise == wiegand::NoiseKind::kPinTooShort ||
+             e.noise == wiegand::NoiseKind::kPinTooLong) &&
+            feedback_) {
           feedback_->Play(wiegand::FeedbackPattern::Deny());
         }
         return;

@@ -74,7 +74,9 @@ class DoorIo : public ::testing::Test {
            "doors:\n"
            "  - id: front\n"
            "    common: true\n"
-           "    unlock_ms: 3000\n"
+           "    unlock_ms: "
+        << front_unlock_ms_
+        << "\n"
            "    held_open_s: 2\n"
            "    io: {lock: io1.front-lock, contact: io1.front-contact, rex: io1.front-rex,\n"
            "         fire_egress: true, held_warning_s: 1}\n"
@@ -201,10 +203,12 @@ class DoorIo : public ::testing::Test {
 
   fs::path dir_;
   std::string socket_;
+  int front_unlock_ms_ = 3000;  // the front door's unlock_ms in WriteConfig()
   std::unique_ptr<Child> sim_, daemon_, socat_;
 };
 
 TEST_F(DoorIo, AGrantPulsesTheRelayTheDoorOpensClosesAndRelocks) {
+  front_unlock_ms_ = 600000;  // the pulse cannot end in this test: the relay goes off on close
   int port = StartSimTcp();
   WriteConfig("tcp: {host: 127.0.0.1, port: " + std::to_string(port) + "}");
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
@@ -214,8 +218,8 @@ TEST_F(DoorIo, AGrantPulsesTheRelayTheDoorOpensClosesAndRelocks) {
   WaitEvent("door.opened", "front");
   json closed = WaitEvent("door.closed", "front");
   ASSERT_TRUE(testing::WaitFor([&] { return Relay(16, "off"); }, std::chrono::seconds(5)));
-  // On the module's side: relay on, door open, door closed, relay off, in that order, and the
-  // relay went off when the door closed (relock on close), well before unlock_ms (3 s).
+  // On the module's side: relay on, door open, door closed, relay off, in that order: the relay
+  // went off when the door closed (relock on close), not at the end of the 10-minute pulse.
   std::vector<json> seq = SimLines([](const json& j) {
     return j.value("coil", -1) == 16 || (j.contains("contact") && j.value("door", -1) == 0);
   });
@@ -224,7 +228,6 @@ TEST_F(DoorIo, AGrantPulsesTheRelayTheDoorOpensClosesAndRelocks) {
   EXPECT_EQ(seq[1]["contact"], "open");
   EXPECT_EQ(seq[2]["contact"], "closed");
   EXPECT_EQ(seq[3]["relay"], "off");
-  EXPECT_LT(seq[3]["t_ms"].get<int64_t>() - seq[0]["t_ms"].get<int64_t>(), 2500);
   EXPECT_TRUE(Events().back().is_object());
   for (const json& e : Events()) EXPECT_NE(e["type"], "door.forced") << e.dump();
 }

@@ -158,7 +158,7 @@ TEST_P(WiegandSimCardTest, CardDecodesToTheSameFacilityAndNumber) {
   ASSERT_EQ(RunSim(args, 1), 0) << err_;
 
   ASSERT_EQ(events_.size(), 1u) << name;
-  ASSERT_EQ(events_[0].kind, ReaderEvent::Kind::kCard) << events_[0].error;
+  ASSERT_EQ(events_[0].kind, ReaderEvent::Kind::kCard) << NoiseKindName(events_[0].noise);
   ASSERT_TRUE(events_[0].card.has_value());
   EXPECT_EQ(events_[0].card->format, format);
   EXPECT_EQ(events_[0].card->number, number);
@@ -246,7 +246,7 @@ TEST_F(WiegandSimTest, Keys4BitSubmitPin) {
   OpenReader(ReaderProfile{.keys_4bit = true});
   ASSERT_EQ(RunSim({"keys", "--socket", socket_, "--key-gap-ms", "60", "1234#"}, 1), 0) << err_;
   ASSERT_EQ(events_.size(), 1u);
-  EXPECT_EQ(events_[0].kind, ReaderEvent::Kind::kPin) << events_[0].error;
+  EXPECT_EQ(events_[0].kind, ReaderEvent::Kind::kPin) << NoiseKindName(events_[0].noise);
   EXPECT_EQ(events_[0].pin, "1234");
   EXPECT_EQ(reader_->counters().keys, 5u);
   std::vector<json> lines = JsonLines(out_);
@@ -263,7 +263,7 @@ TEST_F(WiegandSimTest, Keys8BitSendComplementedNibbles) {
             0)
       << err_;
   ASSERT_EQ(events_.size(), 1u);
-  EXPECT_EQ(events_[0].kind, ReaderEvent::Kind::kPin) << events_[0].error;
+  EXPECT_EQ(events_[0].kind, ReaderEvent::Kind::kPin) << NoiseKindName(events_[0].noise);
   EXPECT_EQ(events_[0].pin, "1234");
   std::vector<json> lines = JsonLines(out_);
   ASSERT_EQ(lines.size(), 5u);
@@ -319,7 +319,7 @@ TEST_F(WiegandSimTest, KeysSentWhileTheReaderIsBusyStayApart) {
     ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
   }
   ASSERT_EQ(events_.size(), 1u);
-  EXPECT_EQ(events_[0].kind, ReaderEvent::Kind::kPin) << events_[0].error;
+  EXPECT_EQ(events_[0].kind, ReaderEvent::Kind::kPin) << NoiseKindName(events_[0].noise);
   EXPECT_EQ(events_[0].pin, "1234");
   EXPECT_EQ(reader_->frame_counters().glitch + reader_->frame_counters().overlap, 0u);
 }
@@ -349,7 +349,7 @@ TEST_P(WiegandSimNoiseTest, NoiseIsCountedAsItsKindAndNeverACard) {
   ASSERT_EQ(RunSim({"noise", "--socket", socket_, "--kind", kind}, 1), 0) << err_;
   ASSERT_EQ(events_.size(), 1u) << kind;
   EXPECT_EQ(events_[0].kind, ReaderEvent::Kind::kNoise);
-  EXPECT_EQ(events_[0].error, kind);
+  EXPECT_EQ(NoiseKindName(events_[0].noise), kind);
   EXPECT_FALSE(events_[0].card.has_value());
   EXPECT_EQ(reader_->counters().cards, 0u);
   EXPECT_EQ(reader_->counters().pins, 0u);

@@ -126,14 +126,11 @@ TEST(LibModbusLink, AResponseTimeoutIsUnavailableAndTheLinkGoesOn) {
   auto link = Connected(Tcp(server.port()));
   ASSERT_NE(link, nullptr);
   server.SetMode(TestServer::Mode::kSilent);
-  const auto t0 = std::chrono::steady_clock::now();
+  // (How long the timeout takes is not asserted: no wall-clock figures in tests.)
   Result<std::vector<uint8_t>> r = link->ReadBits(Table::kDiscreteInput, 0, 8);
-  const auto took = std::chrono::steady_clock::now() - t0;
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(r.status().message().find("timed out"), std::string::npos) << r.status().message();
-  EXPECT_GE(took, 150ms) << "the 200 ms response timeout";
-  EXPECT_LT(took, 1500ms);
   server.SetMode(TestServer::Mode::kNormal);
   EXPECT_TRUE(link->ReadBits(Table::kDiscreteInput, 0, 8).ok());
 }

@@ -46,5 +46,20 @@ TEST(Presented, DescriptionsNeverContainPinDigits) {
   EXPECT_EQ(DescribeKey(KeyOf(UidPresented("04ab"), &why)), "uid 04AB");
 }
 
+// Issue 10 point 20: the key's kind is an enum, one per kind of credential a reader presents.
+TEST(Presented, KeysSayWhatKindOfCredentialTheyAre) {
+  std::string why;
+  EXPECT_EQ(KeyOf(PinPresented("8812"), &why).kind, CredentialKey::Kind::kPin);
+  EXPECT_EQ(KeyOf(UidPresented("04ab"), &why).kind, CredentialKey::Kind::kUid);
+  EXPECT_EQ(KeyOf(ParseCardArg("h10301:101:251").value(), &why).kind,
+            CredentialKey::Kind::kFormattedCard);
+  CredentialKey bad = KeyOf(PinPresented("12a"), &why);
+  EXPECT_EQ(bad.kind, CredentialKey::Kind::kNone);
+  EXPECT_TRUE(bad.empty());
+  EXPECT_EQ(DescribeKey(bad), "none");
+  EXPECT_EQ(DescribeKey(KeyOf(ParseCardArg("h10301:101:251").value(), &why)),
+            "card h10301:101:251");
+}
+
 }  // namespace
 }  // namespace lintel::rules
