@@ -23,6 +23,7 @@
 #include "gateway/core/reload.h"
 #include "gateway/devices/doors.h"
 #include "gateway/devices/readers.h"
+#include "gateway/wiring/core_sync_host.h"
 
 namespace {
 
@@ -111,11 +112,12 @@ int Run(const std::string& config_path, const Overrides& overrides) {
 
   // Cloud sync (when cloud.broker is set): the sync state machine on this loop, the MQTT link's
   // callbacks posted to it. Declared after the loop's users so it is destroyed before them.
+  wiring::CoreSyncHost sync_host(gw);  // the core lent to the sync (outlives it)
   std::unique_ptr<cloud::CloudSync> sync;
   std::unique_ptr<cloud::MqttLink> link;
   auto post = [&loop](std::function<void()> f) { loop.Post(std::move(f)); };
   if (!config->cloud.broker.empty()) {
-    sync = std::make_unique<cloud::CloudSync>(*config, gw, NewUuid(), clock);
+    sync = std::make_unique<cloud::CloudSync>(*config, sync_host, NewUuid(), clock);
     Status started = sync->Start(post);
     if (!started.ok()) {
       LogError("main", "cannot start cloud sync: " + started.ToString());

@@ -11,13 +11,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "gateway/base/clock.h"
 #include "gateway/base/status.h"
-#include "gateway/cloud/sync.h"
 #include "gateway/core/journal_queue.h"
 #include "gateway/store/store.h"
 #include "rules/engine.h"
@@ -32,8 +32,9 @@ Result<rules::Records> ParseValidState(const rules::Site& site, const nlohmann::
 // {"schedules": n, "groups": n, "people": n, "leases": n, "credentials": n, "door_modes": n}.
 nlohmann::json RecordCounts(const rules::Records& records);
 
-// As a cloud::SyncHost it lends the cloud sync its store connection, engine, clock and journal.
-class Gateway final : public cloud::SyncHost {
+// The cloud sync borrows its store connection, engine, clock and journal through
+// wiring::CoreSyncHost (gateway/wiring/core_sync_host.h): the core does not know the cloud layer.
+class Gateway final {
  public:
   // Opens (or creates) the store at config.store_path through `open` (default Store::Open; tests
   // pass a fault-injecting one), restores the engine's time floor from the store's last-known-good
@@ -151,21 +152,21 @@ class Gateway final : public cloud::SyncHost {
   using ReportingActuator = std::function<Status(std::chrono::milliseconds, LockReport report)>;
   void SetReportingActuator(std::string door, ReportingActuator actuator);
 
-  // cloud::SyncHost
-  store::Store& store() override { return *store_; }
-  rules::Engine& engine() override { return engine_; }
-  Instant WallNow() override { return engine_.Now(Reading()).at; }
-  bool ClockSynced() override { return clock_.Synchronized(); }
-  void NoteSignedTime(Instant issued_at, std::optional<Instant> expires_at) override;
-  Status JournalNow(nlohmann::json event) override;
-  void JournalLater(nlohmann::json event) override { Journal(std::move(event)); }
+  // What the cloud sync borrows (the contracts are cloud::SyncHost's, gateway/cloud/sync.h).
+  store::Store& store() { return *store_; }
+  rules::Engine& engine() { return engine_; }
+  Instant WallNow() { return engine_.Now(Reading()).at; }
+  bool ClockSynced() { return clock_.Synchronized(); }
+  void NoteSignedTime(Instant issued_at, std::optional<Instant> expires_at);
+  Status JournalNow(nlohmann::json event);
+  void JournalLater(nlohmann::json event) { Journal(std::move(event)); }
   // OK also while the store cannot be written: the events wait in memory, the core has logged the
   // failure and reports it (status, UnwrittenEvents), and Tick retries.
-  Status FlushJournal() override;
+  Status FlushJournal();
   // The actuator's result; the `door.unlocked` event is written like any other (it may wait).
-  Status Unlock(std::string_view door, std::chrono::milliseconds duration) override;
-  uint64_t UnwrittenEvents() override { return pending_.size(); }
-  uint64_t LostEvents() override { return pending_.lost_total(); }
+  Status Unlock(std::string_view door, std::chrono::milliseconds duration);
+  uint64_t UnwrittenEvents() { return pending_.size(); }
+  uint64_t LostEvents() { return pending_.lost_total(); }
 
  private:
   Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,

@@ -60,6 +60,7 @@
 #include "gateway/cloud/sync.h"
 #include "gateway/codec/records_json.h"
 #include "gateway/core/gateway.h"
+#include "gateway/wiring/core_sync_host.h"
 #include "gateway/store/store.h"
 #include "mqtt/async_client.h"
 #include "tests/bench/gen.h"
@@ -334,7 +335,8 @@ class GatewayUnderTest {
         if (after_task_) after_task_(started);
       });
     };
-    sync_ = std::make_unique<cloud::CloudSync>(config_, *gw_, NewUuid(), clock_);
+    host_ = std::make_unique<wiring::CoreSyncHost>(*gw_);
+    sync_ = std::make_unique<cloud::CloudSync>(config_, *host_, NewUuid(), clock_);
     topics_ = sync_->topics();
     if (observer_) sync_->SetOutcomeObserver(observer_);
     Status started = sync_->Start(post);
@@ -424,6 +426,7 @@ class GatewayUnderTest {
   std::string broker_uri_;
   SystemClock clock_;
   std::unique_ptr<core::Gateway> gw_;
+  std::unique_ptr<wiring::CoreSyncHost> host_;  // *gw_ as the sync's SyncHost
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<cloud::CloudSync> sync_;
   std::unique_ptr<cloud::MqttLink> link_;

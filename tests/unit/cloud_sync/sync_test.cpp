@@ -11,6 +11,7 @@
 #include "gateway/base/event_loop.h"
 #include "gateway/cloud/jws.h"
 #include "gateway/core/gateway.h"
+#include "gateway/wiring/core_sync_host.h"
 #include "gateway/store/fault_store.h"
 #include "gateway/core/reload.h"
 
@@ -96,7 +97,8 @@ class SyncTest : public ::testing::Test {
     auto g = core::Gateway::Open(config_, clock_, store::FaultPlan::Opener(faults_));
     ASSERT_TRUE(g.ok()) << g.status().ToString();
     gw_ = std::move(*g);
-    sync_ = std::make_unique<CloudSync>(config_, *gw_, "boot-1", clock_);
+    host_ = std::make_unique<wiring::CoreSyncHost>(*gw_);
+    sync_ = std::make_unique<CloudSync>(config_, *host_, "boot-1", clock_);
     sync_->SetStoreOpener(store::FaultPlan::Opener(faults_));
     sync_->SetFaultsForTest(sync_faults_);
     ASSERT_TRUE(sync_->Start([this](std::function<void()> f) { loop_->Post(std::move(f)); }).ok());
@@ -234,6 +236,7 @@ class SyncTest : public ::testing::Test {
   std::shared_ptr<store::FaultPlan> faults_ = std::make_shared<store::FaultPlan>();
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<core::Gateway> gw_;
+  std::unique_ptr<wiring::CoreSyncHost> host_;  // *gw_ as the sync's SyncHost
   std::unique_ptr<CloudSync> sync_;
   RecordingLink link_;
 };
