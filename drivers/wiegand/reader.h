@@ -99,6 +99,10 @@ class WiegandReader {
   // A source's error: counted only (the owner logs it).
   void OnSourceError(const Status& status);
 
+  // Nothing in progress: no frame being assembled, no PIN digits held, no timer armed. Everything
+  // given to the reader so far has become events (only new edges or frames can make more).
+  bool idle() const { return frames_.idle() && pins_.held() == 0 && !frame_timer_ && !pin_timer_; }
+
   const ReaderCounters& counters() const { return counters_; }
   const FrameCounters& frame_counters() const { return frames_.counters(); }
   const PinCounters& pin_counters() const { return pins_.counters(); }

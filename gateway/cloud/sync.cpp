@@ -926,6 +926,8 @@ void CloudSync::OnCommand(const Command& cmd) {
           if (!door) return Respond(cmd, false, std::nullopt, "unknown door " + a.door);
           std::chrono::milliseconds d = a.seconds ? std::chrono::milliseconds(*a.seconds * 1000)
                                                   : std::chrono::milliseconds(door->unlock_ms);
+          // Answered at once ("requested"); the core journals `door.unlocked` with what the
+          // lock did when the door I/O has read it back (the loop never waits for that).
           Status st = host_.Unlock(a.door, d);
           if (!st.ok()) return Respond(cmd, false, std::nullopt, st.message());
           Respond(cmd, true, json{{"door", a.door}, {"ms", d.count()}}, "");

@@ -55,8 +55,9 @@ class SyncHost {
   // durable commit off paths where the doors wait, such as a revocation being swapped in).
   virtual void JournalLater(nlohmann::json event) = 0;
   virtual Status FlushJournal() = 0;
-  // Pulses the door's lock open for `duration` (a cloud `unlock` command). Errors: NotFound when
-  // the door has no actuator.
+  // Asks the door's lock to open for `duration` (a cloud `unlock` command) and returns at once;
+  // the host journals what the hardware did (`door.unlocked`) when it knows. Errors: NotFound
+  // when the door has no actuator; the actuator's own (its module offline).
   virtual Status Unlock(std::string_view door, std::chrono::milliseconds duration) = 0;
   // Journal events the store could not write yet (kept in memory: a full or read-only disk), and
   // events dropped since start because that memory queue overflowed. Both 0 while the store

@@ -329,13 +329,36 @@ Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration
   if (it == actuators_.end()) {
     return Status::NotFound("door " + std::string(door) + " has no lock actuator configured");
   }
-  Status st = it->second(duration, [](std::string_view) {});
-  Journal({{"type", "door.unlocked"},
-           {"door", door},
-           {"ms", duration.count()},
-           {"source", "cloud"},
-           {"ok", st.ok()}});
-  static_cast<void>(Flush());  // on failure the event waits in memory; the door did move
+  // Journaled once, with what the hardware did: when the actuator reports (during the call or
+  // later, on this thread), or at once with "failed" when the unlock could not be requested.
+  struct Pending {
+    json event;
+    bool done = false;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->event = {{"type", "door.unlocked"},
+                    {"door", door},
+                    {"ms", duration.count()},
+                    {"source", "cloud"}};
+  std::weak_ptr<Gateway*> self = self_;
+  LockReport journal = [pending, self](std::string_view lock) {
+    if (pending->done) return;
+    pending->done = true;
+    std::shared_ptr<Gateway*> g = self.lock();
+    if (!g) return;
+    json e = std::move(pending->event);
+    e["lock"] = lock;
+    e["ok"] = lock == "pulsed";
+    (*g)->Journal(std::move(e));
+    static_cast<void>((*g)->Flush());  // on failure the event waits in memory
+  };
+  Status st = it->second(duration, journal);
+  if (!st.ok()) {
+    LogError("core", "door " + std::string(door) + ": cloud unlock: the lock actuator failed: " +
+                         st.ToString());
+    pending->event["error"] = st.message();
+    journal("failed");
+  }
   return st;
 }
 

@@ -83,30 +83,49 @@ class WiegandSimTest : public ::testing::Test {
     source_ = std::move(*source);
   }
 
-  // Runs the sim in the background while the loop runs, until it has exited and `want` events
-  // arrived, or 15 s passed. Then lets the loop run 100 ms more (four frame silences), so an event
-  // that should not come would be seen. Returns the sim's exit code; stdout in out_, stderr in
-  // err_.
+  // Runs the sim in the background while the loop runs, until it has exited, everything it says
+  // it sent has reached the reader (the `edges` of its stdout lines, one frame per `serial` line),
+  // the reader is idle (no frame assembled, no PIN digits held, no timer armed: nothing left that
+  // could still become an event, so an event that should not come would have come) and `want`
+  // events arrived; at most 15 s. Returns the sim's exit code; stdout in out_, stderr in err_.
   int RunSim(std::vector<std::string> args, size_t want) {
     args.insert(args.begin(), Sim());
     std::string out = (dir_ / ("sim-" + std::to_string(++runs_) + ".out")).string();
     std::string err = (dir_ / ("sim-" + std::to_string(runs_) + ".err")).string();
     Child child(args, err, out);
     auto deadline = SteadyClock::now() + std::chrono::seconds(15);
-    while ((child.running() || events_.size() < want) && SteadyClock::now() < deadline) {
+    while (child.running() && SteadyClock::now() < deadline) {
       EXPECT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
     }
-    Drain(std::chrono::milliseconds(100));
     int code = child.Wait(std::chrono::seconds(5));
     out_ = ReadFile(out);
     err_ = ReadFile(err);
+    uint64_t edges = 0, serial_frames = 0;
+    for (const json& line : JsonLines(out_)) {
+      edges += line.value("edges", uint64_t{0});
+      serial_frames += line.value("sent", "") == "serial";
+    }
+    EXPECT_TRUE(Settle(edges, serial_frames, want, deadline))
+        << "the reader got " << reader_->counters().edges << " of " << edges << " edges and "
+        << reader_->counters().serial_frames << " of " << serial_frames << " frames, "
+        << events_.size() << " of " << want << " events, idle: " << reader_->idle();
     return code;
   }
 
-  void Drain(std::chrono::milliseconds for_how_long) {
-    auto end = SteadyClock::now() + for_how_long;
-    while (SteadyClock::now() < end)
+  // Runs the loop until the reader has been given `edges` edges and `serial_frames` frames, is
+  // idle and `want` events arrived; false at `deadline`.
+  bool Settle(uint64_t edges, uint64_t serial_frames, size_t want,
+              SteadyClock::time_point deadline) {
+    auto settled = [&] {
+      return reader_->counters().edges >= edges &&
+             reader_->counters().serial_frames >= serial_frames && reader_->idle() &&
+             events_.size() >= want;
+    };
+    while (!settled()) {
+      if (SteadyClock::now() >= deadline) return false;
       EXPECT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+    }
+    return true;
   }
 
   std::vector<const ReaderEvent*> Of(ReaderEvent::Kind kind) const {
@@ -314,10 +333,7 @@ TEST_F(WiegandSimTest, KeysSentWhileTheReaderIsBusyStayApart) {
   OpenReader(ReaderProfile{.keys_4bit = true});
   RunResult r = RunProgram({Sim(), "keys", "--socket", socket_, "--key-gap-ms", "60", "1234#"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto deadline = SteadyClock::now() + std::chrono::seconds(5);
-  while (events_.empty() && SteadyClock::now() < deadline) {
-    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
-  }
+  ASSERT_TRUE(Settle(5 * 4, 0, 1, SteadyClock::now() + std::chrono::seconds(5)));
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].kind, ReaderEvent::Kind::kPin) << NoiseKindName(events_[0].noise);
   EXPECT_EQ(events_[0].pin, "1234");

@@ -577,5 +577,73 @@ TEST_F(GatewayTest, Issue10AReportingActuatorsOutcomeIsTheJournaledLock) {
   pending("pulsed");
 }
 
+// Issue 10 point 5 for the cloud's `unlock`: door.unlocked said {ok: true} as soon as the write
+// was requested; it now says what the hardware did, journaled when the actuator reports.
+TEST_F(GatewayTest, Issue10CloudUnlockIsJournaledWithWhatTheLockDid) {
+  FakeClock clock(T("2026-06-01T12:00:00Z"));
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  auto unlocked = [&] {
+    std::vector<json> out;
+    json tail = Call(*g, {{"cmd", "events.tail"}, {"n", 100}});
+    for (const json& e : tail["events"]) {
+      if (e["type"] == "door.unlocked") out.push_back(e);
+    }
+    return out;
+  };
+  Gateway::LockReport pending;
+  int64_t asked_ms = 0;
+  g->SetReportingActuator("front", [&](std::chrono::milliseconds ms, Gateway::LockReport report) {
+    asked_ms = ms.count();
+    pending = std::move(report);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(g->Unlock("front", std::chrono::milliseconds(4000)).ok())
+      << "answered at once: the request was made";
+  EXPECT_EQ(asked_ms, 4000);
+  EXPECT_TRUE(unlocked().empty()) << "not journaled before the hardware has answered";
+  ASSERT_TRUE(pending);
+  pending("unlock_failed");
+  pending("pulsed");  // a second report is ignored
+  std::vector<json> events = unlocked();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["lock"], "unlock_failed");
+  EXPECT_EQ(events[0]["ok"], false);
+  EXPECT_EQ(events[0]["door"], "front");
+  EXPECT_EQ(events[0]["ms"], 4000);
+  EXPECT_EQ(events[0]["source"], "cloud");
+
+  // Reported during the call.
+  g->SetReportingActuator("front", [](std::chrono::milliseconds, Gateway::LockReport report) {
+    report("pulsed");
+    return Status::Ok();
+  });
+  EXPECT_TRUE(g->Unlock("front", std::chrono::milliseconds(1000)).ok());
+  events = unlocked();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1]["lock"], "pulsed");
+  EXPECT_EQ(events[1]["ok"], true);
+
+  // The unlock could not even be requested (module offline): "failed", with the error.
+  g->SetReportingActuator("front", [](std::chrono::milliseconds, Gateway::LockReport) {
+    return Status::Unavailable("module io1 offline");
+  });
+  EXPECT_EQ(g->Unlock("front", std::chrono::milliseconds(1000)).code(), StatusCode::kUnavailable);
+  events = unlocked();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2]["lock"], "failed");
+  EXPECT_EQ(events[2]["ok"], false);
+  EXPECT_EQ(events[2]["error"], "module io1 offline");
+
+  // A report after the gateway is gone is dropped.
+  g->SetReportingActuator("front", [&](std::chrono::milliseconds, Gateway::LockReport report) {
+    pending = std::move(report);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(g->Unlock("front", std::chrono::milliseconds(1000)).ok());
+  g.reset();
+  pending("pulsed");
+}
+
 }  // namespace
 }  // namespace lintel::core

@@ -156,6 +156,32 @@ TEST_F(ReaderTest, PinTimesOutOnTheLoopTimer) {
   EXPECT_EQ(events_[1].noise, NoiseKind::kPinTooShort);
 }
 
+// What the integration tests wait for instead of a fixed drain: the reader says when nothing is
+// left that could still become an event.
+TEST_F(ReaderTest, IdleOnlyWhenNoFrameNoDigitsAndNoTimerArePending) {
+  ReaderProfile p;
+  p.keys_4bit = true;
+  MakeReader(p);
+  EXPECT_TRUE(reader_->idle());
+  SendFrame({4, 1});
+  EXPECT_FALSE(reader_->idle()) << "a frame being assembled";
+  Run(20);
+  ASSERT_EQ(reader_->counters().keys, 1u);
+  EXPECT_FALSE(reader_->idle()) << "a digit held, its timeout armed";
+  Run(5100);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].noise, NoiseKind::kPinTimeout);
+  EXPECT_TRUE(reader_->idle()) << "the timeout fired";
+  SendFrame({4, 1});
+  Run(20);
+  SendFrame({4, 0xB});  // '#'
+  EXPECT_FALSE(reader_->idle());
+  Run(20);
+  ASSERT_EQ(events_.size(), 2u);
+  EXPECT_EQ(events_[1].kind, ReaderEvent::Kind::kPin);
+  EXPECT_TRUE(reader_->idle()) << "submitted: nothing held";
+}
+
 TEST_F(ReaderTest, NoiseNeverProducesACard) {
   // A glitch burst: 26 edges, two of them 50 us apart, on alternating lines.
   std::vector<Edge> edges;
