@@ -79,6 +79,7 @@ class Session {
     }
     out.apply_ms = MsSince(started);
     out.in_memory_deltas = memory_.size();
+    if (!memory_.empty()) out.in_memory_upto = memory_.back().to;
     return out;
   }
 
@@ -173,8 +174,8 @@ class Session {
         // It follows a delta kept in memory: the store cannot take it before that one.
         out.result = StateOutcome::Result::kFailed;
         out.error = "not written: " + skipped + ", which is in force in memory only";
-        KeepInMemory(j, /*validated=*/false, out);
-        if (out.in_memory || out.result == StateOutcome::Result::kRejected) return;
+        KeepInMemory(j, /*validated=*/false, out);  // kFailed when it grants: it must wait
+        return;
       }
       out.result = StateOutcome::Result::kSkipped;
       out.error = skipped;

@@ -15,7 +15,7 @@
 // of the store's state with every such delta applied on top is handed out with the failed outcome
 // (`in_memory`), so the doors enforce it at once, while the store's position stays unchanged. A
 // further restricting delta that follows the one in memory is kept the same way (no write is tried:
-// the store is behind it). The deltas in memory stay applied on top of every index the worker builds
+// the store is behind it; a granting one fails with that error). The deltas in memory stay applied on top of every index the worker builds
 // until the store commits their position (the cloud sends them again) or a snapshot past them; a
 // granting delta is never applied while the store cannot write it. They live in this process
 // only: after a restart they are gone until the cloud sends them again.
@@ -109,6 +109,7 @@ struct StateOutcome {
   // store's state with it (and the earlier deltas kept in memory) applied: in force, not durable.
   bool in_memory = false;
   size_t in_memory_deltas = 0;  // deltas in force in memory only, after this job
+  Position in_memory_upto;      // the last of them (when in_memory_deltas > 0)
   bool fault = false;    // the job or the build threw (a bug): `error` says what was caught
   double apply_ms = 0;   // validation + commit
   double index_ms = 0;   // index build (when `index` is set)

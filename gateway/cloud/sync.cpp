@@ -600,6 +600,13 @@ void CloudSync::OnDelta(Delta delta) {
       LogDebug("sync", "dropped delta " + PosText(to) + ": " + v.reason);
       break;
     case DeltaVerdict::Action::kGap:
+      if (in_memory_deltas_ > 0 && Position{delta.epoch, delta.prev} == in_memory_upto_) {
+        // It follows the delta the doors enforce from memory (the store could not write it): the
+        // worker keeps it in memory too if it only restricts, or answers with the store's error.
+        pending_ = to;
+        Submit(DeltaJob{{delta.epoch, delta.prev}, to, std::move(delta.ops)});
+        break;
+      }
       ++counters_.gaps;
       LogWarning("sync", "delta " + PosText(to) + ": " + v.reason);
       Publish(topics_.sync_ack, SyncAck(delta.epoch, delta.version, AckResult::kGap, v.reason));
@@ -633,6 +640,7 @@ void CloudSync::OnOutcome(StateOutcome o) {
   const bool swapped = o.index != nullptr;
   if (o.index) host_.engine().SwapIndex(std::move(o.index));
   in_memory_deltas_ = o.in_memory_deltas;
+  in_memory_upto_ = o.in_memory_upto;
   if (outcome_observer_) outcome_observer_(o);
   const std::string what(JobKindName(o.job));
   if (o.fault) {

@@ -282,7 +282,8 @@ class CloudSync final : public MqttListener {
   std::chrono::milliseconds index_retry_delay_{1000};
   std::chrono::steady_clock::time_point index_retry_at_{};
   std::optional<StateOutcome> unacked_;
-  size_t in_memory_deltas_ = 0;  // StateOutcome::in_memory_deltas of the latest outcome  // the outcome not acknowledged while the index failed
+  size_t in_memory_deltas_ = 0;  // StateOutcome::in_memory_deltas of the latest outcome
+  Position in_memory_upto_;      // StateOutcome::in_memory_upto of the latest outcome  // the outcome not acknowledged while the index failed
   std::string worker_last_error_;
   std::string parser_last_error_;
 

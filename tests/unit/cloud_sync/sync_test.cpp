@@ -756,6 +756,17 @@ TEST_F(SyncTest, RestrictingDeltasStackInMemoryAndApplyWhenSentAgain) {
   for (const Published& ack : link_.On("sync/ack")) {
     EXPECT_EQ(ack.payload["result"], "rejected") << ack.payload.dump();
   }
+  // A granting delta that follows them is not applied: the store cannot take it.
+  link_.sent.clear();
+  json grant = Delta(
+      1, 4, {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}});
+  Send("sync/delta", grant);
+  EXPECT_EQ(Decide("c3c3"), "unknown_credential");
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  auto refused = link_.On("sync/ack");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].payload["result"], "rejected");
+  EXPECT_EQ(refused[0].payload["version"], 4);
   // Sent again while still read-only: nothing changes, nothing is un-revoked.
   Send("sync/delta", revoke, false);
   Send("sync/delta", drop_staff);
