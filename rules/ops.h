@@ -79,4 +79,23 @@ inline Op DeleteOp(RecordKind kind, std::string id) {
 // records is kept; a put of a new id goes to the end. O(records + ops).
 void ApplyOpsTo(Records& records, const std::vector<Op>& ops);
 
+// Whether applying `ops` (in order) to `state` can only take access away, never give any, in any
+// decision at any time (issue 10, point 2 follow-up: a revocation the store cannot write is
+// enforced in memory only if it is such a change). True when every op is one of:
+//   - a delete of a credential, a person or a lease (absent: a no-op);
+//   - a put of an existing credential with the same holder, type, card / PIN / BLE key, a
+//     valid_from not earlier, a valid_until not later (absent = no end) and a status not looser
+//     (active < suspended < revoked);
+//   - a put of an existing person with the same role, primary and status or active -> suspended,
+//     `inherit` kept or cleared, and groups a subset of the old ones (the name may change);
+//   - a put of an existing lease whose members and groups are subsets of the old ones, starts_at
+//     not earlier, ends_at and paid_through not later (absent = no end), the same grace_days (the
+//     unit may change);
+//   - a put of an existing group with the same schedule and doors a subset of the old ones (the
+//     name may change).
+// Everything else counts as granting: a new record of any kind, schedules, door modes and group
+// deletes (deleting `default` brings back the built-in group of the common doors). `why`
+// (optional) receives the first op that is not a pure restriction. O(state + ops).
+bool OnlyRestricts(const Records& state, const std::vector<Op>& ops, std::string* why = nullptr);
+
 }  // namespace lintel::rules

@@ -1,10 +1,12 @@
 #include "gateway/cloud/state_worker.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
 #include "gateway/base/log.h"
 #include "gateway/store/store.h"
+#include "rules/ops.h"
 #include "rules/validate.h"
 
 namespace lintel::cloud {
@@ -76,6 +78,8 @@ class Session {
       out.fault = true;
     }
     out.apply_ms = MsSince(started);
+    out.in_memory_deltas = memory_.size();
+    if (!memory_.empty()) out.in_memory_upto = memory_.back().to;
     return out;
   }
 
@@ -112,7 +116,12 @@ class Session {
     if (fault_) LINTEL_RETURN_IF_ERROR(fault_("index"));
     LINTEL_RETURN_IF_ERROR(Load());
     std::vector<std::string> warnings;
-    std::shared_ptr<const rules::Index> index = rules::BuildIndex(site_, *records_, &warnings);
+    std::shared_ptr<const rules::Index> index;
+    if (memory_.empty()) {
+      index = rules::BuildIndex(site_, *records_, &warnings);
+    } else {
+      index = rules::BuildIndex(site_, InForce(), &warnings);  // what the store could not write
+    }
     for (const std::string& w : warnings) LogWarning("sync", "state: " + w);
     *ms = MsSince(started);
     index_ = index;
@@ -151,21 +160,37 @@ class Session {
     out.changes = j.ops.size();
     Result<Position> at = store_->AppliedPosition();
     if (!at.ok()) return Fail(out, at.status());
-    if (*at != j.from) {
-      out.result = StateOutcome::Result::kSkipped;
-      out.error =
-          "the store is at " + PositionText(*at) + ", the delta follows " + PositionText(j.from);
+    if (*at != j.from && HeldInMemory(j.to)) {
+      out.result = StateOutcome::Result::kFailed;
+      out.error = "not written: the store is at " + PositionText(*at) +
+                  ", behind a delta in force in memory only";
+      out.in_memory = true;
       return;
     }
-    if (FastPath(j.ops, j.to, out)) return;
-    ApplyOps(j.ops, j.to, out);
+    if (*at != j.from) {
+      const std::string skipped =
+          "the store is at " + PositionText(*at) + ", the delta follows " + PositionText(j.from);
+      if (!memory_.empty() && memory_.back().to == j.from && *at < j.from) {
+        // It follows a delta kept in memory: the store cannot take it before that one.
+        out.result = StateOutcome::Result::kFailed;
+        out.error = "not written: " + skipped + ", which is in force in memory only";
+        KeepInMemory(j, /*validated=*/false, out);  // kFailed when it grants: it must wait
+        return;
+      }
+      out.result = StateOutcome::Result::kSkipped;
+      out.error = skipped;
+      return;
+    }
+    if (memory_.empty() && FastPath(j, out)) return;
+    ApplyOps(j.ops, j.to, out, &j);
   }
 
   // Revocations and suspensions (puts of existing cards and PINs changing only status or an
   // earlier end): no revalidation of the whole state and no rebuild, the current index is copied
   // and patched (rules::PatchCredentials). Only when no rebuild is pending (`changed_`), so the
   // patched index is the latest state. Returns false to take the general path.
-  bool FastPath(const std::vector<rules::Op>& ops, Position to, StateOutcome& out) {
+  bool FastPath(const DeltaJob& j, StateOutcome& out) {
+    const std::vector<rules::Op>& ops = j.ops;
     if (changed_ || !index_ || ops.empty()) return false;
     std::vector<rules::Credential> updates;
     for (const rules::Op& op : ops) {
@@ -177,7 +202,26 @@ class Session {
     std::shared_ptr<const rules::Index> patched = rules::PatchCredentials(*index_, updates);
     if (!patched) return false;
     double patch_ms = MsSince(started);
-    if (!Committed(store_->ApplyOps(ops, to), out)) return true;
+    if (!Committed(store_->ApplyOps(ops, j.to), out)) {
+      // The store cannot write it: still in force if it only restricts (PatchCredentials already
+      // refuses a later end and an unrevoke; a suspended card may not become active either).
+      if (out.result == StateOutcome::Result::kFailed) {
+        bool restricts = true;
+        for (const rules::Credential& c : updates) {
+          const rules::CredentialRec& r = index_->credentials()[index_->FindCredentialById(c.id)];
+          if (r.status != rules::CredentialStatus::kActive &&
+              c.status == rules::CredentialStatus::kActive) {
+            restricts = false;
+          }
+        }
+        if (restricts) {
+          Keep(j, std::move(patched), out);
+        } else {
+          out.error += "; not applied in memory either, it lifts a suspension";
+        }
+      }
+      return true;
+    }
     index_ = patched;
     out.index = std::move(patched);
     out.index_ms = patch_ms;
@@ -199,7 +243,10 @@ class Session {
 
   // Applies `ops` to the cached records in place (no copy of the state), validates the result and
   // commits. A rejected or failed change drops the cache: the store is the truth to reload from.
-  void ApplyOps(const std::vector<rules::Op>& ops, Position to, StateOutcome& out) {
+  // `delta`: the delta job these ops are (null for a local change): a store that cannot write it
+  // keeps it in memory when it only restricts access.
+  void ApplyOps(const std::vector<rules::Op>& ops, Position to, StateOutcome& out,
+                const DeltaJob* delta = nullptr) {
     Status loaded = Load();
     if (!loaded.ok()) return Fail(out, loaded);
     std::set<std::string> before = std::move(Baseline());
@@ -217,7 +264,13 @@ class Session {
       records_.reset();
       return;
     }
-    if (!Committed(store_->ApplyOps(ops, to), out)) return;
+    if (!Committed(store_->ApplyOps(ops, to), out)) {
+      if (delta && out.result == StateOutcome::Result::kFailed) {
+        KeepInMemory(*delta, /*validated=*/true, out);
+      }
+      return;
+    }
+    if (delta) DropMemoryUpTo(delta->to);
     // The new state's problems are the next change's baseline (all of them were already there).
     baseline_.emplace(std::make_move_iterator(errors.begin()),
                       std::make_move_iterator(errors.end()));
@@ -235,6 +288,7 @@ class Session {
       return;
     }
     if (!Committed(store_->ReplaceState(j.records, j.to), out)) return;
+    DropMemoryUpTo(j.to);
     records_ = std::move(j.records);
     baseline_.reset();
     changed_ = true;
@@ -270,6 +324,79 @@ class Session {
     baseline_.reset();
   }
 
+  // The store's records with the deltas kept in memory applied (a copy; requires records_).
+  rules::Records InForce() const {
+    rules::Records state = *records_;
+    for (const MemoryDelta& m : memory_) rules::ApplyOpsTo(state, m.ops);
+    return state;
+  }
+
+  // A delta the store could not write (out: kFailed with the store's error): when it only
+  // restricts access, the index of the state in force with it applied is built and handed out in
+  // `out` (in_memory). `validated`: it already passed validation against the store's state.
+  // Otherwise `out` is left as it is, with the reason appended to its error; a delta that breaks
+  // the rules ends kRejected as it would with a working store.
+  void KeepInMemory(const DeltaJob& j, bool validated, StateOutcome& out) {
+    if (HeldInMemory(j.to)) {  // sent again while the store still cannot write it
+      out.in_memory = true;
+      return;
+    }
+    Status loaded = Load();  // reads work on a full or read-only disk
+    if (!loaded.ok()) {
+      out.error += "; not kept in memory: " + loaded.ToString();
+      return;
+    }
+    rules::Records state = InForce();
+    std::string why;
+    if (!rules::OnlyRestricts(state, j.ops, &why)) {
+      out.error += "; not applied in memory either, it does not only restrict access (" + why + ")";
+      return;
+    }
+    std::vector<std::string> before;
+    if (!validated) before = rules::Validate(site_, state, SIZE_MAX);
+    rules::ApplyOpsTo(state, j.ops);
+    if (!validated) {
+      std::set<std::string> had(before.begin(), before.end());
+      std::vector<std::string> added;
+      for (const std::string& e : rules::Validate(site_, state, SIZE_MAX)) {
+        if (!had.contains(e)) added.push_back(e);
+        if (added.size() >= 20) break;
+      }
+      if (!added.empty()) {
+        out.result = StateOutcome::Result::kRejected;
+        out.error = JoinLines(added);
+        return;
+      }
+    }
+    auto started = Clock::now();
+    std::vector<std::string> warnings;
+    std::shared_ptr<const rules::Index> index = rules::BuildIndex(site_, state, &warnings);
+    for (const std::string& w : warnings) LogWarning("sync", "state: " + w);
+    out.index_ms = MsSince(started);
+    Keep(j, std::move(index), out);
+  }
+
+  // `index` (the state in force with `j` applied) replaces the worker's: every later index keeps
+  // the delta applied until the store commits its position.
+  void Keep(const DeltaJob& j, std::shared_ptr<const rules::Index> index, StateOutcome& out) {
+    memory_.push_back({j.from, j.to, j.ops});
+    index_ = index;
+    out.index = std::move(index);
+    out.in_memory = true;
+    changed_ = false;  // index_ is the store's state plus memory_
+  }
+
+  bool HeldInMemory(Position to) const {
+    return std::any_of(memory_.begin(), memory_.end(),
+                       [&](const MemoryDelta& m) { return m.to == to; });
+  }
+
+  // The store is at `at` (a commit of a delta or snapshot): deltas kept in memory up to there are
+  // either written now or superseded by the snapshot.
+  void DropMemoryUpTo(Position at) {
+    std::erase_if(memory_, [&](const MemoryDelta& m) { return m.to <= at; });
+  }
+
   static std::string PositionText(Position p) {
     return std::to_string(p.epoch) + "/" + std::to_string(p.version);
   }
@@ -279,6 +406,13 @@ class Session {
   std::unique_ptr<store::Store> store_;
   std::optional<rules::Records> records_;
   std::vector<rules::Op> deferred_;            // fast-path ops not yet applied to records_
+  // Restricting deltas the store could not write, in force in memory only (oldest first).
+  struct MemoryDelta {
+    Position from;
+    Position to;
+    std::vector<rules::Op> ops;
+  };
+  std::vector<MemoryDelta> memory_;
   std::shared_ptr<const rules::Index> index_;  // the latest index this worker built or patched
   store::StoreOpener open_;
   bool changed_ = false;  // the store changed since index_ was built: a rebuild is due

@@ -8,6 +8,18 @@
 // cards and PINs is committed and the current index copied and patched (rules::PatchCredentials),
 // with no revalidation of the whole state (such a change cannot break a valid state).
 //
+// Fail secure on a store that cannot be written (issue 10, point 2 follow-up): when a delta's
+// commit fails with a store error (disk full, read-only, I/O; not a validation error) and its ops
+// only take access away (rules::OnlyRestricts: revocations, suspensions, shorter validity, deletes
+// of credentials, people and leases, smaller memberships), the worker keeps it in memory: the index
+// of the store's state with every such delta applied on top is handed out with the failed outcome
+// (`in_memory`), so the doors enforce it at once, while the store's position stays unchanged. A
+// further restricting delta that follows the one in memory is kept the same way (no write is tried:
+// the store is behind it; a granting one fails with that error). The deltas in memory stay applied on top of every index the worker builds
+// until the store commits their position (the cloud sends them again) or a snapshot past them; a
+// granting delta is never applied while the store cannot write it. They live in this process
+// only: after a restart they are gone until the cloud sends them again.
+//
 // Jobs run in the order submitted. A delta whose `prev` does not match the store's position when
 // its turn comes (an earlier job was rejected) is skipped with Outcome::kSkipped, changing
 // nothing. Consecutive jobs share one load of the records, and one index is built after the last
@@ -93,6 +105,11 @@ struct StateOutcome {
   // Set on the last outcome of a burst that changed anything: the index of the store's state.
   std::shared_ptr<const rules::Index> index;
   bool patched = false;  // the revocation fast path: the index was patched, not rebuilt
+  // kFailed delta: the store could not write it, but it only restricts access, so `index` is the
+  // store's state with it (and the earlier deltas kept in memory) applied: in force, not durable.
+  bool in_memory = false;
+  size_t in_memory_deltas = 0;  // deltas in force in memory only, after this job
+  Position in_memory_upto;      // the last of them (when in_memory_deltas > 0)
   bool fault = false;    // the job or the build threw (a bug): `error` says what was caught
   double apply_ms = 0;   // validation + commit
   double index_ms = 0;   // index build (when `index` is set)

@@ -600,6 +600,13 @@ void CloudSync::OnDelta(Delta delta) {
       LogDebug("sync", "dropped delta " + PosText(to) + ": " + v.reason);
       break;
     case DeltaVerdict::Action::kGap:
+      if (in_memory_deltas_ > 0 && Position{delta.epoch, delta.prev} == in_memory_upto_) {
+        // It follows the delta the doors enforce from memory (the store could not write it): the
+        // worker keeps it in memory too if it only restricts, or answers with the store's error.
+        pending_ = to;
+        Submit(DeltaJob{{delta.epoch, delta.prev}, to, std::move(delta.ops)});
+        break;
+      }
       ++counters_.gaps;
       LogWarning("sync", "delta " + PosText(to) + ": " + v.reason);
       Publish(topics_.sync_ack, SyncAck(delta.epoch, delta.version, AckResult::kGap, v.reason));
@@ -632,6 +639,8 @@ void CloudSync::OnOutcome(StateOutcome o) {
   --jobs_outstanding_;
   const bool swapped = o.index != nullptr;
   if (o.index) host_.engine().SwapIndex(std::move(o.index));
+  in_memory_deltas_ = o.in_memory_deltas;
+  in_memory_upto_ = o.in_memory_upto;
   if (outcome_observer_) outcome_observer_(o);
   const std::string what(JobKindName(o.job));
   if (o.fault) {
@@ -759,7 +768,24 @@ void CloudSync::OnOutcome(StateOutcome o) {
   const std::string reason_name(SyncRejectReasonName(reason));
   ++counters_.rejected;
   ++counters_.rejected_by_reason[reason_name];
-  LogWarning("sync", what + " " + PosText(o.position) + " rejected, nothing changed: " + o.error);
+  if (o.in_memory) {
+    // Fail secure (issue 10, point 2 follow-up): the store cannot write it, but it only takes
+    // access away, so the doors enforce it now. Not applied: the position stays, the ack says
+    // rejected, and the cloud sends it again (a head shows the gateway behind).
+    ++counters_.applied_in_memory;
+    LogWarning("sync", what + " " + PosText(o.position) +
+                           " only restricts access and is IN FORCE IN MEMORY ONLY (the store "
+                           "cannot write it; lost on restart until the cloud sends it again): " +
+                           o.error);
+    (void)host_.JournalNow({{"type", "sync.applied_in_memory"},
+                            {"kind", what},
+                            {"epoch", o.position.epoch},
+                            {"version", o.position.version},
+                            {"changes", o.changes},
+                            {"error", o.error}});
+  } else {
+    LogWarning("sync", what + " " + PosText(o.position) + " rejected, nothing changed: " + o.error);
+  }
   // Signed by a trusted key: journaled one by one, with the position the cloud must fix.
   (void)host_.JournalNow({{"type", "sync.rejected"},
                           {"kind", what},
@@ -1041,7 +1067,8 @@ json CloudSync::StatusJson() {
                    {"commands_refused", counters_.commands_refused},
                    {"events_published", counters_.events_published},
                    {"rejected_journaled", counters_.rejected_journaled},
-                   {"index_failures", counters_.index_failures}};
+                   {"index_failures", counters_.index_failures},
+                   {"applied_in_memory", counters_.applied_in_memory}};
   // Threads and adapters that caught an exception (issue 10, point 13): marked failed here; the
   // gateway keeps deciding.
   auto component = [](uint64_t faults, const std::string& error) {
@@ -1054,6 +1081,8 @@ json CloudSync::StatusJson() {
                      {"worker", component(counters_.worker_faults, worker_last_error_)},
                      {"link", component(lh.callback_errors, lh.last_error)}};
   j["index_failed"] = index_failed_;
+  // Restricting deltas the store could not write, in force in memory only (gone on restart).
+  j["in_memory_revocations"] = in_memory_deltas_;
   return j;
 }
 

@@ -104,6 +104,7 @@ struct SyncCounters {
   uint64_t index_failures = 0;      // committed changes whose index could not be built
   uint64_t worker_faults = 0;       // state worker jobs that threw
   uint64_t parser_faults = 0;       // parser thread jobs that threw
+  uint64_t applied_in_memory = 0;   // restricting deltas put in force in memory only (store failed)
 };
 
 // Test seams (fault injection); empty in production. `worker` as StateWorker::FaultHook; `parser`
@@ -169,10 +170,13 @@ class CloudSync final : public MqttListener {
 
   // {"connected","session","epoch","version","pending_jobs","head":{..}?,"outbox","staff_only",
   //  "counters":{..},"components":{"parser"|"worker"|"link":{"ok":bool,"faults","error"?}},
-  //  "index_failed":bool} for `lintelctl status`.
+  //  "index_failed":bool,"in_memory_revocations":n} for `lintelctl status`.
   nlohmann::json StatusJson();
 
   const SyncCounters& counters() const { return counters_; }
+  // Restricting deltas the store could not write that the doors enforce from memory only (see
+  // StateWorker): 0 once the store has them (or after a restart: then they are not enforced).
+  size_t in_memory_revocations() const { return in_memory_deltas_; }
   Position applied() const { return applied_; }
   bool connected() const { return connected_; }
   // Messages being parsed off the core thread plus state jobs submitted to the worker, whose
@@ -278,7 +282,9 @@ class CloudSync final : public MqttListener {
   bool index_retry_queued_ = false;
   std::chrono::milliseconds index_retry_delay_{1000};
   std::chrono::steady_clock::time_point index_retry_at_{};
-  std::optional<StateOutcome> unacked_;  // the outcome not acknowledged while the index failed
+  std::optional<StateOutcome> unacked_;
+  size_t in_memory_deltas_ = 0;  // StateOutcome::in_memory_deltas of the latest outcome
+  Position in_memory_upto_;      // StateOutcome::in_memory_upto of the latest outcome  // the outcome not acknowledged while the index failed
   std::string worker_last_error_;
   std::string parser_last_error_;
 

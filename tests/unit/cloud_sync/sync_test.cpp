@@ -672,6 +672,10 @@ TEST_F(SyncTest, DeltaTheStoreCannotCommitIsNotAckedAppliedAndAppliesWhenSentAga
     EXPECT_NE(ack.payload["result"], "applied") << ack.payload.dump();
   }
   EXPECT_EQ(Decide("ffff"), "unknown_credential") << "doors keep deciding";
+  // Fail secure (issue 10, point 2 follow-up): the revocation is in force at once, from memory.
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked") << "a revoked card keeps no door open";
+  EXPECT_EQ(sync_->StatusJson()["in_memory_revocations"], 1);
+  EXPECT_EQ(sync_->counters().applied_in_memory, 1u);
   EXPECT_GE(faults_->failed_writes(), 1u);
 
   // Space returns; the cloud's next head shows the gateway behind: it asks again, and the delta
@@ -689,6 +693,127 @@ TEST_F(SyncTest, DeltaTheStoreCannotCommitIsNotAckedAppliedAndAppliesWhenSentAga
   auto acks = link_.On("sync/ack");
   ASSERT_FALSE(acks.empty());
   EXPECT_EQ(acks.back().payload["result"], "applied");
+  EXPECT_EQ(sync_->StatusJson()["in_memory_revocations"], 0) << "the store has it now";
+  // The event journaled while the disk was full was kept in memory and written once it could be.
+  auto in_memory = Journal("sync.applied_in_memory");
+  ASSERT_EQ(in_memory.size(), 1u);
+  EXPECT_EQ(in_memory[0]["epoch"], 1);
+  EXPECT_EQ(in_memory[0]["version"], 2);
+  EXPECT_NE(in_memory[0]["error"].get<std::string>().find("disk is full"), std::string::npos);
+}
+
+// Only what takes access away goes into force from memory; anything granting waits for the store.
+TEST_F(SyncTest, GrantingDeltaTheStoreCannotCommitIsNotAppliedAtAll) {
+  json r = Records();
+  r["credentials"][0]["status"] = "suspended";
+  Send("sync/snapshot", Snapshot(1, 1, r));
+  ASSERT_EQ(Decide("a1b2"), "credential_suspended");
+  link_.sent.clear();
+  faults_->FailWrites(store::Fault::kDiskFull);
+  // A new card, and a suspended one made active again: both grant.
+  Send("sync/delta",
+       Delta(1, 2,
+             {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
+  EXPECT_EQ(Decide("c3c3"), "unknown_credential") << "a new card is not in force";
+  Send("sync/delta",
+       Delta(1, 2,
+             {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "active")}}}));
+  EXPECT_EQ(Decide("a1b2"), "credential_suspended") << "a suspension is not lifted";
+  // A delta that revokes one card and adds another grants too: none of it is in force.
+  Send("sync/delta",
+       Delta(1, 2,
+             {{{"op", "delete"}, {"kind", "credential"}, {"id", "c2"}},
+              {{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
+  EXPECT_EQ(Decide("5a5a"), "granted") << "all or nothing";
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(sync_->applied(), (Position{1, 1}));
+  EXPECT_EQ(sync_->StatusJson()["in_memory_revocations"], 0);
+  EXPECT_EQ(sync_->counters().applied_in_memory, 0u);
+  for (const Published& ack : link_.On("sync/ack")) {
+    EXPECT_EQ(ack.payload["result"], "rejected") << ack.payload.dump();
+  }
+}
+
+// Several restricting deltas while full (a burst after a request): each follows the one before in
+// memory; all are enforced, and all apply for real once the cloud sends them again.
+TEST_F(SyncTest, RestrictingDeltasStackInMemoryAndApplyWhenSentAgain) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  faults_->FailWrites(store::Fault::kReadOnly);
+  json revoke = Delta(
+      1, 2,
+      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+  json drop_staff = Delta(1, 3,
+                          {{{"op", "delete"}, {"kind", "credential"}, {"id", "c2"}},
+                           {{"op", "delete"}, {"kind", "person"}, {"id", "s1"}}});
+  link_.sent.clear();
+  Send("sync/delta", revoke, /*settle=*/false);
+  Send("sync/delta", drop_staff);
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  EXPECT_EQ(Decide("5a5a"), "unknown_credential");
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(sync_->applied(), (Position{1, 1}));
+  EXPECT_EQ(sync_->StatusJson()["in_memory_revocations"], 2);
+  for (const Published& ack : link_.On("sync/ack")) {
+    EXPECT_EQ(ack.payload["result"], "rejected") << ack.payload.dump();
+  }
+  // A granting delta that follows them is not applied: the store cannot take it.
+  link_.sent.clear();
+  json grant = Delta(
+      1, 4, {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}});
+  Send("sync/delta", grant);
+  EXPECT_EQ(Decide("c3c3"), "unknown_credential");
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  auto refused = link_.On("sync/ack");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].payload["result"], "rejected");
+  EXPECT_EQ(refused[0].payload["version"], 4);
+  // Sent again while still read-only: nothing changes, nothing is un-revoked.
+  Send("sync/delta", revoke, false);
+  Send("sync/delta", drop_staff);
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  EXPECT_EQ(Decide("5a5a"), "unknown_credential");
+  EXPECT_EQ(sync_->StatusJson()["in_memory_revocations"], 2);
+  // A local change (a door mode) committed meanwhile rebuilds the index: memory stays applied.
+  faults_->FailWrites(store::Fault::kNone);
+  Send("cmd/request", Command("cmd-1", "set_door_mode", {{"door", "unit-1"}, {"mode", "normal"}}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  EXPECT_EQ(Decide("5a5a"), "unknown_credential");
+  // Writable again: the resent deltas apply for real and are acked applied.
+  link_.sent.clear();
+  Send("sync/delta", revoke, false);
+  Send("sync/delta", drop_staff);
+  EXPECT_EQ(Stored(), (Position{1, 3}));
+  EXPECT_EQ(sync_->applied(), (Position{1, 3}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  EXPECT_EQ(Decide("5a5a"), "unknown_credential");
+  EXPECT_EQ(sync_->StatusJson()["in_memory_revocations"], 0);
+  auto acks = link_.On("sync/ack");
+  ASSERT_EQ(acks.size(), 2u);
+  EXPECT_EQ(acks[0].payload["result"], "applied");
+  EXPECT_EQ(acks[1].payload["result"], "applied");
+  EXPECT_EQ(acks[1].payload["version"], 3);
+}
+
+// Documented limit (README "A full or read-only disk"): what is only in memory is gone after a
+// restart; the head shows the gateway behind, it asks, and the resent delta is in force again.
+TEST_F(SyncTest, RestartWhileFullForgetsInMemoryRevocationsUntilTheCloudSendsThemAgain) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  faults_->FailWrites(store::Fault::kDiskFull);
+  json revoke = Delta(
+      1, 2,
+      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+  Send("sync/delta", revoke);
+  ASSERT_EQ(Decide("a1b2"), "credential_revoked");
+  Restart();
+  EXPECT_EQ(Decide("a1b2"), "granted") << "the store never had the revocation";
+  EXPECT_EQ(sync_->applied(), (Position{1, 1}));
+  link_.sent.clear();
+  Send("sync/head", Head(1, 2));
+  auto requests = link_.On("sync/request");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].payload["from"], json({{"epoch", 1}, {"version", 1}}));
+  Send("sync/delta", revoke);
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked") << "in force again, from memory";
 }
 
 TEST_F(SyncTest, EventsKeptInMemoryAreReportedInStateAndPublishedOnceWritten) {

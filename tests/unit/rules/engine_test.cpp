@@ -532,4 +532,75 @@ TEST(PatchCredentials, RefusesWhatCouldBreakTheStateOrNeedsARebuild) {
 }
 
 }  // namespace
-}  // namespace lintel::rules
+// Issue 10 point 2 follow-up: what may go into force from memory when the store cannot write it.
+TEST(OnlyRestricts, RevocationsDeletesAndSmallerMembershipsOnly) {
+  const Records r = Building();
+  auto restricts = [&](std::vector<Op> ops) { return OnlyRestricts(r, ops); };
+  Credential c = r.credentials[0];
+  ASSERT_EQ(c.status, CredentialStatus::kActive);
+  Credential revoked = c;
+  revoked.status = CredentialStatus::kRevoked;
+  Credential suspended = c;
+  suspended.status = CredentialStatus::kSuspended;
+  Credential shorter = c;
+  shorter.valid_until = T(kMonNoon);
+  EXPECT_TRUE(restricts({PutOp(revoked)}));
+  EXPECT_TRUE(restricts({PutOp(suspended), PutOp(revoked)}));
+  EXPECT_TRUE(restricts({PutOp(shorter)}));
+  EXPECT_TRUE(restricts({DeleteOp(RecordKind::kCredential, c.id),
+                         DeleteOp(RecordKind::kLease, "lease-101"),
+                         DeleteOp(RecordKind::kPerson, "hugo"),
+                         DeleteOp(RecordKind::kCredential, "not-there")}));
+  Person carol = r.people[2];
+  ASSERT_EQ(carol.id, "carol");
+  Person fewer = carol;
+  fewer.groups.clear();
+  fewer.status = PersonStatus::kSuspended;
+  EXPECT_TRUE(restricts({PutOp(fewer)}));
+  Lease lease = r.leases[0];
+  lease.members.pop_back();
+  EXPECT_TRUE(restricts({PutOp(lease)}));
+
+  // Anything that can grant.
+  std::string why;
+  Credential added = c;
+  added.id = "c-new";
+  EXPECT_FALSE(OnlyRestricts(r, {PutOp(revoked), PutOp(added)}, &why));
+  EXPECT_NE(why.find("a new credential"), std::string::npos) << why;
+  EXPECT_FALSE(restricts({PutOp(suspended), PutOp(c)})) << "suspended, then active again";
+  Credential longer = shorter;
+  longer.valid_until = T(kMonNoon) + std::chrono::hours(1);
+  EXPECT_FALSE(restricts({PutOp(shorter), PutOp(longer)}));
+  Credential other_card = c;
+  other_card.card.number += 1;
+  other_card.card.uid = "FFFF";
+  EXPECT_FALSE(restricts({PutOp(other_card)}));
+  Person more = carol;
+  more.groups.push_back("residents-101");
+  EXPECT_FALSE(restricts({PutOp(more)}));
+  Person promoted = r.people[0];
+  promoted.role = Role::kStaff;
+  EXPECT_FALSE(restricts({PutOp(promoted)}));
+  Person erin = r.people[4];
+  ASSERT_EQ(erin.status, PersonStatus::kSuspended);
+  erin.status = PersonStatus::kActive;
+  EXPECT_FALSE(restricts({PutOp(erin)}));
+  Records ending = r;
+  ending.leases[0].ends_at = T(kMonNoon);
+  Lease earlier = ending.leases[0];
+  earlier.ends_at = T(kMonNoon) - std::chrono::hours(1);
+  EXPECT_TRUE(OnlyRestricts(ending, {PutOp(earlier)}));
+  Lease extended = ending.leases[0];
+  extended.ends_at = std::nullopt;
+  EXPECT_FALSE(OnlyRestricts(ending, {PutOp(extended)})) << "no end is later than any end";
+  extended.ends_at = T(kMonNoon) + std::chrono::hours(1);
+  EXPECT_FALSE(OnlyRestricts(ending, {PutOp(extended)}));
+  EXPECT_FALSE(restricts({DeleteOp(RecordKind::kGroup, "staff")})) << "default comes back";
+  DoorMode m;
+  m.door = "front";
+  m.mode = DoorModeKind::kLockedDown;
+  EXPECT_FALSE(restricts({PutOp(m)}));
+  EXPECT_FALSE(restricts({DeleteOp(RecordKind::kCredential, c.id), PutOp(c)})) << "re-added";
+}
+
+}  // namespace
