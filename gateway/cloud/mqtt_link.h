@@ -14,7 +14,8 @@
 //   - logs one line per connection change ("mqtt: connected to ... (session 3)", "mqtt: connection
 //     to ... lost: ...; retrying in 1.9 s", "mqtt: cannot connect to ...: ...; retrying in 3.8 s").
 //
-// Threads: the client library's threads never call the Listener directly. Every Listener call is
+// Threads: the client library's threads never call the Listener directly (except TakeOffLoop,
+// which is thread-safe by contract). Every other Listener call is
 // handed to `post` (normally EventLoop::Post of the core loop) and so runs on the core thread, in
 // the order the link saw the events. No member blocks on the network: Start() begins connecting and
 // returns; Publish() queues and returns. Members are called from the core thread. Stop() (also
@@ -135,6 +136,17 @@ class MqttListener {
   virtual void OnDisconnected(const std::string& reason) = 0;
   // A message on one of the subscribed topics.
   virtual void OnMessage(const std::string& topic, const std::string& payload) = 0;
+  // The one exception to "always through `post`": called on a client library thread for each
+  // message within the link's size limit, before it is queued for the core loop. Returning true
+  // means the listener took the message (it is then not queued, and OnMessage is not called for
+  // it); false queues it as usual. Must be thread-safe, quick and must never block: a listener
+  // that hands the message to a bounded queue of its own keeps a broker flood off the core loop
+  // (issue 10, point 1). Called only while the link runs (Stop() waits for it). Default: false.
+  virtual bool TakeOffLoop(const std::string& topic, const std::string& payload) {
+    (void)topic;
+    (void)payload;
+    return false;
+  }
 };
 
 class MqttLink {

@@ -567,6 +567,10 @@ class PahoLink final : public MqttLink {
       ++health_.dropped_too_large;
       return;
     }
+    // The listener's own bounded queue (the cloud sync's parser thread), off the core loop.
+    if (core_->listener->TakeOffLoop(msg->get_topic_ref().str(), msg->get_payload_ref().str())) {
+      return;
+    }
     Inbound& in = core_->inbound;
     bool post = false;
     {

@@ -314,10 +314,11 @@ Status CloudSync::Start(StateWorker::Poster post) {
                                      faults_.parser);
   parser_->SetSinks(
       [this](Topic t, std::string payload, std::shared_ptr<Result<Message>> m, Rejection why) {
-        if (parses_in_flight_ > 0) --parses_in_flight_;
+        --parses_in_flight_;  // counted before it was submitted
         Dispatch(t, payload, std::move(*m), why);
       },
       [this] { CollectParserRejections(); });
+  ShareWithOffLoop();
   worker_ = std::make_unique<StateWorker>(
       config_.store_path, config::MakeSite(config_), host_.engine().index(), std::move(post),
       [this](StateOutcome o) { OnOutcome(std::move(o)); }, open_store_, faults_.worker);
@@ -339,6 +340,7 @@ Status CloudSync::Reload(const config::Config& config) {
   config_ = config;
   expect_ = std::make_shared<const Expect>(
       Expect{config.site_id, config.gateway_id, config.trusted_keys});
+  ShareWithOffLoop();
   if (worker_) Submit(SiteJob{config::MakeSite(config_)});
   ApplyOfflinePolicy();
   return Status::Ok();
@@ -426,19 +428,60 @@ void CloudSync::OnMessage(const std::string& topic_name, const std::string& payl
     Dispatch(*topic, payload, std::move(m), why);
     return;
   }
-  if (!parser_->Submit(*topic, payload, expect_)) {
-    CountRejection(SyncRejectReason::kOverload, TopicSuffix(*topic),
-                   std::string(MessageType(*topic)) +
-                       ": dropped unread, the parser's queue is full (cloud.limits.queue_messages, "
-                       "queue_bytes)");
-    return;
-  }
   ++parses_in_flight_;
+  if (!parser_->Submit(*topic, payload, expect_)) {
+    --parses_in_flight_;
+    CountRejection(SyncRejectReason::kOverload, TopicSuffix(*topic), OverloadError(*topic));
+  }
+}
+
+std::string CloudSync::OverloadError(Topic topic) {
+  return std::string(MessageType(topic)) +
+         ": dropped unread, the parser's queue is full (cloud.limits.queue_messages, queue_bytes)";
+}
+
+void CloudSync::ShareWithOffLoop() {
+  std::lock_guard lock(offloop_mu_);
+  offloop_expect_ = expect_;
+  offloop_limits_ = config_.cloud.limits;
+}
+
+bool CloudSync::TakeOffLoop(const std::string& topic_name, const std::string& payload) {
+  if (!parser_) return false;  // before Start(): set before the link starts, never reset
+  std::optional<Topic> topic = topics_.Match(topic_name);
+  if (!topic) return false;
+  std::shared_ptr<const Expect> expect;
+  {
+    std::lock_guard lock(offloop_mu_);
+    if (payload.size() > LimitFor(offloop_limits_, *topic)) return false;  // counted on the loop
+    expect = offloop_expect_;
+  }
+  ++offloop_messages_;
+  ++parses_in_flight_;
+  if (!parser_->Submit(*topic, payload, std::move(expect))) {
+    --parses_in_flight_;
+    std::lock_guard lock(offloop_mu_);
+    ++offloop_overload_[*topic];
+  }
+  return true;
+}
+
+void CloudSync::CollectOffLoop() {
+  counters_.messages += offloop_messages_.exchange(0);
+  std::map<Topic, uint64_t> overload;
+  {
+    std::lock_guard lock(offloop_mu_);
+    overload.swap(offloop_overload_);
+  }
+  for (const auto& [topic, n] : overload) {
+    CountRejection(SyncRejectReason::kOverload, TopicSuffix(topic), OverloadError(topic), n);
+  }
 }
 
 void CloudSync::CollectParserRejections() {
   Parser::Counted c = parser_->Take();
-  parses_in_flight_ -= std::min(parses_in_flight_, c.messages);
+  parses_in_flight_ -= c.messages;  // each was counted in flight before it was submitted
+  CollectOffLoop();
   if (c.faults > 0) {
     counters_.parser_faults += c.faults;
     parser_last_error_ = c.last_fault;
@@ -1013,6 +1056,7 @@ void CloudSync::ApplyOfflinePolicy() {
 
 void CloudSync::Tick() {
   ApplyOfflinePolicy();
+  CollectOffLoop();
   CollectLinkDrops();
   FlushRejections(false);
   RetryIndex();

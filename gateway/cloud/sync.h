@@ -12,7 +12,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -156,6 +158,11 @@ class CloudSync final : public MqttListener {
   // decoded. Only verified messages come back to the core thread, in arrival order; rejections
   // are counted and journaled coalesced (one `sync.rejected` per reason per interval).
   void OnMessage(const std::string& topic, const std::string& payload) override;
+  // On the MQTT client's thread: hands the message straight to the parser thread's bounded queue
+  // (after the topic's size limit), so a flood never reaches the core loop; a message the queue
+  // cannot take is counted (`overload`) and dropped. False before Start() or for a message over
+  // its limit (OnMessage then counts it on the loop).
+  bool TakeOffLoop(const std::string& topic, const std::string& payload) override;
 
   // The daemon is stopping: publishes the retained state as the will would ({"online":false}),
   // since a clean disconnect makes the broker drop the will.
@@ -181,7 +188,7 @@ class CloudSync final : public MqttListener {
   bool connected() const { return connected_; }
   // Messages being parsed off the core thread plus state jobs submitted to the worker, whose
   // outcome has not been handled yet.
-  size_t pending_jobs() const { return parses_in_flight_ + jobs_outstanding_; }
+  size_t pending_jobs() const { return parses_in_flight_.load() + jobs_outstanding_; }
   // A change is committed but the doors do not decide on it yet (its index failed to build).
   bool index_failed() const { return index_failed_; }
 
@@ -210,6 +217,10 @@ class CloudSync final : public MqttListener {
   void CountRejection(SyncRejectReason reason, std::string_view topic, const std::string& error,
                       uint64_t n = 1);
   void FlushRejections(bool force);
+  static std::string OverloadError(Topic topic);
+  void ShareWithOffLoop();
+  // Core thread: counts what TakeOffLoop saw (messages, overload drops) into the counters.
+  void CollectOffLoop();
   void JournalTally(SyncRejectReason reason, Tally& t);
   void CollectParserRejections();
   void CollectLinkDrops();
@@ -239,9 +250,16 @@ class CloudSync final : public MqttListener {
   SyncFaults faults_;
   Topics topics_;
   std::shared_ptr<const Expect> expect_;  // shared with the messages queued for the parser
+  // What TakeOffLoop (an MQTT client thread) reads: a copy of expect_ and the limits, replaced
+  // under offloop_mu_ by Start/Reload; the messages and drops it counts, collected by the core.
+  mutable std::mutex offloop_mu_;
+  std::shared_ptr<const Expect> offloop_expect_;   // guarded by offloop_mu_
+  config::CloudLimits offloop_limits_;             // guarded by offloop_mu_
+  std::map<Topic, uint64_t> offloop_overload_;     // guarded by offloop_mu_
+  std::atomic<uint64_t> offloop_messages_{0};
   MqttLink* link_ = nullptr;
   std::unique_ptr<Parser> parser_;  // before worker_: destroyed after it
-  size_t parses_in_flight_ = 0;
+  std::atomic<size_t> parses_in_flight_{0};  // submitted to the parser, not yet back
   std::unique_ptr<StateWorker> worker_;
   size_t jobs_outstanding_ = 0;
   store::StoreOpener open_store_;

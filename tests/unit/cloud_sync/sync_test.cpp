@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "config/config.h"
 #include "gateway/base/base64.h"
@@ -965,6 +966,46 @@ TEST_F(SyncTest, Issue10ForgedFloodIsJournaledCoalescedAndTheDoorsStillDecide) {
   EXPECT_TRUE(first.contains("first_at") && first.contains("last_at"));
   EXPECT_EQ(sync_->StatusJson()["counters"]["rejected_journaled"].get<uint64_t>(),
             JournalCount("sync.rejected") - before);
+}
+
+// Issue 10, point 1: the MQTT client's thread hands each message straight to the parser's bounded
+// queue (TakeOffLoop), so a flood is never queued on the core loop. Every message is accounted for
+// (verified and refused, or dropped as overload), and a real delta sent the same way still applies.
+TEST_F(SyncTest, Issue10MessagesTakenOffTheLoopAreVerifiedCountedAndApplied) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  json revoke = Delta(
+      1, 2,
+      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+  const std::string forged = Sign(revoke, Key(9), "cloud-1");
+  const std::string topic = sync_->topics().root + "/sync/delta";
+  constexpr int kFlood = 3000;
+  int taken = 0;
+  std::thread client([&] {
+    for (int i = 0; i < kFlood; ++i) taken += sync_->TakeOffLoop(topic, forged) ? 1 : 0;
+  });
+  client.join();
+  EXPECT_EQ(taken, kFlood) << "every message within its limit is taken off the loop";
+  EXPECT_FALSE(sync_->TakeOffLoop(topic, std::string(5 << 20, 'A')))
+      << "over the delta limit: left to the loop, which counts it";
+  for (int i = 0; i < 12000 && sync_->pending_jobs() > 0; ++i) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  Settle();
+  sync_->Tick();
+  const auto& by = sync_->counters().rejected_by_reason;
+  uint64_t signature = by.contains("signature") ? by.at("signature") : 0;
+  uint64_t overload = by.contains("overload") ? by.at("overload") : 0;
+  EXPECT_EQ(signature + overload, static_cast<uint64_t>(kFlood));
+  EXPECT_GE(sync_->counters().messages, static_cast<uint64_t>(kFlood));
+  EXPECT_EQ(Decide("a1b2"), "granted") << "nothing forged applies";
+  // The cloud's real delta, through the same path.
+  ASSERT_TRUE(sync_->TakeOffLoop(topic, Sign(revoke, key_, "cloud-1")));
+  for (int i = 0; i < 3000 && Stored() != Position{1, 2}; ++i) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  Settle();
+  EXPECT_EQ(Stored(), (Position{1, 2}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
 }
 
 TEST_F(SyncTest, Issue10OversizedMessagesAreDroppedUnreadPerTopicLimit) {
