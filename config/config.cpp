@@ -672,13 +672,11 @@ void ParsePolicy(Loader& l, MapWalker& w) {
   });
 }
 
-constexpr std::string_view kCloudKeys[] = {"broker",       "client_id", "mqtt_version",
-                                           "keep_alive_s", "tls",       "trusted_keys",
-                                           "offline",      "limits"};
+constexpr std::string_view kCloudKeys[] = {"broker", "client_id",    "mqtt_version", "keep_alive_s",
+                                           "tls",    "trusted_keys", "offline",      "limits"};
 constexpr std::string_view kLimitsKeys[] = {
-    "snapshot_page_bytes", "delta_bytes", "command_bytes",
-    "head_bytes",          "events_ack_bytes", "queue_messages",
-    "queue_bytes",         "reject_journal_interval_s"};
+    "snapshot_page_bytes", "delta_bytes",    "command_bytes", "head_bytes",
+    "events_ack_bytes",    "queue_messages", "queue_bytes",   "reject_journal_interval_s"};
 constexpr std::string_view kTlsKeys[] = {"ca_file", "cert_file", "key_file"};
 constexpr std::string_view kOfflineKeys[] = {"policy", "staff_only_after_h"};
 constexpr std::string_view kMqttVersions[] = {"3.1.1", "5"};
@@ -770,8 +768,8 @@ void ParseCloud(Loader& l, MapWalker& w) {
     if (auto v = lim.Int("reject_journal_interval_s", Need::kOptional, 1, 86400)) {
       m.reject_journal_interval_s = v->value;
     }
-    int32_t largest = std::max({m.snapshot_page_bytes, m.delta_bytes, m.command_bytes,
-                                m.head_bytes, m.events_ack_bytes});
+    int32_t largest = std::max(
+        {m.snapshot_page_bytes, m.delta_bytes, m.command_bytes, m.head_bytes, m.events_ack_bytes});
     if (m.queue_bytes < largest) {
       l.problems.Add(lim.pos(), "cloud.limits.queue_bytes (" + std::to_string(m.queue_bytes) +
                                     ") must hold at least the largest message allowed (" +

@@ -335,7 +335,7 @@ class ModbusModule {
   bool stop_ GUARDED_BY(mu_) = false;
   bool started_ GUARDED_BY(mu_) = false;
   ModuleHealth health_ GUARDED_BY(mu_);
-  std::unique_ptr<ModulePoller> poller_;          // used by the thread only, once started
+  std::unique_ptr<ModulePoller> poller_;  // used by the thread only, once started
   std::thread thread_;
 };
 

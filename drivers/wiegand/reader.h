@@ -67,8 +67,8 @@ struct ReaderEvent {
   std::optional<CardRead> card;
   std::string pin;
   NoiseKind noise = NoiseKind::kTooShort;  // kNoise: what was wrong
-  std::string detail;  // e.g. "26 bits", "34 edges"
-  int bits = 0;        // kCard: the frame length (a raw card's UID has ceil(bits / 4) hex digits)
+  std::string detail;                      // e.g. "26 bits", "34 edges"
+  int bits = 0;  // kCard: the frame length (a raw card's UID has ceil(bits / 4) hex digits)
   int64_t last_bit_ns = 0;
 };
 

@@ -105,7 +105,8 @@ struct Command {
   nlohmann::json args;  // the `args` object as received (validated), for logs and responses
   CommandArgs parsed;   // the same, typed: the alternative matching `name`
   Instant issued_at;
-  Instant expires_at;  // may be before issued_at: such a command has expired (the executor refuses it)
+  Instant
+      expires_at;  // may be before issued_at: such a command has expired (the executor refuses it)
 };
 
 // One verified, well-formed message. The alternative's index is the index of its Topic.

@@ -68,8 +68,8 @@ class Session {
       }
       std::visit([&](auto& j) { Handle(j, out); }, job);
     } catch (const std::exception& e) {
-      LogError("sync", "state worker: " + std::string(JobKindName(out.job)) +
-                           " job threw: " + e.what());
+      LogError("sync",
+               "state worker: " + std::string(JobKindName(out.job)) + " job threw: " + e.what());
       Fail(out, Status::Internal(std::string("internal error: ") + e.what()));
       out.fault = true;
     } catch (...) {
@@ -405,7 +405,7 @@ class Session {
   rules::Site site_;
   std::unique_ptr<store::Store> store_;
   std::optional<rules::Records> records_;
-  std::vector<rules::Op> deferred_;            // fast-path ops not yet applied to records_
+  std::vector<rules::Op> deferred_;  // fast-path ops not yet applied to records_
   // Restricting deltas the store could not write, in force in memory only (oldest first).
   struct MemoryDelta {
     Position from;

@@ -15,10 +15,11 @@
 // of the store's state with every such delta applied on top is handed out with the failed outcome
 // (`in_memory`), so the doors enforce it at once, while the store's position stays unchanged. A
 // further restricting delta that follows the one in memory is kept the same way (no write is tried:
-// the store is behind it; a granting one fails with that error). The deltas in memory stay applied on top of every index the worker builds
-// until the store commits their position (the cloud sends them again) or a snapshot past them; a
-// granting delta is never applied while the store cannot write it. They live in this process
-// only: after a restart they are gone until the cloud sends them again.
+// the store is behind it; a granting one fails with that error). The deltas in memory stay applied
+// on top of every index the worker builds until the store commits their position (the cloud sends
+// them again) or a snapshot past them; a granting delta is never applied while the store cannot
+// write it. They live in this process only: after a restart they are gone until the cloud sends
+// them again.
 //
 // Jobs run in the order submitted. A delta whose `prev` does not match the store's position when
 // its turn comes (an earlier job was rejected) is skipped with Outcome::kSkipped, changing
@@ -110,9 +111,9 @@ struct StateOutcome {
   bool in_memory = false;
   size_t in_memory_deltas = 0;  // deltas in force in memory only, after this job
   Position in_memory_upto;      // the last of them (when in_memory_deltas > 0)
-  bool fault = false;    // the job or the build threw (a bug): `error` says what was caught
-  double apply_ms = 0;   // validation + commit
-  double index_ms = 0;   // index build (when `index` is set)
+  bool fault = false;           // the job or the build threw (a bug): `error` says what was caught
+  double apply_ms = 0;          // validation + commit
+  double index_ms = 0;          // index build (when `index` is set)
 };
 
 class StateWorker {

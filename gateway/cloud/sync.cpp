@@ -178,10 +178,9 @@ class CloudSync::Parser {
     return true;
   }
 
-  void SetSinks(std::function<void(Topic, std::string, std::shared_ptr<Result<Message>>,
-                                   Rejection)>
-                    deliver,
-                std::function<void()> collect) {
+  void SetSinks(
+      std::function<void(Topic, std::string, std::shared_ptr<Result<Message>>, Rejection)> deliver,
+      std::function<void()> collect) {
     deliver_ = std::move(deliver);
     collect_ = std::move(collect);
   }
@@ -514,10 +513,9 @@ void CloudSync::Reject(Topic topic, const std::string& payload, const Status& er
   // Not answered: an unsigned or forged one (nothing it claims is trusted), and one addressed to
   // another site or gateway (issue 10, point 9: an ack on this gateway's topic with the foreign
   // version could be taken for a rejection of the cloud's own delta to this gateway).
-  const bool answer = reason != SyncRejectReason::kSignature &&
-                      reason != SyncRejectReason::kWrongSite &&
-                      reason != SyncRejectReason::kWrongGateway &&
-                      reason != SyncRejectReason::kInternal;
+  const bool answer =
+      reason != SyncRejectReason::kSignature && reason != SyncRejectReason::kWrongSite &&
+      reason != SyncRejectReason::kWrongGateway && reason != SyncRejectReason::kInternal;
   if ((topic == Topic::kSyncDelta || topic == Topic::kSyncSnapshot) && answer) {
     if (std::optional<Position> p = ClaimedPosition(payload, *expect_)) {
       Publish(topics_.sync_ack,
@@ -549,11 +547,12 @@ void CloudSync::CountRejection(SyncRejectReason reason, std::string_view topic,
 
 void CloudSync::JournalTally(SyncRejectReason reason, Tally& t) {
   const std::string name(SyncRejectReasonName(reason));
-  LogWarning("sync", (t.count == 1 ? std::string("rejected a message")
-                                   : "rejected " + std::to_string(t.count) + " messages") +
-                         " on " + t.topic + " (" + name + ")" +
-                         (t.count == 1 ? "" : " since " + FormatRfc3339(t.first_at) + ", the first") +
-                         ": " + t.error);
+  LogWarning("sync",
+             (t.count == 1 ? std::string("rejected a message")
+                           : "rejected " + std::to_string(t.count) + " messages") +
+                 " on " + t.topic + " (" + name + ")" +
+                 (t.count == 1 ? "" : " since " + FormatRfc3339(t.first_at) + ", the first") +
+                 ": " + t.error);
   (void)host_.JournalNow({{"type", "sync.rejected"},
                           {"topic", t.topic},
                           {"reason", name},

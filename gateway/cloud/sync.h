@@ -9,13 +9,13 @@
 // Decisions never wait for anything here: a new index is swapped into the engine when ready.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <atomic>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -253,12 +253,12 @@ class CloudSync final : public MqttListener {
   // What TakeOffLoop (an MQTT client thread) reads: a copy of expect_ and the limits, replaced
   // under offloop_mu_ by Start/Reload; the messages and drops it counts, collected by the core.
   mutable std::mutex offloop_mu_;
-  std::shared_ptr<const Expect> offloop_expect_;   // guarded by offloop_mu_
-  config::CloudLimits offloop_limits_;             // guarded by offloop_mu_
-  std::map<Topic, uint64_t> offloop_overload_;     // guarded by offloop_mu_
+  std::shared_ptr<const Expect> offloop_expect_;  // guarded by offloop_mu_
+  config::CloudLimits offloop_limits_;            // guarded by offloop_mu_
+  std::map<Topic, uint64_t> offloop_overload_;    // guarded by offloop_mu_
   std::atomic<uint64_t> offloop_messages_{0};
   MqttLink* link_ = nullptr;
-  std::unique_ptr<Parser> parser_;  // before worker_: destroyed after it
+  std::unique_ptr<Parser> parser_;           // before worker_: destroyed after it
   std::atomic<size_t> parses_in_flight_{0};  // submitted to the parser, not yet back
   std::unique_ptr<StateWorker> worker_;
   size_t jobs_outstanding_ = 0;
@@ -302,7 +302,8 @@ class CloudSync final : public MqttListener {
   std::chrono::steady_clock::time_point index_retry_at_{};
   std::optional<StateOutcome> unacked_;
   size_t in_memory_deltas_ = 0;  // StateOutcome::in_memory_deltas of the latest outcome
-  Position in_memory_upto_;      // StateOutcome::in_memory_upto of the latest outcome  // the outcome not acknowledged while the index failed
+  Position in_memory_upto_;  // StateOutcome::in_memory_upto of the latest outcome  // the outcome
+                             // not acknowledged while the index failed
   std::string worker_last_error_;
   std::string parser_last_error_;
 

@@ -169,8 +169,8 @@ Status Gateway::Stop() {
 }
 
 rules::ClockReading Gateway::Reading() const {
-  auto mono = std::chrono::duration_cast<std::chrono::milliseconds>(
-      clock_.Monotonic().time_since_epoch());
+  auto mono =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Monotonic().time_since_epoch());
   return {clock_.Wall(), clock_.Synchronized(), mono.count()};
 }
 
@@ -336,10 +336,8 @@ Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration
     bool done = false;
   };
   auto pending = std::make_shared<Pending>();
-  pending->event = {{"type", "door.unlocked"},
-                    {"door", door},
-                    {"ms", duration.count()},
-                    {"source", "cloud"}};
+  pending->event = {
+      {"type", "door.unlocked"}, {"door", door}, {"ms", duration.count()}, {"source", "cloud"}};
   std::weak_ptr<Gateway*> self = self_;
   LockReport journal = [pending, self](std::string_view lock) {
     if (pending->done) return;
@@ -354,8 +352,8 @@ Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration
   };
   Status st = it->second(duration, journal);
   if (!st.ok()) {
-    LogError("core", "door " + std::string(door) + ": cloud unlock: the lock actuator failed: " +
-                         st.ToString());
+    LogError("core", "door " + std::string(door) +
+                         ": cloud unlock: the lock actuator failed: " + st.ToString());
     pending->event["error"] = st.message();
     journal("failed");
   }

@@ -11,7 +11,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,7 +84,6 @@ class Gateway final {
   // PrepareReload then CommitReload. On error nothing changes. A commit changes
   // config_generation().
   Status Reload(config::Config config);
-
 
   // Periodic housekeeping (every few seconds): persists the last-known-good time (the engine's
   // floor, which never rises from a suspect clock; a floor replaced by a trusted time is written
