@@ -674,17 +674,17 @@ std::vector<uint8_t> LockActionRequest::Encode() const {
   return w.Take();
 }
 Result<LockActionRequest> LockActionRequest::Decode(std::span<const uint8_t> p) {
-  if (p.size() != 37 && p.size() != 57) {
+  if (p.size() != 38 && p.size() != 58) {
     return Status::InvalidArgument(DescribeCommand(static_cast<uint16_t>(kCommand)) +
                                    ": payload of " + std::to_string(p.size()) +
-                                   " bytes, expected 37 or 57");
+                                   " bytes, expected 38 or 58");
   }
   Reader r(p);
   LockActionRequest v;
   v.action = static_cast<LockAction>(r.U8());
   v.app_id = r.U32();
   v.flags = r.U8();
-  if (p.size() == 57) v.name_suffix = r.FixedString(20);
+  if (p.size() == 58) v.name_suffix = r.FixedString(20);
   v.nonce = r.Array<32>();
   return v;
 }

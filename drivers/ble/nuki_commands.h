@@ -411,7 +411,7 @@ struct LockActionRequest {
 
   bool operator==(const LockActionRequest&) const = default;
   std::vector<uint8_t> Encode() const;
-  static Result<LockActionRequest> Decode(std::span<const uint8_t> p);  // 37 or 57 bytes
+  static Result<LockActionRequest> Decode(std::span<const uint8_t> p);  // 38 or 58 bytes
 };
 
 // Battery Report 0x0011: battery drain (u16 mWs) | battery voltage (u16 mV) | critical battery
