@@ -3,7 +3,8 @@
 // config/README.md documents every key. Loading either yields a Config in which every value has
 // been checked (ranges, ids, references between sections, the time zone), or every problem found
 // in the file, each as `file:line:column: message` with 1-based line and column pointing at the
-// offending key or value. Nothing here throws; yaml-cpp stays inside config.cpp.
+// offending key or value. Nothing here throws; yaml-cpp stays inside the library's source files
+// (config/README.md, "Source files").
 //
 // Thread-safety: the functions are pure apart from reading the file (LoadConfigFile) and the system
 // time zone database (both loaders, through lintel::LoadTimeZone); any thread may call them.
