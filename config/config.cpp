@@ -35,6 +35,7 @@ constexpr const SectionSpec* kSections[] = {
     &internal::kControlSection,   &internal::kLoggingSection, &internal::kPolicySection,
     &internal::kCloudSection,     &internal::kDoorsSection,   &internal::kReadersSection,
     &internal::kIoModulesSection, &internal::kSiteIoSection,  &internal::kAutomationsSection,
+    &internal::kLocksSection,
 };
 
 std::vector<std::string_view> SectionKeys() {
@@ -67,6 +68,7 @@ void CheckReferences(Loader& l) {
                                   " which is not defined in doors");
     }
   }
+  internal::CheckLocks(l);
 }
 
 // ---- parsing -----------------------------------------------------------------------------------
@@ -301,6 +303,20 @@ std::string Summarize(const Config& c) {
     for (size_t i = 0; i < wired.size(); ++i) out << (i == 0 ? " " : ", ") << wired[i];
     if (!c.io.fire_release.empty()) out << "; fire release " << c.io.fire_release;
     if (!c.io.tamper.empty()) out << "; tamper " << c.io.tamper;
+  }
+  if (!c.locks.empty()) {
+    out << "\n" << Plural(static_cast<int64_t>(c.locks.size()), "lock", "locks") << ":";
+    for (size_t i = 0; i < c.locks.size(); ++i) {
+      const LockConfig& k = c.locks[i];
+      std::string sync = k.sync_codes && k.sync_authorizations ? "syncs codes and authorizations"
+                         : k.sync_codes                        ? "syncs codes"
+                         : k.sync_authorizations               ? "syncs authorizations"
+                                                               : "no sync";
+      // Paths only, never what the files hold.
+      out << (i == 0 ? " " : ", ") << k.id << " -> " << k.door << " (" << k.type << " " << k.address
+          << " on " << k.adapter << ", " << UnlockActionName(k.unlock_action) << ", " << sync
+          << ")";
+    }
   }
   if (!c.automations.empty()) {
     out << "\n"

@@ -28,6 +28,7 @@ void ParseDoor(Loader& l, MapWalker& w) {
   if (auto v = w.Int("held_open_s", Need::kOptional, 1, 3600)) door.held_open_s = v->value;
   std::string who = w.name();
   w.Mapping("io", Need::kOptional, kDoorIoKeys, [&](MapWalker& io) {
+    if (!door.id.empty()) l.doors_with_io.emplace(door.id, io.pos());
     DoorIoConfig c;
     if (auto v = PointRefKey(l, io, "lock", Need::kRequired, who + " io.lock", true)) c.lock = *v;
     if (auto v = PointRefKey(l, io, "contact", Need::kOptional, who + " io.contact", false)) {

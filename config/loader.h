@@ -53,6 +53,12 @@ struct Loader {
   };
   std::vector<PointRef> point_refs;
   std::vector<DoorRef> automation_door_refs;
+  // Doors wired to an I/O lock point: where their doors[].io is (a door with a BLE lock has none).
+  std::map<std::string, Pos, std::less<>> doors_with_io;
+  std::map<std::string, Pos, std::less<>> lock_ids;
+  std::vector<DoorRef> lock_door_refs;  // each lock's door, for CheckLocks
+  // security_pin_file paths, which no lock's credentials may overwrite.
+  std::vector<std::pair<std::string, Pos>> pin_files;
 };
 
 // Records that `who` uses `what`; reports a second user.
@@ -61,6 +67,10 @@ void Claim(Loader& l, const std::string& what, const std::string& who, Pos pos);
 // Records `id` in `seen`; reports it when it was there already.
 void CheckUnique(Loader& l, std::map<std::string, Pos, std::less<>>& seen, std::string_view what,
                  const Field<std::string>& id);
+
+// The checks of the locks section that need the doors (locks.cpp); run by CheckReferences once
+// every section is read and the doors section was there.
+void CheckLocks(Loader& l);
 
 // ---- values several sections share -------------------------------------------------------------
 
@@ -104,5 +114,6 @@ extern const SectionSpec kReadersSection;      // readers.cpp
 extern const SectionSpec kIoModulesSection;    // io_modules.cpp
 extern const SectionSpec kSiteIoSection;       // io_modules.cpp
 extern const SectionSpec kAutomationsSection;  // automations.cpp
+extern const SectionSpec kLocksSection;        // locks.cpp
 
 }  // namespace lintel::config::internal
