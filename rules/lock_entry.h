@@ -29,7 +29,9 @@
 
 namespace lintel::rules {
 
-// One entry the lock should hold (desired) or holds (read back).
+// One entry the lock should hold (desired) or holds (read back). Desired entries are always
+// enabled; the reconciler reads a lock's entries back into this form (the lock's placeholder dates
+// for "no limit" as nullopt) and updates one it finds disabled even when it is SameOnLock.
 struct LockEntry {
   enum class Kind : uint8_t { kKeypadCode, kAuthorization };
   Kind kind = Kind::kKeypadCode;

@@ -288,10 +288,11 @@ class Planner {
       std::string_view name = x_.str(ble->name);
       e.name = CutUtf8(name.empty() ? x_.str(holder.name) : name, rules_.authorization_name_bytes);
     }
-    if (e.name.empty())
-      e.name = CutUtf8(e.credential, kind == LockEntry::Kind::kKeypadCode
-                                         ? rules_.keypad_name_bytes
-                                         : rules_.authorization_name_bytes);
+    if (e.name.empty()) {
+      size_t max = kind == LockEntry::Kind::kKeypadCode ? rules_.keypad_name_bytes
+                                                        : rules_.authorization_name_bytes;
+      e.name = CutUtf8(e.credential, max);
+    }
     out_.entries.push_back(std::move(e));
   }
 
