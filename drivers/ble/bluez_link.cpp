@@ -726,58 +726,19 @@ class BluezScanner::Impl {
       std::lock_guard<std::mutex> l(mu_);
       if (scanning_) return Status::FailedPrecondition("scan: already scanning for " + uuid_);
     }
-    Result<std::string> owner = bus_->BluezOwner(o_.call_timeout);
-    if (!owner.ok()) return owner.status();
-    if (owner->empty()) {
-      return Status::Unavailable("scan: org.bluez is not on the bus (bluetoothd not running)");
-    }
-    // The devices BlueZ knows now, so a later PropertiesChanged can be reported in full.
-    ManagedObjects objects;
-    LINTEL_RETURN_IF_ERROR(Guard("GetManagedObjects", [&] {
-      bus_->Proxy(kBluez, "/")
-          .callMethod("GetManagedObjects")
-          .onInterface(kObjectManager)
-          .withTimeout(o_.call_timeout)
-          .storeResultsTo(objects);
-    }));
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      owner_ = *owner;
-      uuid_ = uuid;
-      devices_.clear();
-      for (const auto& [path, interfaces] : objects) {
-        auto it = interfaces.find(kDevice1);
-        if (it != interfaces.end() && UnderAdapter(path)) Update(path, it->second);
-      }
-    }
-    {
-      std::lock_guard<std::mutex> l(cb_mu_);
-      cb_ = std::move(cb);
-    }
-    auto& adapter = bus_->Proxy(kBluez, adapter_path_);
-    Properties filter{{"UUIDs", sdbus::Variant(std::vector<std::string>{uuid})},
-                      {"Transport", sdbus::Variant(std::string("le"))}};
-    Status s = Guard("Adapter1.SetDiscoveryFilter on " + o_.adapter, [&] {
-      adapter.callMethod("SetDiscoveryFilter")
-          .onInterface(kAdapter1)
-          .withTimeout(o_.call_timeout)
-          .withArguments(filter);
-    });
-    if (s.ok()) {
-      s = Guard("Adapter1.StartDiscovery on " + o_.adapter, [&] {
-        adapter.callMethod("StartDiscovery").onInterface(kAdapter1).withTimeout(o_.call_timeout);
-      });
+    Status s = Begin(uuid, std::move(cb));
+    if (s.code() == StatusCode::kNotFound) {
+      s = Status::Unavailable(s.message() + " (no such adapter?)");
     }
     if (!s.ok()) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        scanning_ = false;
+      }
       std::lock_guard<std::mutex> l(cb_mu_);
       cb_ = nullptr;
-      return s.code() == StatusCode::kNotFound
-                 ? Status::Unavailable(s.message() + " (no such adapter)")
-                 : s;
     }
-    std::lock_guard<std::mutex> l(mu_);
-    scanning_ = true;
-    return Status::Ok();
+    return s;
   }
 
   Status StopScan() {
@@ -815,6 +776,52 @@ class BluezScanner::Impl {
   struct Device {
     Advertisement ad;
   };
+
+  // StartScan after the checks: scanning_ is set before StartDiscovery, whose advertisements
+  // may arrive before its reply.
+  Status Begin(const std::string& uuid, AdvertisementCallback cb) {
+    Result<std::string> owner = bus_->BluezOwner(o_.call_timeout);
+    if (!owner.ok()) return owner.status();
+    if (owner->empty()) {
+      return Status::Unavailable("scan: org.bluez is not on the bus (bluetoothd not running)");
+    }
+    // The devices BlueZ knows now, so a later PropertiesChanged can be reported in full.
+    ManagedObjects objects;
+    LINTEL_RETURN_IF_ERROR(Guard("GetManagedObjects", [&] {
+      bus_->Proxy(kBluez, "/")
+          .callMethod("GetManagedObjects")
+          .onInterface(kObjectManager)
+          .withTimeout(o_.call_timeout)
+          .storeResultsTo(objects);
+    }));
+    {
+      std::lock_guard<std::mutex> l(cb_mu_);
+      cb_ = std::move(cb);
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      owner_ = *owner;
+      uuid_ = uuid;
+      devices_.clear();
+      for (const auto& [path, interfaces] : objects) {
+        auto it = interfaces.find(kDevice1);
+        if (it != interfaces.end() && UnderAdapter(path)) Update(path, it->second);
+      }
+      scanning_ = true;
+    }
+    auto& adapter = bus_->Proxy(kBluez, adapter_path_);
+    Properties filter{{"UUIDs", sdbus::Variant(std::vector<std::string>{uuid})},
+                      {"Transport", sdbus::Variant(std::string("le"))}};
+    LINTEL_RETURN_IF_ERROR(Guard("Adapter1.SetDiscoveryFilter on " + o_.adapter, [&] {
+      adapter.callMethod("SetDiscoveryFilter")
+          .onInterface(kAdapter1)
+          .withTimeout(o_.call_timeout)
+          .withArguments(filter);
+    }));
+    return Guard("Adapter1.StartDiscovery on " + o_.adapter, [&] {
+      adapter.callMethod("StartDiscovery").onInterface(kAdapter1).withTimeout(o_.call_timeout);
+    });
+  }
 
   bool UnderAdapter(const std::string& path) const {
     return path.rfind(adapter_path_ + "/", 0) == 0;

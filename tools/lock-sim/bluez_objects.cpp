@@ -241,10 +241,17 @@ class BluezSim::Impl {
       root_->addObjectManager();
       CreateAdapter();
       for (auto& l : locks_) CreateDevice(*l);
-      conn_->requestName("org.bluez");
     } catch (const sdbus::Error& e) {
       return Status::Unavailable(
           "D-Bus " + (o_.bus_address.empty() ? std::string("system bus") : o_.bus_address) + ": " +
+          e.getName() + ": " + e.getMessage());
+    }
+    try {
+      conn_->requestName("org.bluez");
+    } catch (const sdbus::Error& e) {
+      return Status::Unavailable(
+          "cannot own org.bluez (is bluetoothd or another lock-sim on the "
+          "bus?): " +
           e.getName() + ": " + e.getMessage());
     }
     Result<EventLoop::FdHandle> h = loop_.AddFd(conn_->getEventLoopPollData().fd, EPOLLIN,
