@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <vector>
 
@@ -365,6 +366,46 @@ TEST(LockSim, ExitCodesForUsageAndATakenName) {
   EXPECT_NE(second.err.find("org.bluez"), std::string::npos) << second.err;
   EXPECT_EQ(first.Control("quit")["ok"], true);
   EXPECT_TRUE(first.WaitForLines(Has("stopped", "quit")));
+}
+
+TEST(LockSim, LocksComeFromAConfigFileAndAreAddressedByName) {
+  std::string dir = lintel::testing::FreshTestDir("lock-sim").string();
+  PrivateBus bus(dir);
+  ASSERT_TRUE(bus.Start());
+  {
+    std::ofstream(dir + "/bad.json")
+        << R"({"locks": [{"address": "AA:BB:CC:DD:EE:10", "pin": 1}]})";
+    lintel::testing::RunResult bad =
+        lintel::testing::RunProgram({lintel::testing::BinaryDir() + "/tools/lock-sim/lock-sim",
+                                     "--bus", bus.address(), "--config", dir + "/bad.json"});
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("bad.json: unknown lock key \"pin\""), std::string::npos) << bad.err;
+  }
+  std::ofstream(dir + "/locks.json") << R"({"adapter": "hci1", "locks": [
+      {"address": "aa:bb:cc:dd:ee:10", "name": "front", "connect_delay_ms": 5, "in_range": false}]})";
+  LockSimProcess sim(dir, bus.address(), {"--config", dir + "/locks.json"});
+  ASSERT_TRUE(sim.Start()) << lintel::testing::ReadFile(sim.log_path());
+  nlohmann::json state = sim.Control("state")["state"];
+  EXPECT_EQ(state["adapter"], "/org/bluez/hci1");
+  EXPECT_EQ(state["locks"][0]["address"], "AA:BB:CC:DD:EE:10");
+  EXPECT_EQ(state["locks"][0]["path"], "/org/bluez/hci1/dev_AA_BB_CC_DD_EE_10");
+  EXPECT_EQ(state["locks"][0]["in_range"], false);
+  EXPECT_EQ(sim.Control("range front in")["ok"], true);
+  EXPECT_EQ(sim.Control("state")["state"]["locks"][0]["in_range"], true);
+  nlohmann::json unknown = sim.Control("range back in");
+  EXPECT_EQ(unknown["ok"], false);
+  EXPECT_NE(unknown["error"].get<std::string>().find("no lock \"back\""), std::string::npos);
+
+  BluezOptions o;
+  o.adapter = "hci1";
+  o.bus_address = bus.address();  // an explicit address instead of the system bus
+  Result<std::unique_ptr<BluezGattLink>> link = BluezGattLink::Open(o);
+  ASSERT_TRUE(link.ok());
+  ASSERT_TRUE((*link)->Connect("AA:BB:CC:DD:EE:10", kConnect).ok());
+  ASSERT_TRUE((*link)->Write(kGdio, Bytes{0x33}).ok());
+  Result<Bytes> echo = (*link)->NextIndication(kGdio, kWait);
+  ASSERT_TRUE(echo.ok());
+  EXPECT_EQ(*echo, Bytes{0x33});
 }
 
 }  // namespace
