@@ -428,8 +428,9 @@ class BluezGattLink::Impl {
     // 4. StartNotify on each indicating characteristic, on every connect.
     for (const auto& [uuid, c] : chars) {
       if (!c.notifies) continue;
+      const std::string& path = c.path;  // clang 14 does not capture structured bindings
       s = Guard("StartNotify " + uuid + " on " + addr, [&] {
-        bus_->Proxy(kBluez, c.path)
+        bus_->Proxy(kBluez, path)
             .callMethod("StartNotify")
             .onInterface(kCharacteristic1)
             .withTimeout(o_.call_timeout);
