@@ -36,6 +36,7 @@ constexpr const char* kCharacteristic1 = "org.bluez.GattCharacteristic1";
 constexpr const char* kProperties = "org.freedesktop.DBus.Properties";
 constexpr const char* kObjectManager = "org.freedesktop.DBus.ObjectManager";
 constexpr const char* kDbus = "org.freedesktop.DBus";
+constexpr const char* kNoBluez = "org.bluez is not on the bus (bluetoothd not running)";
 
 using Properties = std::map<std::string, sdbus::Variant>;
 using InterfaceMap = std::map<std::string, Properties>;
@@ -313,9 +314,7 @@ class BluezGattLink::Impl {
     Result<std::string> owner = bus_->BluezOwner(o_.call_timeout);
     if (!owner.ok()) return owner.status();
     if (owner->empty()) {
-      return Status::Unavailable("connect " + addr +
-                                 ": org.bluez is not on the bus (bluetoothd "
-                                 "not running)");
+      return Status::Unavailable("connect " + addr + ": " + kNoBluez);
     }
     const std::string dev = BluezDevicePath(o_.adapter, addr);
     {
@@ -784,7 +783,7 @@ class BluezScanner::Impl {
     Result<std::string> owner = bus_->BluezOwner(o_.call_timeout);
     if (!owner.ok()) return owner.status();
     if (owner->empty()) {
-      return Status::Unavailable("scan: org.bluez is not on the bus (bluetoothd not running)");
+      return Status::Unavailable(std::string("scan: ") + kNoBluez);
     }
     // The devices BlueZ knows now, so a later PropertiesChanged can be reported in full.
     ManagedObjects objects;
