@@ -211,6 +211,13 @@ class HttpFront {
     server->set_payload_max_length(kMaxBody);
     server->set_keep_alive_max_count(1000);
     server->set_tcp_nodelay(true);
+    // cpp-httplib 0.11's default sets SO_REUSEPORT, which lets a second program bind a port this
+    // one listens on (and share its connections). SO_REUSEADDR alone: coming back after `fault
+    // offline` or a reboot still binds the same port at once, a taken port fails.
+    server->set_socket_options([](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     auto handle = [this, generation](const httplib::Request& req, httplib::Response& res) {
       Serve(generation, req, res);
     };
