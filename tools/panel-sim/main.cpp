@@ -82,6 +82,7 @@ struct Options {
   std::string control;
   bool manual_clock = false;
   bool verbose = false;
+  bool t_us = false;
   int switches = 2;
   int switch_on_duration_s = 5;
   int door_open_too_long_s = 30;
@@ -455,7 +456,10 @@ class Program final : public PanelHost {
     return std::chrono::duration_cast<milliseconds>(clock_.Monotonic() - start_).count();
   }
   void Emit(const json& body) override {
-    json line = {{"t_ms", NowMs()}};
+    const int64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.Monotonic() - start_).count();
+    json line = {{"t_ms", us / 1000}};
+    if (o_.t_us) line["t_us"] = us;
     for (const auto& [k, v] : body.items()) line[k] = v;
     EmitLine(line);
   }
@@ -679,6 +683,7 @@ int Main(int argc, char** argv) {
   app.add_flag("--manual-clock", o.manual_clock,
                "virtual time from 0, moved only by the `advance MS` command (for tests)");
   app.add_flag("-v,--verbose", o.verbose, "a line per HTTP request answered");
+  app.add_flag("--t-us", o.t_us, "every line also carries t_us, microseconds (for benchmarks)");
   app.add_option("--switches", o.switches, "2N switches / Akuvox relays")
       ->capture_default_str()
       ->check(CLI::Range(1, 8));
