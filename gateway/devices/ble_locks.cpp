@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "drivers/ble/bluez_link.h"
+#include "drivers/ble/nuki_frame.h"
 #include "gateway/base/log.h"
 
 namespace lintel::devices {
@@ -58,6 +60,8 @@ struct BleLocks::Adapter {
   milliseconds disconnect_after{2000};
   std::optional<EventLoop::TimerId> disconnect_timer;
   std::string failure;  // the last exception a job threw, for status
+  std::unique_ptr<ble::BleScanner> scanner;
+  std::string scan_error;
 };
 
 struct BleLocks::Lock {
@@ -107,12 +111,36 @@ struct BleLocks::Lock {
   bool clock_set = false;  // the lock's clock was set since start
 };
 
+MakeGattLink BluezGattLinks() {
+  return [](const std::string& adapter) -> Result<std::unique_ptr<ble::GattLink>> {
+    ble::BluezOptions o;
+    o.adapter = adapter;
+    o.required_characteristics = {std::string(ble::kPairingGdioUuid),
+                                  std::string(ble::kKeyturnerGdioUuid),
+                                  std::string(ble::kKeyturnerUsdioUuid)};
+    Result<std::unique_ptr<ble::BluezGattLink>> link = ble::BluezGattLink::Open(o);
+    if (!link.ok()) return link.status();
+    return std::unique_ptr<ble::GattLink>(std::move(*link));
+  };
+}
+
+MakeBleScanner BluezScanners() {
+  return [](const std::string& adapter) -> Result<std::unique_ptr<ble::BleScanner>> {
+    ble::BluezOptions o;
+    o.adapter = adapter;
+    Result<std::unique_ptr<ble::BluezScanner>> scanner = ble::BluezScanner::Open(o);
+    if (!scanner.ok()) return scanner.status();
+    return std::unique_ptr<ble::BleScanner>(std::move(*scanner));
+  };
+}
+
 BleLocks::BleLocks(EventLoop& loop, const Clock& clock, core::Gateway& gateway,
-                   MakeGattLink make_link, BleLocksOptions options)
+                   MakeGattLink make_link, MakeBleScanner make_scanner, BleLocksOptions options)
     : loop_(loop),
       clock_(clock),
       gateway_(gateway),
       make_link_(std::move(make_link)),
+      make_scanner_(std::move(make_scanner)),
       options_(std::move(options)) {}
 
 BleLocks::~BleLocks() {
@@ -190,6 +218,22 @@ BleLocks::Adapter& BleLocks::AdapterFor(const std::string& name) {
             if (it != (*s)->adapters_.end()) it->second->failure = "internal error: " + what;
           });
         });
+    if (make_scanner_) {
+      Result<std::unique_ptr<ble::BleScanner>> made = make_scanner_(name);
+      lintel::Status started = made.status();
+      if (made.ok()) {
+        // The scanner's thread: only NoteAdvertisement (it posts), never BleLocks' state.
+        BleLocks* me = this;
+        started = (*made)->Start(ble::kKeyturnerServiceUuid, [me](const ble::Advertisement& ad) {
+          me->NoteAdvertisement(ad.address, ble::IBeaconStateChanged(ad));
+        });
+        if (started.ok()) a->scanner = std::move(*made);
+      }
+      if (!started.ok()) {
+        a->scan_error = started.message();
+        LogError(kLog, "adapter " + name + ": cannot scan for locks: " + started.ToString());
+      }
+    }
   }
   return *a;
 }
@@ -316,7 +360,10 @@ void BleLocks::Stop() {
     }
   }
   locks_.clear();
-  for (auto& [name, a] : adapters_) Cancel(a->disconnect_timer);
+  for (auto& [name, a] : adapters_) {
+    Cancel(a->disconnect_timer);
+    if (a->scanner) static_cast<void>(a->scanner->Stop());  // no callback after this
+  }
   adapters_.clear();  // joins the workers
   configs_.clear();
 }
@@ -1139,6 +1186,7 @@ json BleLocks::Status() const {
     if (a != adapters_.end()) {
       j["queued"] = a->second->worker->queued();
       if (!a->second->failure.empty()) j["adapter_error"] = a->second->failure;
+      if (!a->second->scan_error.empty()) j["scan_error"] = a->second->scan_error;
     }
     out.push_back(std::move(j));
   }

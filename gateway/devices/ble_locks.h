@@ -74,6 +74,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "drivers/ble/ble_scan.h"
 #include "drivers/ble/nuki_client.h"
 #include "drivers/ble/nuki_commands.h"
 #include "gateway/base/clock.h"
@@ -109,10 +110,24 @@ struct BleLocksOptions {
   rules::LockCodeRules code_rules;
 };
 
+// Makes the scanner of an adapter (called on the loop when the adapter's first lock starts).
+using MakeBleScanner =
+    std::function<Result<std::unique_ptr<ble::BleScanner>>(const std::string& adapter)>;
+
+// The daemon's transport (library lintel_ble_io): a BluezGattLink per adapter on the system bus
+// (DBUS_SYSTEM_BUS_ADDRESS when set), requiring the Nuki characteristics (a device without them
+// has a stale GATT cache), and a BluezScanner per adapter.
+MakeGattLink BluezGattLinks();
+MakeBleScanner BluezScanners();
+
 class BleLocks {
  public:
+  // `make_scanner` may be null (no scanning: state is polled only). Each adapter with a lock scans
+  // for the Nuki keyturner service the whole time (BlueZ only connects to devices it has
+  // discovered); a scanner that cannot start is logged and shown in status, and tried again at
+  // the next Apply.
   BleLocks(EventLoop& loop, const Clock& clock, core::Gateway& gateway, MakeGattLink make_link,
-           BleLocksOptions options = {});
+           MakeBleScanner make_scanner = nullptr, BleLocksOptions options = {});
   ~BleLocks();  // removes the actuators, stops the workers (their posted results are dropped)
   BleLocks(const BleLocks&) = delete;
   BleLocks& operator=(const BleLocks&) = delete;
@@ -201,6 +216,7 @@ class BleLocks {
   const Clock& clock_;
   core::Gateway& gateway_;
   MakeGattLink make_link_;
+  MakeBleScanner make_scanner_;
   BleLocksOptions options_;
   std::map<std::string, std::unique_ptr<Adapter>> adapters_;  // by adapter name
   std::map<std::string, std::unique_ptr<Lock>> locks_;        // by lock id
