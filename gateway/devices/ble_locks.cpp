@@ -800,8 +800,9 @@ void BleLocks::RequestSync(Lock& lock) {
   std::string id = c.id;
   uint64_t generation = lock.generation;
   std::optional<uint32_t> log_index = lock.log_index;
+  const Instant now = Now();
   std::optional<Instant> set_time;
-  if (!lock.clock_set) set_time = Now();
+  if (!lock.clock_set) set_time = now;
   milliseconds timeout = options_.connect_timeout;
   Submit(
       c.adapter, false, true,
@@ -840,7 +841,7 @@ void BleLocks::RequestSync(Lock& lock) {
             return [=](BleLocks& b) { b.OnSyncResult(id, generation, result, std::nullopt); };
           }
         }
-        result = Reconcile(client, in, between, set_time.value_or(Instant{}));
+        result = Reconcile(client, in, between, now);
         DropAfter(result.status, *link, connected_to);
         if (clock_ok) result.reached = true;
         std::optional<Result<LogFetch>> log;
@@ -901,8 +902,7 @@ void BleLocks::OnSyncResult(const std::string& id, uint64_t generation,
         if (!kept && synced) static_cast<void>(st.RemoveLockEntry(id, r.credential));
       }
     }
-    for (store::LockEntryRecord r : result.confirmed_map) {
-      if (r.written_at == Instant{}) r.written_at = now;
+    for (const store::LockEntryRecord& r : result.confirmed_map) {
       lintel::Status s = st.SetLockEntry(id, r);
       if (!s.ok()) LogError(kLog, "lock " + id + ": storing the entry map: " + s.ToString());
     }
@@ -1185,6 +1185,7 @@ json BleLocks::Status() const {
     auto a = adapters_.find(c.adapter);
     if (a != adapters_.end()) {
       j["queued"] = a->second->worker->queued();
+      j["jobs"] = a->second->outstanding;
       if (!a->second->failure.empty()) j["adapter_error"] = a->second->failure;
       if (!a->second->scan_error.empty()) j["scan_error"] = a->second->scan_error;
     }
