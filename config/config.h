@@ -3,7 +3,8 @@
 // config/README.md documents every key. Loading either yields a Config in which every value has
 // been checked (ranges, ids, references between sections, the time zone), or every problem found
 // in the file, each as `file:line:column: message` with 1-based line and column pointing at the
-// offending key or value. Nothing here throws; yaml-cpp stays inside config.cpp.
+// offending key or value. Nothing here throws; yaml-cpp stays inside the library's source files
+// (config/README.md, "Source files").
 //
 // Thread-safety: the functions are pure apart from reading the file (LoadConfigFile) and the system
 // time zone database (both loaders, through lintel::LoadTimeZone); any thread may call them.
@@ -17,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/locks.h"
 #include "drivers/wiegand/wiegand.h"
 #include "gateway/base/log.h"
 #include "gateway/base/status.h"
@@ -221,6 +223,7 @@ struct Config {
   std::vector<IoModuleConfig> io_modules;  // ids unique, in file order
   SiteIoConfig io;
   std::vector<rules::Automation> automations;  // ids unique, in file order
+  std::vector<LockConfig> locks;  // ids, doors, addresses and credentials unique, in file order
 };
 
 // The module and point a "module.point" reference names, or nullptr.
@@ -261,6 +264,9 @@ rules::Site MakeSite(const Config& config);
 
 // The configured door with this id, or nullptr.
 const DoorConfig* FindDoor(const Config& config, std::string_view id);
+
+// The lock that is the actuator of this door, or nullptr (at most one per door).
+const LockConfig* FindLockForDoor(const Config& config, std::string_view door);
 
 std::string_view LogLevelName(LogLevel level);
 std::string_view WiegandSourceName(WiegandSource source);  // "gpio", "serial", "replay"

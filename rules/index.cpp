@@ -77,6 +77,8 @@ struct IndexBuilder::Pending {
   std::vector<std::pair<uint32_t, uint32_t>> lease_members;  // into names
   std::vector<std::pair<uint32_t, uint32_t>> lease_groups;   // into names
   std::vector<Str> cred_person;
+  // ble_key credentials: (row, lock door id), the rest of BleKeyRec filled in.
+  std::vector<std::pair<BleKeyRec, std::string>> ble_keys;
 
   Str Intern(std::string_view s) {
     Index::Arena& a = index->arena_;
@@ -154,6 +156,13 @@ void IndexBuilder::Add(const Credential& in) {
   r.status = in.status;
   p_->index->credentials_.push_back(r);
   p_->cred_person.push_back(p_->Intern(in.person));
+  if (in.type == CredentialType::kBleKey) {
+    BleKeyRec b;
+    b.credential = static_cast<uint32_t>(p_->index->credentials_.size() - 1);
+    b.key = p_->Intern(in.ble_key.key);
+    b.name = p_->Intern(in.ble_key.name);
+    p_->ble_keys.emplace_back(b, in.ble_key.lock);
+  }
 }
 
 void IndexBuilder::AddAll(const Records& r) {
@@ -269,8 +278,8 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
   }
   // Lists longer than Validate allows (a state stored by an older version) keep their first
   // `max` entries: the counts are 16 bits wide and must never wrap.
-  auto resolve_groups = [&](std::pair<uint32_t, uint32_t> list, std::string_view owner,
-                            size_t max, uint16_t* count) {
+  auto resolve_groups = [&](std::pair<uint32_t, uint32_t> list, std::string_view owner, size_t max,
+                            uint16_t* count) {
     uint32_t off = static_cast<uint32_t>(x.refs_.size());
     if (list.second > max) {
       warn(std::string(owner) + ": " + std::to_string(list.second) + " groups, only the first " +
@@ -299,18 +308,16 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
         r.primary = kNone;
       }
     }
-    r.groups =
-        resolve_groups(p.person_groups[i], "person " + std::string(x.str(r.id)),
-                                kMaxGroupsPerPerson, &r.groups_count);
+    r.groups = resolve_groups(p.person_groups[i], "person " + std::string(x.str(r.id)),
+                              kMaxGroupsPerPerson, &r.groups_count);
   }
 
   // Leases: groups, then the member -> leases lists.
   std::vector<std::pair<uint32_t, uint32_t>> member_of;  // (person, lease)
   for (uint32_t i = 0; i < x.leases_.size(); ++i) {
     LeaseRec& l = x.leases_[i];
-    l.groups =
-        resolve_groups(p.lease_groups[i], "lease " + std::string(x.str(l.id)),
-                                kMaxGroupsPerLease, &l.groups_count);
+    l.groups = resolve_groups(p.lease_groups[i], "lease " + std::string(x.str(l.id)),
+                              kMaxGroupsPerLease, &l.groups_count);
     auto [off, n] = p.lease_members[i];
     for (uint32_t j = 0; j < n; ++j) {
       uint32_t person = x.FindPerson(x.str(p.names[off + j]));
@@ -379,6 +386,21 @@ std::shared_ptr<const Index> IndexBuilder::Build(std::vector<std::string>* warni
     }
   }
 
+  // ble_key lock data of the credentials kept (rows ascend: they were added in row order).
+  for (auto& [b, lock] : p.ble_keys) {
+    if (b.credential >= x.credentials_.size() || x.credentials_[b.credential].person == kNone) {
+      continue;  // a dropped credential (duplicate id, unknown person, beyond the row limit)
+    }
+    auto it = door_no.find(lock);
+    if (it == door_no.end()) {
+      warn("credential " + std::string(x.str(x.credentials_[b.credential].id)) + ": ble_key lock " +
+           lock + " is not a door of this site; the key goes to no lock");
+    } else {
+      b.door = it->second;
+    }
+    x.ble_keys_.push_back(b);
+  }
+
   x.arena_.shrink_to_fit();
   x.refs_.shrink_to_fit();
   x.credentials_.shrink_to_fit();
@@ -405,6 +427,12 @@ uint32_t Index::FindPerson(std::string_view id) const {
   return Probe(person_by_id_, HashStr(id), [&](uint32_t r) { return str(people_[r].id) == id; });
 }
 
+const BleKeyRec* Index::FindBleKey(uint32_t credential) const {
+  auto it = std::lower_bound(ble_keys_.begin(), ble_keys_.end(), credential,
+                             [](const BleKeyRec& b, uint32_t c) { return b.credential < c; });
+  return it != ble_keys_.end() && it->credential == credential ? &*it : nullptr;
+}
+
 bool Index::ScheduleOpen(uint32_t s, const LocalTime& local) const {
   if (s >= schedules_.size()) return false;
   const ScheduleRec& rec = schedules_[s];
@@ -429,7 +457,7 @@ size_t Index::MemoryBytes() const {
     n += sizeof(ScheduleRec) + s.windows.capacity() * sizeof(Window);
     for (const auto& e : s.exceptions) n += sizeof(e) + e.windows.capacity() * sizeof(Window);
   }
-  return n + doors_.capacity() * sizeof(DoorRec);
+  return n + doors_.capacity() * sizeof(DoorRec) + ble_keys_.capacity() * sizeof(BleKeyRec);
 }
 
 std::shared_ptr<const Index> PatchCredentials(const Index& base,

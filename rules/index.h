@@ -73,6 +73,15 @@ struct CredentialRec {
   CredentialType type = CredentialType::kCard;
   CredentialStatus status = CredentialStatus::kActive;
 };
+// The lock data of a ble_key credential, in a side table of the Index (only ble_key credentials
+// have one, so a card or PIN costs nothing more). Used by rules/lock_sync.h.
+inline constexpr uint16_t kNoDoor = 0xffff;
+struct BleKeyRec {
+  uint32_t credential = kNone;  // the credential's row
+  uint16_t door = kNoDoor;      // the lock's door number; kNoDoor when not a door of this site
+  Str key;                      // base64 of 32 bytes, as stored
+  Str name;
+};
 struct DoorRec {
   std::string id;
   bool common = false;
@@ -121,7 +130,8 @@ inline std::shared_ptr<const Index> BuildIndex(const Site& site, const Records& 
 // the change cannot make two credentials of one card or PIN overlap: valid_until may only move
 // earlier (staying after valid_from) and a revoked credential may not come back. Such an update
 // passes Validate whenever the state it changes did. Copying costs O(size of the index), a
-// fraction of a rebuild (no hashing, no sorting, no string interning).
+// fraction of a rebuild (no hashing, no sorting, no string interning). A ble_key update is never
+// patched (it returns nullptr), so the copy's ble_key side table (Index::ble_keys) stays exact.
 std::shared_ptr<const Index> PatchCredentials(const Index& base,
                                               const std::vector<Credential>& updates);
 
@@ -148,6 +158,11 @@ class Index {
   const BigVector<LeaseRec>& leases() const { return leases_; }
   const BigVector<CredentialRec>& credentials() const { return credentials_; }
   const uint32_t* refs(uint32_t offset) const { return refs_.data() + offset; }
+  // The ble_key credentials' lock data, ascending by credential row.
+  const std::vector<BleKeyRec>& ble_keys() const { return ble_keys_; }
+  // The lock data of credential row `credential`; nullptr unless it is a ble_key credential.
+  // O(log ble_keys).
+  const BleKeyRec* FindBleKey(uint32_t credential) const;
 
   // Is schedule `s` open at `t` (site time zone, exceptions first)?
   bool ScheduleOpen(uint32_t s, Instant t) const { return ScheduleOpen(s, site_.zone->ToLocal(t)); }
@@ -171,6 +186,7 @@ class Index {
   BigVector<LeaseRec> leases_;
   BigVector<CredentialRec> credentials_;
   BigVector<uint32_t> refs_;
+  std::vector<BleKeyRec> ble_keys_;
   // Open-addressing tables of tagged row numbers (kNone = empty), sized 1.5x their rows.
   BigVector<uint32_t> cred_by_key_;
   BigVector<uint32_t> cred_by_id_;

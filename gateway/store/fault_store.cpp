@@ -121,4 +121,48 @@ Result<uint64_t> FaultStore::LastSeq() {
   return inner_->LastSeq();
 }
 
+Result<std::vector<LockOutboxOp>> FaultStore::ReplaceLockOutbox(std::string_view lock,
+                                                                std::vector<LockOutboxOp> ops) {
+  LINTEL_RETURN_IF_ERROR(Write("replace lock outbox"));
+  return inner_->ReplaceLockOutbox(lock, std::move(ops));
+}
+Result<std::vector<LockOutboxOp>> FaultStore::LockOutbox(std::string_view lock) {
+  LINTEL_RETURN_IF_ERROR(Read("read lock outbox"));
+  return inner_->LockOutbox(lock);
+}
+Status FaultStore::MarkLockOpDone(std::string_view lock, const LockOutboxOp& op,
+                                  std::optional<uint32_t> lock_entry_id, Instant at) {
+  LINTEL_RETURN_IF_ERROR(Write("mark lock op done"));
+  return inner_->MarkLockOpDone(lock, op, lock_entry_id, at);
+}
+Status FaultStore::MarkLockOpFailed(std::string_view lock, uint64_t op_id, uint32_t attempts,
+                                    Instant next_at, std::string_view error) {
+  LINTEL_RETURN_IF_ERROR(Write("mark lock op failed"));
+  return inner_->MarkLockOpFailed(lock, op_id, attempts, next_at, error);
+}
+Result<std::vector<LockEntryRecord>> FaultStore::LockEntryMap(std::string_view lock) {
+  LINTEL_RETURN_IF_ERROR(Read("read lock entry map"));
+  return inner_->LockEntryMap(lock);
+}
+Status FaultStore::SetLockEntry(std::string_view lock, const LockEntryRecord& entry) {
+  LINTEL_RETURN_IF_ERROR(Write("set lock entry"));
+  return inner_->SetLockEntry(lock, entry);
+}
+Status FaultStore::RemoveLockEntry(std::string_view lock, std::string_view credential) {
+  LINTEL_RETURN_IF_ERROR(Write("remove lock entry"));
+  return inner_->RemoveLockEntry(lock, credential);
+}
+Status FaultStore::RecordLockSync(std::string_view lock, Instant at, const Status& outcome) {
+  LINTEL_RETURN_IF_ERROR(Write("record lock sync"));
+  return inner_->RecordLockSync(lock, at, outcome);
+}
+Result<std::optional<LockSyncState>> FaultStore::LockSyncStatus(std::string_view lock) {
+  LINTEL_RETURN_IF_ERROR(Read("read lock sync status"));
+  return inner_->LockSyncStatus(lock);
+}
+Status FaultStore::ForgetLock(std::string_view lock) {
+  LINTEL_RETURN_IF_ERROR(Write("forget lock"));
+  return inner_->ForgetLock(lock);
+}
+
 }  // namespace lintel::store

@@ -28,7 +28,9 @@ enum class Fault : uint8_t {
 class FaultPlan {
  public:
   // Writes: ReplaceState, ApplyOps, AdvanceLastKnownGood, ResetLastKnownGood, SetMeta,
-  // RecordCommand, PruneCommands, Append, DeleteUpTo. kNone: they work again.
+  // RecordCommand, PruneCommands, Append, DeleteUpTo, ReplaceLockOutbox, MarkLockOpDone,
+  // MarkLockOpFailed, SetLockEntry, RemoveLockEntry, RecordLockSync, ForgetLock. kNone: they work
+  // again.
   void FailWrites(Fault fault) { writes_.store(fault); }
   // Reads: every other call except opened_at_schema_version and read_only.
   void FailReads(Fault fault) { reads_.store(fault); }
@@ -78,6 +80,19 @@ class FaultStore final : public Store {
   Status DeleteUpTo(uint64_t seq) override;
   Result<uint64_t> Count() override;
   Result<uint64_t> LastSeq() override;
+  Result<std::vector<LockOutboxOp>> ReplaceLockOutbox(std::string_view lock,
+                                                      std::vector<LockOutboxOp> ops) override;
+  Result<std::vector<LockOutboxOp>> LockOutbox(std::string_view lock) override;
+  Status MarkLockOpDone(std::string_view lock, const LockOutboxOp& op,
+                        std::optional<uint32_t> lock_entry_id, Instant at) override;
+  Status MarkLockOpFailed(std::string_view lock, uint64_t op_id, uint32_t attempts, Instant next_at,
+                          std::string_view error) override;
+  Result<std::vector<LockEntryRecord>> LockEntryMap(std::string_view lock) override;
+  Status SetLockEntry(std::string_view lock, const LockEntryRecord& entry) override;
+  Status RemoveLockEntry(std::string_view lock, std::string_view credential) override;
+  Status RecordLockSync(std::string_view lock, Instant at, const Status& outcome) override;
+  Result<std::optional<LockSyncState>> LockSyncStatus(std::string_view lock) override;
+  Status ForgetLock(std::string_view lock) override;
 
  private:
   Status Write(std::string_view what);

@@ -95,10 +95,56 @@ CREATE TABLE commands(
 CREATE INDEX commands_by_time ON commands(executed_at);
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations = {{
+// v4: BLE locks (issue 11). Per lock: the entries the gateway believes it holds (credential ->
+// the lock's own entry id and the fingerprint of what was written), the outbox of pending changes
+// (one row per op, in id order; AUTOINCREMENT so an id is never reused), and the sync status.
+// Kinds are the rules:: enum values (LockEntry::Kind, LockOp::Kind); a keypad code is its number.
+constexpr const char* kV4 = R"sql(
+CREATE TABLE lock_entries(
+  lock TEXT NOT NULL,
+  credential TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  lock_entry_id INTEGER NOT NULL,
+  fingerprint INTEGER NOT NULL,
+  written_at INTEGER NOT NULL,
+  PRIMARY KEY (lock, credential)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE lock_outbox(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  lock TEXT NOT NULL,
+  op INTEGER NOT NULL,
+  restricts INTEGER NOT NULL,
+  lock_entry_id INTEGER,
+  credential TEXT NOT NULL,
+  person TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  code INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  valid_from INTEGER,
+  valid_until INTEGER,
+  weekdays INTEGER NOT NULL,
+  from_min INTEGER NOT NULL,
+  until_min INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL
+) STRICT;
+CREATE INDEX lock_outbox_by_lock ON lock_outbox(lock, id);
+CREATE TABLE lock_sync(
+  lock TEXT PRIMARY KEY NOT NULL,
+  last_success INTEGER,
+  last_attempt INTEGER,
+  consecutive_failures INTEGER NOT NULL,
+  last_error TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations = {{
     {1, kV1},
     {2, kV2},
     {3, kV3},
+    {4, kV4},
 }};
 
 }  // namespace

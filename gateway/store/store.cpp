@@ -206,6 +206,20 @@ class SqliteStore final : public Store {
   Result<uint64_t> Count() override;
   Result<uint64_t> LastSeq() override;
 
+  Result<std::vector<LockOutboxOp>> ReplaceLockOutbox(std::string_view lock,
+                                                      std::vector<LockOutboxOp> ops) override;
+  Result<std::vector<LockOutboxOp>> LockOutbox(std::string_view lock) override;
+  Status MarkLockOpDone(std::string_view lock, const LockOutboxOp& op,
+                        std::optional<uint32_t> lock_entry_id, Instant at) override;
+  Status MarkLockOpFailed(std::string_view lock, uint64_t op_id, uint32_t attempts, Instant next_at,
+                          std::string_view error) override;
+  Result<std::vector<LockEntryRecord>> LockEntryMap(std::string_view lock) override;
+  Status SetLockEntry(std::string_view lock, const LockEntryRecord& entry) override;
+  Status RemoveLockEntry(std::string_view lock, std::string_view credential) override;
+  Status RecordLockSync(std::string_view lock, Instant at, const Status& outcome) override;
+  Result<std::optional<LockSyncState>> LockSyncStatus(std::string_view lock) override;
+  Status ForgetLock(std::string_view lock) override;
+
  private:
   // Cached prepared statements: the insert, put and delete of each kind, then the rest.
   enum StmtId : size_t {
@@ -229,6 +243,19 @@ class SqliteStore final : public Store {
     kFindCommand,
     kRecordCommand,
     kPruneCommands,
+    kLockOutboxSelect,
+    kLockOutboxClear,
+    kLockOutboxInsert,
+    kLockOutboxDeleteOne,
+    kLockOutboxFail,
+    kLockEntrySelect,
+    kLockEntryPut,
+    kLockEntryDelete,
+    kLockEntryClear,
+    kLockSyncGet,
+    kLockSyncOk,
+    kLockSyncFail,
+    kLockSyncClear,
     kStmtCount,
   };
   static std::string SqlOf(size_t id);
@@ -275,6 +302,10 @@ class SqliteStore final : public Store {
   template <typename R, typename F>
   Status LoadKind(RecordKind kind, R* row, F&& deliver);
   Result<std::vector<JournalEvent>> ReadEvents(Stmt& s);
+  Result<std::vector<LockOutboxOp>> ReadLockOutbox(std::string_view lock);
+  Status ReadRow(const Stmt& s, LockOutboxOp* op) const;
+  Status PutLockEntry(std::string_view lock, const LockEntryRecord& entry);
+  Status RunLockStmt(size_t id, std::string_view lock, std::string_view what);
 
   std::string path_;
   sqlite3* db_;
@@ -326,6 +357,47 @@ std::string SqliteStore::SqlOf(size_t id) {
       return "INSERT INTO commands(id, executed_at, response) VALUES(?1, ?2, ?3)";
     case kPruneCommands:
       return "DELETE FROM commands WHERE executed_at < ?1";
+    case kLockOutboxSelect:
+      return "SELECT id, op, restricts, lock_entry_id, credential, person, kind, name, code, key, "
+             "valid_from, valid_until, weekdays, from_min, until_min, attempts, next_at, "
+             "last_error FROM lock_outbox WHERE lock = ?1 ORDER BY id";
+    case kLockOutboxClear:
+      return "DELETE FROM lock_outbox WHERE lock = ?1";
+    case kLockOutboxInsert:
+      return "INSERT INTO lock_outbox(lock, op, restricts, lock_entry_id, credential, person, "
+             "kind, name, code, key, valid_from, valid_until, weekdays, from_min, until_min, "
+             "attempts, next_at, last_error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+             "?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+    case kLockOutboxDeleteOne:
+      return "DELETE FROM lock_outbox WHERE lock = ?1 AND id = ?2";
+    case kLockOutboxFail:
+      return "UPDATE lock_outbox SET attempts = ?3, next_at = ?4, last_error = ?5 "
+             "WHERE lock = ?1 AND id = ?2";
+    case kLockEntrySelect:
+      return "SELECT credential, kind, lock_entry_id, fingerprint, written_at FROM lock_entries "
+             "WHERE lock = ?1 ORDER BY credential";
+    case kLockEntryPut:
+      return "INSERT OR REPLACE INTO lock_entries(lock, credential, kind, lock_entry_id, "
+             "fingerprint, written_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
+    case kLockEntryDelete:
+      return "DELETE FROM lock_entries WHERE lock = ?1 AND credential = ?2";
+    case kLockEntryClear:
+      return "DELETE FROM lock_entries WHERE lock = ?1";
+    case kLockSyncGet:
+      return "SELECT last_success, last_attempt, consecutive_failures, last_error FROM lock_sync "
+             "WHERE lock = ?1";
+    case kLockSyncOk:
+      return "INSERT INTO lock_sync(lock, last_success, last_attempt, consecutive_failures, "
+             "last_error) VALUES(?1, ?2, ?2, 0, '') ON CONFLICT(lock) DO UPDATE SET "
+             "last_success = excluded.last_success, last_attempt = excluded.last_attempt, "
+             "consecutive_failures = 0, last_error = ''";
+    case kLockSyncFail:
+      return "INSERT INTO lock_sync(lock, last_success, last_attempt, consecutive_failures, "
+             "last_error) VALUES(?1, NULL, ?2, 1, ?3) ON CONFLICT(lock) DO UPDATE SET "
+             "last_attempt = excluded.last_attempt, "
+             "consecutive_failures = consecutive_failures + 1, last_error = excluded.last_error";
+    case kLockSyncClear:
+      return "DELETE FROM lock_sync WHERE lock = ?1";
     default:
       return "";
   }
@@ -1026,6 +1098,276 @@ Result<uint64_t> SqliteStore::LastSeq() {
   if (rc == SQLITE_DONE) return uint64_t{0};
   if (rc != SQLITE_ROW) return Err(rc, "read last seq");
   return FromSql((*s)->Int(0));
+}
+
+// ---- BLE locks ----------------------------------------------------------------------------------
+
+Status NoLock() { return Status::InvalidArgument("a lock id must not be empty"); }
+bool FitsU32(int64_t v) { return v >= 0 && v <= std::numeric_limits<uint32_t>::max(); }
+
+Status SqliteStore::ReadRow(const Stmt& s, LockOutboxOp* o) const {
+  o->id = FromSql(s.Int(0));
+  std::string id = std::to_string(o->id);
+  int64_t op = s.Int(1), kind = s.Int(6), code = s.Int(8), weekdays = s.Int(12);
+  int64_t from_min = s.Int(13), until_min = s.Int(14), attempts = s.Int(15);
+  if (!EnumInRange(op, rules::LockOp::Kind::kAdd)) {
+    return BadRow("lock_outbox", id, Unknown("op", op));
+  }
+  if (!EnumInRange(kind, rules::LockEntry::Kind::kAuthorization)) {
+    return BadRow("lock_outbox", id, Unknown("kind", kind));
+  }
+  if (!FitsU32(code) || weekdays < 0 || weekdays > 0x7f || from_min < 0 || from_min > 1439 ||
+      until_min < 0 || until_min > 1439 || !FitsU32(attempts) ||
+      (!s.IsNull(3) && !FitsU32(s.Int(3)))) {
+    return BadRow("lock_outbox", id, "a value out of range");
+  }
+  o->op.kind = static_cast<rules::LockOp::Kind>(op);
+  o->op.restricts = s.Int(2) != 0;
+  if (s.IsNull(3)) {
+    o->lock_entry_id.reset();
+  } else {
+    o->lock_entry_id = static_cast<uint32_t>(s.Int(3));
+  }
+  rules::LockEntry& e = o->op.entry;
+  s.TextInto(4, &e.credential);
+  s.TextInto(5, &e.person);
+  e.kind = static_cast<rules::LockEntry::Kind>(kind);
+  s.TextInto(7, &e.name);
+  e.code = static_cast<uint32_t>(code);
+  s.TextInto(9, &e.key);
+  ReadOptInstant(s, 10, &e.from);
+  ReadOptInstant(s, 11, &e.until);
+  e.weekdays = static_cast<uint8_t>(weekdays);
+  e.from_min = static_cast<uint16_t>(from_min);
+  e.until_min = static_cast<uint16_t>(until_min);
+  o->attempts = static_cast<uint32_t>(attempts);
+  o->next_at = FromUnix(s.Int(16));
+  s.TextInto(17, &o->last_error);
+  return Status::Ok();
+}
+
+Result<std::vector<LockOutboxOp>> SqliteStore::ReadLockOutbox(std::string_view lock) {
+  Result<Stmt*> s = Prepare(kLockOutboxSelect);
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  (*s)->BindText(1, lock);
+  std::vector<LockOutboxOp> out;
+  int rc;
+  while ((rc = sqlite3_step((*s)->get())) == SQLITE_ROW) {
+    LINTEL_RETURN_IF_ERROR(ReadRow(**s, &out.emplace_back()));
+  }
+  if (rc != SQLITE_DONE) return Err(rc, "read outbox of lock " + std::string(lock));
+  return out;
+}
+
+Result<std::vector<LockOutboxOp>> SqliteStore::LockOutbox(std::string_view lock) {
+  if (lock.empty()) return NoLock();
+  return ReadLockOutbox(lock);
+}
+
+Result<std::vector<LockOutboxOp>> SqliteStore::ReplaceLockOutbox(std::string_view lock,
+                                                                 std::vector<LockOutboxOp> ops) {
+  if (lock.empty()) return NoLock();
+  std::string what = "outbox of lock " + std::string(lock);
+  Status status = InTransaction([&]() -> Status {
+    Result<std::vector<LockOutboxOp>> pending = ReadLockOutbox(lock);
+    if (!pending.ok()) return pending.status();
+    LINTEL_RETURN_IF_ERROR(RunLockStmt(kLockOutboxClear, lock, what));
+    Result<Stmt*> s = Prepare(kLockOutboxInsert);
+    if (!s.ok()) return s.status();
+    std::vector<bool> claimed(pending->size());
+    for (LockOutboxOp& o : ops) {
+      // The same op already pending keeps its retry state (its backoff is not reset).
+      for (size_t i = 0; i < pending->size(); ++i) {
+        const LockOutboxOp& p = (*pending)[i];
+        if (!claimed[i] && p.op == o.op && p.lock_entry_id == o.lock_entry_id) {
+          claimed[i] = true;
+          o.attempts = p.attempts;
+          o.next_at = p.next_at;
+          o.last_error = p.last_error;
+          break;
+        }
+      }
+      const rules::LockEntry& e = o.op.entry;
+      Stmt& st = **s;
+      st.BindText(1, lock);
+      st.BindInt(2, static_cast<int64_t>(o.op.kind));
+      st.BindInt(3, o.op.restricts ? 1 : 0);
+      if (o.lock_entry_id) {
+        st.BindInt(4, *o.lock_entry_id);
+      } else {
+        st.BindNull(4);
+      }
+      st.BindText(5, e.credential);
+      st.BindText(6, e.person);
+      st.BindInt(7, static_cast<int64_t>(e.kind));
+      st.BindText(8, e.name);
+      st.BindInt(9, e.code);
+      st.BindText(10, e.key);
+      st.BindOptInstant(11, e.from);
+      st.BindOptInstant(12, e.until);
+      st.BindInt(13, e.weekdays & 0x7f);
+      st.BindInt(14, std::min<int64_t>(e.from_min, 1439));
+      st.BindInt(15, std::min<int64_t>(e.until_min, 1439));
+      st.BindInt(16, o.attempts);
+      st.BindInstant(17, o.next_at);
+      st.BindText(18, o.last_error);
+      LINTEL_RETURN_IF_ERROR(Run(st, "lock outbox op of credential", e.credential));
+      o.id = FromSql(sqlite3_last_insert_rowid(db_));
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  return ops;
+}
+
+Status SqliteStore::RunLockStmt(size_t id, std::string_view lock, std::string_view what) {
+  Result<Stmt*> s = Prepare(id);
+  if (!s.ok()) return s.status();
+  (*s)->BindText(1, lock);
+  return Run(**s, "clear", what);
+}
+
+Status SqliteStore::PutLockEntry(std::string_view lock, const LockEntryRecord& entry) {
+  Result<Stmt*> s = Prepare(kLockEntryPut);
+  if (!s.ok()) return s.status();
+  (*s)->BindText(1, lock);
+  (*s)->BindText(2, entry.credential);
+  (*s)->BindInt(3, static_cast<int64_t>(entry.kind));
+  (*s)->BindInt(4, entry.lock_entry_id);
+  (*s)->BindInt(5, ToSql(entry.fingerprint));
+  (*s)->BindInstant(6, entry.written_at);
+  return Run(**s, "lock entry of credential", entry.credential);
+}
+
+Status SqliteStore::MarkLockOpDone(std::string_view lock, const LockOutboxOp& op,
+                                   std::optional<uint32_t> lock_entry_id, Instant at) {
+  if (lock.empty()) return NoLock();
+  const rules::LockEntry& e = op.op.entry;
+  bool remove = op.op.kind == rules::LockOp::Kind::kRemove;
+  std::optional<uint32_t> entry_id = lock_entry_id ? lock_entry_id : op.lock_entry_id;
+  if (!remove && !entry_id) {
+    return Status::InvalidArgument("lock " + std::string(lock) + ": " +
+                                   std::string(rules::LockOpKindName(op.op.kind)) +
+                                   " of credential " + e.credential + " without a lock entry id");
+  }
+  return InTransaction([&]() -> Status {
+    Result<Stmt*> s = Prepare(kLockOutboxDeleteOne);
+    if (!s.ok()) return s.status();
+    (*s)->BindText(1, lock);
+    (*s)->BindInt(2, ClampToSql(op.id));
+    LINTEL_RETURN_IF_ERROR(Run(**s, "lock outbox op", std::to_string(op.id)));
+    if (!remove) {
+      return PutLockEntry(lock, {e.credential, e.kind, *entry_id, rules::Fingerprint(e), at});
+    }
+    Result<Stmt*> d = Prepare(kLockEntryDelete);
+    if (!d.ok()) return d.status();
+    (*d)->BindText(1, lock);
+    (*d)->BindText(2, e.credential);
+    return Run(**d, "lock entry of credential", e.credential);
+  });
+}
+
+Status SqliteStore::MarkLockOpFailed(std::string_view lock, uint64_t op_id, uint32_t attempts,
+                                     Instant next_at, std::string_view error) {
+  if (lock.empty()) return NoLock();
+  Result<Stmt*> s = Prepare(kLockOutboxFail);
+  if (!s.ok()) return s.status();
+  (*s)->BindText(1, lock);
+  (*s)->BindInt(2, ClampToSql(op_id));
+  (*s)->BindInt(3, attempts);
+  (*s)->BindInstant(4, next_at);
+  (*s)->BindText(5, error);
+  LINTEL_RETURN_IF_ERROR(Run(**s, "lock outbox op", std::to_string(op_id)));
+  if (sqlite3_changes(db_) == 0) {
+    return Status::NotFound("lock " + std::string(lock) + ": no pending op " +
+                            std::to_string(op_id));
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<LockEntryRecord>> SqliteStore::LockEntryMap(std::string_view lock) {
+  if (lock.empty()) return NoLock();
+  Result<Stmt*> s = Prepare(kLockEntrySelect);
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  (*s)->BindText(1, lock);
+  std::vector<LockEntryRecord> out;
+  int rc;
+  while ((rc = sqlite3_step((*s)->get())) == SQLITE_ROW) {
+    LockEntryRecord& r = out.emplace_back();
+    (*s)->TextInto(0, &r.credential);
+    int64_t kind = (*s)->Int(1), id = (*s)->Int(2);
+    if (!EnumInRange(kind, rules::LockEntry::Kind::kAuthorization)) {
+      return BadRow("lock_entries", r.credential, Unknown("kind", kind));
+    }
+    if (!FitsU32(id)) {
+      return BadRow("lock_entries", r.credential,
+                    "lock_entry_id " + std::to_string(id) + " out of range");
+    }
+    r.kind = static_cast<rules::LockEntry::Kind>(kind);
+    r.lock_entry_id = static_cast<uint32_t>(id);
+    r.fingerprint = FromSql((*s)->Int(3));
+    r.written_at = FromUnix((*s)->Int(4));
+  }
+  if (rc != SQLITE_DONE) return Err(rc, "read entry map of lock " + std::string(lock));
+  return out;
+}
+
+Status SqliteStore::SetLockEntry(std::string_view lock, const LockEntryRecord& entry) {
+  if (lock.empty()) return NoLock();
+  return PutLockEntry(lock, entry);
+}
+
+Status SqliteStore::RemoveLockEntry(std::string_view lock, std::string_view credential) {
+  if (lock.empty()) return NoLock();
+  Result<Stmt*> s = Prepare(kLockEntryDelete);
+  if (!s.ok()) return s.status();
+  (*s)->BindText(1, lock);
+  (*s)->BindText(2, credential);
+  return Run(**s, "lock entry of credential", credential);
+}
+
+Status SqliteStore::RecordLockSync(std::string_view lock, Instant at, const Status& outcome) {
+  if (lock.empty()) return NoLock();
+  Result<Stmt*> s = Prepare(outcome.ok() ? kLockSyncOk : kLockSyncFail);
+  if (!s.ok()) return s.status();
+  (*s)->BindText(1, lock);
+  (*s)->BindInstant(2, at);
+  if (!outcome.ok()) (*s)->BindText(3, outcome.message());
+  return Run(**s, "sync status of lock", lock);
+}
+
+Result<std::optional<LockSyncState>> SqliteStore::LockSyncStatus(std::string_view lock) {
+  if (lock.empty()) return NoLock();
+  Result<Stmt*> s = Prepare(kLockSyncGet);
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  (*s)->BindText(1, lock);
+  int rc = sqlite3_step((*s)->get());
+  if (rc == SQLITE_DONE) return std::optional<LockSyncState>();
+  if (rc != SQLITE_ROW) return Err(rc, "read sync status of lock " + std::string(lock));
+  LockSyncState st;
+  ReadOptInstant(**s, 0, &st.last_success);
+  ReadOptInstant(**s, 1, &st.last_attempt);
+  int64_t failures = (*s)->Int(2);
+  if (!FitsU32(failures)) {
+    return BadRow("lock_sync", lock,
+                  "consecutive_failures " + std::to_string(failures) + " out of range");
+  }
+  st.consecutive_failures = static_cast<uint32_t>(failures);
+  (*s)->TextInto(3, &st.last_error);
+  return std::optional<LockSyncState>(std::move(st));
+}
+
+Status SqliteStore::ForgetLock(std::string_view lock) {
+  if (lock.empty()) return NoLock();
+  std::string what = "lock " + std::string(lock);
+  return InTransaction([&]() -> Status {
+    LINTEL_RETURN_IF_ERROR(RunLockStmt(kLockOutboxClear, lock, what));
+    LINTEL_RETURN_IF_ERROR(RunLockStmt(kLockEntryClear, lock, what));
+    return RunLockStmt(kLockSyncClear, lock, what);
+  });
 }
 
 }  // namespace

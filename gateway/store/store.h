@@ -1,6 +1,6 @@
 // Store: the gateway's durable truth (DESIGN.md decision 3). One SQLite file in WAL mode holds the
 // cloud records, the applied position (epoch, version), the event journal that the cloud outbox
-// drains, and the last-known-good wall time.
+// drains, the last-known-good wall time, and per BLE lock its entry map, outbox and sync status.
 //
 // Ownership and threads: a Store owns its database connection. It is used by one thread at a time
 // (the core thread); it may be handed to another thread between calls, never shared during one.
@@ -36,6 +36,7 @@
 #include "gateway/base/position.h"
 #include "gateway/base/status.h"
 #include "gateway/base/time.h"
+#include "rules/lock_entry.h"
 #include "rules/model.h"
 #include "rules/ops.h"
 
@@ -78,6 +79,43 @@ struct JournalEvent {
   friend bool operator==(const JournalEvent&, const JournalEvent&) = default;
 };
 
+// ---- BLE locks (issue 11) ----------------------------------------------------------------------
+
+// One row of a lock's entry map: what the gateway believes the lock holds for a credential.
+struct LockEntryRecord {
+  std::string credential;
+  rules::LockEntry::Kind kind = rules::LockEntry::Kind::kKeypadCode;
+  // The lock's own id of the entry: a keypad code id (u16) or an authorization id (u32).
+  uint32_t lock_entry_id = 0;
+  uint64_t fingerprint = 0;  // rules::Fingerprint of what was written (never logged)
+  Instant written_at{};
+  friend bool operator==(const LockEntryRecord&, const LockEntryRecord&) = default;
+};
+
+// A pending change to a lock: one row of its outbox.
+struct LockOutboxOp {
+  // Assigned by ReplaceLockOutbox: ascending in the order to carry the ops out, never reused (also
+  // across restarts), so a late MarkLockOp* for a replaced op cannot hit a newer one.
+  uint64_t id = 0;
+  rules::LockOp op;  // remove / update / add, restricts, and the entry (rules/lock_entry.h)
+  // The lock's own id of the entry an update or removal changes, when known.
+  std::optional<uint32_t> lock_entry_id;
+  uint32_t attempts = 0;   // failed attempts so far
+  Instant next_at{};       // not to be tried before this
+  std::string last_error;  // the last failure; empty when none. Never holds a code or key.
+  friend bool operator==(const LockOutboxOp&, const LockOutboxOp&) = default;
+};
+
+// A lock's sync status (`lintelctl lock status`).
+struct LockSyncState {
+  // The last sync whose re-read confirmed that the lock holds exactly the desired entries.
+  std::optional<Instant> last_success;
+  std::optional<Instant> last_attempt;  // the last sync, successful or not
+  uint32_t consecutive_failures = 0;    // syncs failed since the last success
+  std::string last_error;               // of the last failed sync; empty after a success
+  friend bool operator==(const LockSyncState&, const LockSyncState&) = default;
+};
+
 struct StoreOptions {
   // true: synchronous=FULL, a commit that returned is on disk (~110 us per small commit).
   // false: synchronous=NORMAL, still consistent after power loss but the last commits may be lost;
@@ -106,7 +144,7 @@ struct StoreOptions {
 class Store {
  public:
   // The schema version this build creates and migrates to (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens the store at `path`, creating it when absent, and migrates it to kSchemaVersion (each
   // migration in its own transaction; a failed one leaves the file at the previous version).
@@ -224,6 +262,57 @@ class Store {
 
   // The highest seq ever assigned in this file (also when since deleted); 0 when none.
   virtual Result<uint64_t> LastSeq() = 0;
+
+  // ---- BLE locks: entry map, outbox, sync status (issue 11) -------------------------------------
+  //
+  // A lock is named by its id as configured (`lock`, not empty: InvalidArgument otherwise). The
+  // rows of different locks are independent. Codes and keys are stored like the credentials' (the
+  // file is 0600); they never appear in a Status message.
+
+  // Replaces every pending op of `lock` by `ops`, in one transaction that is committed (durably,
+  // with durable_commits) before it returns: the gateway carries out an op only after that, so a
+  // pending change survives kill -9 and power loss. Ids are assigned in the order given (each
+  // op's input id is ignored). An op equal to one already pending (same op, entry and
+  // lock_entry_id) keeps that one's attempts, next_at and last_error, so recomputing the diff
+  // does not reset its backoff; the others keep what the caller set. Empty `ops` clears the
+  // outbox. Returns the stored ops, as LockOutbox would.
+  virtual Result<std::vector<LockOutboxOp>> ReplaceLockOutbox(std::string_view lock,
+                                                              std::vector<LockOutboxOp> ops) = 0;
+
+  // The pending ops of `lock`, ascending by id (the order to carry them out); empty when none.
+  virtual Result<std::vector<LockOutboxOp>> LockOutbox(std::string_view lock) = 0;
+
+  // `op` (as LockOutbox returned it) was carried out on the lock. In one transaction: the op is
+  // deleted (no error when a later ReplaceLockOutbox already dropped it: the lock changed anyway)
+  // and its effect is recorded in the entry map: a removal deletes the credential's row; an add
+  // or update stores {credential, kind, lock entry id, rules::Fingerprint(entry), at}, the lock
+  // entry id being `lock_entry_id` (the id the lock gave an add) or else the op's.
+  // Errors: InvalidArgument for an add or update with no lock entry id at all.
+  virtual Status MarkLockOpDone(std::string_view lock, const LockOutboxOp& op,
+                                std::optional<uint32_t> lock_entry_id, Instant at) = 0;
+
+  // Op `op_id` of `lock` failed: stores its attempts, next attempt time and error.
+  // Errors: NotFound when no such op is pending (it was replaced or done); nothing changed.
+  virtual Status MarkLockOpFailed(std::string_view lock, uint64_t op_id, uint32_t attempts,
+                                  Instant next_at, std::string_view error) = 0;
+
+  // The entry map of `lock`, ascending by credential id; empty when none.
+  virtual Result<std::vector<LockEntryRecord>> LockEntryMap(std::string_view lock) = 0;
+  // Stores `entry` as the row of its credential (replacing one there); for rebuilding the map from
+  // a re-read of the lock.
+  virtual Status SetLockEntry(std::string_view lock, const LockEntryRecord& entry) = 0;
+  // Deletes the row of `credential`; not an error when there is none.
+  virtual Status RemoveLockEntry(std::string_view lock, std::string_view credential) = 0;
+
+  // Records a sync of `lock` at `at`: OK `outcome` sets last_success and last_attempt, clears
+  // consecutive_failures and last_error; an error counts a failure and keeps its message.
+  virtual Status RecordLockSync(std::string_view lock, Instant at, const Status& outcome) = 0;
+  // The sync status of `lock`; nullopt when no sync was ever recorded.
+  virtual Result<std::optional<LockSyncState>> LockSyncStatus(std::string_view lock) = 0;
+
+  // Deletes the entry map, the outbox and the sync status of `lock`, in one transaction (a lock
+  // reset, re-paired or removed from the configuration: its entry ids mean nothing any more).
+  virtual Status ForgetLock(std::string_view lock) = 0;
 
  protected:
   Store() = default;

@@ -132,9 +132,9 @@ TEST(ConfigLoader, AppliesDefaultsForEveryOptionalKey) {
 
 TEST(ConfigLoader, StoreMaxUnwrittenEventsDefaultsAndRange) {
   EXPECT_EQ(Load(std::string(kHead) + kOneDoor).max_unwritten_events, 100000);
-  EXPECT_EQ(Load(std::string(kHead) + "  max_unwritten_events: 5000\n" + kOneDoor)
-                .max_unwritten_events,
-            5000);
+  EXPECT_EQ(
+      Load(std::string(kHead) + "  max_unwritten_events: 5000\n" + kOneDoor).max_unwritten_events,
+      5000);
   std::vector<std::string> p =
       Problems(std::string(kHead) + "  max_unwritten_events: 10\n" + kOneDoor);
   ASSERT_EQ(p.size(), 1u);
@@ -271,9 +271,10 @@ TEST(ConfigLoader, ReportsOutOfRangeValues) {
                           "86400, got 0",
                           "14:15: policy.keypad_lockout.failures must be an integer between 0 and "
                           "100 (0 disables the lockout), got -1"));
-  EXPECT_THAT(Problems(std::string(kHead) + kOneDoor + "policy:\n  clock:\n    max_ahead_days: 0\n"),
-              ElementsAre("12:21: policy.clock.max_ahead_days must be an integer between 1 and "
-                          "365, got 0"));
+  EXPECT_THAT(
+      Problems(std::string(kHead) + kOneDoor + "policy:\n  clock:\n    max_ahead_days: 0\n"),
+      ElementsAre("12:21: policy.clock.max_ahead_days must be an integer between 1 and "
+                  "365, got 0"));
 }
 
 TEST(ConfigLoader, RejectsIntegersWithLeadingZerosThatYamlReadsAsOctal) {
@@ -587,7 +588,7 @@ TEST(ConfigLoader, RejectsAnEmptyFile) {
       Problems("# nothing here\n"),
       ElementsAre("1:1: the file is empty; expected a mapping with the sections site, "
                   "gateway, store, control, logging, policy, cloud, doors, readers, io_modules, "
-                  "io, automations (see config/README.md)"));
+                  "io, automations, locks (see config/README.md)"));
 }
 
 TEST(ConfigLoader, RejectsATopLevelThatIsNotAMapping) {
@@ -785,7 +786,6 @@ TEST(ConfigCloud, ReportsBadBrokerSettingsWithTheirPosition) {
               ::testing::SizeIs(2));
 }
 
-
 TEST(ConfigCloud, Issue10ReadsPerTopicLimitsWithSaneDefaults) {
   Config d = Load(std::string(kHead) + kOneDoor);
   EXPECT_EQ(d.cloud.limits.snapshot_page_bytes, 16 << 20);
@@ -805,9 +805,9 @@ TEST(ConfigCloud, Issue10ReadsPerTopicLimitsWithSaneDefaults) {
   EXPECT_EQ(c.cloud.limits.queue_messages, 64);
   EXPECT_EQ(c.cloud.limits.queue_bytes, 8388608);
   EXPECT_EQ(c.cloud.limits.reject_journal_interval_s, 10);
-  EXPECT_THAT(Problems(std::string(kHead) + kOneDoor +
-                       "cloud:\n  limits: {delta_bytes: 12, color: red}\n"),
-              ::testing::SizeIs(2));
+  EXPECT_THAT(
+      Problems(std::string(kHead) + kOneDoor + "cloud:\n  limits: {delta_bytes: 12, color: red}\n"),
+      ::testing::SizeIs(2));
   EXPECT_THAT(Problems(std::string(kHead) + kOneDoor +
                        "cloud:\n  limits: {snapshot_page_bytes: 33554432, queue_bytes: 1048576}\n"),
               ElementsAre(::testing::HasSubstr("cloud.limits.queue_bytes (1048576) must hold at "

@@ -196,6 +196,21 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
+// The schema of a file: every object's DDL (whitespace differences do not matter) and the
+// application id.
+std::string SchemaOf(const fs::path& f) {
+  std::string s = RawDb(f).Query(
+      "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name; PRAGMA application_id");
+  std::string squeezed;
+  for (char c : s) {
+    if (!(std::isspace(static_cast<unsigned char>(c)) && !squeezed.empty() &&
+          squeezed.back() == ' ')) {
+      squeezed += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
+    }
+  }
+  return squeezed;
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -679,7 +694,8 @@ TEST_F(StoreTest, MigratesV1FixtureKeepingData) {
   EXPECT_EQ(store->ReadFrom(0, 1)->at(0).body,
             R"({"id":"e3","type":"access.denied","reason":"unknown_credential"})");
 
-  // What v2 and v3 added works on the migrated file.
+  // What v2, v3 and v4 added works on the migrated file.
+  EXPECT_TRUE(store->LockOutbox("front")->empty());
   EXPECT_EQ(*store->LastKnownGood(), std::nullopt);
   ASSERT_TRUE(store->AdvanceLastKnownGood(T(1767225700)).ok());
   EXPECT_EQ(*store->FindCommand("cmd-1"), std::nullopt);
@@ -694,19 +710,52 @@ TEST_F(StoreTest, MigratedV1FileHasTheSchemaOfANewFile) {
   fs::path p = CopyFixture("store-v1.sqlite");
   ASSERT_TRUE(OpenOk(p));
   ASSERT_TRUE(OpenOk());
-  auto schema = [](const fs::path& f) {
-    std::string s = RawDb(f).Query(
-        "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name; PRAGMA application_id");
-    std::string squeezed;  // whitespace differences in the DDL text do not matter
-    for (char c : s) {
-      if (!(std::isspace(static_cast<unsigned char>(c)) && !squeezed.empty() &&
-            squeezed.back() == ' ')) {
-        squeezed += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
-      }
-    }
-    return squeezed;
-  };
-  EXPECT_EQ(schema(p), schema(path_));
+  EXPECT_EQ(SchemaOf(p), SchemaOf(path_));
+}
+
+// The previous schema version (3: before the BLE lock tables) migrates to the current one.
+TEST_F(StoreTest, MigratesV3FixtureKeepingData) {
+  fs::path p = CopyFixture("store-v3.sqlite");
+  ASSERT_EQ(RawDb(p).Query("PRAGMA user_version"), "3\n");
+  std::string records_before = RawDb(p).Query(
+      "SELECT * FROM credentials ORDER BY id; SELECT * FROM leases ORDER BY id; "
+      "SELECT seq, ts, type, body FROM events ORDER BY seq");
+  auto store = OpenOk(p);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->opened_at_schema_version(), 3);
+  EXPECT_EQ(RawDb(p).Query("PRAGMA user_version"), std::to_string(Store::kSchemaVersion) + "\n");
+
+  EXPECT_EQ(*store->AppliedPosition(), (Position{3, 42}));
+  EXPECT_EQ(store->LoadRecords()->credentials.size(), 4u);
+  EXPECT_EQ(RawDb(p).Query("SELECT * FROM credentials ORDER BY id; SELECT * FROM leases ORDER BY "
+                           "id; SELECT seq, ts, type, body FROM events ORDER BY seq"),
+            records_before);
+  EXPECT_EQ(*store->LastKnownGood(), T(1767225700));
+  EXPECT_EQ(*store->FindCommand("cmd-1"), std::optional<std::string>(R"({"door":"front"})"));
+
+  // The lock tables are there and empty, and work.
+  EXPECT_TRUE(store->LockOutbox("unit-101")->empty());
+  EXPECT_TRUE(store->LockEntryMap("unit-101")->empty());
+  EXPECT_EQ(*store->LockSyncStatus("unit-101"), std::nullopt);
+  LockOutboxOp op;
+  op.op.entry.credential = "c-2";
+  op.op.entry.code = 482913;
+  Result<std::vector<LockOutboxOp>> stored = store->ReplaceLockOutbox("unit-101", {op});
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  ASSERT_TRUE(store->RecordLockSync("unit-101", T(1767225800), Status::Ok()).ok());
+  store.reset();
+  store = OpenOk(p);
+  EXPECT_EQ(store->opened_at_schema_version(), Store::kSchemaVersion);
+  EXPECT_EQ(*store->LockOutbox("unit-101"), *stored);
+  EXPECT_EQ(store->LockSyncStatus("unit-101")->value().last_success, T(1767225800));
+}
+
+TEST_F(StoreTest, MigratedV3FileHasTheSchemaOfANewFile) {
+  fs::path p = CopyFixture("store-v3.sqlite");
+  ASSERT_TRUE(OpenOk(p));
+  ASSERT_TRUE(OpenOk());
+  EXPECT_EQ(SchemaOf(p), SchemaOf(path_));
+  EXPECT_NE(SchemaOf(p).find("lock_outbox"), std::string::npos);
 }
 
 TEST_F(StoreTest, RefusesCorruptFixtureWithoutChangingIt) {
