@@ -39,23 +39,24 @@ bool ValidWindow(const ble::AccessWindow& w) {
   return ValidTimeOfDay(w.from_time) && ValidTimeOfDay(w.until_time) && w.weekdays <= 0x7F;
 }
 
-// The states a lock action passes through and ends in.
-struct Motion {
-  LockState transition;
-  LockState final_state;
-};
-std::optional<Motion> MotionOf(LockAction a) {
+// The states a lock action passes through, the last one the state it ends in (the sequences a
+// real lock reports: unlatch pulls the latch and falls back to unlocked; lock 'n' go locks again).
+std::optional<std::vector<LockState>> MotionOf(LockAction a) {
   switch (a) {
     case LockAction::kUnlock:
-      return Motion{LockState::kUnlocking, LockState::kUnlocked};
+      return std::vector<LockState>{LockState::kUnlocking, LockState::kUnlocked};
     case LockAction::kLock:
     case LockAction::kFullLock:
-      return Motion{LockState::kLocking, LockState::kLocked};
+      return std::vector<LockState>{LockState::kLocking, LockState::kLocked};
     case LockAction::kUnlatch:
-    case LockAction::kLockNGoUnlatch:
-      return Motion{LockState::kUnlatching, LockState::kUnlatched};
+      return std::vector<LockState>{LockState::kUnlatching, LockState::kUnlatched,
+                                    LockState::kUnlocked};
     case LockAction::kLockNGo:
-      return Motion{LockState::kUnlocking, LockState::kUnlockedLockNGo};
+      return std::vector<LockState>{LockState::kUnlocking, LockState::kUnlockedLockNGo,
+                                    LockState::kLocking, LockState::kLocked};
+    case LockAction::kLockNGoUnlatch:
+      return std::vector<LockState>{LockState::kUnlatching, LockState::kUnlatched,
+                                    LockState::kLocking, LockState::kLocked};
     default:
       return std::nullopt;
   }
@@ -390,23 +391,23 @@ void LockPeer::OnEncryptedFrame(const std::vector<uint8_t>& frame, Out& out) {
   }
   LockAuthorization* auth = FindAuthorization(header->auth_id);
   if (auth == nullptr) {
-    Refuse(out, ErrorCode::kInvalidAuthId, 0);
+    Refuse(out, ErrorCode::kNotAuthorized, 0);
     return;
   }
   // Decrypted here rather than by DecodeEncrypted, to tell a frame that does not open (wrong
-  // key: invalid auth id, in the clear) from a bad CRC inside (answered encrypted).
+  // key: not authorized, in the clear) from a bad CRC inside (answered encrypted).
   std::span<const uint8_t> cipher = std::span(frame).subspan(ble::kEncryptedHeaderSize);
   std::vector<uint8_t> plain(cipher.size() - ble::kMacSize);
   if (crypto_secretbox_open_easy(plain.data(), cipher.data(), cipher.size(), header->nonce.data(),
                                  auth->shared_key.data()) != 0) {
-    Refuse(out, ErrorCode::kInvalidAuthId, 0);
+    Refuse(out, ErrorCode::kNotAuthorized, 0);
     return;
   }
   uint32_t inner_id = static_cast<uint32_t>(plain[0] | (plain[1] << 8) | (plain[2] << 16) |
                                             (static_cast<uint32_t>(plain[3]) << 24));
   if (inner_id != header->auth_id) {
     sodium_memzero(plain.data(), plain.size());
-    Refuse(out, ErrorCode::kInvalidAuthId, 0);
+    Refuse(out, ErrorCode::kNotAuthorized, 0);
     return;
   }
   out.auth_id = auth->id;
@@ -668,7 +669,11 @@ void LockPeer::OnInvite(const ble::AuthorizationInvite& r, Out& out) {
 
 void LockPeer::OnUpdateAuthorization(const ble::AuthorizationUpdate& r, Out& out) {
   LockAuthorization* a = FindAuthorization(r.authorization_id);
-  if (a == nullptr || !ValidWindow(r.window)) {
+  if (a == nullptr) {
+    Refuse(out, ErrorCode::kInvalidAuthId, Id(Command::kUpdateAuthorization));
+    return;
+  }
+  if (!ValidWindow(r.window)) {
     Refuse(out, ErrorCode::kBadParameter, Id(Command::kUpdateAuthorization));
     return;
   }
@@ -683,7 +688,7 @@ void LockPeer::OnUpdateAuthorization(const ble::AuthorizationUpdate& r, Out& out
 void LockPeer::OnRemoveAuthorization(const ble::AuthorizationRemove& r, Out& out) {
   LockAuthorization* a = FindAuthorization(r.authorization_id);
   if (a == nullptr) {
-    Refuse(out, ErrorCode::kBadParameter, Id(Command::kRemoveAuthorization));
+    Refuse(out, ErrorCode::kInvalidAuthId, Id(Command::kRemoveAuthorization));
     return;
   }
   sodium_memzero(a->shared_key.data(), a->shared_key.size());
@@ -757,19 +762,19 @@ void LockPeer::SetLockState(LockState s, ble::Trigger trigger) {
 }
 
 ble::CompletionStatus LockPeer::Turn(LockAction action, ble::Trigger trigger, Out* out) {
-  std::optional<Motion> motion = MotionOf(action);
+  std::optional<std::vector<LockState>> steps = MotionOf(action);
   state_.last_action = action;
   state_.last_action_trigger = trigger;
-  SetLockState(motion->transition, trigger);
-  if (out != nullptr) ReplyStates(*out);
-  if (state_.jammed) {
-    SetLockState(LockState::kMotorBlocked, trigger);
-    state_.last_action_completion = ble::CompletionStatus::kMotorBlocked;
-    return state_.last_action_completion;
-  }
-  SetLockState(motion->final_state, trigger);
   state_.last_action_completion = ble::CompletionStatus::kSuccess;
-  if (out != nullptr) ReplyStates(*out);
+  for (LockState step : *steps) {
+    SetLockState(step, trigger);
+    if (out != nullptr) ReplyStates(*out);
+    if (state_.jammed) {  // the motor blocks on its first move
+      SetLockState(LockState::kMotorBlocked, trigger);
+      state_.last_action_completion = ble::CompletionStatus::kMotorBlocked;
+      break;
+    }
+  }
   return state_.last_action_completion;
 }
 

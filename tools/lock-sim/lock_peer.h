@@ -31,9 +31,11 @@
 //  - Keyturner USDIO (a92ee202-...), encrypted, decoded by the authorization id in the clear
 //    header. Errors the lock cannot encrypt go unencrypted on the keyturner GDIO: an impossible
 //    length field -> 0xFE bad length; an unknown, removed or revoked authorization id, or a frame
-//    that does not decrypt with that authorization's key (altered, wrong key) -> 0x24 invalid
-//    auth id (command id 0: the lock cannot read it). Everything else is answered encrypted on the
-//    USDIO with that authorization's key and id:
+//    that does not decrypt with that authorization's key (altered, wrong key) -> 0x20 not
+//    authorized (command id 0: the lock cannot read it; the spec's meaning of 0x20 is "the
+//    authorization id is invalid or the payload could not be decrypted with its shared key",
+//    while 0x24 invalid auth id is "the authorization to update or remove does not exist").
+//    Everything else is answered encrypted on the USDIO with that authorization's key and id:
 //      bad CRC inside the box -> 0xFD; SetBusy() pending -> 0x45 busy; a payload the codec
 //      rejects -> 0xFE bad length; a command the lock does not take -> 0xFF unknown; then per
 //      command, in this order: the challenge nK must be the last one this lock issued to this
@@ -45,11 +47,14 @@
 //    0xFF (the lock has no Config command: the codec does not carry it).
 //  - Lock Action (no PIN): the authorization must be enabled (0x25 disabled) and inside its
 //    window (0x27 time not allowed); an action other than unlock, lock, unlatch, lock 'n' go
-//    (+ unlatch), full lock -> 0x23. Then Status ACCEPTED, Keyturner States in transition
-//    (unlocking / locking / unlatching), Keyturner States with the final state, Status COMPLETE,
-//    and a lock-action log entry (trigger system). A jammed motor (SetJammed): ACCEPTED, the
-//    transition, then Error Report 0x42 motor blocked; the state becomes motor blocked until an
-//    action succeeds; the log entry says motor blocked.
+//    (+ unlatch), full lock -> 0x23. Then Status ACCEPTED, one Keyturner States per state the
+//    lock passes through (unlock: unlocking, unlocked; lock and full lock: locking, locked;
+//    unlatch: unlatching, unlatched, unlocked; lock 'n' go: unlocking, unlocked (lock 'n' go),
+//    locking, locked; lock 'n' go with unlatch: unlatching, unlatched, locking, locked), Status
+//    COMPLETE, and a lock-action log entry (trigger system). The motor takes no time: all of it
+//    is the answer to the one write. A jammed motor (SetJammed): ACCEPTED, the first state, then
+//    Error Report 0x42 motor blocked; the state is motor blocked until an action succeeds; the
+//    log entry says motor blocked.
 //  - Keypad codes (PIN): Add -> Keypad Code ID then Status COMPLETE; Update, Remove -> COMPLETE;
 //    Request -> Keypad Code Count (all codes), the codes with offset <= position < offset +
 //    count in id order, COMPLETE. Checks: the code must satisfy ValidNukiCode (0x2B code
@@ -57,8 +62,9 @@
 //    max_keypad_codes (0x29 too many entries); an unknown id, an impossible date or time of
 //    day, or a weekday byte above 0x7F -> 0x23 bad parameter.
 //  - Authorizations (PIN): Invite -> Authorization-ID (Invite) then COMPLETE (0x29 when
-//    max_authorizations are held); Update, Remove -> COMPLETE (0x23 for an unknown id); Request
-//    -> Authorization Entry Count, the entries by id as for codes, COMPLETE.
+//    max_authorizations are held); Update, Remove -> COMPLETE (0x24 invalid auth id for an id
+//    the lock does not hold); Request -> Authorization Entry Count, the entries by id as for
+//    codes (revoked ones left out), COMPLETE.
 //  - Request Log Entries (PIN) -> [Log Entry Count when the flag is set], the entries, COMPLETE.
 //    Start index 0 starts at the oldest entry (sort order 0, ascending) or the newest (1,
 //    descending); any other start index starts at the entry with that index, or the next one in
@@ -275,7 +281,7 @@ class LockPeer {
   void CorruptNextCrc() { corrupt_next_crc_ = true; }
   // The next `n` indications are not sent (lost on the air).
   void DropNextIndications(int n) { drop_ = n; }
-  // While revoked, the lock acts as if it did not know the authorization (0x24 invalid auth id,
+  // While revoked, the lock acts as if it did not know the authorization (0x20 not authorized,
   // not listed). Errors: NotFound.
   Status SetAuthorizationRevoked(uint32_t id, bool revoked = true);
 

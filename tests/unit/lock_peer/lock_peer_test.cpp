@@ -360,6 +360,39 @@ TEST_F(LockPeerTest, UnlockWithAChallengeGoesAcceptedUnlockingUnlockedComplete) 
   EXPECT_EQ(lock_.state().lock_state, ble::LockState::kLocked);
 }
 
+// The lock states of a Lock Action's Keyturner States, between ACCEPTED and COMPLETE.
+std::vector<ble::LockState> Transitions(const Replies& r) {
+  std::vector<ble::LockState> states;
+  EXPECT_GE(r.usdio.size(), 2u);
+  if (r.usdio.size() < 2) return states;
+  EXPECT_EQ(StatusOf(r.usdio.front()), 1);
+  EXPECT_EQ(StatusOf(r.usdio.back()), 0);
+  for (size_t i = 1; i + 1 < r.usdio.size(); ++i) {
+    Result<ble::KeyturnerStates> s = ble::FromMessage<ble::KeyturnerStates>(r.usdio[i]);
+    EXPECT_TRUE(s.ok());
+    if (s.ok()) states.push_back(s->lock_state);
+  }
+  return states;
+}
+
+TEST_F(LockPeerTest, EveryActionReportsTheStatesItPassesThrough) {
+  using S = ble::LockState;
+  Paired();
+  EXPECT_EQ(Transitions(client_.Act(ble::LockAction::kUnlatch)),
+            (std::vector<S>{S::kUnlatching, S::kUnlatched, S::kUnlocked}));
+  EXPECT_EQ(Transitions(client_.Act(ble::LockAction::kLockNGo)),
+            (std::vector<S>{S::kUnlocking, S::kUnlockedLockNGo, S::kLocking, S::kLocked}));
+  EXPECT_EQ(Transitions(client_.Act(ble::LockAction::kLockNGoUnlatch)),
+            (std::vector<S>{S::kUnlatching, S::kUnlatched, S::kLocking, S::kLocked}));
+  EXPECT_EQ(Transitions(client_.Act(ble::LockAction::kUnlock)),
+            (std::vector<S>{S::kUnlocking, S::kUnlocked}));
+  EXPECT_EQ(Transitions(client_.Act(ble::LockAction::kFullLock)),
+            (std::vector<S>{S::kLocking, S::kLocked}));
+  EXPECT_EQ(Err(client_.Act(ble::LockAction::kFobAction1).usdio).code,
+            static_cast<uint8_t>(ErrorCode::kBadParameter));
+  EXPECT_EQ(lock_.log().size(), 5u);
+}
+
 TEST_F(LockPeerTest, LockActionWithAStaleOrReusedNonceIsRefusedBadNonce) {
   Paired();
   ble::Nonce32 first = client_.Challenge();
@@ -773,23 +806,23 @@ TEST_F(LockPeerTest, BadCrcIsAnsweredBadCrcOnEitherCharacteristic) {
   EXPECT_EQ(Err(r.usdio).command, Id(Command::kRequestData));
 }
 
-TEST_F(LockPeerTest, UnknownRevokedOrWrongKeyAuthorizationIsInvalidAuthIdInTheClear) {
+TEST_F(LockPeerTest, UnknownRevokedOrWrongKeyAuthorizationIsNotAuthorizedInTheClear) {
   Paired();
   ble::Credentials good = client_.credentials();
   client_.set_credentials({good.shared_key, good.authorization_id + 7});
   Replies r = client_.Send(ble::RequestData{Id(Command::kKeyturnerStates), {}});
   EXPECT_TRUE(r.usdio.empty());
   ASSERT_TRUE(ErrorOf(r.gdio).has_value());
-  EXPECT_EQ(Err(r.gdio).code, static_cast<uint8_t>(ErrorCode::kInvalidAuthId));
+  EXPECT_EQ(Err(r.gdio).code, static_cast<uint8_t>(ErrorCode::kNotAuthorized));
 
   client_.set_credentials({Filled<32>(0x77), good.authorization_id});
   r = client_.Send(ble::RequestData{Id(Command::kKeyturnerStates), {}});
-  EXPECT_EQ(Err(r.gdio).code, static_cast<uint8_t>(ErrorCode::kInvalidAuthId));
+  EXPECT_EQ(Err(r.gdio).code, static_cast<uint8_t>(ErrorCode::kNotAuthorized));
 
   client_.set_credentials(good);
   ASSERT_TRUE(lock_.SetAuthorizationRevoked(good.authorization_id).ok());
   r = client_.Send(ble::RequestData{Id(Command::kKeyturnerStates), {}});
-  EXPECT_EQ(Err(r.gdio).code, static_cast<uint8_t>(ErrorCode::kInvalidAuthId));
+  EXPECT_EQ(Err(r.gdio).code, static_cast<uint8_t>(ErrorCode::kNotAuthorized));
   ASSERT_TRUE(lock_.SetAuthorizationRevoked(good.authorization_id, false).ok());
   EXPECT_EQ(client_.ReadState().lock_state, ble::LockState::kLocked);
   EXPECT_EQ(lock_.SetAuthorizationRevoked(999).code(), StatusCode::kNotFound);
@@ -897,9 +930,9 @@ TEST_F(LockPeerTest, AuthorizationsInviteListUpdateRemove) {
       0);
   EXPECT_EQ(lock_.authorizations().size(), 1u);
   EXPECT_EQ(Err(phone.Send(ble::RequestData{Id(Command::kKeyturnerStates), {}}).gdio).code,
-            static_cast<uint8_t>(ErrorCode::kInvalidAuthId));
+            static_cast<uint8_t>(ErrorCode::kNotAuthorized));
   EXPECT_EQ(Err(client_.Guarded(ble::AuthorizationRemove{id->authorization_id, {}, 0}).usdio).code,
-            static_cast<uint8_t>(ErrorCode::kBadParameter));
+            static_cast<uint8_t>(ErrorCode::kInvalidAuthId));
 }
 
 // --- log, time, state-changed flag -----------------------------------------------------------
