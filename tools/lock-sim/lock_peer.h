@@ -1,8 +1,9 @@
 // LockPeer: a simulated Nuki Smart Lock's state machine (issue 11 point 6), pure: it is fed the
 // GATT writes a central makes and answers with the indications a lock would send. Library
 // `lintel_lock_peer` (links lintel_ble and libsodium; no D-Bus, no threads, no wall clock, no
-// logging). Used by lock-sim's BlueZ side (tools/lock-sim/README.md) and, in process, by the unit
-// tests of the gateway's lock driver (loopback_link.h, once nuki_client.h is on main).
+// logging). Used by lock-sim's BlueZ side (tools/lock-sim/README.md) and, in process through
+// LoopbackLink (loopback_link.h), by the unit tests of ble::LockClient and the gateway's lock
+// driver.
 //
 // Threads: none inside. One LockPeer is used by one thread at a time (lock-sim's event loop, a
 // test); every method is non-blocking and returns at once.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -879,6 +880,24 @@ TEST_F(LockPeerTest, DropNextIndicationsLosesThatManyValues) {
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->size(), 3u) << "one of the second reply's four was dropped";
   EXPECT_EQ(client_.Send(ble::RequestData{Id(Command::kKeyturnerStates), {}}).indications, 4u);
+}
+
+TEST_F(LockPeerTest, GarbageOnEveryCharacteristicIsAnsweredWithinBoundsAndHarmsNothing) {
+  Paired();
+  std::mt19937 rng(7);
+  const std::string_view uuids[] = {ble::kPairingGdioUuid, ble::kKeyturnerGdioUuid,
+                                    ble::kKeyturnerUsdioUuid};
+  for (int i = 0; i < 5000; ++i) {
+    std::vector<uint8_t> value(std::uniform_int_distribution<size_t>(0, 20)(rng));
+    for (uint8_t& b : value) b = static_cast<uint8_t>(rng());
+    Result<std::vector<Indication>> out = lock_.OnWrite(uuids[rng() % 3], value);
+    ASSERT_TRUE(out.ok());
+    for (const auto& [uuid, v] : *out) ASSERT_LE(v.size(), 20u);
+  }
+  lock_.OnDisconnect();  // drop whatever partial frame the garbage left
+  EXPECT_EQ(client_.ReadState().lock_state, ble::LockState::kLocked);
+  EXPECT_EQ(lock_.authorizations().size(), 1u);
+  EXPECT_TRUE(lock_.codes().empty());
 }
 
 // --- authorizations --------------------------------------------------------------------------
