@@ -417,7 +417,7 @@ void BleLocks::StartUnlockAttempt(const std::string& id, uint64_t unlock_id) {
         ble::RandomNonceSource nonces;
         ble::LockClient client(*link, nonces, creds, options);
         Result<ble::LockActionResult> r = client.Act(action);
-        lintel::Status st = r.status();
+        lintel::Status st = ExplainTimeout(*link, r.status());
         DropAfter(st, *link, connected_to);
         std::optional<ble::KeyturnerStates> last;
         if (r.ok() && !r->transitions.empty()) last = r->transitions.back();
@@ -499,6 +499,7 @@ void BleLocks::RequestStateRead(Lock& lock) {
         ble::RandomNonceSource nonces;
         ble::LockClient client(*link, nonces, creds, options);
         Result<ble::KeyturnerStates> s = client.ReadState();
+        if (!s.ok()) s = ExplainTimeout(*link, s.status());
         DropAfter(s.status(), *link, connected_to);
         std::optional<Result<LogFetch>> log;
         if (s.ok() && pin) {
@@ -828,7 +829,7 @@ void BleLocks::RequestSync(Lock& lock) {
         };
         bool clock_ok = false;
         if (set_time) {
-          lintel::Status t = client.UpdateTime(*set_time, in.pin);
+          lintel::Status t = ExplainTimeout(*link, client.UpdateTime(*set_time, in.pin));
           DropAfter(t, *link, connected_to);
           clock_ok = t.ok();
           if (!t.ok() && !LockAnswered(t)) {
@@ -842,6 +843,8 @@ void BleLocks::RequestSync(Lock& lock) {
           }
         }
         result = Reconcile(client, in, between, now);
+        result.status = ExplainTimeout(*link, result.status);
+        if (LockAnswered(result.status)) result.reached = true;
         DropAfter(result.status, *link, connected_to);
         if (clock_ok) result.reached = true;
         std::optional<Result<LogFetch>> log;
@@ -1025,8 +1028,9 @@ void BleLocks::Pair(const std::string& door, PairReply reply) {
         ble::LockClient client(*link, nonces, options);
         Result<ble::PairingResult> paired = client.Pair(identity, random);
         if (!paired.ok()) {
-          DropAfter(paired.status(), *link, connected_to);
-          return fail(paired.status());
+          lintel::Status why = ExplainTimeout(*link, paired.status());
+          DropAfter(why, *link, connected_to);
+          return fail(why);
         }
         steps.push_back("paired: authorization id " +
                         std::to_string(paired->credentials.authorization_id));
@@ -1046,7 +1050,7 @@ void BleLocks::Pair(const std::string& door, PairReply reply) {
         lintel::Status pin_check = lintel::Status::Ok();
         if (pin) {
           ble::LockClient paired_client(*link, nonces, creds.credentials, options);
-          lintel::Status t = paired_client.UpdateTime(now, *pin);
+          lintel::Status t = ExplainTimeout(*link, paired_client.UpdateTime(now, *pin));
           DropAfter(t, *link, connected_to);
           if (t.ok()) {
             steps.push_back("security PIN accepted; the lock's clock set to " + FormatRfc3339(now));

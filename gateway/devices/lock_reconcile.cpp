@@ -147,6 +147,38 @@ std::optional<uint32_t> Target(const LockOp& op, std::vector<Attributed>& actual
 
 }  // namespace
 
+lintel::Status ExplainTimeout(ble::GattLink& link, const lintel::Status& st) {
+  if (st.ok() || st.message().find("deadline exceeded: ") == std::string::npos ||
+      !link.connected()) {
+    return st;
+  }
+  ble::Reassembler plain(ble::FrameKind::kPlain);
+  for (int i = 0; i < 8; ++i) {
+    Result<std::vector<uint8_t>> value =
+        link.NextIndication(ble::kKeyturnerGdioUuid, std::chrono::milliseconds(1));
+    if (!value.ok()) break;
+    Result<std::vector<std::vector<uint8_t>>> frames = plain.Feed(*value);
+    if (!frames.ok()) break;
+    for (const std::vector<uint8_t>& f : *frames) {
+      Result<ble::Message> m = ble::DecodePlain(f);
+      if (!m.ok()) continue;
+      Result<ble::ErrorReport> e = ble::FromMessage<ble::ErrorReport>(*m);
+      if (e.ok()) return ble::LockErrorStatus(e->code, e->command);
+    }
+  }
+  return st;
+}
+
+// "lock error 0x21 bad PIN (...)" must stay at the start for LockErrorCodeOf: the context goes
+// after it.
+lintel::Status WithContext(const lintel::Status& st, const std::string& what) {
+  if (st.ok()) return st;
+  if (ble::LockErrorCodeOf(st)) return lintel::Status(st.code(), st.message() + " [" + what + "]");
+  return lintel::Status(st.code(), what + ": " + st.message());
+}
+
+std::optional<uint8_t> LockErrorOf(const lintel::Status& st) { return ble::LockErrorCodeOf(st); }
+
 Result<ble::AccessWindow> ToAccessWindow(const LockEntry& e) {
   ble::AccessWindow w;
   w.time_limited = e.from || e.until || e.weekdays != 0 || e.from_min != 0 || e.until_min != 0;
@@ -195,8 +227,7 @@ Result<std::vector<LockHeldEntry>> ReadHeldEntries(ble::LockClient& client,
   std::vector<LockHeldEntry> held;
   if (in.codes) {
     Result<ble::KeypadCodeList> codes = client.ListKeypadCodes(in.pin);
-    if (!codes.ok())
-      return Status(codes.status().code(), "list keypad codes: " + codes.status().message());
+    if (!codes.ok()) return WithContext(codes.status(), "list keypad codes");
     for (const ble::KeypadCode& c : codes->codes) {
       LockHeldEntry h;
       h.entry.kind = Kind::kKeypadCode;
@@ -212,9 +243,7 @@ Result<std::vector<LockHeldEntry>> ReadHeldEntries(ble::LockClient& client,
   }
   if (in.authorizations) {
     Result<ble::AuthorizationList> auths = client.ListAuthorizations(in.pin);
-    if (!auths.ok()) {
-      return Status(auths.status().code(), "list authorizations: " + auths.status().message());
-    }
+    if (!auths.ok()) return WithContext(auths.status(), "list authorizations");
     for (const ble::AuthorizationEntry& a : auths->entries) {
       if (a.authorization_id == in.own_authorization_id) continue;
       LockHeldEntry h;
@@ -308,7 +337,7 @@ ReconcileResult Reconcile(ble::LockClient& client, const ReconcileInput& in,
     }
     Result<uint32_t> done = Apply(client, op, lock_id, in.pin);
     if (!done.ok()) {
-      r.status = Status(done.status().code(), Describe(op) + ": " + done.status().message());
+      r.status = WithContext(done.status(), Describe(op));
       return r;
     }
     r.applied.push_back({op, *done});
@@ -326,7 +355,7 @@ ReconcileResult Reconcile(ble::LockClient& client, const ReconcileInput& in,
   if (between) between();
   Result<std::vector<LockHeldEntry>> again = ReadHeldEntries(client, in);
   if (!again.ok()) {
-    r.status = Status(again.status().code(), "re-read: " + again.status().message());
+    r.status = WithContext(again.status(), "re-read");
     return r;
   }
   std::vector<Attributed> reread = AttributeAll(*again, map, in.desired);

@@ -85,6 +85,18 @@ std::vector<rules::LockEntry> Attribute(const std::vector<LockHeldEntry>& held,
                                         const std::vector<store::LockEntryRecord>& map,
                                         const std::vector<rules::LockEntry>& desired);
 
+// A lock answers an error it cannot encrypt (0x20 not authorized: an unknown or revoked
+// authorization, a key that does not decrypt) unencrypted on the keyturner GDIO, where LockClient
+// does not listen: its command then times out. For a DeadlineExceeded `st`, returns the lock's
+// error from an Error Report waiting on the GDIO (LockErrorStatus), else `st` unchanged.
+lintel::Status ExplainTimeout(ble::GattLink& link, const lintel::Status& st);
+
+// Prefixes a Status message with "what: " keeping a lock's error recognisable: LockErrorCodeOf()
+// of the result is that of `st`.
+lintel::Status WithContext(const lintel::Status& st, const std::string& what);
+// LockErrorCodeOf for a Status that may carry context (WithContext).
+std::optional<uint8_t> LockErrorOf(const lintel::Status& st);
+
 // The access log entries after `last_seen` (ascending, at most `max_entries`), or, when the
 // gateway has never seen the log (nullopt), none but the newest index, so a fresh pairing does
 // not replay the lock's history.

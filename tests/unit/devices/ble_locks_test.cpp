@@ -106,8 +106,8 @@ class BleLocksTest : public ::testing::Test {
            kAddress +
            "\"\n"
            "    credentials: " +
-           (dir_ / "lock-1.nuki").string() + "\n    security_pin_file: " +
-           (dir_ / "lock.pin").string() + "\n";
+           (dir_ / "lock-1.nuki").string() +
+           "\n    security_pin_file: " + (dir_ / "lock.pin").string() + "\n";
   }
 
   void OpenGateway() {
@@ -150,7 +150,9 @@ class BleLocksTest : public ::testing::Test {
   }
 
   // Waits until the lock's adapter has no job queued or running.
-  void Settle() { RunUntil([&] { return LockStatus()["jobs"] == 0; }); }
+  void Settle() {
+    RunUntil([&] { return LockStatus()["jobs"] == 0; });
+  }
 
   json LockStatus() {
     json s = locks_->Status();
@@ -172,9 +174,8 @@ class BleLocksTest : public ::testing::Test {
 
   bool Synced() {
     json s = LockStatus();
-    return !s.is_null() && !s["sync"]["running"].get<bool>() &&
-           s["sync"]["pending_changes"] == 0 && !s["sync"]["last_success"].is_null() &&
-           s["state"].is_string();
+    return !s.is_null() && !s["sync"]["running"].get<bool>() && s["sync"]["pending_changes"] == 0 &&
+           !s["sync"]["last_success"].is_null() && s["state"].is_string();
   }
 
   void Import(const json& records) {
@@ -190,9 +191,12 @@ class BleLocksTest : public ::testing::Test {
                   "starts_at": "2026-01-01T00:00:00Z", "ends_at": ")" +
                        ends_at + R"(", "paid_through": ")" + paid + R"(", "grace_days": 5}],
       "credentials": [{"id": "c-ada", "person": "ada", "type": "pin", "status": "active",
-                       "pin": ")" + std::to_string(kCode) + R"("}]})");
+                       "pin": ")" +
+                       std::to_string(kCode) + R"("}]})");
   }
-  json Nobody() { return json::parse(R"({"people": [{"id": "ada", "name": "Ada"}]})"); }
+  json Nobody() {
+    return json::parse(R"({"people": [{"id": "ada", "name": "Ada", "role": "tenant"}]})");
+  }
 
   std::vector<locksim::LockKeypadCode> Codes() {
     return link_->WithLock([](locksim::LockPeer& p) { return p.codes(); });
@@ -217,7 +221,9 @@ class BleLocksTest : public ::testing::Test {
     return e.empty() ? json() : e.back();
   }
 
-  rules::Decision Grant() { return gw_->Admit({"unit-1", "", rules::PinPresented("345678")}, "wiegand"); }
+  rules::Decision Grant() {
+    return gw_->Admit({"unit-1", "", rules::PinPresented("345678")}, "wiegand");
+  }
 
   fs::path dir_;
   FakeClock clock_{ParseRfc3339("2026-06-01T12:00:00Z").value()};
@@ -562,8 +568,11 @@ TEST_F(BleLocksTest, KeypadEntriesFromTheLocksLogAreJournaledWithTheCredential) 
 
 TEST_F(BleLocksTest, StatusShowsCodesNotPushedAndNoSecrets) {
   json records = Ada();
-  records["credentials"].push_back(
-      {{"id", "c-short"}, {"person", "ada"}, {"type", "pin"}, {"status", "active"}, {"pin", "2468"}});
+  records["credentials"].push_back({{"id", "c-short"},
+                                    {"person", "ada"},
+                                    {"type", "pin"},
+                                    {"status", "active"},
+                                    {"pin", "2468"}});
   Import(records);
   StartLocks();
   Pair();
