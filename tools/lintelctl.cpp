@@ -243,8 +243,8 @@ void PrintLockStatus(const json& locks) {
   for (const json& l : locks) {
     const json& sync = l.value("sync", json::object());
     std::string door = l.value("door", "");
-    for (const char* key :
-         {"credentials_error", "pin_error", "last_error", "adapter_error", "scan_error"}) {
+    for (const char* key : {"credentials_error", "pin_error", "last_error", "adapter_error",
+                            "scan_error", "timezone_warning"}) {
       if (l.contains(key)) std::cout << door << ": " << key << ": " << Cell(l[key]) << "\n";
     }
     if (sync.contains("last_error"))

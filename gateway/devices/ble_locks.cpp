@@ -81,6 +81,7 @@ struct BleLocks::Lock {
   std::optional<ble::DoorSensorState> door_sensor;
   std::optional<bool> battery_low;
   bool jammed = false;
+  std::string timezone_warning;
   bool state_read_pending = false;
   std::optional<EventLoop::TimerId> poll_timer;
   std::optional<uint32_t> log_index;
@@ -335,7 +336,10 @@ void BleLocks::Apply(const config::Config& config) {
       if (Lock* x = FindById(id)) RequestStateRead(*x);
     });
     l.verify_timer = loop_.AddPeriodic(options_.verify_every, [this, id] {
-      if (Lock* x = FindById(id)) Recompute(*x, true);
+      if (Lock* x = FindById(id)) {
+        x->clock_set = false;  // the lock's clock is set again with this sync
+        Recompute(*x, true);
+      }
     });
     if (l.credentials) RequestStateRead(l);
     Recompute(l, true);
@@ -584,8 +588,20 @@ void BleLocks::NoteState(Lock& lock, const ble::KeyturnerStates& s) {
              {"percent", s.battery_percent()}});
   }
   lock.battery_low = low;
+  // Weekdays and times of day in codes are the site's local time; the lock applies its own offset.
+  Instant now = Now();
+  int site_offset_min = gateway_.engine().index()->site().zone->ToLocal(now).utc_offset_s / 60;
+  std::string mismatch;
+  if (s.timezone_offset_min != site_offset_min) {
+    mismatch = "the lock's time zone offset is " + std::to_string(s.timezone_offset_min) +
+               " min, the site's " + std::to_string(site_offset_min) +
+               " min: set the lock's time zone in the Nuki app (codes limited to weekdays or "
+               "hours are checked in the lock's local time)";
+    if (mismatch != lock.timezone_warning) LogWarning(kLog, "lock " + id + ": " + mismatch);
+  }
+  lock.timezone_warning = mismatch;
   lock.state = s;
-  lock.state_at = Now();
+  lock.state_at = now;
 }
 
 void BleLocks::NoteLog(Lock& lock, const std::optional<Result<LogFetch>>& log) {
@@ -1164,6 +1180,7 @@ json BleLocks::Status() const {
       j["battery_percent"] = nullptr;
     }
     j["jammed"] = l.jammed;
+    if (!l.timezone_warning.empty()) j["timezone_warning"] = l.timezone_warning;
     json sync = {{"codes", c.sync_codes},       {"authorizations", c.sync_authorizations},
                  {"desired", l.desired.size()}, {"pending_changes", l.pending_ops},
                  {"running", l.sync_running},   {"failures", l.sync_failures}};
