@@ -536,6 +536,7 @@ void BleLocks::OnStateResult(const std::string& id, const Result<ble::KeyturnerS
 void BleLocks::NoteReachable(Lock& lock, bool reachable, const std::string& reason) {
   if (reachable) {
     lock.last_contact = Now();
+    lock.last_error.clear();  // status shows the error of the lock as it is now, not history
   } else {
     lock.last_error = reason;
   }
