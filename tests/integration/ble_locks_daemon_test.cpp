@@ -2,13 +2,16 @@
 // (BluezGattLink, BluezScanner) to `lock-sim --peripheral nuki` on a private dbus-daemon the test
 // starts; a reader played by tools/wiegand-sim; lintelctl for pairing, status and the journal.
 // Pair via lintelctl (refused while the lock is not in pairing mode), unlatch on a grant, a code
-// synced into the lock and typed at its keypad, and a kill -9 of the daemon in the middle of a
-// sync that loses no pending change.
+// synced into the lock and typed at its keypad, a kill -9 of the daemon in the middle of a sync
+// that loses no pending change, and a check-out date the lock enforces by its own clock after
+// the gateway is gone.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -85,14 +88,15 @@ class BleLocksDaemon : public ::testing::Test {
     ASSERT_TRUE(sim_->Start()) << testing::ReadFile(sim_->log_path());
   }
 
-  // The tenant with a card and PIN kCode (when `with_pin`), lease until 2099.
-  void WriteState(bool with_pin) {
+  // The tenant with a card and PIN kCode (when `with_pin`), lease until `ends_at`.
+  void WriteState(bool with_pin, const std::string& ends_at = "2099-01-01T00:00:00Z") {
     json state = json::parse(R"({
       "people": [{"id": "p1", "name": "Tenant", "role": "tenant"}],
       "leases": [{"id": "l1", "unit": "7", "members": ["p1"], "groups": ["default"],
-                  "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z"}],
+                  "starts_at": "2020-01-01T00:00:00Z"}],
       "credentials": [{"id": "card1", "person": "p1", "type": "card", "status": "active",
                        "card": {"format": "h10301", "facility": 101, "number": 251}}]})");
+    state["leases"][0]["ends_at"] = ends_at;
     if (with_pin) {
       state["credentials"].push_back({{"id", "pin1"},
                                       {"person", "p1"},
@@ -250,6 +254,35 @@ TEST_F(BleLocksDaemon, AKillDashNineInTheMiddleOfASyncLosesNoPendingChange) {
   EXPECT_EQ(synced["lock"], "lock-7");
   ASSERT_TRUE(testing::WaitFor([&] { return Lock()["sync"]["pending_changes"] == 0; },
                                std::chrono::seconds(10)));
+}
+
+// A check-out two days ahead is written into the lock as the code's end; with the gateway killed
+// (no further sync can come), the lock itself refuses the code once its own clock passes it.
+TEST_F(BleLocksDaemon, GatewayGoneLockEndsCodeAtCheckOut) {
+  const std::time_t ends = std::time(nullptr) + 2 * 86400;
+  char ends_at[32];
+  std::strftime(ends_at, sizeof ends_at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&ends));
+  WriteState(true, ends_at);
+  StartDaemon();
+  Import();
+  Pair();
+  ASSERT_TRUE(testing::WaitFor([&] { return HoldsCode(); }, std::chrono::seconds(15))) << Log();
+  WaitEvent("lock.synced");
+  json held = Peer("state codes")["result"]["codes"][0]["window"];
+  ASSERT_EQ(held.value("time_limited", false), true) << held.dump();
+  char until[32];
+  std::strftime(until, sizeof until, "%Y-%m-%d %H:%M", std::gmtime(&ends));
+  EXPECT_EQ(held.value("until", "").substr(0, 16), until) << held.dump();
+
+  daemon_->Signal(SIGKILL);
+  daemon_->Wait(std::chrono::seconds(5));
+  daemon_.reset();
+  json before = Peer(std::string("keypad ") + kCode);
+  EXPECT_EQ(before["result"]["accepted"], true) << before.dump();
+  ASSERT_TRUE(Peer("advance " + std::to_string(2 * 86400 + 120)).value("ok", false));
+  json after = Peer(std::string("keypad ") + kCode);
+  EXPECT_EQ(after["result"]["accepted"], false) << after.dump();
+  EXPECT_EQ(after["result"]["outcome"], "outside its window") << after.dump();
 }
 
 }  // namespace
