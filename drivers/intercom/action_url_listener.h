@@ -148,7 +148,6 @@ class ActionUrlListener {
   int port_ GUARDED_BY(mu_) = 0;
   bool started_ GUARDED_BY(mu_) = false;
   bool stopped_ GUARDED_BY(mu_) = false;
-  TaskQueue* queue_ GUARDED_BY(mu_) = nullptr;  // owned by the server once listening
 };
 
 }  // namespace lintel::intercom

@@ -132,7 +132,10 @@ void TwoNPoller::Connect() {
                    {r.status().code(), Where() + ": health check: " + r.status().message()});
   }
   PanelFault fault = PanelFault::kProtocol;
-  if (r->status != 200) return Failure(fault, HttpStatusError(r->status, "health check", &fault));
+  if (r->status != 200) {
+    const Status st = HttpStatusError(r->status, "health check", &fault);
+    return Failure(fault, st);
+  }
   Result<SystemInfo> info = ParseSystemInfoReply(r->body);
   if (!info.ok()) {
     return Failure(PanelFault::kProtocol,
@@ -146,7 +149,10 @@ void TwoNPoller::Connect() {
     return Failure(FaultOf(r.status()),
                    {r.status().code(), Where() + ": subscribe: " + r.status().message()});
   }
-  if (r->status != 200) return Failure(fault, HttpStatusError(r->status, "subscribe", &fault));
+  if (r->status != 200) {
+    const Status st = HttpStatusError(r->status, "subscribe", &fault);
+    return Failure(fault, st);
+  }
   Result<uint64_t> id = ParseSubscribeReply(r->body);
   if (!id.ok()) {
     return Failure(PanelFault::kProtocol,
@@ -185,7 +191,10 @@ void TwoNPoller::Pull() {
                    {r.status().code(), Where() + ": pull: " + r.status().message()});
   }
   PanelFault fault = PanelFault::kProtocol;
-  if (r->status != 200) return Failure(fault, HttpStatusError(r->status, "pull", &fault));
+  if (r->status != 200) {
+    const Status st = HttpStatusError(r->status, "pull", &fault);
+    return Failure(fault, st);
+  }
   TwoNError err;
   Result<PullReply> reply = ParsePullReply(r->body, &err);
   if (reply.status().code() == StatusCode::kFailedPrecondition) {
