@@ -285,7 +285,7 @@ int RawRequest(const char* source, int port, const std::string& request_line) {
   return std::stoi(reply.substr(9, 3));
 }
 
-class ListenerTest : public ::testing::Test {
+class ActionUrlListenerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ListenerConfig c;
@@ -326,7 +326,7 @@ class ListenerTest : public ::testing::Test {
   std::vector<std::string> refusals_;
 };
 
-TEST_F(ListenerTest, AcceptsACodeFromThePanelsAddressWithItsSecret) {
+TEST_F(ActionUrlListenerTest, AcceptsACodeFromThePanelsAddressWithItsSecret) {
   EXPECT_EQ(Get(std::string("/akuvox/lobby/") + kSecret + "/code?code=4711&mac=0C1105ABCDEF"), 200);
   // And through httplib's client, for good measure.
   httplib::Client cli("127.0.0.1", listener_->port());
@@ -344,7 +344,7 @@ TEST_F(ListenerTest, AcceptsACodeFromThePanelsAddressWithItsSecret) {
   EXPECT_EQ(listener_->Stats().refused(), 0u);
 }
 
-TEST_F(ListenerTest, WrongSecretIsRefusedAndCounted) {
+TEST_F(ActionUrlListenerTest, WrongSecretIsRefusedAndCounted) {
   EXPECT_EQ(Get("/akuvox/lobby/0123456789abcdef-secreT/code?code=4711"), 403);
   EXPECT_EQ(Get("/akuvox/lobby/0123456789abcdef-secret2/code?code=4711"), 403);
   EXPECT_TRUE(events().empty());
@@ -353,7 +353,7 @@ TEST_F(ListenerTest, WrongSecretIsRefusedAndCounted) {
   EXPECT_EQ(refusals()[0], "wrong_secret 127.0.0.1 lobby");
 }
 
-TEST_F(ListenerTest, OnlyThePanelsAddressIsAllowed) {
+TEST_F(ActionUrlListenerTest, OnlyThePanelsAddressIsAllowed) {
   // "gate" is at 127.0.0.2: from 127.0.0.1 refused, from 127.0.0.2 accepted; and the other way
   // round for "lobby".
   EXPECT_EQ(Get(std::string("/akuvox/gate/") + kSecret + "/tamper"), 403);
@@ -367,7 +367,7 @@ TEST_F(ListenerTest, OnlyThePanelsAddressIsAllowed) {
   EXPECT_EQ(refusals()[0], "wrong_source 127.0.0.1 gate");
 }
 
-TEST_F(ListenerTest, EveryOtherRequestIsRefusedWithItsReason) {
+TEST_F(ActionUrlListenerTest, EveryOtherRequestIsRefusedWithItsReason) {
   const std::string lobby = std::string("/akuvox/lobby/") + kSecret;
   EXPECT_EQ(Get(std::string("/akuvox/nobody/") + kSecret + "/code?code=4711"), 404);
   EXPECT_EQ(Get("/index.html"), 404);
@@ -393,7 +393,7 @@ TEST_F(ListenerTest, EveryOtherRequestIsRefusedWithItsReason) {
   for (const std::string& r : refusals()) EXPECT_EQ(r.find(kSecret), std::string::npos) << r;
 }
 
-TEST_F(ListenerTest, RemovedPanelIsUnknown) {
+TEST_F(ActionUrlListenerTest, RemovedPanelIsUnknown) {
   listener_->RemovePanel("lobby");
   EXPECT_EQ(Get(std::string("/akuvox/lobby/") + kSecret + "/code?code=4711"), 404);
   EXPECT_EQ(listener_->Stats().unknown_panel, 1u);

@@ -339,7 +339,7 @@ TEST(TwoNTargets, AreTheFactsSheetPaths) {
 
 // --- credentials --------------------------------------------------------------------------------
 
-TEST(Credentials, CodesAreTwoToEightDigits) {
+TEST(IntercomCredentials, CodesAreTwoToEightDigits) {
   EXPECT_TRUE(CheckCode("12").ok());
   EXPECT_TRUE(CheckCode("12345678").ok());
   EXPECT_FALSE(CheckCode("1").ok());
@@ -349,7 +349,7 @@ TEST(Credentials, CodesAreTwoToEightDigits) {
   EXPECT_EQ(CheckCode("9x9").message().find("9x9"), std::string::npos);
 }
 
-TEST(Credentials, CardUidsAreOneToSixteenHexDigits) {
+TEST(IntercomCredentials, CardUidsAreOneToSixteenHexDigits) {
   EXPECT_EQ(*NormalizeCardUid("a"), "A");
   EXPECT_EQ(*NormalizeCardUid("0123456789abcdef"), "0123456789ABCDEF");
   EXPECT_FALSE(NormalizeCardUid("").ok());
@@ -358,7 +358,7 @@ TEST(Credentials, CardUidsAreOneToSixteenHexDigits) {
   EXPECT_FALSE(NormalizeCardUid("g").ok());
 }
 
-TEST(Credentials, ConstantTimeEqualsComparesWholeStrings) {
+TEST(IntercomCredentials, ConstantTimeEqualsComparesWholeStrings) {
   EXPECT_TRUE(ConstantTimeEquals("s3cret", "s3cret"));
   EXPECT_TRUE(ConstantTimeEquals("", ""));
   EXPECT_FALSE(ConstantTimeEquals("s3cret", "s3creT"));
@@ -368,7 +368,7 @@ TEST(Credentials, ConstantTimeEqualsComparesWholeStrings) {
   EXPECT_FALSE(ConstantTimeEquals(std::string_view("a\0", 2), "a"));
 }
 
-TEST(Describe, NeverShowsCodeDigitsOrKeys) {
+TEST(PanelEventDescribe, NeverShowsCodeDigitsOrKeys) {
   PanelEvent e;
   e.kind = EventKind::kCode;
   e.name = "CodeEntered";

@@ -412,7 +412,7 @@ TEST(TwoNPanel, StopEndsALongPollInFlight) {
 
 // --- TwoNPoller on a FakeClock ------------------------------------------------------------------
 
-class PollerTest : public ::testing::Test {
+class TwoNPollerTest : public ::testing::Test {
  protected:
   int64_t Now() const { return clock_.Monotonic().time_since_epoch().count(); }
   static int64_t S(double s) { return static_cast<int64_t>(s * 1e9); }
@@ -420,7 +420,7 @@ class PollerTest : public ::testing::Test {
   FakeClock clock_{FromUnix(1'800'000'000)};
 };
 
-TEST_F(PollerTest, UnreachablePanelGoesOfflineWithBackoffAndComesBack) {
+TEST_F(TwoNPollerTest, UnreachablePanelGoesOfflineWithBackoffAndComesBack) {
   FakePanel fake(/*keep_alive=*/false);
   fake.Down();  // connection refused
   Recorder rec;
@@ -465,7 +465,7 @@ TEST_F(PollerTest, UnreachablePanelGoesOfflineWithBackoffAndComesBack) {
   EXPECT_EQ(rec.transitions().size(), 3u);
 }
 
-TEST_F(PollerTest, BackoffDoublesUpToTheMaximum) {
+TEST_F(TwoNPollerTest, BackoffDoublesUpToTheMaximum) {
   FakePanel fake;
   fake.Down();
   Recorder rec;
@@ -483,7 +483,7 @@ TEST_F(PollerTest, BackoffDoublesUpToTheMaximum) {
   EXPECT_EQ(rec.transitions().size(), 1u);
 }
 
-TEST_F(PollerTest, MalformedAndHugeRepliesAreRejectedCountedAndTheChannelKept) {
+TEST_F(TwoNPollerTest, MalformedAndHugeRepliesAreRejectedCountedAndTheChannelKept) {
   FakePanel fake;
   Recorder rec;
   TwoNConfig c = Config(fake);
@@ -517,7 +517,7 @@ TEST_F(PollerTest, MalformedAndHugeRepliesAreRejectedCountedAndTheChannelKept) {
   EXPECT_EQ(rec.transitions().size(), 1u);  // online throughout
 }
 
-TEST_F(PollerTest, RejectedEventsAreReportedWithoutTheirDigits) {
+TEST_F(TwoNPollerTest, RejectedEventsAreReportedWithoutTheirDigits) {
   FakePanel fake;
   Recorder rec;
   TwoNConfig c = Config(fake);
@@ -546,7 +546,7 @@ TEST_F(PollerTest, RejectedEventsAreReportedWithoutTheirDigits) {
   for (const Status& e : errors) EXPECT_EQ(e.message().find("123456789"), std::string::npos);
 }
 
-TEST_F(PollerTest, AnHttpErrorStatusIsAProtocolFault) {
+TEST_F(TwoNPollerTest, AnHttpErrorStatusIsAProtocolFault) {
   Recorder rec;
   TwoNConfig c;
   c.id = "lobby";
