@@ -65,7 +65,8 @@ Result<uint64_t> ParseSubscribeReply(std::string_view body, TwoNError* error = n
 struct RejectedEvent {
   std::optional<uint64_t> id;  // when the event had a usable id
   std::string name;            // the event name when it had one (printable, cut)
-  std::string reason;          // "CodeEntered: code is not 2..8 digits", "event has no id", ...
+  std::string
+      reason;  // "CodeEntered: code has a character that is not a digit", "event has no name"
 };
 
 struct PullReply {
