@@ -38,7 +38,7 @@ struct LockConfig {
   std::string credentials;
   // Absolute path of the file holding the lock's security (admin) PIN, which the lock asks for
   // before it lists or changes keypad codes and authorizations, returns its log or sets its clock.
-  // Never in the YAML itself; read with ReadSecurityPinFile when the lock is started.
+  // Never in the YAML itself; read with ReadSecurityPinFile each time the driver needs it.
   std::string security_pin_file;
   bool sync_codes = true;           // keep the lock's keypad codes equal to the property system
   bool sync_authorizations = true;  // the same for BLE key (ble_key) credentials

@@ -19,8 +19,9 @@
 #include "gateway/cloud/sync.h"
 #include "gateway/control/control_server.h"
 #include "gateway/core/gateway.h"
-#include "gateway/core/state_import.h"
 #include "gateway/core/reload.h"
+#include "gateway/core/state_import.h"
+#include "gateway/devices/ble_locks.h"
 #include "gateway/devices/doors.h"
 #include "gateway/devices/readers.h"
 #include "gateway/wiring/core_sync_host.h"
@@ -105,6 +106,29 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   door_io.Apply(gw.config());
   gw.SetStatusExtra("door_io", [&door_io] { return door_io.Status(); });
 
+  // BLE locks (locks:): the actuators of their doors, their state, their codes kept in sync; every
+  // BLE operation on the adapter's worker thread, results posted back to this loop.
+  devices::BleLocks ble_locks(loop, clock, gw, devices::BluezGattLinks(), devices::BluezScanners());
+  ble_locks.Apply(gw.config());
+  gw.SetStatusExtra("locks", [&ble_locks] { return ble_locks.Status(); });
+  (*control)->SetDeferredHandler(
+      "lock.pair", [&ble_locks](nlohmann::json request, const ControlPeer&, ControlReply reply) {
+        if (!request.contains("door") || !request["door"].is_string()) {
+          reply(Status::InvalidArgument("lock.pair needs \"door\": the id of the lock's door"));
+          return;
+        }
+        ble_locks.Pair(request["door"].get<std::string>(), std::move(reply));
+      });
+  (*control)->SetDeferredHandler(
+      "lock.status", [&ble_locks](nlohmann::json, const ControlPeer&, ControlReply reply) {
+        reply(nlohmann::json{{"locks", ble_locks.Status()}});
+      });
+  (*control)->SetDeferredHandler(
+      "lock.sync", [&ble_locks](nlohmann::json, const ControlPeer&, ControlReply reply) {
+        ble_locks.SyncAll();
+        reply(nlohmann::json{{"locks", ble_locks.Status()}});
+      });
+
   // Reader drivers (readers with a type:): their events go to gw.Admit on this loop.
   devices::Readers readers({loop, clock, gw});
   readers.Apply(gw.config());
@@ -188,6 +212,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
              [&] {
                SetLogLevel(gw.config().log_level);
                door_io.Apply(gw.config());
+               ble_locks.Apply(gw.config());
                readers.Apply(gw.config());
              }},
         };
@@ -242,6 +267,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   gw.SetStatusExtra("cloud", nullptr);
   gw.SetStatusExtra("readers", nullptr);
   gw.SetStatusExtra("door_io", nullptr);
+  gw.SetStatusExtra("locks", nullptr);
   LogInfo("main", "stopped");
   return 0;
 }

@@ -11,6 +11,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "drivers/wiegand/wiegand.h"
@@ -199,6 +201,86 @@ int WiegandDecode(int bits, const std::string& text) {
   return 0;
 }
 
+std::string Cell(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+// `lock status`: one line per lock, then the codes not pushed and why.
+void PrintLockStatus(const json& locks) {
+  std::vector<std::vector<std::string>> rows = {{"DOOR", "LOCK", "PAIRED", "REACHABLE", "STATE",
+                                                 "BATTERY", "LAST SYNC", "PENDING", "NOT PUSHED"}};
+  for (const json& l : locks) {
+    const json& sync = l.value("sync", json::object());
+    std::string battery = Cell(l.value("battery_percent", json(nullptr)));
+    if (battery != "-") battery += "%";
+    if (l.value("battery_critical", false)) battery += " LOW";
+    std::string last = Cell(sync.value("last_success", json(nullptr)));
+    if (sync.value("failures", 0) > 0) {
+      last += " (" + std::to_string(sync.value("failures", 0)) + " failed)";
+    }
+    rows.push_back({Cell(l.value("door", json(nullptr))), Cell(l.value("lock", json(nullptr))),
+                    Cell(l.value("paired", json(nullptr))),
+                    Cell(l.value("reachable", json(nullptr))),
+                    Cell(l.value("state", json(nullptr))), battery, last,
+                    Cell(sync.value("pending_changes", json(nullptr))),
+                    std::to_string(sync.value("not_pushed", json::array()).size())});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+  for (const json& l : locks) {
+    const json& sync = l.value("sync", json::object());
+    std::string door = l.value("door", "");
+    for (const char* key : {"credentials_error", "pin_error", "last_error", "adapter_error",
+                            "scan_error", "timezone_warning"}) {
+      if (l.contains(key)) std::cout << door << ": " << key << ": " << Cell(l[key]) << "\n";
+    }
+    if (sync.contains("last_error"))
+      std::cout << door << ": sync: " << Cell(sync["last_error"]) << "\n";
+    if (sync.contains("error")) std::cout << door << ": sync: " << Cell(sync["error"]) << "\n";
+    for (const json& s : sync.value("not_pushed", json::array())) {
+      std::cout << door << ": not pushed: credential " << s.value("credential", "") << " (person "
+                << s.value("person", "") << "): " << s.value("why", "") << ": "
+                << s.value("reason", "") << "\n";
+    }
+  }
+}
+
+// `lock pair DOOR`: the daemon runs the pairing (the lock must be in pairing mode) and answers
+// once done; progress is printed before and the steps after.
+int LockPair(const std::string& socket, const std::string& door) {
+  std::cout << "pairing the lock of door " << door
+            << ": the lock must be in pairing mode (hold its button for about 5 s until the ring "
+               "lights up)...\n"
+            << std::flush;
+  auto client = lintel::ControlClient::Connect(socket);
+  if (!client.ok()) return Fail(client.status().message(), 2);
+  auto reply = client->Call({{"cmd", "lock.pair"}, {"door", door}}, std::chrono::minutes(2));
+  if (!reply.ok()) {
+    return Fail("pairing failed: " + reply.status().message(),
+                reply.status().code() == lintel::StatusCode::kUnavailable ? 2 : 1);
+  }
+  for (const json& step : reply->value("steps", json::array())) {
+    std::cout << "  " << step.get<std::string>() << "\n";
+  }
+  std::cout << "paired: lock " << reply->value("lock", "") << " of door " << door
+            << " (authorization id " << Cell(reply->value("authorization_id", json(nullptr)))
+            << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -251,6 +333,20 @@ int main(int argc, char** argv) {
                    "0x<hex> or a binary string of exactly --bits digits, first bit first")
       ->required();
 
+  auto* lock = app.add_subcommand("lock", "BLE locks: pair, status, sync");
+  lock->require_subcommand(1);
+  std::string pair_door;
+  auto* lock_pair = lock->add_subcommand(
+      "pair",
+      "pair with the lock of DOOR (hold the lock's button first); the daemon keeps the key");
+  lock_pair->add_option("DOOR", pair_door, "the door whose lock to pair")->required();
+  bool lock_json = false;
+  auto* lock_status = lock->add_subcommand(
+      "status",
+      "per lock: paired, reachable, battery, last sync, pending changes, codes not pushed");
+  lock_status->add_flag("--json", lock_json, "print JSON instead of a table");
+  auto* lock_sync = lock->add_subcommand("sync", "sync every lock now; prints lock status");
+
   CLI11_PARSE(app, argc, argv);
 
   json out;
@@ -277,6 +373,17 @@ int main(int argc, char** argv) {
   } else if (*tail) {
     if ((rc = Call(socket, {{"cmd", "events.tail"}, {"n", tail_n}}, &out)) != 0) return rc;
     for (const json& e : out["events"]) std::cout << e.dump() << "\n";
+  } else if (*lock_pair) {
+    return LockPair(socket, pair_door);
+  } else if (*lock_status || *lock_sync) {
+    if ((rc = Call(socket, {{"cmd", *lock_sync ? "lock.sync" : "lock.status"}}, &out)) != 0) {
+      return rc;
+    }
+    if (lock_json) {
+      std::cout << out.dump() << "\n";
+    } else {
+      PrintLockStatus(out["locks"]);
+    }
   } else if (*decide) {
     return Decide(decide_config, decide_state, decide_args);
   } else if (*wiegand_decode) {

@@ -6,6 +6,9 @@
 namespace lintel::ble {
 namespace {
 
+// How often a wait for an encrypted reply looks at the keyturner GDIO for a clear Error Report.
+constexpr std::chrono::milliseconds kGdioCheckEvery{250};
+
 uint16_t Id(Command c) { return static_cast<uint16_t>(c); }
 
 Status Garbled(const Status& why) {
@@ -65,15 +68,23 @@ Status LockClient::Send(const Message& message) {
 
 Result<Message> LockClient::Receive(std::chrono::milliseconds timeout,
                                     std::string_view waiting_for) {
+  // The reply comes encrypted on the USDIO, except when the lock cannot encrypt to us (an
+  // authorization id it does not know, a key that does not decrypt): then it reports "not
+  // authorized" unencrypted on the keyturner GDIO. The wait is cut into slices (counted, not
+  // timed, so a link that times out at once does not spin) and the GDIO is looked at after each.
+  const std::chrono::milliseconds slice = std::min(timeout, kGdioCheckEvery);
+  const int64_t slices =
+      slice.count() > 0 ? (timeout.count() + slice.count() - 1) / slice.count() : 1;
+  int64_t waited = 0;
   while (frames_.empty()) {
-    Result<std::vector<uint8_t>> value = link_.NextIndication(kKeyturnerUsdioUuid, timeout);
-    if (!value.ok()) {
-      if (IsDeadlineExceeded(value.status())) {
-        return DeadlineExceeded("no " + std::string(waiting_for) + " from the lock within " +
-                                std::to_string(timeout.count()) + " ms");
-      }
-      return value.status();
+    Result<std::vector<uint8_t>> value = link_.NextIndication(kKeyturnerUsdioUuid, slice);
+    if (!value.ok() && IsDeadlineExceeded(value.status())) {
+      if (std::optional<Status> refused = PlainErrorOnGdio()) return *refused;
+      if (++waited < slices) continue;
+      return DeadlineExceeded("no " + std::string(waiting_for) + " from the lock within " +
+                              std::to_string(timeout.count()) + " ms");
     }
+    if (!value.ok()) return value.status();
     Result<std::vector<std::vector<uint8_t>>> frames = encrypted_.Feed(*value);
     if (!frames.ok()) return Garbled(frames.status());
     for (std::vector<uint8_t>& f : *frames) frames_.push_back(std::move(f));
@@ -92,6 +103,23 @@ Result<Message> LockClient::Receive(std::chrono::milliseconds timeout,
     return LockErrorStatus(e->code, e->command);
   }
   return std::move(m->message);
+}
+
+std::optional<Status> LockClient::PlainErrorOnGdio() {
+  Result<std::vector<uint8_t>> value =
+      link_.NextIndication(kKeyturnerGdioUuid, std::chrono::milliseconds(0));
+  if (!value.ok()) return std::nullopt;
+  Result<std::vector<std::vector<uint8_t>>> frames = gdio_.Feed(*value);
+  if (!frames.ok()) return Garbled(frames.status());
+  for (const std::vector<uint8_t>& f : *frames) {
+    Result<Message> m = DecodePlain(f);
+    if (!m.ok()) return Garbled(m.status());
+    if (m->command != Id(Command::kErrorReport)) continue;
+    Result<ErrorReport> e = ErrorReport::Decode(m->payload);
+    if (!e.ok()) return Garbled(e.status());
+    return LockErrorStatus(e->code, e->command);
+  }
+  return std::nullopt;
 }
 
 Result<Message> LockClient::ReceivePlain(std::chrono::milliseconds timeout,

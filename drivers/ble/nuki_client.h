@@ -149,6 +149,9 @@ class LockClient {
   // The next whole encrypted message from the lock; an Error Report becomes its Status.
   Result<Message> Receive(std::chrono::milliseconds timeout, std::string_view waiting_for);
   Result<Message> ReceivePlain(std::chrono::milliseconds timeout, std::string_view waiting_for);
+  // An unencrypted Error Report on the keyturner GDIO (the lock's "not authorized" to a client
+  // whose key it does not hold), if one is queued; never waits.
+  std::optional<Status> PlainErrorOnGdio();
   template <typename T>
   Result<T> Expect(std::chrono::milliseconds timeout);
   Result<Nonce32> GetChallenge();
@@ -162,6 +165,7 @@ class LockClient {
   LockClientOptions options_;
   Reassembler encrypted_{FrameKind::kEncrypted};
   Reassembler plain_{FrameKind::kPlain};
+  Reassembler gdio_{FrameKind::kPlain};      // the keyturner GDIO's unencrypted error reports
   std::deque<std::vector<uint8_t>> frames_;  // reassembled, not yet handed out
 };
 

@@ -1,8 +1,9 @@
 // lock-sim: simulated BLE locks behind a fake bluetoothd. It owns org.bluez on a D-Bus bus (a
 // private dbus-daemon in tests and the demo) and serves Adapter1, Device1, GattService1 and
 // GattCharacteristic1 objects as BlueZ does (bluez_objects.h), one Device1 per simulated lock,
-// each played by a Peripheral (peripheral.h): the echo test peripheral today, the Nuki lock
-// model (lock_peer.h) when it lands — see MakePeripheral below, the one place to plug it in.
+// each played by a Peripheral (peripheral.h): the echo test peripheral (the default) or the Nuki
+// lock model (`--peripheral nuki`, nuki_peripheral.h) — see MakePeripheral below, the one place to
+// plug one in.
 // A control socket switches faults (out of range, slow connect, dropped indications, stale
 // GATT cache) and forwards commands to the peripherals. Documented in tools/lock-sim/README.md.
 //
@@ -37,6 +38,7 @@
 #include "gateway/base/status.h"
 #include "tools/lock-sim/bluez_objects.h"
 #include "tools/lock-sim/echo_peripheral.h"
+#include "tools/lock-sim/nuki_peripheral.h"
 
 namespace {
 
@@ -76,8 +78,13 @@ Result<std::unique_ptr<Peripheral>> MakePeripheral(const LockSpec& spec, Periphe
   if (spec.peripheral == "echo") {
     return std::unique_ptr<Peripheral>(new lintel::locksim::EchoPeripheral(host));
   }
+  if (spec.peripheral == "nuki") {
+    lintel::locksim::LockPeerOptions options;
+    if (!spec.name.empty()) options.name = spec.name;
+    return std::unique_ptr<Peripheral>(new lintel::locksim::NukiPeripheral(host, options));
+  }
   return Status::InvalidArgument("lock " + spec.address + ": unknown peripheral \"" +
-                                 spec.peripheral + "\" (known: echo)");
+                                 spec.peripheral + "\" (known: echo, nuki)");
 }
 
 struct Options {
@@ -278,7 +285,8 @@ int main(int argc, char** argv) {
   app.add_option("--lock", o.locks, "a simulated lock's address AA:BB:CC:DD:EE:FF (repeatable)");
   app.add_option("--config", o.config, "JSON file with the adapter and the locks");
   app.add_option("--control", o.control, "Unix socket for control commands (mode 0600)");
-  app.add_option("--peripheral", o.peripheral, "what plays each --lock")->capture_default_str();
+  app.add_option("--peripheral", o.peripheral, "what plays each --lock: echo or nuki")
+      ->capture_default_str();
   app.add_option("--connect-delay-ms", o.connect_delay_ms, "Device1.Connect takes this long")
       ->capture_default_str()
       ->check(CLI::Range(0, 600'000));
