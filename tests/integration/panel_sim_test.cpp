@@ -257,6 +257,9 @@ TEST_F(PanelSimTest, DigestAuthIsRequiredAndAWrongPasswordGets401) {
   json info = Get(*good, "/api/system/info");
   EXPECT_EQ(info["success"], true) << info;
   EXPECT_EQ(info["result"]["variant"], "2N IP Verso");
+  // cpp-httplib's client sends "," as %2C but signs the unencoded target: still the same uri.
+  json sub = Get(*good, "/api/log/subscribe?include=new&filter=CodeEntered,CardEntered");
+  EXPECT_EQ(sub["success"], true) << sub;
 
   httplib::Client wrong("127.0.0.1", port_);
   wrong.set_digest_auth(kUser, "not-the-password");

@@ -55,6 +55,27 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
+// %XX decoded (a malformed escape stays as it is).
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// The header's uri names the request target: the same bytes, or the same once %XX escapes are
+// decoded (cpp-httplib's client sends "," as %2C on the request line but signs the raw target).
+bool SameTarget(std::string_view uri, std::string_view target) {
+  return uri == target || PercentDecode(uri) == PercentDecode(target);
+}
+
 }  // namespace
 
 const char* AuthSchemeName(AuthScheme scheme) {
@@ -235,7 +256,7 @@ AuthVerdict HttpAuthenticator::CheckDigest(std::string_view method, std::string_
   if (p->contains("opaque") && get("opaque") != opaque_) {
     return Refuse("opaque mismatch", true, now, false, user);
   }
-  if (get("uri") != target) return Refuse("uri mismatch", true, now, false, user);
+  if (!SameTarget(get("uri"), target)) return Refuse("uri mismatch", true, now, false, user);
   const std::string nc_text = get("nc");
   const std::string cnonce = get("cnonce");
   uint64_t nc = 0;

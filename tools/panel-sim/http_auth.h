@@ -6,8 +6,9 @@
 // `nonce_ttl` after it was issued; a response with the right credentials on an expired nonce is
 // answered with a new challenge marked stale=true (not a failure: the client retries at once). The
 // nonce count (nc) must grow with every request on the same nonce (a replay is refused). The
-// `uri` of the header must be the request target exactly as it came on the request line. At most
-// kMaxNonces nonces are remembered; the oldest is forgotten first.
+// `uri` of the header must be the request target as it came on the request line, byte for byte or
+// once %XX escapes are decoded on both sides (cpp-httplib's client signs "a,b" but sends "a%2Cb").
+// At most kMaxNonces nonces are remembered; the oldest is forgotten first.
 //
 // Threads: not thread-safe; panel-sim calls it on its loop thread only. Time is passed in, so tests
 // (and --manual-clock) move it by hand.

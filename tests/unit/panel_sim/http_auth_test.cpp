@@ -76,6 +76,23 @@ TEST(HttpAuth, RefusesAReplayedNonceCountButAcceptsTheNextOne) {
   EXPECT_TRUE(auth.Check("GET", kUri, Header("00000002", r2), Time{}).ok);
 }
 
+TEST(HttpAuth, TheUriMayDifferFromTheTargetOnlyByPercentEscapes) {
+  HttpAuthenticator auth = RfcAuthenticator();
+  (void)auth.Check("GET", kUri, "", Time{});
+  const std::string uri = "/api/log/subscribe?filter=A,B";
+  const std::string response =
+      DigestResponse(kUser, kRealm, kPassword, "GET", uri, kNonce, "00000001", "0a4f113b");
+  EXPECT_TRUE(auth.Check("GET", "/api/log/subscribe?filter=A%2CB",
+                         Header("00000001", response, uri), Time{})
+                  .ok);
+  const std::string r2 =
+      DigestResponse(kUser, kRealm, kPassword, "GET", uri, kNonce, "00000002", "0a4f113b");
+  EXPECT_EQ(
+      auth.Check("GET", "/api/log/subscribe?filter=A%2CC", Header("00000002", r2, uri), Time{})
+          .reason,
+      "uri mismatch");
+}
+
 TEST(HttpAuth, AnExpiredNonceIsStaleNotAFailure) {
   HttpAuthenticator auth = RfcAuthenticator(seconds(60));
   (void)auth.Check("GET", kUri, "", Time{});
