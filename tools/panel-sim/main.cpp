@@ -91,7 +91,7 @@ struct Options {
   std::string card_field = "uid";
   std::vector<std::string> action_urls;
   bool fcgi = false;
-  std::string mac = "0C:11:05:00:00:01";
+  std::string mac = "0C1105000001";
   std::string model;
   std::string firmware;
 };

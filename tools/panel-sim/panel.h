@@ -96,7 +96,7 @@ struct PanelOptions {
   std::string user;                                     // Akuvox fcgi credentials (--user and
   std::string password;                                 //  --password-file)
   std::string address;                                  // $ip
-  std::string mac = "0C:11:05:00:00:01";
+  std::string mac = "0C1105000001";
   std::string model;     // default per family
   std::string firmware;  // default per family
   std::string serial = "54-0000-0001";
