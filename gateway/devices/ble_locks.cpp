@@ -919,6 +919,8 @@ void BleLocks::OnSyncResult(const std::string& id, uint64_t generation,
   }
   if (result.status.ok()) {
     // The entry map becomes what the re-read confirmed.
+    // One transaction (one durable commit on this loop), however many entries changed.
+    std::vector<std::string> gone;
     Result<std::vector<store::LockEntryRecord>> map = st.LockEntryMap(id);
     if (map.ok()) {
       for (const store::LockEntryRecord& r : *map) {
@@ -927,13 +929,12 @@ void BleLocks::OnSyncResult(const std::string& id, uint64_t generation,
         bool synced = r.kind == rules::LockEntry::Kind::kKeypadCode
                           ? lock->config.sync_codes
                           : lock->config.sync_authorizations;
-        if (!kept && synced) static_cast<void>(st.RemoveLockEntry(id, r.credential));
+        if (!kept && synced) gone.push_back(r.credential);
       }
     }
-    for (const store::LockEntryRecord& r : result.confirmed_map) {
-      lintel::Status s = st.SetLockEntry(id, r);
-      if (!s.ok()) LogError(kLog, "lock " + id + ": storing the entry map: " + s.ToString());
-    }
+    lintel::Status stored = st.UpdateLockEntries(id, gone, result.confirmed_map);
+    if (!stored.ok())
+      LogError(kLog, "lock " + id + ": storing the entry map: " + stored.ToString());
     static_cast<void>(st.RecordLockSync(id, now, lintel::Status::Ok()));
     bool recovered = lock->sync_failures > 0;
     if (!result.applied.empty() || recovered) {
@@ -953,14 +954,17 @@ void BleLocks::OnSyncResult(const std::string& id, uint64_t generation,
     WriteOutbox(*lock);  // empty when `desired` did not change meanwhile
     if (generation != lock->generation || lock->pending_ops > 0) lock->sync_wanted = true;
   } else {
+    std::vector<std::string> gone;
+    std::vector<store::LockEntryRecord> written;
     for (const AppliedLockOp& a : result.applied) {
       if (a.op.kind == rules::LockOp::Kind::kRemove) {
-        static_cast<void>(st.RemoveLockEntry(id, a.op.entry.credential));
+        gone.push_back(a.op.entry.credential);
       } else {
-        static_cast<void>(st.SetLockEntry(id, {a.op.entry.credential, a.op.entry.kind, a.lock_id,
-                                               rules::Fingerprint(a.op.entry), now}));
+        written.push_back({a.op.entry.credential, a.op.entry.kind, a.lock_id,
+                           rules::Fingerprint(a.op.entry), now});
       }
     }
+    static_cast<void>(st.UpdateLockEntries(id, gone, written));
     static_cast<void>(st.RecordLockSync(id, now, result.status));
     ++lock->sync_failures;
     milliseconds delay = options_.sync_retry_min;

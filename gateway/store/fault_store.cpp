@@ -152,6 +152,11 @@ Status FaultStore::RemoveLockEntry(std::string_view lock, std::string_view crede
   LINTEL_RETURN_IF_ERROR(Write("remove lock entry"));
   return inner_->RemoveLockEntry(lock, credential);
 }
+Status FaultStore::UpdateLockEntries(std::string_view lock, const std::vector<std::string>& remove,
+                                     const std::vector<LockEntryRecord>& set) {
+  LINTEL_RETURN_IF_ERROR(Write("update lock entries"));
+  return inner_->UpdateLockEntries(lock, remove, set);
+}
 Status FaultStore::RecordLockSync(std::string_view lock, Instant at, const Status& outcome) {
   LINTEL_RETURN_IF_ERROR(Write("record lock sync"));
   return inner_->RecordLockSync(lock, at, outcome);

@@ -29,8 +29,8 @@ class FaultPlan {
  public:
   // Writes: ReplaceState, ApplyOps, AdvanceLastKnownGood, ResetLastKnownGood, SetMeta,
   // RecordCommand, PruneCommands, Append, DeleteUpTo, ReplaceLockOutbox, MarkLockOpDone,
-  // MarkLockOpFailed, SetLockEntry, RemoveLockEntry, RecordLockSync, ForgetLock. kNone: they work
-  // again.
+  // MarkLockOpFailed, SetLockEntry, RemoveLockEntry, UpdateLockEntries, RecordLockSync, ForgetLock.
+  // kNone: they work again.
   void FailWrites(Fault fault) { writes_.store(fault); }
   // Reads: every other call except opened_at_schema_version and read_only.
   void FailReads(Fault fault) { reads_.store(fault); }
@@ -89,6 +89,8 @@ class FaultStore final : public Store {
                           std::string_view error) override;
   Result<std::vector<LockEntryRecord>> LockEntryMap(std::string_view lock) override;
   Status SetLockEntry(std::string_view lock, const LockEntryRecord& entry) override;
+  Status UpdateLockEntries(std::string_view lock, const std::vector<std::string>& remove,
+                           const std::vector<LockEntryRecord>& set) override;
   Status RemoveLockEntry(std::string_view lock, std::string_view credential) override;
   Status RecordLockSync(std::string_view lock, Instant at, const Status& outcome) override;
   Result<std::optional<LockSyncState>> LockSyncStatus(std::string_view lock) override;

@@ -215,6 +215,8 @@ class SqliteStore final : public Store {
                           std::string_view error) override;
   Result<std::vector<LockEntryRecord>> LockEntryMap(std::string_view lock) override;
   Status SetLockEntry(std::string_view lock, const LockEntryRecord& entry) override;
+  Status UpdateLockEntries(std::string_view lock, const std::vector<std::string>& remove,
+                           const std::vector<LockEntryRecord>& set) override;
   Status RemoveLockEntry(std::string_view lock, std::string_view credential) override;
   Status RecordLockSync(std::string_view lock, Instant at, const Status& outcome) override;
   Result<std::optional<LockSyncState>> LockSyncStatus(std::string_view lock) override;
@@ -1326,6 +1328,23 @@ Status SqliteStore::RemoveLockEntry(std::string_view lock, std::string_view cred
   (*s)->BindText(1, lock);
   (*s)->BindText(2, credential);
   return Run(**s, "lock entry of credential", credential);
+}
+
+Status SqliteStore::UpdateLockEntries(std::string_view lock, const std::vector<std::string>& remove,
+                                      const std::vector<LockEntryRecord>& set) {
+  if (lock.empty()) return NoLock();
+  if (remove.empty() && set.empty()) return Status::Ok();
+  return InTransaction([&]() -> Status {
+    for (const std::string& credential : remove) {
+      Result<Stmt*> d = Prepare(kLockEntryDelete);
+      if (!d.ok()) return d.status();
+      (*d)->BindText(1, lock);
+      (*d)->BindText(2, credential);
+      LINTEL_RETURN_IF_ERROR(Run(**d, "lock entry of credential", credential));
+    }
+    for (const LockEntryRecord& entry : set) LINTEL_RETURN_IF_ERROR(PutLockEntry(lock, entry));
+    return Status::Ok();
+  });
 }
 
 Status SqliteStore::RecordLockSync(std::string_view lock, Instant at, const Status& outcome) {

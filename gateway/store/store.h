@@ -303,6 +303,11 @@ class Store {
   virtual Status SetLockEntry(std::string_view lock, const LockEntryRecord& entry) = 0;
   // Deletes the row of `credential`; not an error when there is none.
   virtual Status RemoveLockEntry(std::string_view lock, std::string_view credential) = 0;
+  // Deletes the rows of `remove` and stores `set` (as SetLockEntry), all in one transaction: a
+  // re-read of 100 codes costs one durable commit, not 100 (they run on the core loop). Nothing
+  // changes when it fails.
+  virtual Status UpdateLockEntries(std::string_view lock, const std::vector<std::string>& remove,
+                                   const std::vector<LockEntryRecord>& set) = 0;
 
   // Records a sync of `lock` at `at`: OK `outcome` sets last_success and last_attempt, clears
   // consecutive_failures and last_error; an error counts a failure and keeps its message.

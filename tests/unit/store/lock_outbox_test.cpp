@@ -229,6 +229,24 @@ TEST_F(StoreLocksTest, EntryMapIsPerLockSortedAndRemovable) {
   EXPECT_EQ(Map("unit-102").size(), 1u);
 }
 
+TEST_F(StoreLocksTest, UpdateLockEntriesRemovesAndSetsInOneTransaction) {
+  ASSERT_TRUE(
+      store_->SetLockEntry("unit-101", {"c-old", LockEntry::Kind::kKeypadCode, 1, 1, T(1)}).ok());
+  std::vector<LockEntryRecord> set;
+  for (int i = 0; i < 100; ++i) {
+    set.push_back({"c-" + std::to_string(100 + i), LockEntry::Kind::kKeypadCode,
+                   static_cast<uint32_t>(i + 2), static_cast<uint64_t>(i), T(2)});
+  }
+  ASSERT_TRUE(store_->UpdateLockEntries("unit-101", {"c-old", "c-none"}, set).ok());
+  std::vector<LockEntryRecord> map = Map("unit-101");
+  ASSERT_EQ(map.size(), 100u);
+  EXPECT_EQ(map.front().credential, "c-100");
+  EXPECT_EQ(map.back().lock_entry_id, 101u);
+  EXPECT_TRUE(store_->UpdateLockEntries("unit-101", {}, {}).ok()) << "nothing to do";
+  EXPECT_EQ(store_->UpdateLockEntries("", {"c-100"}, {}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Map("unit-101").size(), 100u);
+}
+
 // ---- sync status, forgetting a lock ------------------------------------------------------------
 
 TEST_F(StoreLocksTest, SyncStatusCountsFailuresUntilASuccess) {
@@ -366,9 +384,12 @@ TEST_F(StoreLocksTest, FaultStoreFailsTheLockCallsAndChangesNothing) {
   EXPECT_EQ(s.SetLockEntry("unit-101", {"c-1", LockEntry::Kind::kKeypadCode, 1, 1, T(1)}).code(),
             StatusCode::kIoError);
   EXPECT_EQ(s.RemoveLockEntry("unit-101", "c-1").code(), StatusCode::kIoError);
+  EXPECT_EQ(s.UpdateLockEntries("unit-101", {}, {{"c-1", LockEntry::Kind::kKeypadCode, 1, 1, T(1)}})
+                .code(),
+            StatusCode::kIoError);
   EXPECT_EQ(s.RecordLockSync("unit-101", T(1), Status::Ok()).code(), StatusCode::kIoError);
   EXPECT_EQ(s.ForgetLock("unit-101").code(), StatusCode::kIoError);
-  EXPECT_EQ(plan->failed_writes(), 7u);
+  EXPECT_EQ(plan->failed_writes(), 8u);
   plan->FailWrites(Fault::kNone);
   EXPECT_EQ(*s.LockOutbox("unit-101"), *ops) << "nothing changed";
   EXPECT_TRUE(s.LockEntryMap("unit-101")->empty());
