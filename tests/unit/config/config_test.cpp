@@ -588,7 +588,7 @@ TEST(ConfigLoader, RejectsAnEmptyFile) {
       Problems("# nothing here\n"),
       ElementsAre("1:1: the file is empty; expected a mapping with the sections site, "
                   "gateway, store, control, logging, policy, cloud, doors, readers, io_modules, "
-                  "io, automations, locks (see config/README.md)"));
+                  "io, automations, locks, panels, intercom (see config/README.md)"));
 }
 
 TEST(ConfigLoader, RejectsATopLevelThatIsNotAMapping) {
