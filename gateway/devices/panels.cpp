@@ -160,7 +160,11 @@ struct Panels::Panel {
   uint64_t unlocks_pulsed = 0;
   uint64_t unlocks_refused = 0;
   uint64_t unlocks_failed = 0;
-  std::map<uint64_t, core::Gateway::LockReport> unlocks;  // by the driver's request id
+  struct Unlock {
+    core::Gateway::LockReport report;
+    int attempts = 1;
+  };
+  std::map<uint64_t, Unlock> unlocks;  // by the driver's request id
 
   // Log lines of problems: at most kLoggedPerMinute a minute.
   int64_t window_start_ns = INT64_MIN / 2;
@@ -478,8 +482,22 @@ void Panels::StartPanel(Panel& panel) {
     post([journal, r](Panels&, Panel& p) {
       auto it = p.unlocks.find(r.request_id);
       if (it == p.unlocks.end()) return;
-      core::Gateway::LockReport report = std::move(it->second);
+      Panel::Unlock u = std::move(it->second);
       p.unlocks.erase(it);
+      // No answer on the command connection: most often a keep-alive connection the panel closed
+      // (it restarted). Sent again once, at once: a second pulse of a monostable switch is
+      // harmless, a door that stays shut is not.
+      if (r.status.code() == StatusCode::kUnavailable && u.attempts == 1 && p.driver) {
+        std::optional<std::chrono::seconds> hold;
+        if (p.config.unlock_seconds) hold = std::chrono::seconds(*p.config.unlock_seconds);
+        Result<uint64_t> again = p.driver->Trigger(p.config.output, hold);
+        if (again.ok()) {
+          ++u.attempts;
+          p.unlocks[*again] = std::move(u);
+          return;
+        }
+      }
+      core::Gateway::LockReport report = std::move(u.report);
       std::string word = "pulsed";
       if (r.status.ok()) {
         ++p.unlocks_pulsed;
@@ -563,10 +581,10 @@ void Panels::StopPanel(Panel& panel) {
   if (panel.driver) panel.driver->Stop();  // joins its threads; later posts are dropped
   panel.driver.reset();
   panel.generation = 0;
-  std::map<uint64_t, core::Gateway::LockReport> unlocks = std::move(panel.unlocks);
+  std::map<uint64_t, Panel::Unlock> unlocks = std::move(panel.unlocks);
   panel.unlocks.clear();
-  for (auto& [rid, report] : unlocks) {
-    if (report) report("failed");
+  for (auto& [rid, u] : unlocks) {
+    if (u.report) u.report("failed");
   }
 }
 
@@ -588,7 +606,7 @@ lintel::Status Panels::Actuate(const std::string& id, core::Gateway::LockReport 
     ++p->unlocks_failed;
     return rid.status();
   }
-  p->unlocks[*rid] = std::move(report);
+  p->unlocks[*rid] = Panel::Unlock{std::move(report), 1};
   return lintel::Status::Ok();
 }
 

@@ -30,7 +30,9 @@
 //                    0; HTTP 401/403; a garbled reply), also journaled as `panel.unlock_failed`
 //                    {panel, door, output, error};
 //   "failed"         the panel is offline or not running (the actuator returns the error at
-//                    once), or did not answer the command.
+//                    once), or did not answer the command twice (a command that got no answer,
+//                    usually a kept-alive connection the panel closed when it restarted, is sent
+//                    again once, at once).
 //
 // Events journaled (besides decisions), each with `door`, `panel` and `source: "panel"`:
 //   CallStateChanged           intercom.call {state, direction}
