@@ -16,6 +16,13 @@ constexpr std::string_view kLog = "locks";
 
 std::string MetaLogKey(const std::string& id) { return "lock_log:" + id; }
 
+// Indications the link keeps per characteristic while the worker reads them. A reply can be long:
+// listing 100 keypad codes is ~600 indications (one Keyturner frame of 117 bytes = 6 per code),
+// and a lock (or lock-sim) may send them faster than the worker takes them; BluezOptions' default
+// of 64 made such a list fail ("dropped ... out of step") whenever the worker fell behind
+// (tests/bench/ble_bench.cpp found it). 8192 x 20 bytes bounds the memory at 160 KiB.
+constexpr size_t kMaxQueuedIndications = 8192;
+
 // The adapter's link connected to `address` (another lock's connection is dropped first).
 lintel::Status ConnectTo(ble::GattLink& link, std::string& connected_to, const std::string& address,
                          milliseconds timeout) {
@@ -116,6 +123,7 @@ MakeGattLink BluezGattLinks() {
   return [](const std::string& adapter) -> Result<std::unique_ptr<ble::GattLink>> {
     ble::BluezOptions o;
     o.adapter = adapter;
+    o.max_queued_indications = kMaxQueuedIndications;
     o.required_characteristics = {std::string(ble::kPairingGdioUuid),
                                   std::string(ble::kKeyturnerGdioUuid),
                                   std::string(ble::kKeyturnerUsdioUuid)};

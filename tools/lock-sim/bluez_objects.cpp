@@ -156,6 +156,9 @@ class BluezSim::Impl {
       sim_.Flush();
     }
     const Clock& clock() const override { return sim_.clock_; }
+    void Report(std::string_view key, std::string_view value) override {
+      sim_.Event(sim_.LockEvent(lock_, {{std::string(key), std::string(value)}}));
+    }
 
    private:
     Impl& sim_;

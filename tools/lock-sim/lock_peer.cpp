@@ -454,6 +454,8 @@ void LockPeer::Dispatch(uint32_t auth_id, const Message& m, Out& out) {
       return;
     case Command::kLockAction:
       with(std::type_identity<ble::LockActionRequest>{}, [&](const ble::LockActionRequest& r) {
+        ++lock_action_commands_;
+        last_commanded_action_ = r.action;
         if (Authenticate(r.nonce, std::nullopt, m.command, out)) OnLockAction(auth_id, r, out);
       });
       return;

@@ -296,6 +296,10 @@ class LockPeer {
   std::vector<LockKeypadCode> codes() const;
   // The access log, oldest first.
   const std::vector<ble::LogEntry>& log() const { return log_; }
+  // Lock Action commands received from a paired client (decrypted and decoded, whatever the
+  // answer), and the action the last one asked for. lock-sim reports each (NukiPeripheral).
+  uint64_t lock_action_commands() const { return lock_action_commands_; }
+  ble::LockAction last_commanded_action() const { return last_commanded_action_; }
   const ble::Key32& public_key() const { return keys_.public_key; }
   const std::array<uint8_t, 16>& uuid() const { return uuid_; }
   const LockPeerOptions& options() const { return options_; }
@@ -373,6 +377,9 @@ class LockPeer {
   ble::Reassembler usdio_rx_{ble::FrameKind::kEncrypted};
   std::unique_ptr<ble::LockPairing> pairing_;
   std::optional<std::pair<uint32_t, ble::Nonce32>> challenge_;  // (authorization id, nK)
+
+  uint64_t lock_action_commands_ = 0;
+  ble::LockAction last_commanded_action_ = ble::LockAction::kUnlock;
 
   int pin_failures_ = 0;
   std::optional<Instant> pin_locked_until_;

@@ -9,7 +9,9 @@
 //
 // One thread, one EventLoop: the bus connection, the control socket and its clients, the timers
 // and the signals. Output: one JSON object per line on stdout (flushed per line), the first the
-// "listening" line; every later one carries "t_ms", milliseconds since the start (monotonic).
+// "listening" line; every later one carries "t_ms", milliseconds since the start (monotonic), and
+// "mono_ns", CLOCK_MONOTONIC in nanoseconds when the line was made (comparable with another
+// process's clock on the same machine: the benchmarks time the daemon by it).
 // Human messages on stderr. Exit codes: 0 clean stop (SIGTERM, SIGINT, `quit`); 1 usage (options,
 // config file); 2 the bus cannot be reached, org.bluez is taken, the control socket cannot be
 // opened, or the bus went away.
@@ -18,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -66,8 +69,13 @@ int64_t NowMs() {
 void Emit(const json& line) {
   std::cout << line.dump(-1, ' ', false, json::error_handler_t::replace) << '\n' << std::flush;
 }
+int64_t MonoNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
 void Event(const json& body) {
-  json line = {{"t_ms", NowMs()}};
+  json line = {{"t_ms", NowMs()}, {"mono_ns", MonoNs()}};
   for (const auto& [k, v] : body.items()) line[k] = v;
   Emit(line);
 }

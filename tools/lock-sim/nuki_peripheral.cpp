@@ -62,7 +62,11 @@ void NukiPeripheral::PublishStateChanged() {
 Result<std::vector<Peripheral::Indication>> NukiPeripheral::OnWrite(
     std::string_view characteristic_uuid, std::span<const uint8_t> value) {
   SyncClock();
+  const uint64_t actions = peer_->lock_action_commands();
   Result<std::vector<Indication>> out = peer_->OnWrite(characteristic_uuid, value);
+  if (peer_->lock_action_commands() != actions) {
+    host_.Report("lock_action", ble::LockActionName(peer_->last_commanded_action()));
+  }
   PublishStateChanged();
   return out;
 }

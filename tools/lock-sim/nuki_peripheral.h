@@ -8,6 +8,9 @@
 //    Time and a `time` command stick and the lock keeps its own time from then on.
 //  - The advertisement's "state changed" bit follows LockPeer::state_changed() after every write
 //    and command (PeripheralHost::SetStateChanged, called only when it flips).
+//  - A write that completes a Lock Action command (from a paired client, whatever the answer) is
+//    reported as PeripheralHost::Report("lock_action", "unlatch" | "unlock" | ...): lock-sim's
+//    output line right after that write's line (tests/bench/ble_bench.cpp times grants by it).
 //  - Randomness: libsodium (SodiumRandomSource, RandomNonceSource) unless the caller injects
 //    sources (tests).
 //

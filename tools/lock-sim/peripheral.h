@@ -45,6 +45,13 @@ class PeripheralHost {
   virtual void SetStateChanged(bool changed) = 0;
   // The simulator's clock (the lock's own clock for validity windows).
   virtual const Clock& clock() const = 0;
+  // Something the device did that a test or benchmark may want to see: lock-sim prints an output
+  // line {"lock": ADDRESS, key: value} at once (the Nuki model: "lock_action" when a Lock Action
+  // command arrived). A host that shows nothing may ignore it.
+  virtual void Report(std::string_view key, std::string_view value) {
+    static_cast<void>(key);
+    static_cast<void>(value);
+  }
 };
 
 class Peripheral {

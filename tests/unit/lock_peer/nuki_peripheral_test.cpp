@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "drivers/ble/gatt_link.h"
+#include "drivers/ble/nuki_client.h"
 #include "drivers/ble/nuki_commands.h"
 #include "drivers/ble/nuki_frame.h"
 #include "drivers/ble/nuki_pairing.h"
@@ -35,10 +37,52 @@ class FakeHost final : public PeripheralHost {
   void After(std::chrono::milliseconds, std::function<void()>) override {}
   void SetStateChanged(bool changed) override { flags_.push_back(changed); }
   const Clock& clock() const override { return clock_; }
+  void Report(std::string_view key, std::string_view value) override {
+    reports_.emplace_back(std::string(key), std::string(value));
+  }
 
   FakeClock clock_;
   std::vector<bool> flags_;
   int unprompted_ = 0;
+  std::vector<std::pair<std::string, std::string>> reports_;
+};
+
+// A GattLink straight into the peripheral: a write's indications are queued at once.
+class PeripheralLink final : public ble::GattLink {
+ public:
+  explicit PeripheralLink(Peripheral& p) : p_(p) {}
+  Status Connect(std::string_view, std::chrono::milliseconds) override {
+    p_.OnConnect();
+    connected_ = true;
+    return Status::Ok();
+  }
+  Status Write(std::string_view uuid, std::span<const uint8_t> value) override {
+    Result<std::vector<Peripheral::Indication>> out = p_.OnWrite(uuid, value);
+    if (!out.ok()) return out.status();
+    for (auto& [u, v] : *out) queued_.emplace_back(u, std::move(v));
+    return Status::Ok();
+  }
+  Result<std::vector<uint8_t>> NextIndication(std::string_view uuid,
+                                              std::chrono::milliseconds) override {
+    for (auto it = queued_.begin(); it != queued_.end(); ++it) {
+      if (it->first == uuid) {
+        std::vector<uint8_t> v = std::move(it->second);
+        queued_.erase(it);
+        return v;
+      }
+    }
+    return ble::DeadlineExceeded("no indication");
+  }
+  void Disconnect() override {
+    p_.OnDisconnect();
+    connected_ = false;
+  }
+  bool connected() const override { return connected_; }
+
+ private:
+  Peripheral& p_;
+  bool connected_ = false;
+  std::vector<Peripheral::Indication> queued_;
 };
 
 class NukiPeripheralTest : public ::testing::Test {
@@ -124,6 +168,29 @@ TEST_F(NukiPeripheralTest, PairingThroughWritesAfterPressButton) {
   ASSERT_EQ(s["authorizations"].size(), 1u);
   EXPECT_EQ(s["authorizations"][0]["name"], "Lintel");
   EXPECT_EQ(s.dump().find("4321"), std::string::npos) << "the PIN is never shown";
+}
+
+TEST_F(NukiPeripheralTest, ALockActionCommandIsReportedToTheHost) {
+  PeripheralLink link(nuki_);
+  ASSERT_TRUE(link.Connect("54:D2:72:00:00:01", std::chrono::seconds(1)).ok());
+  ble::CountingNonceSource nonces(Filled<24>(0x21));
+  ble::CountingRandomSource random(Filled<32>(0x22));
+  ble::LockClient client(link, nonces);
+  Command({"press-button"});
+  Result<ble::PairingResult> paired = client.Pair({ble::IdType::kBridge, 7, "Lintel"}, random);
+  ASSERT_TRUE(paired.ok()) << paired.status().ToString();
+  client.set_credentials(paired->credentials);
+  ASSERT_TRUE(client.ReadState().ok());
+  EXPECT_TRUE(host_.reports_.empty()) << "pairing and a state read are no lock action";
+
+  ASSERT_TRUE(client.Unlatch().ok());
+  ASSERT_EQ(host_.reports_.size(), 1u);
+  EXPECT_EQ(host_.reports_[0].first, "lock_action");
+  EXPECT_EQ(host_.reports_[0].second, "unlatch");
+  Command({"jam", "on"});
+  static_cast<void>(client.Lock());  // motor blocked
+  ASSERT_EQ(host_.reports_.size(), 2u) << "reported whatever the answer";
+  EXPECT_EQ(host_.reports_[1].second, "lock");
 }
 
 TEST_F(NukiPeripheralTest, FaultAndStateCommands) {
