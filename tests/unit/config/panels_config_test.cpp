@@ -20,6 +20,11 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+std::string SourceDir() {
+  const char* dir = std::getenv("LINTEL_SOURCE_DIR");
+  return dir != nullptr ? dir : ".";
+}
+
 // Lines 1-8; what a test appends starts at line 9.
 constexpr const char kHead[] =
     "site: {id: s, time_zone: UTC}\n"
@@ -142,6 +147,14 @@ TEST(PanelsConfig, SummaryNamesEachPanelButNoFile) {
                            "switch 1, keypad)\n"));
   EXPECT_THAT(s, Not(HasSubstr("/etc/lintel")));
   EXPECT_THAT(Summarize(Load("")), Not(HasSubstr("panel")));
+}
+
+TEST(PanelsConfig, TheDemoExampleHasTheLobbyPanel) {
+  Result<Config> r = LoadConfigFile(SourceDir() + "/config/examples/demo.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->panels.size(), 1u);
+  EXPECT_EQ(r->panels[0].type, "2n");
+  EXPECT_EQ(FindPanelForDoor(*r, r->panels[0].door), &r->panels[0]);
 }
 
 // ---- problems -----------------------------------------------------------------------------------
