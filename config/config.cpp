@@ -35,7 +35,7 @@ constexpr const SectionSpec* kSections[] = {
     &internal::kControlSection,   &internal::kLoggingSection, &internal::kPolicySection,
     &internal::kCloudSection,     &internal::kDoorsSection,   &internal::kReadersSection,
     &internal::kIoModulesSection, &internal::kSiteIoSection,  &internal::kAutomationsSection,
-    &internal::kLocksSection,
+    &internal::kLocksSection,     &internal::kPanelsSection,  &internal::kIntercomSection,
 };
 
 std::vector<std::string_view> SectionKeys() {
@@ -69,6 +69,7 @@ void CheckReferences(Loader& l) {
     }
   }
   internal::CheckLocks(l);
+  internal::CheckPanels(l);
 }
 
 // ---- parsing -----------------------------------------------------------------------------------
@@ -316,6 +317,21 @@ std::string Summarize(const Config& c) {
       out << (i == 0 ? " " : ", ") << k.id << " -> " << k.door << " (" << k.type << " " << k.address
           << " on " << k.adapter << ", " << UnlockActionName(k.unlock_action) << ", " << sync
           << ")";
+    }
+  }
+  if (!c.panels.empty()) {
+    out << "\n" << Plural(static_cast<int64_t>(c.panels.size()), "panel", "panels") << ":";
+    for (size_t i = 0; i < c.panels.size(); ++i) {
+      const PanelConfig& p = c.panels[i];
+      // The URL and the auth scheme, never a file or what it holds.
+      out << (i == 0 ? " " : ", ") << p.id << " -> " << p.door << " (" << p.type << " " << p.url
+          << ", " << PanelAuthName(p.auth) << " auth, "
+          << (p.type == kPanelType2N ? "switch " : "relay ") << p.output
+          << (p.keypad ? ", keypad" : "") << (p.action_url ? ", action URLs" : "") << ")";
+    }
+    if (!c.intercom.listen_address.empty()) {
+      out << "\nintercom: Action URL listener on " << c.intercom.listen_address << " port "
+          << c.intercom.listen_port;
     }
   }
   if (!c.automations.empty()) {

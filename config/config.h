@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/locks.h"
+#include "config/panels.h"
 #include "drivers/wiegand/wiegand.h"
 #include "gateway/base/log.h"
 #include "gateway/base/status.h"
@@ -224,6 +225,10 @@ struct Config {
   SiteIoConfig io;
   std::vector<rules::Automation> automations;  // ids unique, in file order
   std::vector<LockConfig> locks;  // ids, doors, addresses and credentials unique, in file order
+  // Intercom panels (ids unique among panels and readers, one per door, urls unique), in file
+  // order; `intercom` is set whenever an Akuvox panel exists.
+  std::vector<PanelConfig> panels;
+  IntercomConfig intercom;
 };
 
 // The module and point a "module.point" reference names, or nullptr.
@@ -267,6 +272,9 @@ const DoorConfig* FindDoor(const Config& config, std::string_view id);
 
 // The lock that is the actuator of this door, or nullptr (at most one per door).
 const LockConfig* FindLockForDoor(const Config& config, std::string_view door);
+
+// The panel that is the actuator of this door, or nullptr (at most one per door).
+const PanelConfig* FindPanelForDoor(const Config& config, std::string_view door);
 
 std::string_view LogLevelName(LogLevel level);
 std::string_view WiegandSourceName(WiegandSource source);  // "gpio", "serial", "replay"

@@ -59,6 +59,12 @@ struct Loader {
   std::vector<DoorRef> lock_door_refs;  // each lock's door, for CheckLocks
   // security_pin_file paths, which no lock's credentials may overwrite.
   std::vector<std::pair<std::string, Pos>> pin_files;
+  std::map<std::string, Pos, std::less<>> panel_ids;
+  std::vector<DoorRef> panel_id_refs;    // each panel's id (in `door`), for CheckPanels
+  std::vector<DoorRef> panel_door_refs;  // each panel's door, for CheckPanels
+  std::vector<DoorRef> akuvox_panels;    // the type of each Akuvox panel (they need `intercom`)
+  std::vector<std::pair<std::string, Pos>> secret_files;  // panel password and secret files
+  bool saw_intercom = false;
 };
 
 // Records that `who` uses `what`; reports a second user.
@@ -71,6 +77,10 @@ void CheckUnique(Loader& l, std::map<std::string, Pos, std::less<>>& seen, std::
 // The checks of the locks section that need the doors (locks.cpp); run by CheckReferences once
 // every section is read and the doors section was there.
 void CheckLocks(Loader& l);
+
+// The checks of the panels and intercom sections that need the doors, readers and locks
+// (panels.cpp); run by CheckReferences once every section is read and the doors section was there.
+void CheckPanels(Loader& l);
 
 // ---- values several sections share -------------------------------------------------------------
 
@@ -115,5 +125,7 @@ extern const SectionSpec kIoModulesSection;    // io_modules.cpp
 extern const SectionSpec kSiteIoSection;       // io_modules.cpp
 extern const SectionSpec kAutomationsSection;  // automations.cpp
 extern const SectionSpec kLocksSection;        // locks.cpp
+extern const SectionSpec kPanelsSection;       // panels.cpp
+extern const SectionSpec kIntercomSection;     // panels.cpp
 
 }  // namespace lintel::config::internal

@@ -23,6 +23,7 @@
 #include "gateway/core/state_import.h"
 #include "gateway/devices/ble_locks.h"
 #include "gateway/devices/doors.h"
+#include "gateway/devices/panels.h"
 #include "gateway/devices/readers.h"
 #include "gateway/wiring/core_sync_host.h"
 
@@ -129,6 +130,13 @@ int Run(const std::string& config_path, const Overrides& overrides) {
         reply(nlohmann::json{{"locks", ble_locks.Status()}});
       });
 
+  // Intercom panels (panels:, intercom:): readers and the actuators of their doors; the HTTP
+  // calls on the drivers' threads, their events posted back to this loop.
+  devices::Panels panels(loop, clock, gw);
+  panels.Apply(gw.config());
+  gw.SetStatusExtra("panels", [&panels] { return panels.Status(); });
+  gw.SetStatusExtra("intercom", [&panels] { return panels.ListenerStatus(); });
+
   // Reader drivers (readers with a type:): their events go to gw.Admit on this loop.
   devices::Readers readers({loop, clock, gw});
   readers.Apply(gw.config());
@@ -213,6 +221,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
                SetLogLevel(gw.config().log_level);
                door_io.Apply(gw.config());
                ble_locks.Apply(gw.config());
+               panels.Apply(gw.config());
                readers.Apply(gw.config());
              }},
         };
@@ -268,6 +277,8 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   gw.SetStatusExtra("readers", nullptr);
   gw.SetStatusExtra("door_io", nullptr);
   gw.SetStatusExtra("locks", nullptr);
+  gw.SetStatusExtra("panels", nullptr);
+  gw.SetStatusExtra("intercom", nullptr);
   LogInfo("main", "stopped");
   return 0;
 }

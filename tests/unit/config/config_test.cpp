@@ -73,7 +73,7 @@ TEST(ConfigLoader, LoadsTheDemoExample) {
   std::vector<std::string> door_ids;
   for (const DoorConfig& d : c.doors) door_ids.push_back(d.id);
   EXPECT_THAT(door_ids, ElementsAre("front", "garage", "bike-room", "unit-101", "unit-102", "roof",
-                                    "unit-201"));
+                                    "unit-201", "lobby"));
   ASSERT_EQ(c.locks.size(), 1u);
   EXPECT_EQ(c.locks[0].door, "unit-201");
   EXPECT_TRUE(FindDoor(c, "front")->common);
@@ -590,7 +590,7 @@ TEST(ConfigLoader, RejectsAnEmptyFile) {
       Problems("# nothing here\n"),
       ElementsAre("1:1: the file is empty; expected a mapping with the sections site, "
                   "gateway, store, control, logging, policy, cloud, doors, readers, io_modules, "
-                  "io, automations, locks (see config/README.md)"));
+                  "io, automations, locks, panels, intercom (see config/README.md)"));
 }
 
 TEST(ConfigLoader, RejectsATopLevelThatIsNotAMapping) {
@@ -687,8 +687,8 @@ TEST(ConfigSummary, DescribesTheDemoBuilding) {
             "site maple-court (time zone Europe/Berlin), gateway gw-1\n"
             "store /var/lib/lintel/lintel.db, control socket /run/lintel/lintel.sock, log level "
             "info\n"
-            "7 doors: front (common), garage (common), bike-room, unit-101, unit-102, roof, "
-            "unit-201\n"
+            "8 doors: front (common), garage (common), bike-room, unit-101, unit-102, roof, "
+            "unit-201, lobby (common)\n"
             "4 readers: front-keypad -> front (keypad, wiegand replay "
             "/run/lintel/front-keypad.wiegand, h10301, keys 4bit), front-card -> front (wiegand "
             "replay /run/lintel/front-card.wiegand, h10301/h10306), garage-card -> garage, "
@@ -698,6 +698,8 @@ TEST(ConfigSummary, DescribesTheDemoBuilding) {
             "io1.garage-lock, contact, rex); fire release io1.fire; tamper io1.tamper\n"
             "1 lock: unit-201-lock -> unit-201 (nuki 54:D2:72:00:02:01 on hci0, unlatch, syncs "
             "codes and authorizations)\n"
+            "1 panel: lobby-panel -> lobby (2n http://127.0.0.1:8081, digest auth, switch 1, "
+            "keypad)\n"
             "1 automation: forced-sounder (on door.forced)\n"
             "1 trusted cloud key: demo-cloud-1\n"
             "cloud: no broker (runs on the stored state)\n"
@@ -715,7 +717,7 @@ TEST(ConfigSite, MakeSiteCarriesDoorsPolicyAndZone) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   rules::Site site = MakeSite(*r);
   EXPECT_EQ(site.id, "maple-court");
-  ASSERT_EQ(site.doors.size(), 7u);
+  ASSERT_EQ(site.doors.size(), 8u);
   EXPECT_EQ(site.doors[0].id, "front");
   EXPECT_TRUE(site.doors[0].common);
   EXPECT_EQ(site.doors[5].id, "roof");
