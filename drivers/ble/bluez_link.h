@@ -98,8 +98,8 @@ class BluezGattLink final : public GattLink {
   // emits one after a ReadValue by any client; this link never reads). When more than
   // max_queued_indications are waiting the oldest is dropped, and the next call returns
   // Unavailable "N indications ... dropped" once, so the caller knows its stream has a hole.
-  // Errors: DeadlineExceeded ("timed out") after `timeout`; Unavailable when the link dropped and the
-  // queue is empty; FailedPrecondition when not connected; NotFound for an unknown UUID.
+  // Errors: DeadlineExceeded ("timed out") after `timeout`; Unavailable when the link dropped and
+  // the queue is empty; FailedPrecondition when not connected; NotFound for an unknown UUID.
   Result<std::vector<uint8_t>> NextIndication(std::string_view characteristic_uuid,
                                               std::chrono::milliseconds timeout) override;
 
