@@ -34,7 +34,8 @@ constexpr auto kStableConnection = std::chrono::seconds(10);
 constexpr int kDisconnectQuiesceMs = 100;
 constexpr auto kDisconnectWait = milliseconds(800);
 constexpr auto kCallbackDrainWait = milliseconds(500);
-// Niceness of the client library's receiving thread (the core thread stays at 0).
+// Niceness of the client library's receiving thread (the core thread keeps the daemon's: -10
+// under systemd/lintel.service).
 constexpr int kReceiveNice = 10;
 
 // Messages received and not yet handed to the Listener (bounded; see MqttOptions). Shared with
