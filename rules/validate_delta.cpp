@@ -57,8 +57,9 @@ class After {
       return false;
     });
   }
-  std::vector<Credential> CredentialsWithKey(const CredentialKey& key) const {
-    return Where(ov_.credentials, before_.CredentialsWithKey(key),
+  std::vector<Credential> CredentialsWithKeyOf(const Credential& of) const {
+    const CredentialKey key = KeyOf(of);
+    return Where(ov_.credentials, before_.CredentialsWithKeyOf(of),
                  [&](const Credential& c) { return KeyOf(c) == key; });
   }
 
@@ -170,9 +171,8 @@ std::optional<std::vector<std::string>> ValidateDelta(const Site& site, const St
   for (const auto& [id, c] : ov.credentials) {
     t.credentials.insert(id);
     if (!c || c->status == CredentialStatus::kRevoked) continue;
-    CredentialKey key = KeyOf(*c);
-    if (key.empty()) continue;
-    for (const Credential& other : after.CredentialsWithKey(key)) t.credentials.insert(other.id);
+    if (KeyOf(*c).empty()) continue;
+    for (const Credential& other : after.CredentialsWithKeyOf(*c)) t.credentials.insert(other.id);
   }
 
   Records small_before;
@@ -243,8 +243,8 @@ class RecordsReader final : public StateReader {
   std::vector<Lease> LeasesNaming(std::string_view id) const override {
     return Many(r_.leases, by_member_, std::string(id));
   }
-  std::vector<Credential> CredentialsWithKey(const CredentialKey& key) const override {
-    return Many(r_.credentials, by_key_, key);
+  std::vector<Credential> CredentialsWithKeyOf(const Credential& c) const override {
+    return Many(r_.credentials, by_key_, KeyOf(c));
   }
   std::vector<Schedule> Schedules() const override { return r_.schedules; }
   std::vector<Group> Groups() const override { return r_.groups; }

@@ -46,8 +46,8 @@ class StateReader {
   virtual std::vector<Credential> CredentialsOf(std::string_view person) const = 0;
   // Leases with `person` among their members.
   virtual std::vector<Lease> LeasesNaming(std::string_view person) const = 0;
-  // Credentials with this card or PIN key (any status).
-  virtual std::vector<Credential> CredentialsWithKey(const CredentialKey& key) const = 0;
+  // Credentials with the card or PIN of `c` (rules::KeyOf equal; any status).
+  virtual std::vector<Credential> CredentialsWithKeyOf(const Credential& c) const = 0;
   // The small kinds, whole.
   virtual std::vector<Schedule> Schedules() const = 0;
   virtual std::vector<Group> Groups() const = 0;

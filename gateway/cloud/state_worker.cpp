@@ -5,9 +5,11 @@
 #include <set>
 
 #include "gateway/base/log.h"
+#include "gateway/store/load_index.h"
 #include "gateway/store/store.h"
 #include "rules/ops.h"
 #include "rules/validate.h"
+#include "rules/validate_delta.h"
 
 namespace lintel::cloud {
 namespace {
@@ -114,9 +116,20 @@ class Session {
   Result<std::shared_ptr<const rules::Index>> BuildIndexOrThrow(double* ms) {
     auto started = Clock::now();
     if (fault_) LINTEL_RETURN_IF_ERROR(fault_("index"));
-    LINTEL_RETURN_IF_ERROR(Load());
     std::vector<std::string> warnings;
     std::shared_ptr<const rules::Index> index;
+    if (memory_.empty() && !records_) {
+      // Streamed from the store into the builder: no copy of the whole state (issue 13).
+      Result<std::shared_ptr<const rules::Index>> built =
+          store::LoadIndex(*store_, site_, &warnings);
+      if (!built.ok()) return built.status();
+      for (const std::string& w : warnings) LogWarning("sync", "state: " + w);
+      *ms = MsSince(started);
+      index_ = *built;
+      changed_ = false;
+      return *built;
+    }
+    LINTEL_RETURN_IF_ERROR(Load());
     if (memory_.empty()) {
       index = rules::BuildIndex(site_, *records_, &warnings);
     } else {
@@ -247,6 +260,7 @@ class Session {
   // keeps it in memory when it only restricts access.
   void ApplyOps(const std::vector<rules::Op>& ops, Position to, StateOutcome& out,
                 const DeltaJob* delta = nullptr) {
+    if (memory_.empty() && ApplyValidatedByDelta(ops, to, out, delta)) return;
     Status loaded = Load();
     if (!loaded.ok()) return Fail(out, loaded);
     std::set<std::string> before = std::move(Baseline());
@@ -275,6 +289,40 @@ class Session {
     baseline_.emplace(std::make_move_iterator(errors.begin()),
                       std::make_move_iterator(errors.end()));
     changed_ = true;
+  }
+
+  // Issue 13: the delta is validated by what it touches and what refers to it, read through the
+  // store's indexes (rules::ValidateDelta), not against a loaded copy of the whole state. Returns
+  // false when that cannot decide (a group delete): the caller validates the whole state.
+  bool ApplyValidatedByDelta(const std::vector<rules::Op>& ops, Position to, StateOutcome& out,
+                             const DeltaJob* delta) {
+    std::optional<std::vector<std::string>> errors;
+    {
+      std::unique_ptr<store::StoredStateReader> reader = store_->ReadState();
+      errors = rules::ValidateDelta(site_, *reader, ops, 20);
+      if (!reader->status().ok()) {
+        Fail(out, reader->status());
+        return true;
+      }
+    }
+    if (!errors) return false;
+    if (!errors->empty()) {
+      out.result = StateOutcome::Result::kRejected;
+      out.error = JoinLines(*errors);
+      return true;
+    }
+    if (!Committed(store_->ApplyOps(ops, to), out)) {
+      if (delta && out.result == StateOutcome::Result::kFailed) {
+        KeepInMemory(*delta, /*validated=*/true, out);
+      }
+      return true;
+    }
+    if (delta) DropMemoryUpTo(delta->to);
+    // A cached copy catches up when it is next read (the index is built from the store).
+    if (records_) deferred_.insert(deferred_.end(), ops.begin(), ops.end());
+    baseline_.reset();
+    changed_ = true;
+    return true;
   }
 
   void Handle(SnapshotJob& j, StateOutcome& out) {

@@ -66,6 +66,7 @@ class FaultStore final : public Store {
   Result<Position> AppliedPosition() override;
   Status LoadState(RecordVisitor& visitor) override;
   Result<rules::Records> LoadRecords() override;
+  std::unique_ptr<StoredStateReader> ReadState() override { return inner_->ReadState(); }
   Result<std::optional<Instant>> LastKnownGood() override;
   Status AdvanceLastKnownGood(Instant t) override;
   Status ResetLastKnownGood(Instant t) override;

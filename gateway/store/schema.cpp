@@ -140,11 +140,38 @@ CREATE TABLE lock_sync(
 ) STRICT, WITHOUT ROWID;
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations = {{
+// Issue 13: a delta is validated by what it touches and what refers to it (rules::ValidateDelta),
+// read through these indexes instead of loading the state. lease_members lists each lease's
+// members (kept by the store with every lease write); the existing leases are split here.
+constexpr const char* kV5 = R"sql(
+CREATE INDEX people_by_primary ON people(primary_id);
+CREATE INDEX credentials_by_person ON credentials(person);
+CREATE INDEX credentials_by_card ON credentials(card_format, card_facility, card_number);
+CREATE INDEX credentials_by_uid ON credentials(card_uid);
+CREATE INDEX credentials_by_pin ON credentials(pin);
+CREATE TABLE lease_members(
+  person TEXT NOT NULL,
+  lease TEXT NOT NULL,
+  PRIMARY KEY (person, lease)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX lease_members_by_lease ON lease_members(lease);
+WITH RECURSIVE split(lease, rest, member) AS (
+  SELECT id, member_ids || char(31), NULL FROM leases WHERE member_ids <> ''
+  UNION ALL
+  SELECT lease, substr(rest, instr(rest, char(31)) + 1),
+         substr(rest, 1, instr(rest, char(31)) - 1)
+  FROM split WHERE rest <> ''
+)
+INSERT OR IGNORE INTO lease_members(person, lease)
+  SELECT member, lease FROM split WHERE member IS NOT NULL;
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, kV1},
     {2, kV2},
     {3, kV3},
     {4, kV4},
+    {5, kV5},
 }};
 
 }  // namespace

@@ -188,6 +188,7 @@ class SqliteStore final : public Store {
   Result<Position> AppliedPosition() override;
   Status LoadState(RecordVisitor& visitor) override;
   Result<rules::Records> LoadRecords() override;
+  std::unique_ptr<StoredStateReader> ReadState() override;
 
   Result<std::optional<Instant>> LastKnownGood() override;
   Status AdvanceLastKnownGood(Instant t) override;
@@ -258,8 +259,23 @@ class SqliteStore final : public Store {
     kLockSyncOk,
     kLockSyncFail,
     kLockSyncClear,
+    kGetPerson,
+    kGetLease,
+    kGetCredential,
+    kPeopleByPrimary,
+    kCredentialsByPerson,
+    kCredentialsByCard,
+    kCredentialsByUid,
+    kCredentialsByPin,
+    kLeasesByMember,
+    kLeaseMembersClear,
+    kLeaseMemberInsert,
     kStmtCount,
   };
+  friend class SqliteStateReader;
+  // The rows `id` selects (the columns of R's table), after `bind` bound its parameters.
+  template <typename R, typename Bind>
+  Status QueryRows(size_t id, Bind&& bind, std::vector<R>* out);
   static std::string SqlOf(size_t id);
 
   // A Status for a failed SQLite call on this connection, using its current error message.
@@ -285,6 +301,7 @@ class SqliteStore final : public Store {
   Status WriteRecord(Stmt& s, const rules::Group& r);
   Status WriteRecord(Stmt& s, const rules::Person& r);
   Status WriteRecord(Stmt& s, const rules::Lease& r);
+  Status WriteLeaseMembers(const rules::Lease& r);  // lease_members of `r` (schema v5)
   Status WriteRecord(Stmt& s, const rules::Credential& r);
   Status WriteRecord(Stmt& s, const rules::DoorMode& r);
   template <typename R>
@@ -322,7 +339,34 @@ std::string SqliteStore::SqlOf(size_t id) {
   if (id < kDelete) return InsertSql(kTables[id - kPut], true);
   if (id < kSelect) return DeleteSql(kTables[id - kDelete]);
   if (id < kSetPosition) return SelectSql(kTables[id - kSelect]);
+  auto where = [](RecordKind kind, const char* condition) {
+    const Table& t = TableOf(kind);
+    return std::string("SELECT ") + t.columns + " FROM " + t.name + " WHERE " + condition;
+  };
   switch (id) {
+    case kGetPerson:
+      return where(RecordKind::kPerson, "id = ?1");
+    case kGetLease:
+      return where(RecordKind::kLease, "id = ?1");
+    case kGetCredential:
+      return where(RecordKind::kCredential, "id = ?1");
+    case kPeopleByPrimary:
+      return where(RecordKind::kPerson, "primary_id = ?1");
+    case kCredentialsByPerson:
+      return where(RecordKind::kCredential, "person = ?1");
+    case kCredentialsByCard:
+      return where(RecordKind::kCredential,
+                   "card_format = ?1 AND card_facility = ?2 AND card_number = ?3");
+    case kCredentialsByUid:
+      return where(RecordKind::kCredential, "card_uid = ?1");
+    case kCredentialsByPin:
+      return where(RecordKind::kCredential, "pin = ?1");
+    case kLeasesByMember:
+      return where(RecordKind::kLease, "id IN (SELECT lease FROM lease_members WHERE person = ?1)");
+    case kLeaseMembersClear:
+      return "DELETE FROM lease_members WHERE lease = ?1";
+    case kLeaseMemberInsert:
+      return "INSERT OR IGNORE INTO lease_members(person, lease) VALUES(?1, ?2)";
     case kSetPosition:
       return "INSERT OR REPLACE INTO meta(key, value) VALUES('epoch', ?1), ('version', ?2)";
     case kGetPosition:
@@ -632,7 +676,23 @@ Status SqliteStore::WriteRecord(Stmt& s, const rules::Lease& r) {
   } else {
     s.BindNull(8);
   }
-  return Run(s, "lease", r.id);
+  LINTEL_RETURN_IF_ERROR(Run(s, "lease", r.id));
+  return WriteLeaseMembers(r);
+}
+
+Status SqliteStore::WriteLeaseMembers(const rules::Lease& r) {
+  Result<Stmt*> clear = Prepare(kLeaseMembersClear);
+  if (!clear.ok()) return clear.status();
+  (*clear)->BindText(1, r.id);
+  LINTEL_RETURN_IF_ERROR(Run(**clear, "lease", r.id));
+  Result<Stmt*> insert = Prepare(kLeaseMemberInsert);
+  if (!insert.ok()) return insert.status();
+  for (const std::string& m : r.members) {
+    (*insert)->BindText(1, m);
+    (*insert)->BindText(2, r.id);
+    LINTEL_RETURN_IF_ERROR(Run(**insert, "lease", r.id));
+  }
+  return Status::Ok();
 }
 
 Status SqliteStore::WriteRecord(Stmt& s, const rules::Credential& r) {
@@ -707,6 +767,7 @@ Status SqliteStore::ReplaceState(const rules::Records& records, Position pos) {
       std::string sql = std::string("DELETE FROM ") + t.name;
       LINTEL_RETURN_IF_ERROR(Exec(sql.c_str(), sql));
     }
+    LINTEL_RETURN_IF_ERROR(Exec("DELETE FROM lease_members", "DELETE FROM lease_members"));
     LINTEL_RETURN_IF_ERROR(WriteAll(kInsert, records.schedules));
     LINTEL_RETURN_IF_ERROR(WriteAll(kInsert, records.groups));
     LINTEL_RETURN_IF_ERROR(WriteAll(kInsert, records.people));
@@ -741,6 +802,12 @@ Status SqliteStore::ApplyOps(const std::vector<Op>& ops, Position new_pos) {
         if (!s.ok()) return s.status();
         (*s)->BindText(1, op.id);
         LINTEL_RETURN_IF_ERROR(Run(**s, TableOf(op.kind).label, op.id));
+        if (op.kind == RecordKind::kLease) {
+          Result<Stmt*> clear = Prepare(kLeaseMembersClear);
+          if (!clear.ok()) return clear.status();
+          (*clear)->BindText(1, op.id);
+          LINTEL_RETURN_IF_ERROR(Run(**clear, "lease", op.id));
+        }
       }
     }
     return SetPosition(new_pos);
@@ -931,6 +998,113 @@ Status SqliteStore::LoadState(RecordVisitor& v) {
   // Ending a read transaction cannot lose data; report a failure only when nothing else failed.
   Status end = Exec(status.ok() ? "COMMIT" : "ROLLBACK", "end read");
   return status.ok() ? end : status;
+}
+
+template <typename R, typename Bind>
+Status SqliteStore::QueryRows(size_t id, Bind&& bind, std::vector<R>* out) {
+  Result<Stmt*> s = Prepare(id);
+  if (!s.ok()) return s.status();
+  ResetOnExit reset(**s);
+  bind(**s);
+  R row;
+  int rc;
+  while ((rc = sqlite3_step((*s)->get())) == SQLITE_ROW) {
+    LINTEL_RETURN_IF_ERROR(ReadRow(**s, &row));
+    out->push_back(row);
+  }
+  if (rc != SQLITE_DONE) return Err(rc, "read state");
+  return Status::Ok();
+}
+
+// Every call is one indexed query (schema v5); a failed one is kept in status_ and returns nothing.
+class SqliteStateReader final : public StoredStateReader {
+ public:
+  explicit SqliteStateReader(SqliteStore& store) : store_(store) {}
+  Status status() const override { return status_; }
+
+  std::optional<rules::Person> GetPerson(std::string_view id) const override {
+    return One(Query<rules::Person>(SqliteStore::kGetPerson, id));
+  }
+  std::optional<rules::Lease> GetLease(std::string_view id) const override {
+    return One(Query<rules::Lease>(SqliteStore::kGetLease, id));
+  }
+  std::optional<rules::Credential> GetCredential(std::string_view id) const override {
+    return One(Query<rules::Credential>(SqliteStore::kGetCredential, id));
+  }
+  std::vector<rules::Person> PeopleWithPrimary(std::string_view person) const override {
+    return Query<rules::Person>(SqliteStore::kPeopleByPrimary, person);
+  }
+  std::vector<rules::Credential> CredentialsOf(std::string_view person) const override {
+    return Query<rules::Credential>(SqliteStore::kCredentialsByPerson, person);
+  }
+  std::vector<rules::Lease> LeasesNaming(std::string_view person) const override {
+    return Query<rules::Lease>(SqliteStore::kLeasesByMember, person);
+  }
+  std::vector<rules::Credential> CredentialsWithKeyOf(const rules::Credential& c) const override {
+    std::vector<rules::Credential> out;
+    Status st;
+    if (c.type == rules::CredentialType::kPin) {
+      st = store_.QueryRows(
+          SqliteStore::kCredentialsByPin, [&](Stmt& s) { s.BindText(1, c.pin); }, &out);
+    } else if (c.type == rules::CredentialType::kCard && c.card.format == rules::CardFormat::kUid) {
+      st = store_.QueryRows(
+          SqliteStore::kCredentialsByUid, [&](Stmt& s) { s.BindText(1, c.card.uid); }, &out);
+    } else if (c.type == rules::CredentialType::kCard) {
+      st = store_.QueryRows(
+          SqliteStore::kCredentialsByCard,
+          [&](Stmt& s) {
+            s.BindInt(1, static_cast<int64_t>(c.card.format));
+            s.BindInt(2, c.card.facility);
+            s.BindInt(3, ToSql(c.card.number));
+          },
+          &out);
+    }
+    Keep(st);
+    // The same card or PIN by the rules' reading (a UID in another case, say).
+    const rules::CredentialKey key = rules::KeyOf(c);
+    std::erase_if(out, [&](const rules::Credential& o) { return !(rules::KeyOf(o) == key); });
+    return out;
+  }
+  std::vector<rules::Schedule> Schedules() const override {
+    return All<rules::Schedule>(RecordKind::kSchedule);
+  }
+  std::vector<rules::Group> Groups() const override {
+    return All<rules::Group>(RecordKind::kGroup);
+  }
+  std::vector<rules::DoorMode> DoorModes() const override {
+    return All<rules::DoorMode>(RecordKind::kDoorMode);
+  }
+
+ private:
+  template <typename R>
+  std::vector<R> Query(size_t id, std::string_view key) const {
+    std::vector<R> out;
+    Keep(store_.QueryRows(
+        id, [&](Stmt& s) { s.BindText(1, key); }, &out));
+    return out;
+  }
+  template <typename R>
+  std::vector<R> All(RecordKind kind) const {
+    std::vector<R> out;
+    R row;
+    Keep(store_.LoadKind(kind, &row, [&](const R& r) { out.push_back(r); }));
+    return out;
+  }
+  template <typename R>
+  static std::optional<R> One(std::vector<R> rows) {
+    if (rows.empty()) return std::nullopt;
+    return std::move(rows.front());
+  }
+  void Keep(const Status& st) const {
+    if (!st.ok() && status_.ok()) status_ = st;
+  }
+
+  SqliteStore& store_;
+  mutable Status status_;
+};
+
+std::unique_ptr<StoredStateReader> SqliteStore::ReadState() {
+  return std::make_unique<SqliteStateReader>(*this);
 }
 
 Result<rules::Records> SqliteStore::LoadRecords() {

@@ -39,6 +39,7 @@
 #include "rules/lock_entry.h"
 #include "rules/model.h"
 #include "rules/ops.h"
+#include "rules/validate_delta.h"
 
 namespace lintel::store {
 
@@ -141,10 +142,18 @@ struct StoreOptions {
   bool read_only_fallback = false;
 };
 
+// A rules::StateReader over the store (Store::ReadState). The reader's calls cannot fail, so a
+// read error is kept: status() is the first one (OK when every read succeeded; a failed read
+// returned no records).
+class StoredStateReader : public rules::StateReader {
+ public:
+  virtual Status status() const = 0;
+};
+
 class Store {
  public:
   // The schema version this build creates and migrates to (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // Opens the store at `path`, creating it when absent, and migrates it to kSchemaVersion (each
   // migration in its own transaction; a failed one leaves the file at the previous version).
@@ -204,6 +213,11 @@ class Store {
 
   // LoadState into a rules::Records (copies every row; for tests, tools and small sites).
   virtual Result<rules::Records> LoadRecords() = 0;
+
+  // The stored state read by id and by reference, for rules::ValidateDelta, without loading it:
+  // each call is one indexed query (schema v5). The reader borrows this store and must not
+  // outlive it; not thread-safe.
+  virtual std::unique_ptr<StoredStateReader> ReadState() = 0;
 
   // ---- last-known-good wall time --------------------------------------------------------------
 

@@ -659,6 +659,72 @@ TEST_F(StoreTest, CommandIdsAreRecordedOnceAndSurviveReopen) {
   EXPECT_TRUE(store->FindCommand("cmd-2")->has_value());
 }
 
+// ---- reading by reference (rules::ValidateDelta) -----------------------------------------------
+
+TEST_F(StoreTest, ReadStateFindsRecordsByIdAndByReference) {
+  auto store = OpenOk();
+  rules::Records r;
+  rules::Person ada;
+  ada.id = "p-ada";
+  ada.name = "Ada";
+  rules::Person ben = ada;
+  ben.id = "p-ben";
+  ben.primary = "p-ada";
+  r.people = {ada, ben};
+  rules::Lease lease;
+  lease.id = "l-1";
+  lease.members = {"p-ada", "p-ben"};
+  r.leases = {lease};
+  rules::Credential card;
+  card.id = "c-card";
+  card.person = "p-ada";
+  card.card.format = rules::CardFormat::kH10301;
+  card.card.facility = 101;
+  card.card.number = 251;
+  rules::Credential uid = card;
+  uid.id = "c-uid";
+  uid.card = {};
+  uid.card.uid = "04A1B2";
+  rules::Credential pin = card;
+  pin.id = "c-pin";
+  pin.person = "p-ben";
+  pin.type = rules::CredentialType::kPin;
+  pin.card = {};
+  pin.pin = "482913";
+  r.credentials = {card, uid, pin};
+  ASSERT_TRUE(store->ReplaceState(r, {1, 1}).ok());
+
+  auto ids = [](const auto& v) {
+    std::string s;
+    for (const auto& x : v) s += x.id + ",";
+    return s;
+  };
+  std::unique_ptr<StoredStateReader> reader = store->ReadState();
+  EXPECT_EQ(reader->GetPerson("p-ben")->primary, std::optional<std::string>("p-ada"));
+  EXPECT_FALSE(reader->GetPerson("p-nobody"));
+  EXPECT_EQ(reader->GetCredential("c-pin")->pin, "482913");
+  EXPECT_EQ(ids(reader->PeopleWithPrimary("p-ada")), "p-ben,");
+  EXPECT_EQ(ids(reader->CredentialsOf("p-ada")), "c-card,c-uid,");
+  EXPECT_EQ(ids(reader->LeasesNaming("p-ben")), "l-1,");
+  rules::Credential same_card = card;
+  same_card.id = "c-new";
+  EXPECT_EQ(ids(reader->CredentialsWithKeyOf(same_card)), "c-card,");
+  same_card.card.number = 252;
+  EXPECT_EQ(ids(reader->CredentialsWithKeyOf(same_card)), "");
+  EXPECT_EQ(ids(reader->CredentialsWithKeyOf(uid)), "c-uid,");
+  EXPECT_EQ(ids(reader->CredentialsWithKeyOf(pin)), "c-pin,");
+  EXPECT_TRUE(reader->status().ok());
+
+  // Lease writes keep lease_members: a put replaces the members, a delete removes them.
+  lease.members = {"p-ada"};
+  ASSERT_TRUE(store->ApplyOps({rules::PutOp(lease)}, {1, 2}).ok());
+  EXPECT_EQ(ids(reader->LeasesNaming("p-ben")), "");
+  EXPECT_EQ(ids(reader->LeasesNaming("p-ada")), "l-1,");
+  ASSERT_TRUE(store->ApplyOps({rules::DeleteOp(RecordKind::kLease, "l-1")}, {1, 3}).ok());
+  EXPECT_EQ(ids(reader->LeasesNaming("p-ada")), "");
+  EXPECT_EQ(RawDb(path_).Query("SELECT count(*) FROM lease_members"), "0\n");
+}
+
 // ---- migration and damaged files --------------------------------------------------------------
 
 TEST_F(StoreTest, MigratesV1FixtureKeepingData) {
@@ -694,7 +760,16 @@ TEST_F(StoreTest, MigratesV1FixtureKeepingData) {
   EXPECT_EQ(store->ReadFrom(0, 1)->at(0).body,
             R"({"id":"e3","type":"access.denied","reason":"unknown_credential"})");
 
-  // What v2, v3 and v4 added works on the migrated file.
+  // What v2, v3, v4 and v5 added works on the migrated file: v5 split the leases' members.
+  EXPECT_EQ(RawDb(p).Query("SELECT person, lease FROM lease_members ORDER BY person"),
+            "p-1|l-1\np-2|l-1\n");
+  {
+    std::unique_ptr<StoredStateReader> reader = store->ReadState();
+    std::vector<rules::Lease> of_ben = reader->LeasesNaming("p-2");
+    ASSERT_EQ(of_ben.size(), 1u);
+    EXPECT_EQ(of_ben[0].id, "l-1");
+    EXPECT_TRUE(reader->status().ok());
+  }
   EXPECT_TRUE(store->LockOutbox("front")->empty());
   EXPECT_EQ(*store->LastKnownGood(), std::nullopt);
   ASSERT_TRUE(store->AdvanceLastKnownGood(T(1767225700)).ok());
