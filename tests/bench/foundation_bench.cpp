@@ -6,7 +6,11 @@
 //   cold_start_s (fresh process: open store, load, build index, first decision),
 //   decide_p50_ns / decide_p99_ns / decide_max_ns (1,000,000 decisions, 90 % known credentials),
 //   rss_bytes_per_credential (resident growth of the cold-start process, people and leases
-//   included), index_bytes_per_credential (what the index itself accounts for).
+//   included), index_bytes_per_credential (what the index itself accounts for),
+//   tenant_delta_validate_commit_ms p50/p99 (a delta adding a person, lease, card and PIN:
+//   rules::ValidateDelta through the store's indexes + its durable commit, 50 times) next to
+//   whole_state_validate_ms (one rules::Validate of the whole state, what each general delta did
+//   twice before) and index_rebuild_streamed_ms (store::LoadIndex, still done after each burst).
 // Usage: foundation_bench [--credentials N] [--dir DIR]. Not part of the test run's pass/fail.
 #include <malloc.h>
 #include <sqlite3.h>
@@ -29,6 +33,7 @@
 #include "gateway/store/store.h"
 #include "rules/engine.h"
 #include "rules/validate.h"
+#include "rules/validate_delta.h"
 #include "tests/bench/gen.h"
 
 namespace lintel {
@@ -173,6 +178,7 @@ int Main(int argc, char** argv) {
   double bare = BareInsert(records, dir + "/lintel-bench-bare-" + std::to_string(getpid()) + ".db");
 
   double replace_s, build_s;
+  double delta_p50_ms = 0, delta_p99_ms = 0, whole_validate_ms = 0, stream_index_ms = 0;
   {
     auto store = store::Store::Open(db_path, {});
     if (!store.ok()) {
@@ -190,6 +196,55 @@ int Main(int argc, char** argv) {
     auto c = Clock::now();
     replace_s = Seconds(a, b);
     build_s = Seconds(b, c);
+
+    // Issue 13, point 1: a delta adding a tenant (person, lease, card, PIN), validated by what it
+    // touches through the store's indexes (rules::ValidateDelta) and committed durably, 50 times;
+    // next to whole-state validation of the same state (what every general delta cost before),
+    // and the index rebuild streamed from the store that still follows each burst.
+    std::vector<double> delta_ms;
+    for (int k = 0; k < 50; ++k) {
+      const std::string n = std::to_string(k);
+      rules::Person p;
+      p.id = "p-new-" + n;
+      p.name = "New tenant " + n;
+      rules::Lease l;
+      l.id = "l-new-" + n;
+      l.unit = "9" + n;
+      l.members = {p.id};
+      l.groups = {"default"};
+      l.starts_at = At("2026-12-01T00:00:00Z");
+      rules::Credential card;
+      card.id = "c-new-card-" + n;
+      card.person = p.id;
+      card.card.format = rules::CardFormat::kH10301;
+      card.card.facility = 250;
+      card.card.number = static_cast<uint64_t>(k);
+      rules::Credential pin = card;
+      pin.id = "c-new-pin-" + n;
+      pin.type = rules::CredentialType::kPin;
+      pin.card = {};
+      pin.pin = std::to_string(20000000 + k);
+      std::vector<rules::Op> ops = {rules::PutOp(p), rules::PutOp(l), rules::PutOp(card),
+                                    rules::PutOp(pin)};
+      auto d0 = Clock::now();
+      std::unique_ptr<store::StoredStateReader> reader = (*store)->ReadState();
+      std::optional<std::vector<std::string>> problems = rules::ValidateDelta(site, *reader, ops);
+      if (!problems || !problems->empty() || !reader->status().ok()) {
+        std::fprintf(stderr, "tenant delta refused\n");
+        return 1;
+      }
+      if (!(*store)->ApplyOps(ops, store::Position{1, 2 + static_cast<uint64_t>(k)}).ok()) return 1;
+      delta_ms.push_back(Seconds(d0, Clock::now()) * 1000);
+    }
+    std::sort(delta_ms.begin(), delta_ms.end());
+    delta_p50_ms = delta_ms[delta_ms.size() / 2];
+    delta_p99_ms = delta_ms[delta_ms.size() * 99 / 100];
+    auto w0 = Clock::now();
+    if (!rules::Validate(site, records).empty()) return 1;
+    whole_validate_ms = Seconds(w0, Clock::now()) * 1000;
+    auto r0 = Clock::now();
+    if (!store::LoadIndex(**store, site, nullptr).ok()) return 1;
+    stream_index_ms = Seconds(r0, Clock::now()) * 1000;
   }
   records = {};
 
@@ -223,7 +278,11 @@ int Main(int argc, char** argv) {
               {"people", credentials / 2},     {"leases", credentials / 4},
               {"generate_s", Seconds(t0, t1)}, {"validate_s", Seconds(t1, t2)},
               {"bare_sqlite_insert_s", bare},  {"store_replace_s", replace_s},
-              {"index_build_s", build_s},      {"apply_over_bare", (replace_s + build_s) / bare}};
+              {"index_build_s", build_s},      {"apply_over_bare", (replace_s + build_s) / bare},
+              {"tenant_delta_validate_commit_ms", {{"p50", delta_p50_ms}, {"p99", delta_p99_ms}}},
+              {"whole_state_validate_ms", whole_validate_ms},
+              {"whole_validate_over_delta_p50", whole_validate_ms / delta_p50_ms},
+              {"index_rebuild_streamed_ms", stream_index_ms}};
   out.update(cold);
   std::printf("%s\n", out.dump().c_str());
   return 0;
