@@ -9,7 +9,8 @@
 #   options         `lintelctl explain -<TAB>` offers every option of `lintelctl explain --help`;
 #                   an option's value is not taken for a command (`lintelctl -s lock <TAB>`)
 #   daemon-ids      with a daemon running on config/examples/minimal.yaml, `--door <TAB>` and
-#                   `lock pair <TAB>` offer its door, `--socket` before the command pointing at it
+#                   `lock pair <TAB>` offer its door, `--socket PATH` or `--socket=PATH` before the
+#                   command pointing at it; with no daemon there, nothing
 set -uo pipefail
 case_name=$1 completion=$2 lintelctl=$3 lintel=$4 src=$5
 [ -x "$lintelctl" ] || { echo "no lintelctl at $lintelctl"; exit 1; }
@@ -96,7 +97,8 @@ case $case_name in
     [ -n "$doors" ] || { echo "FAIL no doors in lintelctl status"; exit 1; }
     complete_words lintelctl --socket "$dir/lintel.sock" present --door ""
     expect_same "present --door <TAB>" "$doors" "$(replies)"
-    complete_words lintelctl -s "$dir/lintel.sock" lock pair ""
+    # `--socket=PATH` reaches the function as three words (bash splits at =).
+    complete_words lintelctl --socket = "$dir/lintel.sock" lock pair ""
     expect_same "lock pair <TAB>" "$doors" "$(replies)"
     complete_words lintelctl -s "$dir/nowhere.sock" present --door ""
     expect_same "present --door <TAB> with no daemon" "" "$(replies)"

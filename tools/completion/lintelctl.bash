@@ -95,6 +95,8 @@ _lintelctl() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     word=${COMP_WORDS[i]}
     if [[ -n $expect ]]; then
+      # bash splits `--socket=PATH` at the = (COMP_WORDBREAKS): the value is the word after it.
+      [[ $word == = ]] && continue
       [[ $expect == -s || $expect == --socket ]] && socket=(--socket "$word")
       expect=""
     elif [[ $word == -* ]]; then
@@ -109,6 +111,7 @@ _lintelctl() {
   done
 
   if [[ -n $expect ]]; then
+    [[ $cur == = ]] && cur=""
     _lintelctl_value "$prog" "$expect" "$cur" "${socket[@]}"
   elif [[ $cur == -* ]]; then
     mapfile -t COMPREPLY < <(compgen -W "${_lintelctl_opts[*]}" -- "$cur")
