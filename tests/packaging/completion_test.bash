@@ -3,7 +3,8 @@
 # for ids from a running daemon).
 # Usage: completion_test.bash CASE COMPLETION_FILE LINTELCTL LINTEL SOURCE_DIR
 #   registers       sourcing it registers _lintelctl for lintelctl (`complete -p lintelctl`)
-#   prefix          `lintelctl lo<TAB>` offers lock, and only words starting with lo
+#   prefix          `lintelctl lo<TAB>` offers lock, and only words starting with lo; the help
+#                   text it read is cached for the next TAB
 #   every-command   an empty word offers exactly the commands `lintelctl --help` lists, and after
 #                   each command exactly the subcommands of `lintelctl CMD --help`
 #   options         `lintelctl explain -<TAB>` offers every option of `lintelctl explain --help`;
@@ -63,6 +64,8 @@ case $case_name in
       [[ $w == lo* ]] || { echo "FAIL lo: offered $w"; fail=1; }
     done
     [ $fail -eq 0 ] && echo "ok   lintelctl lo -> ${COMPREPLY[*]}"
+    # The help text is kept for the next TAB (not lost in a subshell).
+    [ "${#_lintelctl_cache[@]}" -ge 1 ] || { echo "FAIL lintelctl --help is not cached"; fail=1; }
     ;;
   every-command)
     top=$(help_list Subcommands)

@@ -6,15 +6,16 @@
 # taken from `lintelctl status` when the daemon answers within a second (nothing otherwise); file
 # names for --config, --state, --socket and FILE arguments.
 
-# _lintelctl_help PROG WORDS...: the --help text of `PROG WORDS...`, cached in _lintelctl_cache.
-_lintelctl_help() {
+# _lintelctl_level PROG WORDS...: parses the --help text of `PROG WORDS...` (_lintelctl_parse),
+# run once per shell and level (kept in _lintelctl_cache; not in a subshell, so the cache stays).
+_lintelctl_level() {
   local prog=$1
   shift
   local key="$prog $*"
   if [[ -z ${_lintelctl_cache[$key]+set} ]]; then
     _lintelctl_cache[$key]=$("$prog" "$@" --help 2>/dev/null)
   fi
-  printf '%s\n' "${_lintelctl_cache[$key]}"
+  _lintelctl_parse "${_lintelctl_cache[$key]}"
 }
 
 # _lintelctl_parse HELP: sets _lintelctl_subs (subcommands), _lintelctl_opts (option names),
@@ -91,7 +92,7 @@ _lintelctl() {
 
   # Walk the words before the cursor: subcommands descend, options skip their value.
   local path=() socket=() npos=0 i word expect=""
-  _lintelctl_parse "$(_lintelctl_help "$prog")"
+  _lintelctl_level "$prog"
   for ((i = 1; i < COMP_CWORD; i++)); do
     word=${COMP_WORDS[i]}
     if [[ -n $expect ]]; then
@@ -104,7 +105,7 @@ _lintelctl() {
     elif [[ " ${_lintelctl_subs[*]} " == *" $word "* ]]; then
       path+=("$word")
       npos=0
-      _lintelctl_parse "$(_lintelctl_help "$prog" "${path[@]}")"
+      _lintelctl_level "$prog" "${path[@]}"
     else
       ((npos++))
     fi
