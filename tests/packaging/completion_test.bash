@@ -65,6 +65,7 @@ case $case_name in
     done
     [ $fail -eq 0 ] && echo "ok   lintelctl lo -> ${COMPREPLY[*]}"
     # The help text is kept for the next TAB (not lost in a subshell).
+    # shellcheck disable=SC2154 # set by the sourced completion
     [ "${#_lintelctl_cache[@]}" -ge 1 ] || { echo "FAIL lintelctl --help is not cached"; fail=1; }
     ;;
   every-command)
