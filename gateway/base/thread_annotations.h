@@ -1,6 +1,7 @@
 // Clang's thread-safety capability attributes (-Wthread-safety), as macros that expand to nothing
-// on other compilers. The build turns -Wthread-safety on for clang (with -Werror), so a member
-// marked GUARDED_BY(mu_) read or written without holding mu_ fails the build.
+// on other compilers. The build turns -Wthread-safety on for clang (with -Werror under
+// LINTEL_WERROR, as tools/test and CI build), so a member marked GUARDED_BY(mu_) read or written
+// without holding mu_ fails the build.
 //
 // Use them with lintel::Mutex (gateway/base/mutex.h): libstdc++'s std::mutex carries no
 // annotations, so the analysis cannot see it being locked.
