@@ -84,6 +84,8 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     return 1;
   }
   EventLoop& loop = **loop_or;
+  // The journal is written by a thread of its own: no decision waits for a commit (issue 13).
+  gw.StartJournalWriter([&loop](std::function<void()> f) { loop.Post(std::move(f)); });
   ControlServerOptions control_options;
   control_options.idle_timeout = std::chrono::seconds(config->control_idle_timeout_s);
   auto control = ControlServer::Create(

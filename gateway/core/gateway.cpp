@@ -150,6 +150,10 @@ void Gateway::ReopenForWriting() {
 }
 
 Status Gateway::Stop() {
+  // The batch with the writer is finished, and the rest is written here: nothing is left behind
+  // in a thread (SIGTERM loses no event the store can take).
+  DrainWriter();
+  writer_stopped_ = true;
   Status s = Tick();
   if (pending_.empty()) return s;
   std::map<std::string, size_t> by_type;
@@ -249,7 +253,86 @@ store::JournalEvent Gateway::MakeEvent(json event) {
   return e;
 }
 
+void Gateway::StartJournalWriter(JournalWriter::Poster post) {
+  writer_ = std::make_unique<JournalWriter>(config_.store_path, open_, std::move(post));
+}
+
 Status Gateway::Flush(bool retry) {
+  if (writer_ && !writer_stopped_) return FlushToWriter(retry);
+  return FlushSync(retry);
+}
+
+Status Gateway::FlushNow(bool retry) {
+  DrainWriter();
+  return FlushSync(retry);
+}
+
+void Gateway::DrainWriter() {
+  while (writer_ && in_flight_) {
+    std::optional<Result<uint64_t>> r = writer_->WaitIdle();
+    if (!r) break;  // its outcome was delivered (OnJournalWritten ran): nothing in flight
+    OnJournalWritten(std::move(*r), /*continue_writing=*/false);
+  }
+}
+
+Status Gateway::FlushToWriter(bool retry) {
+  if (in_flight_) return Status::Ok();  // its outcome writes the rest
+  if (pending_.empty() && pending_.lost().total() == 0) return Status::Ok();
+  if (write_failing_ && !retry) return write_error_;  // kept in memory: Tick retries
+  in_flight_events_ = pending_.Front(kWriteChunk);
+  pending_.PopFront(in_flight_events_.size());
+  std::vector<store::JournalEvent> batch = in_flight_events_;
+  in_flight_lost_ = pending_.TakeLost();
+  if (in_flight_lost_.total() > 0) {
+    const JournalQueue::Lost& lost = in_flight_lost_;
+    batch.insert(batch.begin(),
+                 MakeEvent({{"type", "events.lost"},
+                            {"count", lost.total()},
+                            {"access", lost.access},
+                            {"other", lost.other},
+                            {"from", FormatRfc3339(lost.first)},
+                            {"to", FormatRfc3339(lost.last)},
+                            {"why",
+                             "the store could not be written and the memory queue was "
+                             "full (store.max_unwritten_events " +
+                                 std::to_string(pending_.max()) + ")"}}));
+  }
+  in_flight_ = true;
+  std::weak_ptr<Gateway*> self = self_;
+  writer_->Write(std::move(batch), [self](Result<uint64_t> r) {
+    if (std::shared_ptr<Gateway*> g = self.lock()) {
+      (*g)->OnJournalWritten(std::move(r), /*continue_writing=*/true);
+    }
+  });
+  return Status::Ok();
+}
+
+void Gateway::OnJournalWritten(Result<uint64_t> result, bool continue_writing) {
+  if (!in_flight_) return;
+  in_flight_ = false;
+  std::vector<store::JournalEvent> events = std::move(in_flight_events_);
+  in_flight_events_.clear();
+  JournalQueue::Lost lost = in_flight_lost_;
+  in_flight_lost_ = {};
+  if (!result.ok()) {
+    pending_.PutBack(std::move(events), lost);  // in front, in order: written by a later try
+    NoteWriteFailure(result.status());
+    return;
+  }
+  if (write_failing_) {
+    write_failing_ = false;
+    write_error_ = Status::Ok();
+    LogInfo("core",
+            "the store can be written again: writing the journal events kept in memory" +
+                (lost.total() > 0 ? ", with events.lost for " + std::to_string(lost.total()) +
+                                        " dropped while the queue was full"
+                                  : std::string()));
+  }
+  if (on_journal_) on_journal_();
+  if (continue_writing) static_cast<void>(Flush());
+}
+
+Status Gateway::FlushSync(bool retry) {
   if (pending_.empty() && pending_.lost().total() == 0) return Status::Ok();
   if (write_failing_ && !retry) return write_error_;  // kept in memory: Tick retries
   size_t written = 0;
@@ -482,8 +565,9 @@ Result<json> Gateway::Handle(const json& request) {
     out = EventsTail(request);
   }
   // A store that cannot be written keeps the command's events in memory (Flush logs it, status
-  // reports it): the answer stands.
-  static_cast<void>(Flush());
+  // reports it): the answer stands. Written here, not by the writer thread: a command's events
+  // are in the store when it answers.
+  static_cast<void>(FlushNow());
   return out;
 }
 
@@ -530,7 +614,7 @@ Result<json> Gateway::StatusCmd() {
       {"events",
        {{"queued", queued},
         {"last_seq", last_seq},
-        {"unwritten", pending_.size()},
+        {"unwritten", unwritten_events()},
         {"unwritten_max", pending_.max()},
         {"lost", pending_.lost_total()}}},
       {"store", store_state},

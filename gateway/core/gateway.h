@@ -18,6 +18,7 @@
 #include "gateway/base/clock.h"
 #include "gateway/base/status.h"
 #include "gateway/core/journal_queue.h"
+#include "gateway/core/journal_writer.h"
 #include "gateway/store/store.h"
 #include "rules/engine.h"
 
@@ -102,7 +103,7 @@ class Gateway final {
 
   // Journal events made but not written to the store (held in memory), and events dropped since
   // start because that queue was full (config max_unwritten_events).
-  size_t unwritten_events() const { return pending_.size(); }
+  size_t unwritten_events() const { return pending_.size() + in_flight_events_.size(); }
   uint64_t lost_events() const { return pending_.lost_total(); }
 
   // Presents a credential at a door now (lintelctl `present`): decides and journals; never moves
@@ -123,6 +124,14 @@ class Gateway final {
 
   const config::Config& config() const { return config_; }
   const rules::Engine& engine() const { return engine_; }
+
+  // Moves the journal's writes to a JournalWriter thread with its own store connection (the
+  // daemon does this; issue 13, point 3): a decision, a door event or a cloud event no longer
+  // waits for the journal's commit (nor for the lock while the state worker writes a snapshot).
+  // The events wait in the same bounded queue until written; `post` runs the writer's outcomes on
+  // this (the core's) thread. Control commands (Handle) and Stop() still return only once the
+  // events so far are written (or kept in memory on a failure), as before. Call once, before use.
+  void StartJournalWriter(JournalWriter::Poster post);
 
   // Called after journal events were written (the cloud outbox publishes them).
   void SetJournalListener(std::function<void()> listener) { on_journal_ = std::move(listener); }
@@ -168,7 +177,7 @@ class Gateway final {
   // later, on this thread) or at once with `lock: "failed"` and `error` when it returned an
   // error; `ok` is `lock == "pulsed"`. The event is written like any other (it may wait).
   Status Unlock(std::string_view door, std::chrono::milliseconds duration);
-  uint64_t UnwrittenEvents() { return pending_.size(); }
+  uint64_t UnwrittenEvents() { return unwritten_events(); }
   uint64_t LostEvents() { return pending_.lost_total(); }
 
  private:
@@ -199,8 +208,16 @@ class Gateway final {
   void Journal(nlohmann::json event);
   store::JournalEvent MakeEvent(nlohmann::json event);
   // Writes the queue in chunks. While a write is failing (write_failing_) only a retry (Tick)
-  // tries; otherwise returns the failure without writing.
+  // tries; otherwise returns the failure without writing. With a JournalWriter, hands the next
+  // chunk to it and returns at once (OK; failures arrive later, OnJournalWritten).
   Status Flush(bool retry = false);
+  // Flush on this thread, after the writer's batch in flight (if any) is done: what a control
+  // command and Stop() need.
+  Status FlushNow(bool retry = false);
+  Status FlushSync(bool retry);
+  Status FlushToWriter(bool retry);
+  void OnJournalWritten(Result<uint64_t> result, bool continue_writing);
+  void DrainWriter();
   void NoteWriteFailure(const Status& error);
   // A store opened read-only: try to open it for writing again.
   void ReopenForWriting();
@@ -210,7 +227,12 @@ class Gateway final {
   std::unique_ptr<store::Store> store_;
   rules::Engine engine_;
   store::StoreOpener open_;
-  JournalQueue pending_;        // seq assigned by the store on Flush()
+  JournalQueue pending_;  // seq assigned by the store on Flush()
+  std::unique_ptr<JournalWriter> writer_;
+  bool in_flight_ = false;                             // a batch is with the writer
+  std::vector<store::JournalEvent> in_flight_events_;  // its events from pending_ (no events.lost)
+  JournalQueue::Lost in_flight_lost_;                  // what its events.lost reported
+  bool writer_stopped_ = false;                        // Stop(): every write on this thread again
   bool write_failing_ = false;  // the last journal write failed (not busy): only Tick retries
   Status write_error_;
   bool clock_behind_ = false;

@@ -60,6 +60,20 @@ void JournalQueue::PopFront(size_t n) {
   for (size_t i = 0; i < n && !empty(); ++i) Oldest().pop_front();
 }
 
+void JournalQueue::PutBack(std::vector<store::JournalEvent> events, const Lost& lost) {
+  if (lost.total() > 0) {
+    if (lost_.total() == 0 || lost.first < lost_.first) lost_.first = lost.first;
+    if (lost_.total() == 0 || lost.last > lost_.last) lost_.last = lost.last;
+    lost_.access += lost.access;
+    lost_.other += lost.other;
+  }
+  std::vector<store::JournalEvent> held = Front(size());
+  access_.clear();
+  other_.clear();
+  for (store::JournalEvent& e : events) Push(std::move(e));
+  for (store::JournalEvent& e : held) Push(std::move(e));
+}
+
 JournalQueue::Lost JournalQueue::TakeLost() {
   Lost out = lost_;
   lost_ = Lost{};

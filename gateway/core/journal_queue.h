@@ -54,6 +54,10 @@ class JournalQueue {
   uint64_t lost_total() const { return lost_total_; }
   // Returns what was dropped since the last call, and resets it.
   Lost TakeLost();
+  // A write taken out with Front/PopFront (and TakeLost) failed: `events` go back ahead of every
+  // event held, in their order, and `lost` is counted again (not in lost_total(): those drops were
+  // counted once). The bound applies as for Push.
+  void PutBack(std::vector<store::JournalEvent> events, const Lost& lost);
 
  private:
   struct Item {

@@ -2,14 +2,21 @@
 #include "gateway/core/gateway.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "config/config.h"
 #include "gateway/core/journal_queue.h"
-#include "gateway/store/fault_store.h"
 #include "gateway/core/reload.h"
+#include "gateway/store/fault_store.h"
 
 namespace lintel::core {
 namespace {
@@ -172,8 +179,7 @@ TEST_F(GatewayTest, StoredFloorFarInTheFutureIsReplacedByASynchronizedClock) {
   clock.SetSynchronized(false);
   auto g = Open(clock);
   ASSERT_TRUE(g);
-  EXPECT_EQ(Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}})["result"],
-            "granted")
+  EXPECT_EQ(Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}})["result"], "granted")
       << "the replaced floor was stored";
 }
 
@@ -643,6 +649,137 @@ TEST_F(GatewayTest, Issue10CloudUnlockIsJournaledWithWhatTheLockDid) {
   EXPECT_TRUE(g->Unlock("front", std::chrono::milliseconds(1000)).ok());
   g.reset();
   pending("pulsed");
+}
+
+// ---- issue 13, point 3: the journal off the door's path (JournalWriter) ----------------------
+
+// The core loop's queue, played by the test: the writer's outcomes arrive here and run when the
+// test says so.
+class PostedTasks {
+ public:
+  JournalWriter::Poster Poster() {
+    return [this](std::function<void()> f) {
+      std::lock_guard lock(mu_);
+      tasks_.push_back(std::move(f));
+      cv_.notify_all();
+    };
+  }
+  // Runs every task posted within `wait` (at least one); false when none came.
+  bool RunNext(std::chrono::milliseconds wait = std::chrono::milliseconds(5000)) {
+    std::deque<std::function<void()>> run;
+    {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, wait, [&] { return !tasks_.empty(); })) return false;
+      run.swap(tasks_);
+    }
+    for (auto& f : run) f();
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+};
+
+class JournalWriterTest : public FaultyStoreTest {
+ protected:
+  // Another connection holding the store's write lock (as the state worker does while it
+  // writes a snapshot) until Release().
+  class WriteLock {
+   public:
+    explicit WriteLock(const fs::path& db) {
+      EXPECT_EQ(sqlite3_open(db.c_str(), &db_), SQLITE_OK);
+      EXPECT_EQ(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    }
+    void Release() {
+      if (db_ == nullptr) return;
+      sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+      sqlite3_close(db_);
+      db_ = nullptr;
+    }
+    ~WriteLock() { Release(); }
+
+   private:
+    sqlite3* db_ = nullptr;
+  };
+  static rules::Request PinAtFront() { return {"front", "", rules::PinPresented("2468")}; }
+  PostedTasks posted_;
+};
+
+TEST_F(JournalWriterTest, ADecisionIsJournaledByTheWriterNotOnTheDoorsThread) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenFaulty(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  g->StartJournalWriter(posted_.Poster());
+  const uint64_t seq = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
+
+  WriteLock lock(dir_ / "l.db");
+  EXPECT_TRUE(g->Admit(PinAtFront(), "reader").granted);
+  EXPECT_EQ(g->unwritten_events(), 1u) << "with the writer, held by the lock";
+  lock.Release();
+  // The writer commits once the lock is free and reports on the loop; nothing else wrote it (no
+  // Tick, no further decision). On the core thread (before) it stayed queued until a Tick.
+  ASSERT_TRUE(posted_.RunNext());
+  EXPECT_EQ(g->unwritten_events(), 0u);
+  std::vector<json> events = Tail(*g, 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["seq"], seq + 1);
+  EXPECT_EQ(events[0]["type"], "access.granted");
+}
+
+TEST_F(JournalWriterTest, AFailedWriteKeepsTheEventsInOrderUntilTheStoreTakesThem) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenFaulty(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  g->StartJournalWriter(posted_.Poster());
+  const uint64_t seq = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
+  faults_->FailWrites(store::Fault::kDiskFull);
+  EXPECT_TRUE(g->Admit(PinAtFront(), "reader").granted);  // handed to the writer
+  ASSERT_TRUE(posted_.RunNext());                         // ... which failed: back in memory
+  clock.Advance(std::chrono::seconds(61));
+  EXPECT_FALSE(g->Admit({"unit-1", "", rules::PinPresented("2468")}, "reader").granted);
+  EXPECT_EQ(g->unwritten_events(), 2u);
+  EXPECT_FALSE(posted_.RunNext(std::chrono::milliseconds(200)))
+      << "while failing, no write per decision: housekeeping retries";
+  EXPECT_EQ(Call(*g, {{"cmd", "status"}})["events"]["unwritten"], 2);
+
+  faults_->FailWrites(store::Fault::kNone);
+  EXPECT_TRUE(g->Tick().ok());
+  ASSERT_TRUE(posted_.RunNext());
+  EXPECT_EQ(g->unwritten_events(), 0u);
+  std::vector<json> events = Tail(*g, 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["seq"], seq + 1);
+  EXPECT_EQ(events[0]["type"], "access.granted");
+  EXPECT_EQ(events[1]["type"], "access.denied");
+}
+
+TEST_F(JournalWriterTest, StopWritesEverythingLeftAndCommandsAnswerWithTheirEventsWritten) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenFaulty(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  g->StartJournalWriter(posted_.Poster());
+  const uint64_t seq = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
+  // A control command's event is in the store when it answers (the command writes it itself).
+  Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
+  EXPECT_EQ(g->unwritten_events(), 0u);
+  // Decisions whose outcomes the loop never ran (it is stopping): Stop() takes them over.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(g->Admit(PinAtFront(), "reader").granted);
+  ASSERT_TRUE(g->Stop().ok());
+  EXPECT_EQ(g->unwritten_events(), 0u);
+  g.reset();
+  auto reopened = OpenFaulty(clock);
+  ASSERT_TRUE(reopened);
+  std::vector<json> events = Tail(*reopened, 8);
+  int granted = 0;
+  for (const json& e : events) {
+    if (e["seq"].get<uint64_t>() > seq && e["type"] == "access.granted") ++granted;
+  }
+  EXPECT_EQ(granted, 6) << "the present and the 5 decisions";
 }
 
 }  // namespace
