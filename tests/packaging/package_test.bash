@@ -4,7 +4,8 @@
 #   build     tools/package on BUILD_DIR makes lintel_<version>_<arch>.deb (version from
 #             project(VERSION)) and its -dbgsym .ddeb into BUILD_DIR/package-test: binaries stripped
 #             with their debug info in the .ddeb under their build ids, man pages and changelog
-#             gzipped, the conffile, Depends computed from the libraries
+#             gzipped, the conffile (accepted by the packaged lintel --check-config), Depends
+#             computed from the libraries
 #   lintian   lintian finds no error in the .deb (warnings are printed)
 #   install   as root with apt-get: `apt-get install ./lintel_*.deb`, then `lintel --check-config`
 #             on the installed config as root and as the user lintel, `systemd-analyze verify` on the
@@ -69,6 +70,8 @@ case $case_name in
         usr/lib/tmpfiles.d/lintel.conf etc/lintel/lintel.yaml; do
       check "/$f in the package" test -f "$tmp/deb/$f"
     done
+    check "the packaged lintel --check-config accepts the packaged /etc/lintel/lintel.yaml" \
+      "$tmp/deb/usr/bin/lintel" --check-config "$tmp/deb/etc/lintel/lintel.yaml"
     check "conffiles lists /etc/lintel/lintel.yaml" grep -qx /etc/lintel/lintel.yaml "$tmp/control/conffiles"
     for s in postinst prerm postrm; do check "maintainer script $s" test -x "$tmp/control/$s"; done
     depends=$(dpkg-deb -f "$deb" Depends)
