@@ -284,18 +284,7 @@ Status Gateway::FlushToWriter(bool retry) {
   std::vector<store::JournalEvent> batch = in_flight_events_;
   in_flight_lost_ = pending_.TakeLost();
   if (in_flight_lost_.total() > 0) {
-    const JournalQueue::Lost& lost = in_flight_lost_;
-    batch.insert(batch.begin(),
-                 MakeEvent({{"type", "events.lost"},
-                            {"count", lost.total()},
-                            {"access", lost.access},
-                            {"other", lost.other},
-                            {"from", FormatRfc3339(lost.first)},
-                            {"to", FormatRfc3339(lost.last)},
-                            {"why",
-                             "the store could not be written and the memory queue was "
-                             "full (store.max_unwritten_events " +
-                                 std::to_string(pending_.max()) + ")"}}));
+    batch.insert(batch.begin(), LostEvent(in_flight_lost_));
   }
   in_flight_ = true;
   std::weak_ptr<Gateway*> self = self_;
@@ -332,6 +321,19 @@ void Gateway::OnJournalWritten(Result<uint64_t> result, bool continue_writing) {
   if (continue_writing) static_cast<void>(Flush());
 }
 
+store::JournalEvent Gateway::LostEvent(const JournalQueue::Lost& lost) {
+  return MakeEvent({{"type", "events.lost"},
+                    {"count", lost.total()},
+                    {"access", lost.access},
+                    {"other", lost.other},
+                    {"from", FormatRfc3339(lost.first)},
+                    {"to", FormatRfc3339(lost.last)},
+                    {"why",
+                     "the store could not be written and the memory queue was full "
+                     "(store.max_unwritten_events " +
+                         std::to_string(pending_.max()) + ")"}});
+}
+
 Status Gateway::FlushSync(bool retry) {
   if (pending_.empty() && pending_.lost().total() == 0) return Status::Ok();
   if (write_failing_ && !retry) return write_error_;  // kept in memory: Tick retries
@@ -344,17 +346,7 @@ Status Gateway::FlushSync(bool retry) {
     const JournalQueue::Lost& lost = pending_.lost();
     bool with_lost = lost.total() > 0;
     if (with_lost) {
-      batch.insert(batch.begin(),
-                   MakeEvent({{"type", "events.lost"},
-                              {"count", lost.total()},
-                              {"access", lost.access},
-                              {"other", lost.other},
-                              {"from", FormatRfc3339(lost.first)},
-                              {"to", FormatRfc3339(lost.last)},
-                              {"why",
-                               "the store could not be written and the memory queue was "
-                               "full (store.max_unwritten_events " +
-                                   std::to_string(pending_.max()) + ")"}}));
+      batch.insert(batch.begin(), LostEvent(lost));
     }
     Result<uint64_t> r = store_->Append(batch);
     if (!r.ok()) {

@@ -207,6 +207,8 @@ class Gateway final {
   // Queues an event; Flush() writes the queue in one transaction.
   void Journal(nlohmann::json event);
   store::JournalEvent MakeEvent(nlohmann::json event);
+  // `events.lost` for what the queue dropped (journaled ahead of the events that survived).
+  store::JournalEvent LostEvent(const JournalQueue::Lost& lost);
   // Writes the queue in chunks. While a write is failing (write_failing_) only a retry (Tick)
   // tries; otherwise returns the failure without writing. With a JournalWriter, hands the next
   // chunk to it and returns at once (OK; failures arrive later, OnJournalWritten).

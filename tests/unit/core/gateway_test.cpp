@@ -704,15 +704,21 @@ class JournalWriterTest : public FaultyStoreTest {
     sqlite3* db_ = nullptr;
   };
   static rules::Request PinAtFront() { return {"front", "", rules::PinPresented("2468")}; }
+  // A gateway with the test's state, journaling through a writer whose outcomes go to posted_.
+  std::unique_ptr<Gateway> OpenWithWriter(const Clock& clock) {
+    auto g = OpenFaulty(clock);
+    if (!g) return nullptr;
+    Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+    g->StartJournalWriter(posted_.Poster());
+    return g;
+  }
   PostedTasks posted_;
 };
 
 TEST_F(JournalWriterTest, ADecisionIsJournaledByTheWriterNotOnTheDoorsThread) {
   FakeClock clock(T("2026-06-01T10:00:00Z"));
-  auto g = OpenFaulty(clock);
+  auto g = OpenWithWriter(clock);
   ASSERT_TRUE(g);
-  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
-  g->StartJournalWriter(posted_.Poster());
   const uint64_t seq = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
 
   WriteLock lock(dir_ / "l.db");
@@ -731,10 +737,8 @@ TEST_F(JournalWriterTest, ADecisionIsJournaledByTheWriterNotOnTheDoorsThread) {
 
 TEST_F(JournalWriterTest, AFailedWriteKeepsTheEventsInOrderUntilTheStoreTakesThem) {
   FakeClock clock(T("2026-06-01T10:00:00Z"));
-  auto g = OpenFaulty(clock);
+  auto g = OpenWithWriter(clock);
   ASSERT_TRUE(g);
-  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
-  g->StartJournalWriter(posted_.Poster());
   const uint64_t seq = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
   faults_->FailWrites(store::Fault::kDiskFull);
   EXPECT_TRUE(g->Admit(PinAtFront(), "reader").granted);  // handed to the writer
@@ -759,10 +763,8 @@ TEST_F(JournalWriterTest, AFailedWriteKeepsTheEventsInOrderUntilTheStoreTakesThe
 
 TEST_F(JournalWriterTest, StopWritesEverythingLeftAndCommandsAnswerWithTheirEventsWritten) {
   FakeClock clock(T("2026-06-01T10:00:00Z"));
-  auto g = OpenFaulty(clock);
+  auto g = OpenWithWriter(clock);
   ASSERT_TRUE(g);
-  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
-  g->StartJournalWriter(posted_.Poster());
   const uint64_t seq = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
   // A control command's event is in the store when it answers (the command writes it itself).
   Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "2468"}});
