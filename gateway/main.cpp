@@ -4,6 +4,7 @@
 // the loop; no work happens in a signal handler.
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -143,6 +144,23 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   devices::Readers readers({loop, clock, gw});
   readers.Apply(gw.config());
   gw.SetStatusExtra("readers", [&readers] { return readers.Status(); });
+  // `lintelctl reader last READER -n N`: the reader's last frames and their decodings.
+  (*control)->SetDeferredHandler(
+      "reader.last", [&readers](nlohmann::json request, const ControlPeer&, ControlReply reply) {
+        if (!request.contains("reader") || !request["reader"].is_string()) {
+          reply(Status::InvalidArgument("reader.last needs \"reader\": a reader id"));
+          return;
+        }
+        size_t n = SIZE_MAX;  // all it keeps
+        if (request.contains("n")) {
+          if (!request["n"].is_number_integer() || request["n"].get<int64_t>() < 0) {
+            reply(Status::InvalidArgument("\"n\" must be an integer >= 0"));
+            return;
+          }
+          n = request["n"].get<size_t>();
+        }
+        reply(readers.LastFrames(request["reader"].get<std::string>(), n));
+      });
 
   // Cloud sync (when cloud.broker is set): the sync state machine on this loop, the MQTT link's
   // callbacks posted to it. Declared after the loop's users so it is destroyed before them.

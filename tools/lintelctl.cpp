@@ -1,17 +1,24 @@
 // lintelctl: talks to a running lintel over its control socket, or decides offline from a config
 // and a state file (`decide`), for support and tests; `wiegand decode` needs no gateway. Prints
-// JSON; exits 0 when it printed an answer, 1 when the gateway refused the command (or `wiegand
-// decode` was given a value that is not a frame of that length), 2 on usage or connection errors.
+// for people (lintelctl_format.h: problems first, in red on a terminal without NO_COLOR), or with
+// --json the answers as JSON for scripts; exits 0 when it printed an answer, 1 when the gateway
+// refused the command (or `wiegand decode` was given a value that is not a frame of that length),
+// 2 on usage or connection errors.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -22,6 +29,7 @@
 #include "gateway/core/decision_json.h"
 #include "gateway/core/gateway.h"
 #include "rules/engine.h"
+#include "tools/lintelctl_format.h"
 
 namespace {
 
@@ -83,7 +91,11 @@ bool StartsWith(const std::string& s, std::string_view prefix) { return s.rfind(
 // lintelctl nor a request line holds the state. When the daemon cannot read it (a private /tmp, a
 // file only this user may read), a file small enough for one request line is sent inline instead
 // (state.import); a bigger one gets an error saying where to put it.
-int Import(const std::string& socket, const std::string& file) {
+void PrintImport(const json& answer, bool as_json) {
+  std::cout << (as_json ? answer.dump() + "\n" : lintel::ctl::FormatImport(answer));
+}
+
+int Import(const std::string& socket, const std::string& file, bool as_json) {
   std::error_code ec;
   std::filesystem::path path = std::filesystem::absolute(file, ec);
   if (ec) return Fail("cannot read " + file + ": " + ec.message(), 2);
@@ -96,7 +108,7 @@ int Import(const std::string& socket, const std::string& file) {
   constexpr auto kImportTimeout = std::chrono::minutes(30);
   auto reply = client->Call({{"cmd", "import"}, {"path", path.string()}}, kImportTimeout);
   if (reply.ok()) {
-    std::cout << reply->dump() << "\n";
+    PrintImport(*reply, as_json);
     return 0;
   }
   const lintel::Status& st = reply.status();
@@ -125,28 +137,12 @@ int Import(const std::string& socket, const std::string& file) {
     return Fail(inline_reply.status().message(),
                 inline_reply.status().code() == lintel::StatusCode::kUnavailable ? 2 : 1);
   }
-  std::cout << inline_reply->dump() << "\n";
+  PrintImport(*inline_reply, as_json);
   return 0;
 }
 
-void PrintExplain(const json& r) {
-  std::cout << "door " << r.value("door", "") << " at " << r.value("at", "") << "\n";
-  const json& checks = r["checks"];
-  for (size_t i = 0; i < checks.size(); ++i) {
-    const json& c = checks[i];
-    bool last = i + 1 == checks.size();
-    std::cout << "  " << (i + 1) << ". " << c["check"].get<std::string>()
-              << std::string(
-                     std::max<int>(1, 22 - static_cast<int>(c["check"].get<std::string>().size())),
-                     ' ')
-              << (c["passed"].get<bool>() ? "ok    " : "FAIL  ") << c["detail"].get<std::string>()
-              << (last ? "   <- decides" : "") << "\n";
-  }
-  std::cout << "result: " << r["result"].get<std::string>() << " ("
-            << r["reason"].get<std::string>() << ")\n";
-}
-
-int Decide(const std::string& config_path, const std::string& state_path, const CredentialArgs& a) {
+int Decide(const std::string& config_path, const std::string& state_path, const CredentialArgs& a,
+           bool as_json) {
   auto config = lintel::config::LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status().message(), 2);
   auto state = ReadJsonFile(state_path);
@@ -166,13 +162,13 @@ int Decide(const std::string& config_path, const std::string& state_path, const 
       *index, {req->door, req->reader, req->credential}, *req->at, INT64_MIN, &trace);
   json out = lintel::core::DecisionToJson(d, req->door);
   out["checks"] = lintel::core::TraceToJson(trace);
-  std::cout << out.dump() << "\n";
+  std::cout << (as_json ? out.dump() + "\n" : lintel::ctl::FormatExplain(out));
   return 0;
 }
 
 // Every reading of one Wiegand frame, for installers: card candidates and keypad meanings.
 // Exit 1 when the value is not a frame of that length.
-int WiegandDecode(int bits, const std::string& text) {
+int WiegandDecode(int bits, const std::string& text, bool as_json) {
   namespace wg = lintel::wiegand;
   auto frame = wg::ParseFrame(bits, text);
   if (!frame.ok()) return Fail(frame.status().message(), 1);
@@ -197,7 +193,7 @@ int WiegandDecode(int bits, const std::string& text) {
     auto pin = wg::DecodePinBurst(*frame);
     out["keypad"] = {{"pin_burst", pin ? json(*pin) : json(nullptr)}};
   }
-  std::cout << out.dump() << "\n";
+  std::cout << (as_json ? out.dump() + "\n" : lintel::ctl::FormatWiegandDecode(out));
   return 0;
 }
 
@@ -281,6 +277,74 @@ int LockPair(const std::string& socket, const std::string& door) {
   return 0;
 }
 
+void PrintEvent(const json& e, bool as_json) {
+  std::cout << (as_json ? e.dump() + "\n" : lintel::ctl::FormatEvent(e));
+}
+
+// `events tail [-n N] [--since TIME] [--follow]`: the last N events, or every event since TIME;
+// with --follow, then every new one as it is journaled (polled every 200 ms on one connection)
+// until interrupted. Events the cloud acknowledged are gone from the journal.
+int EventsTail(const std::string& socket, size_t n, const std::string& since_text, bool follow,
+               bool as_json) {
+  std::optional<int64_t> since;
+  if (!since_text.empty()) {
+    since = lintel::ctl::ParseSince(since_text, static_cast<int64_t>(std::time(nullptr)));
+    if (!since) {
+      return Fail(
+          "--since " + since_text + ": not an RFC 3339 time nor a duration like 90s, 10m, 2h, 1d",
+          2);
+    }
+  }
+  auto client = lintel::ControlClient::Connect(socket);
+  if (!client.ok()) return Fail(client.status().message(), 2);
+  auto call = [&](const json& request, json* out) {
+    auto reply = client->Call(request, std::chrono::seconds(120));
+    if (!reply.ok()) {
+      return Fail(reply.status().message(),
+                  reply.status().code() == lintel::StatusCode::kUnavailable ? 2 : 1);
+    }
+    *out = std::move(*reply);
+    return 0;
+  };
+  json out;
+  int rc = 0;
+  uint64_t after = 0;
+  if (since) {
+    // Every event since then, page by page.
+    json request = {{"cmd", "events.since"},
+                    {"after", 0},
+                    {"since", lintel::FormatRfc3339(lintel::FromUnix(*since))}};
+    do {
+      request["after"] = after;
+      if ((rc = call(request, &out)) != 0) return rc;
+      for (const json& e : out["events"]) PrintEvent(e, as_json);
+      after = out["next_after"].get<uint64_t>();
+    } while (out["more"].get<bool>());
+  } else {
+    if ((rc = call({{"cmd", "events.tail"}, {"n", n}}, &out)) != 0) return rc;
+    for (const json& e : out["events"]) PrintEvent(e, as_json);
+    if (follow) {
+      if (!out["events"].empty()) {
+        after = out["events"].back()["seq"].get<uint64_t>();
+      } else {
+        if ((rc = call({{"cmd", "events.since"}, {"limit", 0}}, &out)) != 0) return rc;
+        after = out["last_seq"].get<uint64_t>();
+      }
+    }
+  }
+  std::cout << std::flush;
+  while (follow) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    do {
+      if ((rc = call({{"cmd", "events.since"}, {"after", after}}, &out)) != 0) return rc;
+      for (const json& e : out["events"]) PrintEvent(e, as_json);
+      after = out["next_after"].get<uint64_t>();
+    } while (out["more"].get<bool>());
+    std::cout << std::flush;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -291,7 +355,16 @@ int main(int argc, char** argv) {
   app.add_option("-s,--socket", socket, "the daemon's control socket (env LINTEL_SOCKET)")
       ->capture_default_str();
 
-  auto* status = app.add_subcommand("status", "the gateway's site, state counts, clock, queue");
+  // --json on every command that answers: the daemon's answer as JSON, for scripts.
+  bool as_json = false;
+  auto add_json = [&as_json](CLI::App* cmd) {
+    cmd->add_flag("--json", as_json, "print JSON (for scripts) instead of lines for people");
+  };
+  auto* status = app.add_subcommand(
+      "status",
+      "one line per subsystem (cloud, readers, door I/O, locks, panels, store, clock), "
+      "problems first");
+  add_json(status);
   auto* state = app.add_subcommand("state", "the gateway's people, leases, credentials, groups");
   state->require_subcommand(1);
   std::string import_file;
@@ -299,27 +372,37 @@ int main(int argc, char** argv) {
       "import", "replace the state with a records JSON file (the daemon reads the file itself)");
   import->add_option("FILE", import_file, "JSON object shaped like a snapshot's records")
       ->required();
+  add_json(import);
 
   CredentialArgs present_args, explain_args, decide_args;
   auto* present =
       app.add_subcommand("present", "present a credential at a door; prints the decision");
   present_args.AddTo(present, false);
+  add_json(present);
   auto* explain = app.add_subcommand("explain", "like present, printing each check in order");
   explain_args.AddTo(explain, false);
-  bool explain_json = false;
-  explain->add_flag("--json", explain_json, "print JSON instead of a table");
+  add_json(explain);
 
   auto* events = app.add_subcommand("events", "the event journal");
   events->require_subcommand(1);
   size_t tail_n = 20;
-  auto* tail = events->add_subcommand("tail", "the last events, one JSON object per line");
-  tail->add_option("-n", tail_n, "how many")->capture_default_str();
+  std::string tail_since;
+  bool tail_follow = false;
+  auto* tail = events->add_subcommand(
+      "tail", "the last events, one per line; --follow keeps printing new ones until Ctrl-C");
+  tail->add_option("-n", tail_n, "how many (without --since)")->capture_default_str();
+  tail->add_option("--since", tail_since,
+                   "every event since TIME: RFC 3339 (2026-11-23T10:00:00+01:00) or a duration "
+                   "back from now (90s, 10m, 2h, 1d)");
+  tail->add_flag("-f,--follow", tail_follow, "then print new events as they come, until Ctrl-C");
+  add_json(tail);
 
   std::string decide_config, decide_state;
   auto* decide = app.add_subcommand("decide", "decide offline from a config and a state file");
   decide->add_option("--config", decide_config, "the site's YAML")->required();
   decide->add_option("--state", decide_state, "records JSON")->required();
   decide_args.AddTo(decide, true);
+  add_json(decide);
 
   auto* wiegand = app.add_subcommand("wiegand", "Wiegand tools for installers (no gateway needed)");
   wiegand->require_subcommand(1);
@@ -332,6 +415,19 @@ int main(int argc, char** argv) {
       ->add_option("VALUE", wiegand_value,
                    "0x<hex> or a binary string of exactly --bits digits, first bit first")
       ->required();
+  add_json(wiegand_decode);
+
+  auto* reader = app.add_subcommand("reader", "reader drivers: what they see");
+  reader->require_subcommand(1);
+  std::string last_reader;
+  size_t last_n = 16;
+  auto* reader_last = reader->add_subcommand(
+      "last",
+      "the last raw frames READER saw, every candidate decoding and the one its formats chose "
+      "(keypad frames without digits)");
+  reader_last->add_option("READER", last_reader, "the reader's id")->required();
+  reader_last->add_option("-n", last_n, "how many (the daemon keeps 16)")->capture_default_str();
+  add_json(reader_last);
 
   auto* lock = app.add_subcommand("lock", "BLE locks: pair, status, sync");
   lock->require_subcommand(1);
@@ -340,54 +436,63 @@ int main(int argc, char** argv) {
       "pair",
       "pair with the lock of DOOR (hold the lock's button first); the daemon keeps the key");
   lock_pair->add_option("DOOR", pair_door, "the door whose lock to pair")->required();
-  bool lock_json = false;
   auto* lock_status = lock->add_subcommand(
       "status",
       "per lock: paired, reachable, battery, last sync, pending changes, codes not pushed");
-  lock_status->add_flag("--json", lock_json, "print JSON instead of a table");
+  add_json(lock_status);
   auto* lock_sync = lock->add_subcommand("sync", "sync every lock now; prints lock status");
+  add_json(lock_sync);
 
   CLI11_PARSE(app, argc, argv);
 
   json out;
   int rc = 0;
+  auto print = [&as_json](const json& answer, auto human) {
+    std::cout << (as_json ? answer.dump() + "\n" : human(answer));
+  };
   if (*status) {
     if ((rc = Call(socket, {{"cmd", "status"}}, &out)) != 0) return rc;
-    std::cout << out.dump(2) << "\n";
+    if (as_json) {
+      std::cout << out.dump(2) << "\n";
+    } else {
+      bool color = lintel::ctl::UseColor(isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"));
+      std::cout << lintel::ctl::FormatStatus(out, color);
+    }
   } else if (*import) {
-    return Import(socket, import_file);
+    return Import(socket, import_file, as_json);
   } else if (*present) {
     json req = present_args.ToJson();
     req["cmd"] = "present";
     if ((rc = Call(socket, req, &out)) != 0) return rc;
-    std::cout << out.dump() << "\n";
+    print(out, lintel::ctl::FormatDecision);
   } else if (*explain) {
     json req = explain_args.ToJson();
     req["cmd"] = "explain";
     if ((rc = Call(socket, req, &out)) != 0) return rc;
-    if (explain_json) {
-      std::cout << out.dump() << "\n";
-    } else {
-      PrintExplain(out);
-    }
+    print(out, lintel::ctl::FormatExplain);
   } else if (*tail) {
-    if ((rc = Call(socket, {{"cmd", "events.tail"}, {"n", tail_n}}, &out)) != 0) return rc;
-    for (const json& e : out["events"]) std::cout << e.dump() << "\n";
+    return EventsTail(socket, tail_n, tail_since, tail_follow, as_json);
+  } else if (*reader_last) {
+    if ((rc = Call(socket, {{"cmd", "reader.last"}, {"reader", last_reader}, {"n", last_n}},
+                   &out)) != 0) {
+      return rc;
+    }
+    print(out, lintel::ctl::FormatReaderLast);
   } else if (*lock_pair) {
     return LockPair(socket, pair_door);
   } else if (*lock_status || *lock_sync) {
     if ((rc = Call(socket, {{"cmd", *lock_sync ? "lock.sync" : "lock.status"}}, &out)) != 0) {
       return rc;
     }
-    if (lock_json) {
+    if (as_json) {
       std::cout << out.dump() << "\n";
     } else {
       PrintLockStatus(out["locks"]);
     }
   } else if (*decide) {
-    return Decide(decide_config, decide_state, decide_args);
+    return Decide(decide_config, decide_state, decide_args, as_json);
   } else if (*wiegand_decode) {
-    return WiegandDecode(wiegand_bits, wiegand_value);
+    return WiegandDecode(wiegand_bits, wiegand_value, as_json);
   }
   return 0;
 }

@@ -113,6 +113,10 @@ void WiegandReader::PollFrames(int64_t now_ns) {
 void WiegandReader::HandleFrame(const FrameResult& r) {
   if (r.error != FrameError::kNone) {
     ++counters_.frame_errors;
+    Remember({.t_ns = r.last_ns,
+              .wall = clock_.Wall(),
+              .edges = r.edges,
+              .what = std::string(NoiseKindName(NoiseOf(r.error)))});
     Noise(NoiseOf(r.error), std::to_string(r.edges) + " edges", r.last_ns);
     return;
   }
@@ -122,6 +126,19 @@ void WiegandReader::HandleFrame(const FrameResult& r) {
 void WiegandReader::Interpreted(const Frame& frame, int64_t t_ns) {
   ++counters_.frames;
   Interpretation in = Interpret(frame, profile_);
+  // Keypad lengths never keep their value (a key is a PIN digit; a 26-bit frame that is not a card
+  // on a PIN-burst reader may be a mistyped PIN).
+  bool keypad = in.kind == Interpretation::Kind::kKey ||
+                in.kind == Interpretation::Kind::kPinBurst ||
+                in.kind == Interpretation::Kind::kBadKey || frame.bits == 4 || frame.bits == 8 ||
+                (profile_.pin_burst && frame.bits == 26 && in.kind != Interpretation::Kind::kCard);
+  Remember({.t_ns = t_ns,
+            .wall = clock_.Wall(),
+            .bits = frame.bits,
+            .frame = keypad ? std::nullopt : std::optional<Frame>(frame),
+            .keypad = keypad,
+            .what = std::string(InterpretationKindName(in.kind)),
+            .chosen = in.kind == Interpretation::Kind::kCard ? in.card : std::nullopt});
   switch (in.kind) {
     case Interpretation::Kind::kCard: {
       ++counters_.cards;
@@ -189,6 +206,11 @@ void WiegandReader::HandlePin(const PinEvent& event, int64_t t_ns) {
     case PinEvent::Kind::kIgnored:
       return;
   }
+}
+
+void WiegandReader::Remember(SeenFrame seen) {
+  if (recent_.size() == kSeenFrames) recent_.pop_front();
+  recent_.push_back(std::move(seen));
 }
 
 void WiegandReader::Noise(NoiseKind kind, std::string detail, int64_t t_ns) {

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
@@ -72,6 +73,24 @@ struct ReaderEvent {
   int64_t last_bit_ns = 0;
 };
 
+// One frame as the reader saw it, kept for installers (`lintelctl reader last`): what was on the
+// wire and what this reader's profile made of it. A keypad frame (a key, a PIN burst, anything of
+// a keypad length, a 26-bit non-card on a PIN-burst reader) keeps no value: PIN digits are never
+// stored here, only the frame's length and what it was.
+struct SeenFrame {
+  int64_t t_ns = 0;            // CLOCK_MONOTONIC of the last bit (serial: when the line arrived)
+  Instant wall{};              // Clock::Wall() when it was interpreted
+  int bits = 0;                // 0 for a frame the assembler refused (see `edges`)
+  int edges = 0;               // a refused frame: how many edges it had
+  std::optional<Frame> frame;  // nullopt for a keypad frame or a refused one
+  bool keypad = false;
+  // "card", "key", "pin_burst", "bad_parity", "bad_key", "unknown_length", or for a refused frame
+  // its NoiseKindName ("too_short", "too_long", "glitch", "overlap").
+  std::string what;
+  std::optional<CardRead> chosen;  // the card the profile's formats read ("card" only)
+};
+inline constexpr size_t kSeenFrames = 16;  // how many recent() keeps
+
 struct ReaderCounters {
   uint64_t edges = 0, edge_batches = 0, serial_frames = 0, source_errors = 0;
   uint64_t frames = 0;  // frames interpreted (from edges or serial)
@@ -106,6 +125,8 @@ class WiegandReader {
   const ReaderCounters& counters() const { return counters_; }
   const FrameCounters& frame_counters() const { return frames_.counters(); }
   const PinCounters& pin_counters() const { return pins_.counters(); }
+  // The last kSeenFrames frames, oldest first (SeenFrame: no PIN digits).
+  const std::deque<SeenFrame>& recent() const { return recent_; }
 
  private:
   int64_t Now() const;
@@ -114,6 +135,7 @@ class WiegandReader {
   void Interpreted(const Frame& frame, int64_t t_ns);
   void HandlePin(const PinEvent& event, int64_t t_ns);
   void Noise(NoiseKind kind, std::string detail, int64_t t_ns);
+  void Remember(SeenFrame seen);
   void ArmFrameTimer();
   void ArmPinTimer();
 
@@ -126,6 +148,7 @@ class WiegandReader {
   std::optional<EventLoop::TimerId> frame_timer_;
   std::optional<EventLoop::TimerId> pin_timer_;
   ReaderCounters counters_;
+  std::deque<SeenFrame> recent_;
 };
 
 }  // namespace lintel::wiegand

@@ -542,9 +542,9 @@ Result<json> Gateway::Handle(const json& request) {
     return Status::InvalidArgument("request must be an object with a \"cmd\" string");
   }
   const std::string cmd = request["cmd"].get<std::string>();
-  Result<json> out =
-      Status::InvalidArgument("unknown command \"" + cmd +
-                              "\" (status, import, state.import, present, explain, events.tail)");
+  Result<json> out = Status::InvalidArgument(
+      "unknown command \"" + cmd +
+      "\" (status, import, state.import, present, explain, events.tail, events.since)");
   if (cmd == "status") {
     out = StatusCmd();
   } else if (cmd == "state.import") {
@@ -555,6 +555,8 @@ Result<json> Gateway::Handle(const json& request) {
     out = PresentCmd(request, true);
   } else if (cmd == "events.tail") {
     out = EventsTail(request);
+  } else if (cmd == "events.since") {
+    out = EventsSince(request);
   }
   // A store that cannot be written keeps the command's events in memory (Flush logs it, status
   // reports it): the answer stands. Written here, not by the writer thread: a command's events
@@ -701,6 +703,51 @@ Result<json> Gateway::EventsTail(const json& request) {
     a.push_back(std::move(j));
   }
   return json{{"events", a}};
+}
+
+Result<json> Gateway::EventsSince(const json& request) {
+  auto number = [&](const char* key, uint64_t fallback) -> Result<uint64_t> {
+    if (!request.contains(key)) return fallback;
+    const json& v = request[key];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0) {
+      return Status::InvalidArgument("\"" + std::string(key) + "\" must be an integer >= 0");
+    }
+    return v.get<uint64_t>();
+  };
+  Result<uint64_t> after = number("after", 0);
+  if (!after.ok()) return after.status();
+  Result<uint64_t> limit = number("limit", 500);
+  if (!limit.ok()) return limit.status();
+  std::optional<Instant> since;
+  if (request.contains("since")) {
+    Result<Instant> t = request["since"].is_string()
+                            ? ParseRfc3339(request["since"].get<std::string>())
+                            : Result<Instant>(Status::InvalidArgument("not a string"));
+    if (!t.ok()) return Status::InvalidArgument("\"since\": " + t.status().message());
+    since = *t;
+  }
+  Result<uint64_t> last_seq = store_->LastSeq();
+  if (!last_seq.ok()) return last_seq.status();
+  std::vector<store::JournalEvent> events;
+  if (*limit > 0 && *after < UINT64_MAX) {
+    Result<std::vector<store::JournalEvent>> read =
+        store_->ReadFrom(*after + 1, std::min<uint64_t>(*limit, 5000));
+    if (!read.ok()) return read.status();
+    events = std::move(*read);
+  }
+  json a = json::array();
+  for (const store::JournalEvent& e : events) {
+    if (since && e.ts < *since) continue;
+    json j = json::parse(e.body, nullptr, false);
+    if (j.is_discarded()) j = {{"type", e.type}, {"corrupt", true}};
+    j["seq"] = e.seq;
+    a.push_back(std::move(j));
+  }
+  // "next_after": where the next call continues (the last seq read, shown or not).
+  return json{{"events", a},
+              {"next_after", events.empty() ? *after : events.back().seq},
+              {"more", !events.empty() && events.size() == std::min<uint64_t>(*limit, 5000)},
+              {"last_seq", *last_seq}};
 }
 
 }  // namespace lintel::core

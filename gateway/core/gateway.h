@@ -48,12 +48,13 @@ class Gateway final {
                                                store::StoreOpener open = nullptr);
 
   // Control commands (gateway/control protocol): {"cmd": "status" | "state.import" | "present" |
-  // "explain" | "events.tail", ...}. Returns the result object or an error Status whose message
-  // goes back to lintelctl. Events produced by a command are written before it returns when the
-  // store can be written; when it cannot, they wait in memory (status shows `unwritten`) and the
-  // command still answers. Commands that must write (state.import) fail with the store's error.
-  // `state.import` here runs on the calling thread (in-process tools and tests); the daemon routes
-  // `import` and `state.import` to a StateImporter (state_import.h), which works off the loop.
+  // "explain" | "events.tail" | "events.since", ...}. Returns the result object or an error Status
+  // whose message goes back to lintelctl. Events produced by a command are written before it
+  // returns when the store can be written; when it cannot, they wait in memory (status shows
+  // `unwritten`) and the command still answers. Commands that must write (state.import) fail with
+  // the store's error. `state.import` here runs on the calling thread (in-process tools and tests);
+  // the daemon routes `import` and `state.import` to a StateImporter (state_import.h), which works
+  // off the loop.
   Result<nlohmann::json> Handle(const nlohmann::json& request);
 
   // --- the steps of a local state import (StateImporter), on the loop thread ---
@@ -190,6 +191,10 @@ class Gateway final {
   Result<nlohmann::json> Import(const nlohmann::json& request);
   Result<nlohmann::json> PresentCmd(const nlohmann::json& request, bool explain);
   Result<nlohmann::json> EventsTail(const nlohmann::json& request);
+  // events.since {"after": seq, "since": RFC 3339, "limit": n}: events with seq > after (and ts >=
+  // since), at most `limit` (500, at most 5000) read, ascending; with "next_after", "more" and the
+  // store's "last_seq" so `lintelctl events tail --follow` can poll.
+  Result<nlohmann::json> EventsSince(const nlohmann::json& request);
   // Journals a decision made now (access.granted / access.denied, keypad.locked_out).
   // With `later`, the decision's event is stored there instead of journaled (a reporting actuator
   // journals it with its "lock" when it reports); the rest is journaled now.

@@ -58,4 +58,22 @@ nlohmann::json Readers::Status() const {
   return out;
 }
 
+Result<nlohmann::json> Readers::LastFrames(std::string_view id, size_t n) const {
+  auto it = drivers_.find(id);
+  if (it == drivers_.end()) {
+    std::string known;
+    for (const auto& [rid, running] : drivers_) known += (known.empty() ? "" : ", ") + rid;
+    return Status::NotFound("reader \"" + std::string(id) + "\" has no driver (readers with one: " +
+                            (known.empty() ? "none" : known) + ")");
+  }
+  nlohmann::json last = it->second.driver->LastFrames(n);
+  if (last.is_null()) {
+    return Status::FailedPrecondition("reader \"" + std::string(id) + "\" (type " +
+                                      it->second.config.type + ") keeps no frames");
+  }
+  last["reader"] = it->first;
+  last["door"] = it->second.config.door;
+  return last;
+}
+
 }  // namespace lintel::devices

@@ -46,6 +46,10 @@ class ReaderDriver {
   virtual ~ReaderDriver() = default;
   // State and counters for `lintelctl status`; never card numbers or PIN digits.
   virtual nlohmann::json Status() const = 0;
+  // The last frames (at most `n`, oldest first) with every candidate decoding, for `lintelctl
+  // reader last`: {"formats": [...], "frames": [...]} (shape in gateway/control/README.md); never
+  // PIN digits. Null when this type keeps no frames.
+  virtual nlohmann::json LastFrames(size_t /*n*/) const { return nullptr; }
 };
 
 // The factory table, one row per `readers[].type` (STYLE: explicit, no self-registration).
@@ -75,6 +79,10 @@ class Readers {
 
   // {"<reader id>": driver status, ...} for the readers that have a driver.
   nlohmann::json Status() const;
+  // The `reader.last` answer for reader `id`: {"reader", "door", "formats", "frames"}. Errors:
+  // NotFound when `id` has no driver (naming those that do); FailedPrecondition when its type keeps
+  // no frames.
+  Result<nlohmann::json> LastFrames(std::string_view id, size_t n) const;
   size_t size() const { return drivers_.size(); }
 
  private:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <optional>
 #include <vector>
 
@@ -134,7 +135,44 @@ class WiegandDriver final : public ReaderDriver {
     return s;
   }
 
+  json LastFrames(size_t n) const override {
+    json formats = json::array();
+    for (wiegand::CardFormat f : config_.formats) formats.push_back(wiegand::CardFormatName(f));
+    const std::deque<wiegand::SeenFrame>& seen = reader_.recent();
+    int64_t now =
+        std::chrono::duration_cast<nanoseconds>(context_.clock.Monotonic().time_since_epoch())
+            .count();
+    json frames = json::array();
+    for (size_t i = seen.size() - std::min(n, seen.size()); i < seen.size(); ++i) {
+      const wiegand::SeenFrame& f = seen[i];
+      json j = {{"at", FormatRfc3339(f.wall)},
+                {"ago_ms", static_cast<double>(now - f.t_ns) / 1e6},
+                {"bits", f.bits},
+                {"keypad", f.keypad},
+                {"what", f.what}};
+      if (f.bits == 0) j["edges"] = f.edges;
+      if (f.frame) {
+        j["value"] = wiegand::FrameHex(*f.frame);
+        json candidates = json::array();
+        for (const wiegand::CardRead& c : wiegand::Candidates(*f.frame)) {
+          candidates.push_back(CardJson(c));
+        }
+        j["candidates"] = std::move(candidates);
+      }
+      j["chosen"] = f.chosen ? CardJson(*f.chosen) : json(nullptr);
+      frames.push_back(std::move(j));
+    }
+    return {{"formats", formats}, {"frames", frames}};
+  }
+
  private:
+  static json CardJson(const wiegand::CardRead& c) {
+    return {{"format", wiegand::CardFormatName(c.format)},
+            {"facility", c.facility ? json(*c.facility) : json(nullptr)},
+            {"number", c.number},
+            {"parity_ok", c.parity_ok}};
+  }
+
   bool running() const { return edges_ != nullptr || serial_ != nullptr; }
 
   void OpenSource() {

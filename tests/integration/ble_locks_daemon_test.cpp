@@ -147,7 +147,7 @@ class BleLocksDaemon : public ::testing::Test {
     return codes.size() == 1 && codes[0].find(kCode) != std::string::npos;
   }
   std::vector<json> Events() {
-    RunResult r = Ctl({"events", "tail", "-n", "500"});
+    RunResult r = Ctl({"events", "tail", "-n", "500", "--json"});
     std::vector<json> out;
     std::istringstream lines(r.out);
     for (std::string line; std::getline(lines, line);) out.push_back(json::parse(line));

@@ -147,13 +147,13 @@ class CloudSync : public ::testing::Test {
     return RunProgram(args);
   }
   json Status() {
-    RunResult r = Ctl({"status"});
+    RunResult r = Ctl({"status", "--json"});
     if (r.exit_code != 0) return json::object();
     return json::parse(r.out, nullptr, false);
   }
   // The reason a live presentation of card `uid` at `door` gets.
   std::string Decide(const std::string& uid, const std::string& door = "front") {
-    RunResult r = Ctl({"present", "--door", door, "--uid", uid});
+    RunResult r = Ctl({"present", "--door", door, "--uid", uid, "--json"});
     if (r.exit_code != 0) return "error: " + r.err;
     return json::parse(r.out)["reason"];
   }
@@ -484,7 +484,6 @@ TEST_F(CloudSync, KillDuringASnapshotLeavesTheOldOrTheNewStateWhole) {
   EXPECT_FALSE(seen_versions.empty());
 }
 
-
 // Issue 10 point 3 at the daemon: a store an older version left with its time floor in 2099 (a
 // clock that had jumped forward for seconds) denied every lease with an end, across restarts.
 // The cloud's signed head (or, where the host's clock is synchronized, the clock itself) now
@@ -508,7 +507,7 @@ TEST_F(CloudSync, StoredFloorFarInTheFutureIsReplacedByTrustedTime) {
   ASSERT_EQ(Sim({"head"}).exit_code, 0);  // issued now, signed
   ASSERT_TRUE(WaitFor([&] { return Decide("a1b2c3") == "granted"; }, 10s)) << Log();
   EXPECT_LT(Status()["time_floor"].get<std::string>(), "2098") << Status().dump();
-  RunResult tail = Ctl({"events", "tail", "-n", "50"});
+  RunResult tail = Ctl({"events", "tail", "-n", "50", "--json"});
   EXPECT_NE(tail.out.find("\"clock.floor_reset\""), std::string::npos) << tail.out;
   EXPECT_NE(tail.out.find("\"from\":\"2099-01-01T00:00:00Z\""), std::string::npos) << tail.out;
 }
@@ -527,8 +526,8 @@ TEST_F(CloudSync, Issue10ForgedFloodYieldsBoundedJournalAndTheGatewayStillDecide
 
   // 20,000 forged deltas (a trusted kid, a signature of zeros), one per line for mosquitto_pub -l.
   const std::string header = "eyJhbGciOiJFZERTQSIsImtpZCI6ImNsb3VkLTEifQ";  // EdDSA, cloud-1
-  const std::string forged = header + "." + "eyJ0eXBlIjoiZGVsdGEifQ" + std::string(240, 'A') +
-                             "." + std::string(86, 'A');
+  const std::string forged =
+      header + "." + "eyJ0eXBlIjoiZGVsdGEifQ" + std::string(240, 'A') + "." + std::string(86, 'A');
   constexpr int kForged = 20000;
   {
     std::ofstream f(dir_ / "forged.txt");

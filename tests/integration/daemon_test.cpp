@@ -73,6 +73,7 @@ class Daemon : public ::testing::Test {
     return RunProgram(args);
   }
   json CtlJson(std::vector<std::string> args) {
+    args.push_back("--json");
     RunResult r = Ctl(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json::parse(r.out);
@@ -89,7 +90,7 @@ class Daemon : public ::testing::Test {
 
 TEST_F(Daemon, ImportsStateAndAnswersPresentExplainAndEvents) {
   ASSERT_NO_FATAL_FAILURE(Start());
-  RunResult imported = Ctl({"state", "import", Example("demo-state.json")});
+  RunResult imported = Ctl({"state", "import", Example("demo-state.json"), "--json"});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   EXPECT_EQ(json::parse(imported.out)["imported"]["credentials"], 10);
 
@@ -113,7 +114,7 @@ TEST_F(Daemon, ImportsStateAndAnswersPresentExplainAndEvents) {
   // A live presentation (no --at) is journaled; what-ifs are not.
   d = CtlJson({"present", "--door", "front", "--card", "h10301:101:9999"});
   EXPECT_EQ(d["reason"], "unknown_credential");
-  RunResult tail = Ctl({"events", "tail", "-n", "2"});
+  RunResult tail = Ctl({"events", "tail", "-n", "2", "--json"});
   ASSERT_EQ(tail.exit_code, 0) << tail.err;
   std::vector<json> events;
   std::istringstream lines(tail.out);
@@ -166,7 +167,7 @@ TEST_F(Daemon, ImportsAStateFileLargerThanARequestLineByPath) {
   ASSERT_GT(text.size(), size_t{4} << 20);
   std::string path = (dir_ / "big-state.json").string();
   std::ofstream(path) << text;
-  RunResult imported = Ctl({"state", "import", path});
+  RunResult imported = Ctl({"state", "import", path, "--json"});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   EXPECT_EQ(json::parse(imported.out)["imported"]["people"], big["people"].size());
   EXPECT_EQ(imported.err, "") << "no inline fallback was needed";
@@ -260,7 +261,7 @@ class FullDisk : public Daemon {
     }
   }
   std::vector<json> Tail(int n) {
-    RunResult tail = Ctl({"events", "tail", "-n", std::to_string(n)});
+    RunResult tail = Ctl({"events", "tail", "-n", std::to_string(n), "--json"});
     EXPECT_EQ(tail.exit_code, 0) << tail.err;
     std::vector<json> events;
     std::istringstream lines(tail.out);

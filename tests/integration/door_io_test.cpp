@@ -136,7 +136,7 @@ class DoorIo : public ::testing::Test {
     return RunProgram(args);
   }
   json Status() {
-    RunResult r = Ctl({"status"});
+    RunResult r = Ctl({"status", "--json"});
     return r.exit_code == 0 ? json::parse(r.out) : json();
   }
   bool ModuleOnline() {
@@ -156,7 +156,7 @@ class DoorIo : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   std::vector<json> Events() {
-    RunResult r = Ctl({"events", "tail", "-n", "500"});
+    RunResult r = Ctl({"events", "tail", "-n", "500", "--json"});
     std::vector<json> out;
     std::istringstream lines(r.out);
     for (std::string line; std::getline(lines, line);) out.push_back(json::parse(line));

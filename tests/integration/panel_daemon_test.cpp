@@ -242,7 +242,7 @@ class PanelDaemon : public ::testing::Test {
   }
 
   std::vector<json> Events(const std::string& type) {
-    RunResult r = Ctl({"events", "tail", "-n", "500"});
+    RunResult r = Ctl({"events", "tail", "-n", "500", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     std::vector<json> out;
     for (json& e : JsonLines(r.out)) {
@@ -255,7 +255,7 @@ class PanelDaemon : public ::testing::Test {
   }
 
   json Status() {
-    RunResult r = Ctl({"status"});
+    RunResult r = Ctl({"status", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json::parse(r.out, nullptr, false);
   }
@@ -295,7 +295,7 @@ TEST_F(PanelDaemon, RightPinAtThePanelTriggersItsSwitch) {
   EXPECT_EQ(p["counters"]["granted"], 1);
   EXPECT_EQ(p["info"]["variant"], "2N IP Verso");
   // No secret in the status, the journal or the log.
-  std::string all = Status().dump() + Ctl({"events", "tail", "-n", "500"}).out + Log();
+  std::string all = Status().dump() + Ctl({"events", "tail", "-n", "500", "--json"}).out + Log();
   EXPECT_EQ(all.find(kPassword), std::string::npos);
   EXPECT_EQ(all.find("2468"), std::string::npos);
 }

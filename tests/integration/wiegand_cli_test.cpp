@@ -14,7 +14,8 @@ using testing::RunProgram;
 using testing::RunResult;
 
 RunResult Decode(const std::string& bits, const std::string& value) {
-  return RunProgram({BinaryDir() + "/tools/lintelctl", "wiegand", "decode", "--bits", bits, value});
+  return RunProgram(
+      {BinaryDir() + "/tools/lintelctl", "wiegand", "decode", "--bits", bits, value, "--json"});
 }
 
 TEST(WiegandCli, DecodesAnH10301VectorToJson) {

@@ -3,11 +3,14 @@
 // decisions, the keypad lockout per reader, noise, a reader whose source is missing, SIGHUP.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/subprocess.h"
 
@@ -104,7 +107,7 @@ class WiegandDaemon : public ::testing::Test {
   }
 
   std::vector<json> Events() {
-    RunResult r = Ctl({"events", "tail", "-n", "200"});
+    RunResult r = Ctl({"events", "tail", "-n", "200", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     std::vector<json> out;
     std::istringstream lines(r.out);
@@ -129,7 +132,7 @@ class WiegandDaemon : public ::testing::Test {
   }
 
   json Status() {
-    RunResult r = Ctl({"status"});
+    RunResult r = Ctl({"status", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json::parse(r.out);
   }
@@ -229,6 +232,144 @@ TEST_F(WiegandDaemon, ReloadChangesAReadersFormats) {
   EXPECT_EQ(ev[0]["type"], "access.granted");
   EXPECT_EQ(ev[0]["credential"], "card2");
   EXPECT_EQ(Status()["readers"]["front-keypad"]["state"], "running");
+}
+
+// Issue 14 point 4: an installer presents one card and sees what the reader got and every way to
+// read it; keypad frames never show their digits.
+TEST_F(WiegandDaemon, ReaderLastShowsEveryDecodingAndTheChosenOneWithoutPinDigits) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Sim({"card", "--socket", Sock("card.sock"), "--format", "h10301", "--facility", "101", "--number",
+       "251"});
+  Sim({"noise", "--socket", Sock("card.sock"), "--kind", "bad_parity"});
+  Sim({"keys", "--socket", Sock("keypad.sock"), "--key-gap-ms", "60", "2468#"});
+  WaitForEvents(2);  // the card's and the PIN's decisions: every frame was read by then
+
+  RunResult r = Ctl({"reader", "last", "front-card", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json last = json::parse(r.out);
+  EXPECT_EQ(last["reader"], "front-card");
+  EXPECT_EQ(last["formats"], json::array({"h10301"}));
+  ASSERT_EQ(last["frames"].size(), 2u) << last.dump();
+  const json& card = last["frames"][0];
+  EXPECT_EQ(card["bits"], 26);
+  EXPECT_EQ(card["what"], "card");
+  EXPECT_EQ(card["keypad"], false);
+  EXPECT_EQ(card["chosen"]["format"], "h10301");
+  EXPECT_EQ(card["chosen"]["facility"], 101);
+  EXPECT_EQ(card["chosen"]["number"], 251);
+  ASSERT_EQ(card["candidates"].size(), 2u) << card.dump();  // h10301 and raw
+  EXPECT_EQ(card["candidates"][0]["format"], "h10301");
+  EXPECT_EQ(card["candidates"][0]["parity_ok"], true);
+  EXPECT_EQ(card["candidates"][1]["format"], "raw");
+  const json& noise = last["frames"][1];
+  EXPECT_EQ(noise["what"], "bad_parity");
+  EXPECT_TRUE(noise["chosen"].is_null());
+  bool some_bad_parity = false;
+  for (const json& c : noise["candidates"]) some_bad_parity |= c["parity_ok"] == false;
+  EXPECT_TRUE(some_bad_parity) << noise.dump();
+
+  RunResult one = Ctl({"reader", "last", "front-card", "-n", "1", "--json"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  ASSERT_EQ(json::parse(one.out)["frames"].size(), 1u);
+  EXPECT_EQ(json::parse(one.out)["frames"][0]["what"], "bad_parity") << "the newest";
+
+  RunResult human = Ctl({"reader", "last", "front-card"});
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("card -> h10301"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("facility 101    number 251  parity ok   <- chosen"), std::string::npos)
+      << human.out;
+  EXPECT_NE(human.out.find("bad_parity"), std::string::npos) << human.out;
+
+  // Five keys (2, 4, 6, 8, #): lengths and "key", never a digit or a value.
+  RunResult keys = Ctl({"reader", "last", "front-keypad", "--json"});
+  ASSERT_EQ(keys.exit_code, 0) << keys.err;
+  json kl = json::parse(keys.out);
+  ASSERT_EQ(kl["frames"].size(), 5u) << kl.dump();
+  for (const json& f : kl["frames"]) {
+    EXPECT_EQ(f["keypad"], true) << f.dump();
+    EXPECT_EQ(f["what"], "key");
+    EXPECT_FALSE(f.contains("value")) << f.dump();
+    EXPECT_FALSE(f.contains("candidates")) << f.dump();
+  }
+  RunResult keys_human = Ctl({"reader", "last", "front-keypad"});
+  EXPECT_NE(keys_human.out.find("pin/keypad (key)"), std::string::npos) << keys_human.out;
+  for (const std::string& out : {keys.out, keys_human.out}) {
+    EXPECT_EQ(out.find("2468"), std::string::npos) << out;
+    EXPECT_EQ(out.find("0x"), std::string::npos) << out;
+  }
+
+  RunResult unknown = Ctl({"reader", "last", "no-such-reader"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("front-card"), std::string::npos) << "names the readers it has";
+}
+
+// Issue 14 point 4: `events tail --follow` prints events as they are journaled; --since picks the
+// journal's events from a time on.
+TEST_F(WiegandDaemon, EventsTailFollowPrintsNewEventsAndSinceSelectsByTime) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  std::string out_path = Sock("follow.out");
+  Child follow({BinaryDir() + "/tools/lintelctl", "--socket", socket_, "events", "tail", "-n", "0",
+                "--follow", "--json"},
+               Sock("follow.err"), out_path);
+  auto followed = [&] {
+    std::vector<json> out;
+    std::istringstream lines(testing::ReadFile(out_path));
+    for (std::string line; std::getline(lines, line);) out.push_back(json::parse(line));
+    return out;
+  };
+  // Nothing old (-n 0), then the card's decision once it is made.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_TRUE(followed().empty()) << testing::ReadFile(out_path);
+  Sim({"card", "--socket", Sock("card.sock"), "--format", "h10301", "--facility", "101", "--number",
+       "251"});
+  ASSERT_TRUE(testing::WaitFor([&] { return !followed().empty(); }, std::chrono::seconds(5)))
+      << testing::ReadFile(Sock("follow.err"));
+  Sim({"keys", "--socket", Sock("keypad.sock"), "--key-gap-ms", "60", "1357#"});
+  ASSERT_TRUE(testing::WaitFor([&] { return followed().size() >= 2; }, std::chrono::seconds(5)));
+  std::vector<json> ev = followed();
+  ASSERT_EQ(ev.size(), 2u) << testing::ReadFile(out_path);
+  EXPECT_EQ(ev[0]["type"], "access.granted");
+  EXPECT_EQ(ev[0]["credential"], "card1");
+  EXPECT_EQ(ev[1]["type"], "access.denied");
+  EXPECT_LT(ev[0]["seq"].get<uint64_t>(), ev[1]["seq"].get<uint64_t>());
+  EXPECT_TRUE(follow.running()) << "follows until interrupted";
+  follow.Signal(SIGINT);
+  EXPECT_NE(follow.Wait(std::chrono::seconds(5)), -1) << "Ctrl-C stops it";
+
+  // --since: everything journaled in the last 10 minutes (the import, both decisions); nothing
+  // from a time to come.
+  RunResult recent = Ctl({"events", "tail", "--since", "10m", "--json"});
+  ASSERT_EQ(recent.exit_code, 0) << recent.err;
+  std::vector<std::string> types;
+  std::istringstream lines(recent.out);
+  for (std::string line; std::getline(lines, line);) types.push_back(json::parse(line)["type"]);
+  EXPECT_NE(std::find(types.begin(), types.end(), "sync.applied"), types.end()) << recent.out;
+  EXPECT_EQ(types.back(), "access.denied") << recent.out;
+  RunResult future = Ctl({"events", "tail", "--since", "2999-01-01T00:00:00Z"});
+  ASSERT_EQ(future.exit_code, 0) << future.err;
+  EXPECT_EQ(future.out, "");
+  RunResult human = Ctl({"events", "tail", "--since", "1h"});
+  EXPECT_NE(human.out.find("access.granted  "), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("credential=card1"), std::string::npos) << human.out;
+  RunResult bad = Ctl({"events", "tail", "--since", "yesterday"});
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+// Issue 14 point 5: `lintelctl status` for people: a failed reader is a problem and comes first.
+TEST_F(WiegandDaemon, HumanStatusPutsTheFailedReaderFirst) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  RunResult r = Ctl({"status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The heading, then the readers' line first (an unsynchronized clock on this machine would be
+  // a second problem, after it).
+  EXPECT_EQ(r.out.rfind("lintel s/g: ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("attention\n! readers   side-card failed: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 of 3 running"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "no colour into a pipe";
+  for (const char* line : {"\n  cloud     not configured", "\n  store     writable;", "clock     ",
+                           "\n  door I/O  ", "\n  locks     ", "\n  panels    "}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << " in\n" << r.out;
+  }
 }
 
 }  // namespace

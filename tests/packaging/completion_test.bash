@@ -86,8 +86,8 @@ case $case_name in
     # A socket named like a command is the option's value, not the command.
     complete_words lintelctl -s lock ""
     expect_same "lintelctl -s lock <TAB>" "$(help_list Subcommands)" "$(replies)"
-    complete_words lintelctl present --door lock --j
-    expect_same "lintelctl present --door lock --j<TAB> (present has no --json)" "" "$(replies)"
+    complete_words lintelctl present --door lock --f
+    expect_same "lintelctl present --door lock --f<TAB> (present has no --f... option)" "" "$(replies)"
     ;;
   daemon-ids)
     dir=$(mktemp -d)
@@ -97,7 +97,7 @@ case $case_name in
     pid=$!
     for _ in $(seq 100); do [ -S "$dir/lintel.sock" ] && break; sleep 0.1; done
     [ -S "$dir/lintel.sock" ] || { echo "FAIL the daemon did not start:"; cat "$dir/log"; exit 1; }
-    doors=$(lintelctl -s "$dir/lintel.sock" status | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["doors"]))' | sort)
+    doors=$(lintelctl -s "$dir/lintel.sock" status --json | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["doors"]))' | sort)
     [ -n "$doors" ] || { echo "FAIL no doors in lintelctl status"; exit 1; }
     complete_words lintelctl --socket "$dir/lintel.sock" present --door ""
     expect_same "present --door <TAB>" "$doors" "$(replies)"

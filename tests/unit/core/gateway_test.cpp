@@ -91,6 +91,46 @@ TEST_F(GatewayTest, ClockThatJumpsBackAfterRestartCannotReviveAnEndedLease) {
   EXPECT_EQ(jumps, 1) << "journaled once, not per decision: " << events.dump();
 }
 
+// Issue 14 point 4: events.since pages through the journal after a seq (what `lintelctl events tail
+// --follow` polls) and from a time on (--since), on the fake clock.
+TEST_F(GatewayTest, EventsSincePagesAfterASeqAndFromATime) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = Open(clock);
+  ASSERT_TRUE(g);
+  Call(*g, {{"cmd", "state.import"}, {"records", Records()}});
+  for (int i = 0; i < 3; ++i) {
+    Call(*g, {{"cmd", "present"}, {"door", "front"}, {"pin", "1111"}});
+    clock.Advance(std::chrono::minutes(10));
+  }
+  json all = Call(*g, {{"cmd", "events.since"}});
+  ASSERT_GE(all["events"].size(), 4u) << all.dump();  // the import and three decisions
+  uint64_t last = all["last_seq"];
+  EXPECT_EQ(all["events"].back()["seq"], last);
+  EXPECT_EQ(all["more"], false);
+
+  // Two at a time after the first: "more" until the end, then nothing new.
+  uint64_t after = all["events"][0]["seq"];
+  std::vector<uint64_t> seqs;
+  json page;
+  do {
+    page = Call(*g, {{"cmd", "events.since"}, {"after", after}, {"limit", 2}});
+    for (const json& e : page["events"]) seqs.push_back(e["seq"]);
+    after = page["next_after"];
+  } while (page["more"] == true);
+  ASSERT_EQ(seqs.size(), all["events"].size() - 1);
+  EXPECT_EQ(seqs.back(), last);
+  EXPECT_TRUE(Call(*g, {{"cmd", "events.since"}, {"after", last}})["events"].empty());
+
+  // From a time on: only the decisions 10 minutes and more after the first.
+  json later = Call(*g, {{"cmd", "events.since"}, {"since", "2026-06-01T10:10:00Z"}});
+  ASSERT_EQ(later["events"].size(), 2u) << later.dump();
+  for (const json& e : later["events"]) EXPECT_EQ(e["type"], "access.denied");
+  EXPECT_EQ(later["next_after"], last) << "read to the end, shown or not";
+
+  EXPECT_FALSE(g->Handle({{"cmd", "events.since"}, {"since", "yesterday"}}).ok());
+  EXPECT_FALSE(g->Handle({{"cmd", "events.since"}, {"after", -1}}).ok());
+}
+
 int CountEvents(const json& events, const char* type) {
   int n = 0;
   for (const json& e : events) n += e["type"] == type;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -197,7 +198,8 @@ TEST_F(ReaderTest, NoiseNeverProducesACard) {
   // 30 bits: no accepted format.
   SendFrame({30, 0x1234567});
   Run(100);
-  for (const ReaderEvent& e : events_) EXPECT_EQ(e.kind, ReaderEvent::Kind::kNoise) << NoiseKindName(e.noise);
+  for (const ReaderEvent& e : events_)
+    EXPECT_EQ(e.kind, ReaderEvent::Kind::kNoise) << NoiseKindName(e.noise);
   ASSERT_EQ(events_.size(), 3u);
   EXPECT_EQ(events_[0].noise, NoiseKind::kOverlap);
   EXPECT_EQ(events_[1].noise, NoiseKind::kTooShort);
@@ -229,6 +231,53 @@ TEST_F(ReaderTest, SerialFramesGoThroughTheSameDecoding) {
   EXPECT_EQ(events_[0].card->number, 251u);
   EXPECT_EQ(events_[0].last_bit_ns, Now());
   EXPECT_EQ(reader_->counters().serial_frames, 1u);
+}
+
+// Issue 14 point 4 (`lintelctl reader last`): the last frames with what they were; a card keeps its
+// value and the chosen reading, a keypad frame never its value.
+TEST_F(ReaderTest, RecentFramesKeepCardsButNoKeypadValues) {
+  MakeReader({.accepted = {CardFormat::kH10301}, .keys_4bit = true, .pin_burst = true});
+  reader_->OnFrame({26, 0x0CA01F6});         // FC 101 / CN 251
+  reader_->OnFrame({4, 0x7});                // the key 7
+  reader_->OnFrame({26, 0x00009A4});         // a PIN burst: 1234
+  reader_->OnFrame({26, 0x00009A4 ^ 0x10});  // the same with a bit flipped: bad parity
+  reader_->OnFrame({8, 0x78});               // an 8-bit frame on a 4-bit reader
+  const std::deque<SeenFrame>& seen = reader_->recent();
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen[0].what, "card");
+  EXPECT_FALSE(seen[0].keypad);
+  ASSERT_TRUE(seen[0].frame.has_value());
+  EXPECT_EQ(seen[0].frame->value, 0x0CA01F6u);
+  ASSERT_TRUE(seen[0].chosen.has_value());
+  EXPECT_EQ(seen[0].chosen->number, 251u);
+  for (size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_TRUE(seen[i].keypad) << i;
+    EXPECT_FALSE(seen[i].frame.has_value()) << i << ": no value for a keypad frame";
+    EXPECT_FALSE(seen[i].chosen.has_value()) << i;
+  }
+  EXPECT_EQ(seen[1].what, "key");
+  EXPECT_EQ(seen[1].bits, 4);
+  EXPECT_EQ(seen[2].what, "pin_burst");
+  EXPECT_EQ(seen[3].what, "bad_parity");
+  EXPECT_EQ(seen[4].what, "unknown_length");
+}
+
+TEST_F(ReaderTest, RecentFramesKeepTheLastSixteenAndRefusedBursts) {
+  for (uint64_t n = 1; n <= 20; ++n) {
+    Result<Frame> f = EncodeCard(CardFormat::kH10301, 1, n);
+    ASSERT_TRUE(f.ok());
+    reader_->OnFrame(*f);
+  }
+  ASSERT_EQ(reader_->recent().size(), kSeenFrames);
+  EXPECT_EQ(reader_->recent().front().chosen->number, 5u) << "the oldest four dropped";
+  EXPECT_EQ(reader_->recent().back().chosen->number, 20u);
+  SendFrame({3, 0x5});  // too short for any format
+  Run(30);
+  const SeenFrame& last = reader_->recent().back();
+  EXPECT_EQ(last.what, "too_short");
+  EXPECT_EQ(last.bits, 0);
+  EXPECT_EQ(last.edges, 3);
+  EXPECT_FALSE(last.frame.has_value());
 }
 
 TEST_F(ReaderTest, DestroyingTheReaderCancelsItsTimers) {
