@@ -542,6 +542,9 @@ Result<json> Gateway::Handle(const json& request) {
     return Status::InvalidArgument("request must be an object with a \"cmd\" string");
   }
   const std::string cmd = request["cmd"].get<std::string>();
+  // With the journal writer, what the doors journaled so far is written first: a command (status,
+  // events tail) sees the journal as it is, not a batch half-way through the writer.
+  if (writer_ && !writer_stopped_) static_cast<void>(FlushNow());
   Result<json> out = Status::InvalidArgument(
       "unknown command \"" + cmd +
       "\" (status, import, state.import, present, explain, events.tail, events.since)");

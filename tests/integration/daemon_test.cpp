@@ -348,9 +348,10 @@ TEST_F(Daemon, RefusesToStartOnACorruptStore) {
 
 TEST(Lintelctl, DecidesOfflineFromConfigAndStateFiles) {
   std::string ex = SourceDir() + "/config/examples/";
-  RunResult r = RunProgram({BinaryDir() + "/tools/lintelctl", "decide", "--config",
-                            ex + "demo.yaml", "--state", ex + "demo-state.json", "--door",
-                            "unit-101", "--uid", "04a1b2c3d4e5f6", "--at", "2026-12-02T08:00:00Z"});
+  RunResult r =
+      RunProgram({BinaryDir() + "/tools/lintelctl", "decide", "--config", ex + "demo.yaml",
+                  "--state", ex + "demo-state.json", "--door", "unit-101", "--uid",
+                  "04a1b2c3d4e5f6", "--at", "2026-12-02T08:00:00Z", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json d = json::parse(r.out);
   EXPECT_EQ(d["result"], "granted");
