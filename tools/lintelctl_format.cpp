@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <sstream>
 
 #include "gateway/base/time.h"
@@ -340,11 +341,26 @@ std::string FormatExplain(const json& r) {
   return out.str();
 }
 
+// `ts` with the milliseconds of `ts_millis` when the event has them (journaled since issue 14):
+// 2026-12-02T11:52:58.123Z.
+std::string EventTime(const json& e) {
+  std::string ts = Text(Get(e, "ts"));
+  const json& ms = Get(e, "ts_millis");
+  if (!ms.is_number_integer() || ts.size() != 20 || ts.back() != 'Z') return ts;
+  const int64_t millis = ms.get<int64_t>();
+  if (millis < 0 || FormatRfc3339(FromUnix(millis / 1000)) != ts) return ts;
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(millis % 1000));
+  return ts.substr(0, 19) + frac + "Z";
+}
+
 std::string FormatEvent(const json& e) {
-  std::string s = Text(Get(e, "ts")) + "  #" + Text(Get(e, "seq")) + "  " + Text(Get(e, "type"));
+  std::string s = EventTime(e) + "  #" + Text(Get(e, "seq")) + "  " + Text(Get(e, "type"));
   if (e.is_object()) {
     for (const auto& [k, v] : e.items()) {
-      if (k == "ts" || k == "seq" || k == "type" || k == "id" || k == "clock_synced") continue;
+      if (k == "ts" || k == "ts_millis" || k == "seq" || k == "type" || k == "id" ||
+          k == "clock_synced")
+        continue;
       s += "  " + k + "=" + Text(v);
     }
   }

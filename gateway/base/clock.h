@@ -15,6 +15,9 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual Instant Wall() const = 0;
+  // Wall time in milliseconds, for journal timestamps people read; Wall() where there is no finer
+  // clock (the fake clock of tests).
+  virtual std::chrono::sys_time<std::chrono::milliseconds> WallMillis() const { return Wall(); }
   virtual std::chrono::steady_clock::time_point Monotonic() const = 0;
   // Whether wall time is disciplined (NTP/PTP); reported with every event as `clock_synced`.
   virtual bool Synchronized() const = 0;
@@ -25,6 +28,10 @@ class SystemClock final : public Clock {
  public:
   Instant Wall() const override {
     return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  }
+  std::chrono::sys_time<std::chrono::milliseconds> WallMillis() const override {
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now());
   }
   std::chrono::steady_clock::time_point Monotonic() const override {
     return std::chrono::steady_clock::now();

@@ -248,6 +248,14 @@ store::JournalEvent Gateway::MakeEvent(json event) {
   e.type = event["type"].get<std::string>();
   event["id"] = NewUuid();
   event["ts"] = FormatRfc3339(e.ts);
+  // The same instant in milliseconds since 1970 (`ts` stays whole seconds, as the contract's
+  // timestamps are): lintelctl shows it; the sub-second part only while the clock is not clamped.
+  const std::chrono::sys_time<std::chrono::milliseconds> wall = clock_.WallMillis();
+  event["ts_millis"] = (std::chrono::floor<std::chrono::seconds>(wall) == e.ts
+                            ? wall
+                            : std::chrono::sys_time<std::chrono::milliseconds>(e.ts))
+                           .time_since_epoch()
+                           .count();
   event["clock_synced"] = clock_.Synchronized();
   e.body = event.dump();
   return e;

@@ -773,6 +773,9 @@ TEST_F(JournalWriterTest, ADecisionIsJournaledByTheWriterNotOnTheDoorsThread) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]["seq"], seq + 1);
   EXPECT_EQ(events[0]["type"], "access.granted");
+  // Whole seconds in `ts` (the contract's form), milliseconds beside it (the fake clock has none).
+  EXPECT_EQ(events[0]["ts"], "2026-06-01T10:00:00Z");
+  EXPECT_EQ(events[0]["ts_millis"], ToUnix(T("2026-06-01T10:00:00Z")) * 1000);
 }
 
 TEST_F(JournalWriterTest, AFailedWriteKeepsTheEventsInOrderUntilTheStoreTakesThem) {

@@ -180,6 +180,19 @@ TEST(EventFormat, OneLineWithTimeSeqTypeAndFieldsWithoutTheId) {
             "(clock not synced)\n");
 }
 
+TEST(EventFormat, ShowsTheMillisecondsTheJournalKept) {
+  json e = {{"seq", 18},
+            {"ts", "2026-11-23T10:00:00Z"},
+            {"ts_millis", 1795428000123},
+            {"type", "access.granted"},
+            {"door", "front"},
+            {"clock_synced", true}};
+  EXPECT_EQ(FormatEvent(e), "2026-11-23T10:00:00.123Z  #18  access.granted  door=front\n");
+  // Milliseconds of another second than `ts` (a clamped clock) are not shown.
+  e["ts_millis"] = 1795428061123;
+  EXPECT_EQ(FormatEvent(e), "2026-11-23T10:00:00Z  #18  access.granted  door=front\n");
+}
+
 TEST(DecisionFormat, NamesResultDoorPersonAndReason) {
   json d = {{"result", "granted"},          {"reason", "granted"}, {"door", "front"},
             {"at", "2026-12-01T08:00:00Z"}, {"person", "p-alice"}, {"lease", "lease-101"}};
