@@ -3,11 +3,13 @@
 // for people (lintelctl_format.h: problems first, in red on a terminal without NO_COLOR), or with
 // --json the answers as JSON for scripts; exits 0 when it printed an answer, 1 when the gateway
 // refused the command (or `wiegand decode` was given a value that is not a frame of that length),
-// 2 on usage or connection errors.
+// 2 on usage or connection errors. `watch`, `events tail --follow` and `door test` run until
+// Ctrl-C (`watch` and `door test` then exit 0).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -345,6 +347,156 @@ int EventsTail(const std::string& socket, size_t n, const std::string& since_tex
   return 0;
 }
 
+// Set by SIGINT / SIGTERM while `watch` or `door test` runs: they stop and exit 0.
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void OnInterrupt(int) { g_interrupted = 1; }
+
+void CatchInterrupts() {
+  struct sigaction sa {};
+  sa.sa_handler = OnInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Sleeps `ms`, or less when interrupted; returns false when interrupted.
+bool Pause(int ms) {
+  for (int slept = 0; slept < ms && !g_interrupted; slept += 20) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20, ms - slept)));
+  }
+  return !g_interrupted;
+}
+
+// A call on a connection kept for a whole loop (watch, door test): 0, else Fail's exit code.
+int CallOn(lintel::ControlClient& client, const json& request, json* out) {
+  auto reply = client.Call(request, std::chrono::seconds(120));
+  if (!reply.ok()) {
+    return Fail(reply.status().message(),
+                reply.status().code() == lintel::StatusCode::kUnavailable ? 2 : 1);
+  }
+  *out = std::move(*reply);
+  return 0;
+}
+
+// `watch [--door D] [--reader R]`: every event journaled from now on (decisions, doors, devices,
+// cloud), filtered here (lintelctl_format.h WatchShows), polled with events.since every 200 ms on
+// one connection until SIGINT / SIGTERM (exit 0).
+int Watch(const std::string& socket, const std::string& door, const std::string& reader,
+          bool as_json) {
+  CatchInterrupts();
+  auto client = lintel::ControlClient::Connect(socket);
+  if (!client.ok()) return Fail(client.status().message(), 2);
+  json out;
+  int rc = 0;
+  if ((rc = CallOn(*client, {{"cmd", "events.since"}, {"limit", 0}}, &out)) != 0) return rc;
+  uint64_t after = out["last_seq"].get<uint64_t>();
+  std::string what = door.empty() ? "every door" : "door " + door;
+  if (!reader.empty()) what += ", reader " + reader;
+  std::cerr << "lintelctl: watching " << what << " from event " << after + 1
+            << " on (Ctrl-C to stop)" << std::endl;
+  while (Pause(200)) {
+    do {
+      if ((rc = CallOn(*client, {{"cmd", "events.since"}, {"after", after}}, &out)) != 0) {
+        return rc;
+      }
+      for (const json& e : out["events"]) {
+        if (!lintel::ctl::WatchShows(e, door, reader)) continue;
+        std::cout << (as_json ? e.dump() + "\n" : lintel::ctl::FormatWatchLine(e));
+      }
+      after = out["next_after"].get<uint64_t>();
+    } while (out["more"].get<bool>() && !g_interrupted);
+    std::cout << std::flush;
+  }
+  return 0;
+}
+
+// The door's entry in a status answer's door_io section, or null.
+json DoorIoOf(const json& status, const std::string& door) {
+  const json* j = &status;
+  for (const std::string& key : {std::string("door_io"), std::string("doors"), door}) {
+    if (!j->is_object() || !j->contains(key)) return nullptr;
+    j = &(*j)[key];
+  }
+  return j->is_object() ? *j : json(nullptr);
+}
+
+// `door test DOOR [--yes] [--watch-s N]`: asks (on a terminal) before the daemon pulses the lock
+// (door.test: refused while the door is locked down or the fire release is active); shows the
+// door's lock, contact and REX from the status's door_io section before, then every change,
+// polled every 200 ms for N seconds (or until SIGINT / SIGTERM).
+int DoorTest(const std::string& socket, const std::string& door, bool yes, int watch_s,
+             bool as_json) {
+  if (!yes) {
+    if (isatty(STDIN_FILENO) != 1) {
+      return Fail("door test pulses the lock of door " + door +
+                      ": run it on a terminal to confirm, or pass --yes",
+                  2);
+    }
+    std::cout << "Pulse the lock of door " << door << " once? [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes") return Fail("not confirmed", 1);
+  }
+  CatchInterrupts();
+  auto client = lintel::ControlClient::Connect(socket);
+  if (!client.ok()) return Fail(client.status().message(), 2);
+  json out;
+  int rc = 0;
+  auto start = std::chrono::steady_clock::now();
+  // One line (human: one per field) for each reading that differs from the one before.
+  json before;  // null: nothing shown yet
+  auto show = [&](json now) {
+    std::vector<std::string> changes = lintel::ctl::DoorTestChanges(before, now);
+    auto t_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+    if (changes.empty()) return;
+    if (as_json) {
+      std::cout << json{{"t_ms", t_ms},
+                        {"lock", now.value("lock", json(nullptr))},
+                        {"open", now.value("open", json(nullptr))},
+                        {"rex", now.value("rex", json(nullptr))}}
+                       .dump()
+                << "\n";
+    } else if (before.is_null()) {
+      std::cout << "door " << door << ": " << changes[0];
+      for (size_t i = 1; i < changes.size(); ++i) std::cout << ", " << changes[i];
+      std::cout << "\n";
+    } else {
+      char t[32];
+      std::snprintf(t, sizeof t, "%+7.2f s", static_cast<double>(t_ms) / 1000.0);
+      for (const std::string& c : changes) std::cout << t << "  " << c << "\n";
+    }
+    std::cout << std::flush;
+    before = std::move(now);
+  };
+  if ((rc = CallOn(*client, {{"cmd", "status"}}, &out)) != 0) return rc;
+  json now = DoorIoOf(out, door);
+  if (now.is_null()) {
+    return Fail("door " + door + " has no door I/O (doors[].io) in the gateway's status", 1);
+  }
+  show(std::move(now));
+  if ((rc = CallOn(*client, {{"cmd", "door.test"}, {"door", door}}, &out)) != 0) return rc;
+  start = std::chrono::steady_clock::now();
+  if (as_json) {
+    std::cout << json{{"pulsed", out}}.dump() << "\n";
+  } else {
+    std::cout << "door " << door << ": lock pulsed for " << Cell(out.value("ms", json(nullptr)))
+              << " ms; watching lock, door contact and REX for " << watch_s
+              << " s (Ctrl-C to stop)\n";
+  }
+  std::cout << std::flush;
+  auto deadline = start + std::chrono::seconds(watch_s);
+  while (std::chrono::steady_clock::now() < deadline && Pause(200)) {
+    if ((rc = CallOn(*client, {{"cmd", "status"}}, &out)) != 0) return rc;
+    now = DoorIoOf(out, door);
+    if (now.is_null()) return Fail("the gateway's status has no door I/O for door " + door, 1);
+    show(std::move(now));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -429,6 +581,31 @@ int main(int argc, char** argv) {
   reader_last->add_option("-n", last_n, "how many (the daemon keeps 16)")->capture_default_str();
   add_json(reader_last);
 
+  std::string watch_door, watch_reader;
+  auto* watch = app.add_subcommand(
+      "watch",
+      "live: every decision, door, device and cloud event from now on, one line each, until "
+      "Ctrl-C");
+  watch->add_option("--door", watch_door, "only this door's events (and those of no door)");
+  watch->add_option("--reader", watch_reader, "only this reader's events (and those of no reader)");
+  add_json(watch);
+
+  auto* door = app.add_subcommand("door", "door I/O tools for installers");
+  door->require_subcommand(1);
+  std::string test_door;
+  bool test_yes = false;
+  int test_watch_s = 10;
+  auto* door_test = door->add_subcommand(
+      "test",
+      "pulse DOOR's lock once (refused while locked down or in fire release), then show its "
+      "lock, contact and REX as they change");
+  door_test->add_option("DOOR", test_door, "the door whose lock to pulse")->required();
+  door_test->add_flag("-y,--yes", test_yes, "do not ask for confirmation (needed without a TTY)");
+  door_test->add_option("--watch-s", test_watch_s, "how long to show changes, seconds")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  add_json(door_test);
+
   auto* lock = app.add_subcommand("lock", "BLE locks: pair, status, sync");
   lock->require_subcommand(1);
   std::string pair_door;
@@ -478,6 +655,10 @@ int main(int argc, char** argv) {
       return rc;
     }
     print(out, lintel::ctl::FormatReaderLast);
+  } else if (*watch) {
+    return Watch(socket, watch_door, watch_reader, as_json);
+  } else if (*door_test) {
+    return DoorTest(socket, test_door, test_yes, test_watch_s, as_json);
   } else if (*lock_pair) {
     return LockPair(socket, pair_door);
   } else if (*lock_status || *lock_sync) {

@@ -368,6 +368,71 @@ std::string FormatEvent(const json& e) {
   return s + "\n";
 }
 
+bool WatchShows(const json& e, std::string_view door, std::string_view reader) {
+  const json& d = Get(e, "door");
+  if (!door.empty() && d.is_string() && d.get_ref<const std::string&>() != door) return false;
+  const json& r = Get(e, "reader");
+  if (!reader.empty() && r.is_string() && r.get_ref<const std::string&>() != reader) return false;
+  return true;
+}
+
+std::string FormatWatchLine(const json& e) {
+  std::string ts = Text(Get(e, "ts"));
+  if (size_t t = ts.find('T'); t != std::string::npos) {
+    ts = ts.substr(t + 1);
+    size_t zone = ts.find_first_of("Z+-");
+    if (zone != std::string::npos) ts.resize(zone);
+  }
+  std::string s = Pad(ts, 12) + "  " + Pad(Text(Get(e, "type")), 20);
+  for (const char* key : {"door", "reader"}) {
+    if (Get(e, key).is_string()) s += "  " + std::string(key) + " " + Text(Get(e, key));
+  }
+  if (Get(e, "result").is_string()) {
+    s += "  " + Text(Get(e, "result")) + " (" + Text(Get(e, "reason")) + ")";
+  }
+  if (e.is_object()) {
+    for (const auto& [k, v] : e.items()) {
+      if (k == "ts" || k == "seq" || k == "type" || k == "id" || k == "clock_synced" ||
+          k == "door" || k == "reader" || k == "result" || k == "reason" || k == "at") {
+        continue;
+      }
+      s += "  " + k + "=" + Text(v);
+    }
+  }
+  if (False(Get(e, "clock_synced"))) s += "  (clock not synced)";
+  return s + "\n";
+}
+
+std::vector<std::string> DoorTestChanges(const json& before, const json& now) {
+  struct Field {
+    const char* key;
+    const char* name;
+    const char* on;
+    const char* off;
+  };
+  // "lock" is a word already; "open" and "rex" are booleans (rex null: not wired or not read).
+  static constexpr Field kFields[] = {
+      {"lock", "lock", nullptr, nullptr},
+      {"open", "door", "open", "closed"},
+      {"rex", "REX", "pressed", "not pressed"},
+  };
+  auto word = [](const Field& f, const json& v) -> std::string {
+    if (f.on != nullptr && v.is_boolean()) return v.get<bool>() ? f.on : f.off;
+    return v.is_null() ? "unknown" : Text(v);
+  };
+  std::vector<std::string> out;
+  for (const Field& f : kFields) {
+    if (!now.is_object() || !now.contains(f.key)) continue;
+    const json& v = Get(now, f.key);
+    if (before.is_null()) {
+      out.push_back(std::string(f.name) + " " + word(f, v));
+    } else if (Get(before, f.key) != v) {
+      out.push_back(std::string(f.name) + " " + word(f, Get(before, f.key)) + " -> " + word(f, v));
+    }
+  }
+  return out;
+}
+
 std::string FormatImport(const json& answer) {
   const json& counts = Get(answer, "imported");
   std::vector<std::string> parts;

@@ -59,6 +59,22 @@ std::string FormatWiegandDecode(const nlohmann::json& decoded);
 // reader's formats chose marked "<- chosen". Keypad frames show only "pin/keypad" and their length.
 std::string FormatReaderLast(const nlohmann::json& answer);
 
+// `lintelctl watch --door D --reader R`: whether the live stream shows `event`. An event naming
+// a door (reader) other than a non-empty `door` (`reader`) is hidden; an event naming none (an I/O
+// module, the fire release, the cloud, the gateway) is always shown: it concerns every door.
+bool WatchShows(const nlohmann::json& event, std::string_view door, std::string_view reader);
+
+// One line of `lintelctl watch`: the time of day from "ts" (milliseconds kept, date and zone
+// dropped), the type, "door D", "reader R", then for a decision its result and (reason), then the
+// other fields as key=value (id, seq, at and clock_synced left out; "(clock not synced)" when not).
+std::string FormatWatchLine(const nlohmann::json& event);
+
+// `lintelctl door test`: what changed between two readings of one door of the status's door_io
+// section (`before` null: the first reading, every field reported), as "lock locked -> released",
+// "door closed -> open", "REX not pressed -> pressed"; in the order lock, door, REX. A field
+// missing from `now` is left out.
+std::vector<std::string> DoorTestChanges(const nlohmann::json& before, const nlohmann::json& now);
+
 // Parses `--since`: an RFC 3339 time, or a duration back from `now_unix` ("90s", "10m", "2h",
 // "1d"). Returns Unix seconds, or nullopt when `text` is neither.
 std::optional<int64_t> ParseSince(std::string_view text, int64_t now_unix);

@@ -407,7 +407,8 @@ Status Gateway::JournalNow(json event) {
   return Flush();
 }
 
-Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration) {
+Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration,
+                       std::string_view source) {
   auto it = actuators_.find(door);
   if (it == actuators_.end()) {
     return Status::NotFound("door " + std::string(door) + " has no lock actuator configured");
@@ -420,7 +421,7 @@ Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration
   };
   auto pending = std::make_shared<Pending>();
   pending->event = {
-      {"type", "door.unlocked"}, {"door", door}, {"ms", duration.count()}, {"source", "cloud"}};
+      {"type", "door.unlocked"}, {"door", door}, {"ms", duration.count()}, {"source", source}};
   std::weak_ptr<Gateway*> self = self_;
   LockReport journal = [pending, self](std::string_view lock) {
     if (pending->done) return;
@@ -435,8 +436,8 @@ Status Gateway::Unlock(std::string_view door, std::chrono::milliseconds duration
   };
   Status st = it->second(duration, journal);
   if (!st.ok()) {
-    LogError("core", "door " + std::string(door) +
-                         ": cloud unlock: the lock actuator failed: " + st.ToString());
+    LogError("core", "door " + std::string(door) + ": " + std::string(source) +
+                         " unlock: the lock actuator failed: " + st.ToString());
     pending->event["error"] = st.message();
     journal("failed");
   }

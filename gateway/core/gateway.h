@@ -171,13 +171,15 @@ class Gateway final {
   // OK also while the store cannot be written: the events wait in memory, the core has logged the
   // failure and reports it (status, UnwrittenEvents), and Tick retries.
   Status FlushJournal();
-  // The cloud's `unlock`: asks the door's actuator to unlock for `duration` and returns at once
-  // with whether it could be asked (NotFound: no actuator; the actuator's error). What the
-  // hardware did is journaled, not returned: `door.unlocked {door, ms, source: "cloud", lock, ok}`
+  // The cloud's `unlock` (and `lintelctl door test`, source "lintelctl"): asks the door's actuator
+  // to unlock for `duration` and returns at once with whether it could be asked (NotFound: no
+  // actuator; the actuator's error). What the hardware did is journaled, not returned:
+  // `door.unlocked {door, ms, source, lock, ok}`
   // when the actuator reports (`lock` "pulsed" / "unlock_failed"; at most the pulse's length
   // later, on this thread) or at once with `lock: "failed"` and `error` when it returned an
   // error; `ok` is `lock == "pulsed"`. The event is written like any other (it may wait).
-  Status Unlock(std::string_view door, std::chrono::milliseconds duration);
+  Status Unlock(std::string_view door, std::chrono::milliseconds duration,
+                std::string_view source = "cloud");
   uint64_t UnwrittenEvents() { return unwritten_events(); }
   uint64_t LostEvents() { return pending_.lost_total(); }
 

@@ -194,8 +194,9 @@ void DoorIo::OnInput(const std::string& module, std::string_view point, bool act
         break;
       }
       case Route::Kind::kRex: {
-        if (!active) break;  // the press, not the release
         Door& d = doors_.at(r.door);
+        d.rex = active;
+        if (!active) break;  // the press, not the release
         After(d, d.machine.Rex(now));
         break;
       }
@@ -476,6 +477,7 @@ json DoorIo::Status() const {
                  {"wanted", word(d.machine.lock_released())},
                  {"lock_fault", d.lock_fault},
                  {"open", d.machine.open()},
+                 {"rex", d.rex ? json(*d.rex) : json(nullptr)},
                  {"mode", rules::DoorModeName(d.machine.mode())},
                  {"held_open", d.machine.held()}};
   }
@@ -484,6 +486,32 @@ json DoorIo::Status() const {
           {"fire_release", fire_},
           {"events", events_},
           {"automation_runs", automation_runs_}};
+}
+
+Result<json> DoorIo::TestUnlock(std::string_view id) {
+  auto it = doors_.find(id);
+  if (it == doors_.end()) {
+    return lintel::Status::NotFound("door \"" + std::string(id) +
+                                    "\" has no door I/O (doors[].io) to test");
+  }
+  const Door& door = it->second;
+  if (fire_) {
+    return lintel::Status::FailedPrecondition(
+        "the site's fire release is active: door tests are refused until it clears");
+  }
+  if (door.machine.mode() == rules::DoorModeKind::kLockedDown) {
+    return lintel::Status::FailedPrecondition("door " + door.id +
+                                              " is locked down: door tests are refused until "
+                                              "its mode is normal again");
+  }
+  int64_t ms = 5000;
+  for (const config::DoorConfig& dc : door_configs_) {
+    if (dc.id == door.id) ms = dc.unlock_ms;
+  }
+  LogInfo(kComponent,
+          "door " + door.id + ": door test: pulsing the lock for " + std::to_string(ms) + " ms");
+  LINTEL_RETURN_IF_ERROR(gateway_.Unlock(door.id, std::chrono::milliseconds(ms), "lintelctl"));
+  return json{{"door", door.id}, {"ms", ms}};
 }
 
 }  // namespace lintel::devices

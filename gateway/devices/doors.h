@@ -75,7 +75,17 @@ class DoorIo {
   // and everything is rebuilt.
   void Apply(const config::Config& config);
 
-  nlohmann::json Status() const;  // modules (online, counters), doors (lock, open, mode, held)
+  // modules (online, counters), doors (lock, wanted, open, rex, mode, held), fire_release.
+  // "rex" is the exit button as last read (null before the first reading or without a REX input).
+  nlohmann::json Status() const;
+
+  // `lintelctl door test DOOR` (control command door.test): pulses the door's lock once for its
+  // unlock_ms through core::Gateway::Unlock with source "lintelctl" (journaled door.unlocked like
+  // a cloud unlock). Returns {"door", "ms"}. Errors: NotFound when `door` has no door I/O;
+  // FailedPrecondition while the door is locked down or the site's fire release is active (a test
+  // then proves nothing and must not change what an emergency mode holds); the actuator's error
+  // (Unavailable while the module is offline).
+  lintel::Result<nlohmann::json> TestUnlock(std::string_view door);
 
  private:
   struct Door {
@@ -86,6 +96,7 @@ class DoorIo {
     std::optional<rules::DoorModeKind> cloud_mode;  // the engine's last seen mode for the door
     std::optional<bool> lock_read_back;             // the lock point as the module reads it
     bool lock_fault = false;                        // device.fault on the lock point
+    std::optional<bool> rex;                        // the REX input as last read
     // Grants waiting to learn what the lock did (core::Gateway::LockReport).
     std::vector<core::Gateway::LockReport> unlock_reports;
     bool unlock_acked = false;         // the module acknowledged a release write since

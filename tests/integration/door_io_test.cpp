@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/subprocess.h"
 
@@ -366,6 +367,101 @@ TEST_F(DoorIo, AStoppingGatewayLeavesTheLocksLocked) {
   daemon_->Signal(SIGTERM);
   ASSERT_EQ(daemon_->Wait(std::chrono::seconds(10)), 0) << Log();
   EXPECT_TRUE(Relay(16, "off")) << "the last word to the module before the gateway went away";
+}
+
+// Issue 14 point 4: `lintelctl door test front --yes` pulses the front lock once through the
+// cloud's unlock path (journaled door.unlocked, source lintelctl) and shows the lock and the door
+// contact as they change; a door locked down, the fire release, and no TTY without --yes refuse.
+TEST_F(DoorIo, DoorTestPulsesTheLockOnceShowsTheChangesAndRefusesWhatItMust) {
+  front_unlock_ms_ = 800;
+  int port = StartSimTcp();
+  WriteConfig("tcp: {host: 127.0.0.1, port: " + std::to_string(port) + "}");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Io("auto 0 off");  // nobody walks through: the lock relocks at the end of its pulse
+  auto no_tty = [&](const std::string& args) {
+    return RunProgram({"/bin/sh", "-c",
+                       "exec \"$0\" --socket \"$1\" door test front " + args + " </dev/null",
+                       BinaryDir() + "/tools/lintelctl", socket_});
+  };
+  RunResult unconfirmed = no_tty("--watch-s 0");
+  EXPECT_EQ(unconfirmed.exit_code, 2);
+  EXPECT_NE(unconfirmed.err.find("--yes"), std::string::npos) << unconfirmed.err;
+
+  uint64_t mark = LastSeq();
+  RunResult r = no_tty("--yes --watch-s 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The reading before, the pulse, then the lock released and back, in that order.
+  EXPECT_EQ(r.out.rfind("door front: lock locked, door closed, REX not pressed\n"
+                        "door front: lock pulsed for 800 ms",
+                        0),
+            0u)
+      << r.out;
+  size_t released = r.out.find("lock locked -> released");
+  size_t relocked = r.out.find("lock released -> locked");
+  EXPECT_NE(released, std::string::npos) << r.out;
+  EXPECT_NE(relocked, std::string::npos) << r.out;
+  EXPECT_LT(released, relocked) << r.out;
+  json unlocked = WaitEvent("door.unlocked", "front", mark);
+  EXPECT_EQ(unlocked["source"], "lintelctl");
+  EXPECT_EQ(unlocked["ms"], 800);
+  EXPECT_EQ(unlocked["lock"], "pulsed");
+  std::vector<json> relay =
+      SimLines([](const json& j) { return j.value("coil", -1) == 16 && j.contains("relay"); });
+  ASSERT_EQ(relay.size(), 2u) << json(relay).dump() << " (once, with the unconfirmed run not)";
+  EXPECT_EQ(relay[0]["relay"], "on");
+  EXPECT_EQ(relay[1]["relay"], "off");
+
+  // --json: the reading before, the pulse, then one object per change; the simulated person
+  // opens the door while the lock is released.
+  Io("auto 0 on");
+  Child watching({BinaryDir() + "/tools/lintelctl", "--socket", socket_, "door", "test", "front",
+                  "--yes", "--watch-s", "3", "--json"},
+                 Path("test.err"), Path("test.out"));
+  ASSERT_EQ(watching.Wait(std::chrono::seconds(10)), 0) << testing::ReadFile(Path("test.err"));
+  std::vector<json> lines;
+  std::istringstream in(testing::ReadFile(Path("test.out")));
+  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  ASSERT_GE(lines.size(), 4u) << testing::ReadFile(Path("test.out"));
+  EXPECT_EQ(lines[0]["lock"], "locked");
+  EXPECT_EQ(lines[1]["pulsed"]["door"], "front");
+  bool opened = false;
+  for (const json& l : lines) opened = opened || l.value("open", false);
+  EXPECT_TRUE(opened) << "modbus-sim walks through while the lock is released: "
+                      << testing::ReadFile(Path("test.out"));
+
+  // Fire release: refused, the relay does not move for the test.
+  Io("fire on");
+  WaitEvent("fire.release", "", mark);
+  ASSERT_TRUE(testing::WaitFor([&] { return Status()["door_io"]["fire_release"] == true; },
+                               std::chrono::seconds(5)));
+  RunResult in_fire = no_tty("--yes --watch-s 0");
+  EXPECT_EQ(in_fire.exit_code, 1);
+  EXPECT_NE(in_fire.err.find("fire release"), std::string::npos) << in_fire.err;
+  Io("fire off");
+  ASSERT_TRUE(testing::WaitFor([&] { return Status()["door_io"]["fire_release"] == false; },
+                               std::chrono::seconds(5)));
+
+  // Locked down (the state's door mode): refused.
+  std::ofstream(Path("locked.json")) << R"({
+      "people": [{"id": "p1", "name": "Tenant", "role": "tenant"}],
+      "door_modes": [{"id": "front", "mode": "locked_down"}]})";
+  ASSERT_EQ(Ctl({"state", "import", Path("locked.json")}).exit_code, 0);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return Status()["door_io"]["doors"]["front"]["mode"] == "locked_down"; },
+      std::chrono::seconds(10)));
+  size_t relay_moves = SimLines([](const json& j) {
+                         return j.value("coil", -1) == 16 && j.contains("relay");
+                       }).size();
+  RunResult locked = no_tty("--yes --watch-s 0");
+  EXPECT_EQ(locked.exit_code, 1);
+  EXPECT_NE(locked.err.find("door front is locked down"), std::string::npos) << locked.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(SimLines([](const json& j) {
+              return j.value("coil", -1) == 16 && j.contains("relay");
+            }).size(),
+            relay_moves)
+      << "the relay did not move";
+  EXPECT_EQ(Ctl({"door", "test", "garden", "--yes"}).exit_code, 1) << "a door without I/O";
 }
 
 TEST_F(DoorIo, OverRtuOnAPseudoTerminalPair) {

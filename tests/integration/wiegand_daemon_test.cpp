@@ -355,6 +355,84 @@ TEST_F(WiegandDaemon, EventsTailFollowPrintsNewEventsAndSinceSelectsByTime) {
   EXPECT_EQ(bad.exit_code, 2);
 }
 
+// Issue 14 point 4: `lintelctl watch --door D` streams the decisions made from its start on at
+// door D only, one line each, until Ctrl-C (exit 0); without a filter it streams every door's.
+TEST_F(WiegandDaemon, WatchStreamsOnlyTheChosenDoorsNewDecisionsUntilCtrlC) {
+  std::ofstream(config_) << "site: {id: s, time_zone: UTC}\n"
+                            "gateway: {id: g}\n"
+                            "store: {path: "
+                         << (dir_ / "lintel.db").string() << "}\ncontrol: {socket: " << socket_
+                         << "}\n"
+                            "doors:\n"
+                            "  - {id: front, common: true}\n"
+                            "  - {id: back, common: true}\n"
+                            "readers:\n"
+                            "  - {id: front-card, door: front, type: wiegand,\n"
+                            "     wiegand: {replay: {socket: "
+                         << Sock("card.sock")
+                         << "}}}\n"
+                            "  - {id: back-card, door: back, type: wiegand,\n"
+                            "     wiegand: {replay: {socket: "
+                         << Sock("back.sock") << "}}}\n";
+  ASSERT_NO_FATAL_FAILURE(Start());
+  // A decision made before the watchers start: not theirs to show.
+  Sim({"card", "--socket", Sock("back.sock"), "--format", "h10301", "--facility", "101", "--number",
+       "251"});
+  ASSERT_TRUE(testing::WaitFor([&] { return Events().size() == 1; }, std::chrono::seconds(5)));
+  auto watcher = [&](const std::string& name, std::vector<std::string> args) {
+    args.insert(args.begin(), {BinaryDir() + "/tools/lintelctl", "--socket", socket_, "watch"});
+    return std::make_unique<Child>(args, Sock(name + ".err"), Sock(name + ".out"));
+  };
+  std::unique_ptr<Child> back = watcher("back", {"--door", "back"});
+  std::unique_ptr<Child> all = watcher("all", {"--json"});
+  // Each says on stderr once it knows where the journal ends: from then on, every event is new.
+  for (const char* name : {"back", "all"}) {
+    ASSERT_TRUE(testing::WaitFor(
+        [&] {
+          return testing::ReadFile(Sock(std::string(name) + ".err")).find("watching") !=
+                 std::string::npos;
+        },
+        std::chrono::seconds(5)))
+        << name << ": " << testing::ReadFile(Sock(std::string(name) + ".err"));
+  }
+  Sim({"card", "--socket", Sock("card.sock"), "--format", "h10301", "--facility", "101", "--number",
+       "251"});
+  Sim({"card", "--socket", Sock("back.sock"), "--format", "h10301", "--facility", "101", "--number",
+       "999"});
+  auto lines = [&](const std::string& name) {
+    std::vector<std::string> out;
+    std::istringstream in(testing::ReadFile(Sock(name + ".out")));
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return lines("all").size() >= 2; }, std::chrono::seconds(5)))
+      << testing::ReadFile(Sock("all.out")) << testing::ReadFile(Sock("all.err"));
+  ASSERT_TRUE(testing::WaitFor([&] { return !lines("back").empty(); }, std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a late line would show now
+
+  std::vector<std::string> unfiltered = lines("all");
+  ASSERT_EQ(unfiltered.size(), 2u) << testing::ReadFile(Sock("all.out"));
+  json first = json::parse(unfiltered[0]), second = json::parse(unfiltered[1]);
+  EXPECT_EQ(first["type"], "access.granted");
+  EXPECT_EQ(first["door"], "front");
+  EXPECT_EQ(second["type"], "access.denied");
+  EXPECT_EQ(second["door"], "back");
+  EXPECT_EQ(second["reader"], "back-card");
+
+  std::vector<std::string> at_back = lines("back");
+  ASSERT_EQ(at_back.size(), 1u) << testing::ReadFile(Sock("back.out"));
+  EXPECT_NE(at_back[0].find("access.denied"), std::string::npos) << at_back[0];
+  EXPECT_NE(at_back[0].find("door back  reader back-card  denied ("), std::string::npos)
+      << at_back[0];
+  EXPECT_EQ(at_back[0].find("front"), std::string::npos) << at_back[0];
+
+  EXPECT_TRUE(back->running() && all->running()) << "they watch until interrupted";
+  back->Signal(SIGINT);
+  all->Signal(SIGINT);
+  EXPECT_EQ(back->Wait(std::chrono::seconds(5)), 0) << "Ctrl-C ends it cleanly";
+  EXPECT_EQ(all->Wait(std::chrono::seconds(5)), 0);
+}
+
 // Issue 14 point 5: `lintelctl status` for people: a failed reader is a problem and comes first.
 TEST_F(WiegandDaemon, HumanStatusPutsTheFailedReaderFirst) {
   ASSERT_NO_FATAL_FAILURE(Start());

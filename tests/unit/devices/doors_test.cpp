@@ -256,6 +256,46 @@ TEST_F(DoorsTest, RexReleasesTheLockAndTheExitIsNotForced) {
   EXPECT_EQ(Types(), (std::vector<std::string>{"door.rex", "door.opened", "door.closed"}));
 }
 
+// Issue 14 point 4: `lintelctl door test` (door.test): one pulse of unlock_ms through the cloud's
+// unlock path, journaled with source lintelctl; refused in fire release and while locked down.
+TEST_F(DoorsTest, TestUnlockPulsesOnceAndIsRefusedInFireReleaseAndLockdown) {
+  Result<json> pulsed = doors_->TestUnlock("front");
+  ASSERT_TRUE(pulsed.ok()) << pulsed.status().ToString();
+  EXPECT_EQ(*pulsed, (json{{"door", "front"}, {"ms", 3000}}));
+  EXPECT_EQ(io1().outputs["front-lock"], true);
+  Settle();
+  json unlocked = Last("door.unlocked");
+  EXPECT_EQ(unlocked["source"], "lintelctl");
+  EXPECT_EQ(unlocked["lock"], "pulsed");
+  EXPECT_EQ(unlocked["ms"], 3000);
+  Run(3010);
+  EXPECT_EQ(io1().outputs["front-lock"], false) << "relocked after unlock_ms";
+
+  EXPECT_EQ(doors_->TestUnlock("nowhere").status().code(), StatusCode::kNotFound);
+
+  io1().Input("fire", true);
+  Result<json> in_fire = doors_->TestUnlock("garage");
+  EXPECT_EQ(in_fire.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(in_fire.status().message().find("fire release"), std::string::npos);
+  io1().Input("fire", false);
+
+  Import(json::parse(R"([{"id": "garage", "mode": "locked_down"}])"));
+  Run(300);
+  Result<json> locked = doors_->TestUnlock("garage");
+  EXPECT_EQ(locked.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(locked.status().message().find("locked down"), std::string::npos);
+  EXPECT_EQ(io1().outputs["garage-lock"], false) << "never moved";
+  EXPECT_TRUE(doors_->TestUnlock("front").ok()) << "only that door is locked down";
+}
+
+TEST_F(DoorsTest, StatusShowsTheRexInputAsLastRead) {
+  EXPECT_TRUE(doors_->Status()["doors"]["garage"]["rex"].is_null()) << "no REX wired";
+  io1().Input("front-rex", true);
+  EXPECT_EQ(doors_->Status()["doors"]["front"]["rex"], true);
+  io1().Input("front-rex", false);
+  EXPECT_EQ(doors_->Status()["doors"]["front"]["rex"], false);
+}
+
 TEST_F(DoorsTest, FireReleaseUnlocksEgressDoorsWhileActive) {
   io1().Input("fire", true);
   EXPECT_EQ(io1().outputs["front-lock"], true);

@@ -191,6 +191,62 @@ TEST(EventFormat, ShowsTheMillisecondsTheJournalKept) {
   // Milliseconds of another second than `ts` (a clamped clock) are not shown.
   e["ts_millis"] = 1795428061123;
   EXPECT_EQ(FormatEvent(e), "2026-11-23T10:00:00Z  #18  access.granted  door=front\n");
+TEST(WatchFilter, HidesOtherDoorsAndReadersAndKeepsSiteWideEvents) {
+  json at_front = {{"type", "access.granted"}, {"door", "front"}, {"reader", "front-card"}};
+  json at_back = {{"type", "access.denied"}, {"door", "back"}, {"reader", "back-card"}};
+  json back_contact = {{"type", "door.opened"}, {"door", "back"}};
+  json module = {{"type", "device.offline"}, {"device", "io1"}};
+  EXPECT_TRUE(WatchShows(at_front, "", ""));
+  EXPECT_TRUE(WatchShows(at_back, "", ""));
+  EXPECT_TRUE(WatchShows(at_front, "front", ""));
+  EXPECT_FALSE(WatchShows(at_back, "front", ""));
+  EXPECT_FALSE(WatchShows(back_contact, "front", ""));
+  EXPECT_TRUE(WatchShows(module, "front", "")) << "a module concerns every door";
+  EXPECT_TRUE(WatchShows(at_front, "", "front-card"));
+  EXPECT_FALSE(WatchShows(at_back, "", "front-card"));
+  EXPECT_TRUE(WatchShows(back_contact, "", "front-card")) << "names no reader";
+  EXPECT_FALSE(WatchShows(at_front, "front", "back-card"));
+}
+
+TEST(WatchFormat, TimeOfDayTypeDoorReaderResultThenTheRest) {
+  json e = {{"seq", 9},
+            {"id", "uuid"},
+            {"ts", "2026-11-23T10:00:01.250Z"},
+            {"clock_synced", true},
+            {"type", "access.denied"},
+            {"door", "back"},
+            {"reader", "back-card"},
+            {"result", "denied"},
+            {"reason", "unknown_credential"},
+            {"at", "2026-11-23T10:00:01Z"},
+            {"source", "reader"}};
+  EXPECT_EQ(FormatWatchLine(e),
+            "10:00:01.250  access.denied         door back  reader back-card  denied "
+            "(unknown_credential)  source=reader\n");
+  json offline = {{"ts", "2026-11-23T10:00:02+01:00"},
+                  {"type", "device.offline"},
+                  {"device", "io1"},
+                  {"clock_synced", false}};
+  EXPECT_EQ(FormatWatchLine(offline),
+            "10:00:02      device.offline        device=io1  (clock not synced)\n");
+}
+
+TEST(DoorTestChanges, FirstReadingNamesEverythingThenOnlyWhatChanged) {
+  json locked = {{"lock", "locked"}, {"open", false}, {"rex", false}, {"mode", "normal"}};
+  EXPECT_EQ(DoorTestChanges(nullptr, locked),
+            (std::vector<std::string>{"lock locked", "door closed", "REX not pressed"}));
+  EXPECT_TRUE(DoorTestChanges(locked, locked).empty());
+  json released = locked;
+  released["lock"] = "released";
+  released["open"] = true;
+  EXPECT_EQ(DoorTestChanges(locked, released),
+            (std::vector<std::string>{"lock locked -> released", "door closed -> open"}));
+  json no_rex = {{"lock", "unknown"}, {"open", false}, {"rex", nullptr}};
+  EXPECT_EQ(DoorTestChanges(nullptr, no_rex),
+            (std::vector<std::string>{"lock unknown", "door closed", "REX unknown"}));
+  json old_daemon = {{"lock", "locked"}, {"open", false}};  // no "rex" in its status
+  EXPECT_EQ(DoorTestChanges(nullptr, old_daemon),
+            (std::vector<std::string>{"lock locked", "door closed"}));
 }
 
 TEST(DecisionFormat, NamesResultDoorPersonAndReason) {
