@@ -191,6 +191,8 @@ TEST(EventFormat, ShowsTheMillisecondsTheJournalKept) {
   // Milliseconds of another second than `ts` (a clamped clock) are not shown.
   e["ts_millis"] = 1795428061123;
   EXPECT_EQ(FormatEvent(e), "2026-11-23T10:00:00Z  #18  access.granted  door=front\n");
+}
+
 TEST(WatchFilter, HidesOtherDoorsAndReadersAndKeepsSiteWideEvents) {
   json at_front = {{"type", "access.granted"}, {"door", "front"}, {"reader", "front-card"}};
   json at_back = {{"type", "access.denied"}, {"door", "back"}, {"reader", "back-card"}};
