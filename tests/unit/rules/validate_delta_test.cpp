@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -66,9 +67,12 @@ class Gen {
     Credential c;
     if (Coin(30)) {
       static const char* kPins[] = {"1234", "5678", "123", "9123", "24680"};
-      c = Pin(id, PersonId(), kPins[Pick(5)]);
+      // One draw per statement: the order of a call's arguments is the compiler's.
+      std::string person = PersonId();
+      c = Pin(id, person, kPins[Pick(5)]);
     } else {
-      c = Card(id, PersonId(), 101, static_cast<uint64_t>(Pick(6)));
+      std::string person = PersonId();
+      c = Card(id, person, 101, static_cast<uint64_t>(Pick(6)));
       if (Coin(3)) c.card.number = 70000;  // wider than h10301
     }
     if (Coin(8)) c.person = "p-missing";
@@ -130,9 +134,10 @@ class Gen {
       return PutOp(s);
     }
     if (k < 97) {
-      Group g = MakeGroup("g" + std::to_string(Pick(3)), {Coin(90) ? "unit-101" : "nowhere"},
-                          Coin(80) ? "always" : "office");
-      return PutOp(g);
+      std::string id = "g" + std::to_string(Pick(3));
+      std::string door = Coin(90) ? "unit-101" : "nowhere";
+      std::string schedule = Coin(80) ? "always" : "office";
+      return PutOp(MakeGroup(id, {door}, schedule));
     }
     DoorMode m;
     m.door = Coin(90) ? "front" : "attic";
@@ -165,18 +170,24 @@ TEST(ValidateDelta, RejectsExactlyWhatWholeStateValidationRejects) {
                                              << Join(*inc);
       for (const std::string& e : *inc) {
         // A card or PIN held twice is named by one pair of its holders; which pair depends on
-        // the set sorted, so only the key must match.
-        const size_t held = e.find(" is already held by");
-        const std::string key =
-            held == std::string::npos ? e : e.substr(e.find(": ") + 2, held - e.find(": ") - 2);
-        EXPECT_TRUE(std::any_of(whole.begin(), whole.end(),
-                                [&](const std::string& w) {
-                                  return held == std::string::npos
-                                             ? w == e
-                                             : w.find(key + " is already held by") !=
-                                                   std::string::npos;
-                                }))
-            << "seed " << seed << ": not a problem of the whole state: " << e;
+        // the set sorted (and a holder whose own window is inverted can hide or show a pair), so
+        // the whole state must report that key, or a problem of one of the two holders.
+        const size_t held = e.find(" is already held by credential ");
+        bool found = std::find(whole.begin(), whole.end(), e) != whole.end();
+        if (!found && held != std::string::npos) {
+          const std::string holder = e.substr(0, e.find(": ") + 2);  // "credential c4: "
+          const std::string key = e.substr(holder.size(), held - holder.size());
+          const size_t other_at = held + std::strlen(" is already held by credential ");
+          const std::string other =
+              "credential " + e.substr(other_at, e.find(' ', other_at) - other_at) + ": ";
+          found = std::any_of(whole.begin(), whole.end(), [&](const std::string& w) {
+            return w.find(key + " is already held by") != std::string::npos ||
+                   w.rfind(holder, 0) == 0 || w.rfind(other, 0) == 0;
+          });
+        }
+        EXPECT_TRUE(found) << "seed " << seed << ": not a problem of the whole state: " << e
+                           << "\nwhole:\n"
+                           << Join(whole);
       }
       (whole.empty() ? accepted : rejected)++;
     }
