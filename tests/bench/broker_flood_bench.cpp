@@ -29,8 +29,8 @@
 // `reader_target_met`); the control decisions' own p99 within 2x idle (`decision_ms.p99_ratio`,
 // `target_met`); RSS and journal growth bounded.
 // Prints one JSON line. Usage: broker_flood_bench [--forged N] [--oversized N] [--idle N]
-// [--reader-idle N] [--flood-frames N] [--dir DIR] [--mqtt5]. Needs mosquitto, mosquitto_pub and the built lintel,
-// lintelctl and cloud-sim.
+// [--reader-idle N] [--flood-frames N] [--dir DIR] [--mqtt5]. Needs mosquitto, mosquitto_pub and
+// the built lintel, lintelctl and cloud-sim.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -58,11 +58,11 @@
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 using lintel::testing::BinaryDir;
 using lintel::testing::Child;
 using lintel::testing::Mosquitto;
 using lintel::testing::RunProgram;
+using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -151,14 +151,22 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--forged") forged_n = std::stoi(next());
-    else if (a == "--oversized") oversized_n = std::stoi(next());
-    else if (a == "--idle") idle_n = std::stoi(next());
-    else if (a == "--reader-idle") reader_idle_n = static_cast<size_t>(std::stoi(next()));
-    else if (a == "--flood-frames") flood_frames = static_cast<size_t>(std::stoi(next()));
-    else if (a == "--daemon-nice") daemon_nice = std::stoi(next());
-    else if (a == "--dir") dir = next();
-    else if (a == "--mqtt5") mqtt5 = true;
+    if (a == "--forged")
+      forged_n = std::stoi(next());
+    else if (a == "--oversized")
+      oversized_n = std::stoi(next());
+    else if (a == "--idle")
+      idle_n = std::stoi(next());
+    else if (a == "--reader-idle")
+      reader_idle_n = static_cast<size_t>(std::stoi(next()));
+    else if (a == "--flood-frames")
+      flood_frames = static_cast<size_t>(std::stoi(next()));
+    else if (a == "--daemon-nice")
+      daemon_nice = std::stoi(next());
+    else if (a == "--dir")
+      dir = next();
+    else if (a == "--mqtt5")
+      mqtt5 = true;
     else {
       std::cerr << "usage: broker_flood_bench [--forged N] [--oversized N] [--idle N] "
                    "[--reader-idle N] [--flood-frames N] [--daemon-nice N] [--dir D] [--mqtt5]\n";
@@ -209,13 +217,17 @@ int main(int argc, char** argv) {
                       {"id": "c-ada-w", "person": "p-ada", "type": "card", "status": "active",
                        "card": {"format": "h10301", "facility": 101, "number": 251}}]})";
   }
-  std::vector<std::string> daemon_argv = {bin + "/gateway/lintel", "--config", (dir / "lintel.yaml").string(), "--store",
-                                         store, "--socket", socket};
+  std::vector<std::string> daemon_argv = {bin + "/gateway/lintel",
+                                          "--config",
+                                          (dir / "lintel.yaml").string(),
+                                          "--store",
+                                          store,
+                                          "--socket",
+                                          socket};
   // The unit runs the daemon at Nice=-10 (systemd/lintel.service); the bench does the same, so
   // the door path weighs against the broker and the flood as it does in a building.
   if (daemon_nice != 0) {
-    daemon_argv.insert(daemon_argv.begin(),
-                       {"/usr/bin/nice", "-n", std::to_string(daemon_nice)});
+    daemon_argv.insert(daemon_argv.begin(), {"/usr/bin/nice", "-n", std::to_string(daemon_nice)});
   }
   Child daemon(daemon_argv, (dir / "lintel.log").string());
   std::unique_ptr<Control> ctl;
@@ -235,9 +247,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 200 && !cloud_status().value("connected", false); ++i) {
     std::this_thread::sleep_for(50ms);
   }
-  lintel::testing::RunResult snap = RunProgram({bin + "/tools/cloud-sim", "snapshot", "--dir",
-                                                cloud, "--records",
-                                                (dir / "records.json").string()});
+  lintel::testing::RunResult snap =
+      RunProgram({bin + "/tools/cloud-sim", "snapshot", "--dir", cloud, "--records",
+                  (dir / "records.json").string()});
   if (snap.exit_code != 0) return fail("cloud-sim snapshot: " + snap.err);
   // `explain` is the engine's decision on the core loop without the journal's durable commit (a
   // reader's unlock happens before that commit, gateway.cpp Admit); `present` includes it.
@@ -452,8 +464,7 @@ int main(int argc, char** argv) {
     }
     if (SteadyClock::now() - flood_start > 300s) break;
   }
-  const double flood_s =
-      std::chrono::duration<double>(SteadyClock::now() - flood_start).count();
+  const double flood_s = std::chrono::duration<double>(SteadyClock::now() - flood_start).count();
   stop_reader();
   int rounds = 0;
   {
@@ -491,10 +502,14 @@ int main(int argc, char** argv) {
           {"max", loaded.empty() ? 0 : *std::max_element(loaded.begin(), loaded.end())}}},
         {"p99_ratio", idle_p99 > 0 ? flood_p99 / idle_p99 : 0}}},
       {"journaled_decision_ms",
-       {{"idle", {{"n", idle_j.size()}, {"p50", Percentile(idle_j, 0.5)},
-                  {"p99", Percentile(idle_j, 0.99)}}},
-        {"flood", {{"n", loaded_j.size()}, {"p50", Percentile(loaded_j, 0.5)},
-                   {"p99", Percentile(loaded_j, 0.99)}}}}},
+       {{"idle",
+         {{"n", idle_j.size()},
+          {"p50", Percentile(idle_j, 0.5)},
+          {"p99", Percentile(idle_j, 0.99)}}},
+        {"flood",
+         {{"n", loaded_j.size()},
+          {"p50", Percentile(loaded_j, 0.5)},
+          {"p99", Percentile(loaded_j, 0.99)}}}}},
       {"not_granted_under_flood", not_granted},
       {"reader_frames",
        {{"idle", reader_idle.size()},
@@ -507,8 +522,8 @@ int main(int argc, char** argv) {
       {"reader_max_ms",
        {{"idle", Percentile(reader_idle, 1.0)}, {"flood", Percentile(reader_flood, 1.0)}}},
       {"reader_p99_ratio", reader_idle_p99 > 0 ? reader_flood_p99 / reader_idle_p99 : 0},
-      {"rss_kb", {{"before", rss_before}, {"peak", rss_peak.load()}, {"hwm", rss_hwm},
-                  {"after", rss_after}}},
+      {"rss_kb",
+       {{"before", rss_before}, {"peak", rss_peak.load()}, {"hwm", rss_hwm}, {"after", rss_after}}},
       {"journal",
        {{"events_beyond_decisions",
          static_cast<int64_t>(seq_after - seq_before) - static_cast<int64_t>(decisions)},
@@ -516,9 +531,8 @@ int main(int argc, char** argv) {
       {"store_bytes", {{"before", store_before}, {"after", StoreBytes(store)}}},
       {"rejected_by_reason", counters["rejected_by_reason"]},
       {"target_met", idle_p99 > 0 && flood_p99 <= 2 * idle_p99},
-      {"reader_target_met", reader_idle_p99 > 0 && !reader_flood.empty() &&
-                                reader_missed == 0 && reader_not_granted == 0 &&
-                                reader_flood_p99 <= 2 * reader_idle_p99},
+      {"reader_target_met", reader_idle_p99 > 0 && !reader_flood.empty() && reader_missed == 0 &&
+                                reader_not_granted == 0 && reader_flood_p99 <= 2 * reader_idle_p99},
   };
   if (!reader_error.empty()) out["reader_error"] = reader_error;
   std::cout << out.dump() << std::endl;

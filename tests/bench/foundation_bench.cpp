@@ -274,11 +274,16 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "cold start failed: %s\n", child_out.c_str());
     return 1;
   }
-  json out = {{"bench", "foundation"},         {"credentials", credentials},
-              {"people", credentials / 2},     {"leases", credentials / 4},
-              {"generate_s", Seconds(t0, t1)}, {"validate_s", Seconds(t1, t2)},
-              {"bare_sqlite_insert_s", bare},  {"store_replace_s", replace_s},
-              {"index_build_s", build_s},      {"apply_over_bare", (replace_s + build_s) / bare},
+  json out = {{"bench", "foundation"},
+              {"credentials", credentials},
+              {"people", credentials / 2},
+              {"leases", credentials / 4},
+              {"generate_s", Seconds(t0, t1)},
+              {"validate_s", Seconds(t1, t2)},
+              {"bare_sqlite_insert_s", bare},
+              {"store_replace_s", replace_s},
+              {"index_build_s", build_s},
+              {"apply_over_bare", (replace_s + build_s) / bare},
               {"tenant_delta_validate_commit_ms", {{"p50", delta_p50_ms}, {"p99", delta_p99_ms}}},
               {"whole_state_validate_ms", whole_validate_ms},
               {"whole_validate_over_delta_p50", whole_validate_ms / delta_p50_ms},
