@@ -94,6 +94,11 @@ class Decider {
       return Deny(Reason::kUnknownCredential);
     }
     const CredentialRec& cr = x_.credentials()[c];
+    if (cr.person == kNone || x_.people()[cr.person].dead) {
+      // Not reachable in a valid state (a delta deleting a holder must delete its credentials).
+      Note("credential", false, [&] { return "no credential matches " + DescribeKey(key); });
+      return Deny(Reason::kUnknownCredential);
+    }
     d_.credential = x_.str(cr.id);
     const PersonRec& holder = x_.people()[cr.person];
     d_.person = x_.str(holder.id);
@@ -150,6 +155,7 @@ class Decider {
         if (TryLease(x_.refs(p.leases)[i], via)) return Grant();
       }
       subject = p.inherit ? p.primary : kNone;
+      if (subject != kNone && x_.people()[subject].dead) subject = kNone;
     }
     if (best_ != Reason::kUnknownCredential) {
       SetPath(best_lease_, best_group_, best_via_);
@@ -229,6 +235,7 @@ class Decider {
 
   bool TryLease(uint32_t l, uint32_t via) {
     const LeaseRec& lease = x_.leases()[l];
+    if (lease.dead) return false;
     bool covers = false;
     for (uint16_t i = 0; i < lease.groups_count && !covers; ++i) {
       covers = DoorIn(x_.groups()[x_.refs(lease.groups)[i]]);

@@ -1,10 +1,13 @@
 // Index: the engine's immutable, compact view of one state, built once and then only read.
 //
-// An Index is never modified after Build(); a new state builds a new Index that is swapped in
+// An Index is never modified once published; a new state makes a new Index that is swapped in
 // (shared_ptr), so a decision never waits on sync or on the store, and any number of threads may
-// read one Index at once. Lookups by credential key, credential id, person id and door id are O(1)
-// (open-addressing hash tables over 32-bit row numbers; ids and names live in one string arena) so
-// that 2,000,000 credentials with their people and leases fit in about 150 bytes per credential.
+// read one Index at once. A new Index comes from Build() (a whole state) or from ApplyOpsToIndex()
+// (a delta on the previous Index, O(change): issue 13). The large arrays are CowVectors: the new
+// Index shares every 64 KiB chunk the delta did not touch with the previous one. Lookups by
+// credential key, credential id, person id and door id are O(1) (open-addressing hash tables over
+// 32-bit row numbers; ids and names live in one string arena) so that 2,000,000 credentials with
+// their people and leases fit in about 150 bytes per credential.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +16,9 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/base/huge_pages.h"
+#include "rules/cow_vector.h"
 #include "rules/model.h"
+#include "rules/ops.h"
 #include "rules/presented.h"
 
 namespace lintel::rules {
@@ -53,6 +57,7 @@ struct PersonRec {
   Role role = Role::kTenant;
   PersonStatus status = PersonStatus::kActive;
   bool inherit = false;
+  bool dead = false;  // deleted by a delta (the row stays; FindPerson no longer finds it)
 };
 struct LeaseRec {
   Str id;
@@ -61,12 +66,15 @@ struct LeaseRec {
   int64_t ends_at = INT64_MAX;     // exclusive
   int64_t paid_until = INT64_MAX;  // paid_through + grace, exclusive; INT64_MAX when not tracked
   uint32_t groups = 0;             // offset into refs
+  uint32_t members = 0;            // offset into refs: `members_count` person rows
   uint16_t groups_count = 0;
+  uint16_t members_count = 0;
+  bool dead = false;  // deleted by a delta
 };
 struct CredentialRec {
   CredentialKey key;
   Str id;
-  uint32_t person = kNone;
+  uint32_t person = kNone;         // kNone: dropped at build, or deleted by a delta
   uint32_t next_same_key = kNone;  // other credentials of this card/PIN, by valid_from
   int64_t valid_from = INT64_MIN;
   int64_t valid_until = INT64_MAX;  // exclusive
@@ -135,31 +143,49 @@ inline std::shared_ptr<const Index> BuildIndex(const Site& site, const Records& 
 std::shared_ptr<const Index> PatchCredentials(const Index& base,
                                               const std::vector<Credential>& updates);
 
+// A delta on an index (issue 13, point 1): the Index of the state `base` was built from with `ops`
+// applied (rules::ApplyOpsTo order semantics), sharing every chunk the delta does not touch, in
+// O(ops x their references). For a state that passes Validate() before and after, the new index
+// decides exactly as a Build() of the new state would (tests/unit/rules/index_edit_test.cpp).
+// Returns nullptr, with the reason in `why`, where a rebuild is needed instead: a delete of a
+// schedule or group, more rows than the hash tables were sized for, or edits past a quarter of the
+// index's built size (the rebuild compacts what edits left behind).
+std::shared_ptr<const Index> ApplyOpsToIndex(const Index& base, const std::vector<Op>& ops,
+                                             std::string* why = nullptr);
+
 class Index {
  public:
   const Site& site() const { return site_; }
-  std::string_view str(Str s) const { return {arena_.data() + s.offset, s.size}; }
+  std::string_view str(Str s) const {
+    return s.size == 0 ? std::string_view() : std::string_view(arena_.data_at(s.offset), s.size);
+  }
 
-  // O(1) lookups; kNone when absent.
+  // O(1) lookups; kNone when absent (or deleted).
   uint32_t FindDoor(std::string_view id) const;
   uint32_t FindCredentialByKey(const CredentialKey& k) const;  // first of its chain
   uint32_t FindCredentialById(std::string_view id) const;
   uint32_t FindPerson(std::string_view id) const;
+  uint32_t FindLease(std::string_view id) const;
+
+  // Records in force (the row arrays also hold rows deleted by deltas).
+  size_t credential_count() const { return live_credentials_; }
+  size_t person_count() const { return live_people_; }
+  size_t lease_count() const { return live_leases_; }
 
   const std::vector<DoorRec>& doors() const { return doors_; }
   const std::vector<ScheduleRec>& schedules() const { return schedules_; }
   const std::vector<GroupRec>& groups() const { return groups_; }
-  // The large arrays live on huge pages where the kernel allows (fewer TLB misses per lookup).
+  // The large arrays: chunked, shared with the indexes made from this one by deltas.
   template <typename T>
-  using BigVector = std::vector<T, HugePageAllocator<T>>;
-  using Arena = std::basic_string<char, std::char_traits<char>, HugePageAllocator<char>>;
+  using BigVector = CowVector<T>;
+  using Arena = CowVector<char>;
 
   const BigVector<PersonRec>& people() const { return people_; }
   const BigVector<LeaseRec>& leases() const { return leases_; }
   const BigVector<CredentialRec>& credentials() const { return credentials_; }
-  const uint32_t* refs(uint32_t offset) const { return refs_.data() + offset; }
+  const uint32_t* refs(uint32_t offset) const { return refs_.data_at(offset); }
   // The ble_key credentials' lock data, ascending by credential row.
-  const std::vector<BleKeyRec>& ble_keys() const { return ble_keys_; }
+  const std::vector<BleKeyRec>& ble_keys() const { return *ble_keys_; }
   // The lock data of credential row `credential`; nullptr unless it is a ble_key credential.
   // O(log ble_keys).
   const BleKeyRec* FindBleKey(uint32_t credential) const;
@@ -170,12 +196,21 @@ class Index {
   bool ScheduleOpen(uint32_t s, const LocalTime& local) const;
   // Heap bytes held by this index (for the benchmark and `lintelctl status`).
   size_t MemoryBytes() const;
+  // Bytes of the large arrays this index shares with `other` (an index made from it by a delta
+  // shares all but the chunks the delta touched).
+  size_t SharedBytes(const Index& other) const;
 
  private:
   friend class IndexBuilder;
+  friend class IndexEditor;
   friend std::shared_ptr<const Index> PatchCredentials(const Index&,
                                                        const std::vector<Credential>&);
   Index() = default;
+  Index(const Index&) = default;
+  // Rows by id including deleted ones (a put of a deleted id takes its row again).
+  uint32_t RowOfCredential(std::string_view id) const;
+  uint32_t RowOfPerson(std::string_view id) const;
+  uint32_t RowOfLease(std::string_view id) const;
 
   Site site_;
   Arena arena_;
@@ -186,12 +221,19 @@ class Index {
   BigVector<LeaseRec> leases_;
   BigVector<CredentialRec> credentials_;
   BigVector<uint32_t> refs_;
-  std::vector<BleKeyRec> ble_keys_;
+  std::shared_ptr<const std::vector<BleKeyRec>> ble_keys_ =
+      std::make_shared<const std::vector<BleKeyRec>>();
   // Open-addressing tables of tagged row numbers (kNone = empty), sized 1.5x their rows.
   BigVector<uint32_t> cred_by_key_;
   BigVector<uint32_t> cred_by_id_;
   BigVector<uint32_t> person_by_id_;
+  BigVector<uint32_t> lease_by_id_;
   std::vector<uint32_t> door_by_id_;
+  size_t live_credentials_ = 0;
+  size_t live_people_ = 0;
+  size_t live_leases_ = 0;
+  size_t built_bytes_ = 0;   // MemoryBytes() when built
+  size_t edited_bytes_ = 0;  // arena, refs and dead rows left behind by deltas since
 };
 
 }  // namespace lintel::rules

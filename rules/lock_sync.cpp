@@ -162,7 +162,7 @@ class Planner {
     const CredentialRec& cr = x_.credentials()[c];
     if (cr.person == kNone || cr.status != CredentialStatus::kActive) return;
     const PersonRec& holder = x_.people()[cr.person];
-    if (holder.status != PersonStatus::kActive) return;
+    if (holder.dead || holder.status != PersonStatus::kActive) return;
     Walk(cr);
     if (paths_.empty()) return;  // no access path to the door at all
 
@@ -367,6 +367,7 @@ class Planner {
         }
       }
       subject = p.inherit ? p.primary : kNone;
+      if (subject != kNone && x_.people()[subject].dead) subject = kNone;
     }
   }
 

@@ -321,8 +321,36 @@ class Session {
     // A cached copy catches up when it is next read (the index is built from the store).
     if (records_) deferred_.insert(deferred_.end(), ops.begin(), ops.end());
     baseline_.reset();
-    changed_ = true;
+    EditIndex(ops, out);
     return true;
+  }
+
+  // Issue 13: the committed ops applied to the current index (rules::ApplyOpsToIndex: O(change),
+  // sharing every untouched chunk) when it is the index of the store's state before them; a
+  // rebuild otherwise, or when the edit cannot be made (a schedule or group delete, a full id
+  // table, too many edits since the last build).
+  void EditIndex(const std::vector<rules::Op>& ops, StateOutcome& out) {
+    if (changed_ || !index_ || !memory_.empty()) {
+      changed_ = true;
+      return;
+    }
+    auto started = Clock::now();
+    std::string why;
+    std::shared_ptr<const rules::Index> next;
+    try {
+      next = rules::ApplyOpsToIndex(*index_, ops, &why);
+    } catch (const std::exception& e) {
+      why = std::string("the edit threw: ") + e.what();
+    }
+    if (!next) {
+      LogInfo("sync", "index rebuilt instead of edited: " + why);
+      changed_ = true;
+      return;
+    }
+    index_ = next;
+    out.index = std::move(next);
+    out.index_ms = MsSince(started);
+    out.patched = true;
   }
 
   void Handle(SnapshotJob& j, StateOutcome& out) {

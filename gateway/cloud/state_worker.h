@@ -29,7 +29,10 @@
 // The whole records are loaded only where a path needs them (a group delete, a delta kept in
 // memory); they stay cached between bursts while the state is small (kCacheRecordsUpTo). At
 // 2,000,000 credentials a delta adding a tenant is validated and committed in about 0.3 ms (p50;
-// whole-state validation took 3.3 s); the index rebuild after it (about 2.2 s) is what remains.
+// whole-state validation took 3.3 s). Its index is the current one edited
+// (rules::ApplyOpsToIndex: O(change), every untouched chunk shared), not rebuilt; a rebuild is
+// left for what an edit cannot do (a schedule or group delete, a new site, a full id table, too
+// many edits since the last build), for snapshots, and after a failure.
 //
 // Threads: Submit() and the destructor are called from the core thread; outcomes are posted.
 #pragma once
@@ -108,7 +111,7 @@ struct StateOutcome {
   std::string error;   // kRejected / kSkipped / kFailed: one line per problem
   // Set on the last outcome of a burst that changed anything: the index of the store's state.
   std::shared_ptr<const rules::Index> index;
-  bool patched = false;  // the revocation fast path: the index was patched, not rebuilt
+  bool patched = false;  // the index was edited by the change (O(change)), not rebuilt
   // kFailed delta: the store could not write it, but it only restricts access, so `index` is the
   // store's state with it (and the earlier deltas kept in memory) applied: in force, not durable.
   bool in_memory = false;

@@ -86,17 +86,17 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
   g->NoteClock(now.went_back, now.suspect);
   const rules::Index& x = *g->engine_.index();
   g->Journal({{"type", "gateway.started"},
-              {"credentials", x.credentials().size()},
-              {"people", x.people().size()}});
+              {"credentials", x.credential_count()},
+              {"people", x.person_count()}});
   if (Status ticked = g->Tick(); !ticked.ok()) {
     LogWarning("core",
                "cannot write to the store at start; deciding anyway, journal events wait "
                "in memory until it can be written: " +
                    ticked.ToString());
   }
-  LogInfo("core", "state loaded: " + std::to_string(x.credentials().size()) + " credentials, " +
-                      std::to_string(x.people().size()) + " people, " +
-                      std::to_string(x.leases().size()) + " leases");
+  LogInfo("core", "state loaded: " + std::to_string(x.credential_count()) + " credentials, " +
+                      std::to_string(x.person_count()) + " people, " +
+                      std::to_string(x.lease_count()) + " leases");
   return g;
 }
 
@@ -613,9 +613,9 @@ Result<json> Gateway::StatusCmd() {
       {"state",
        {{"schedules", x.schedules().size() - 1},
         {"groups", x.groups().size()},
-        {"people", x.people().size()},
-        {"leases", x.leases().size()},
-        {"credentials", x.credentials().size()}}},
+        {"people", x.person_count()},
+        {"leases", x.lease_count()},
+        {"credentials", x.credential_count()}}},
       {"index_bytes", x.MemoryBytes()},
       {"events",
        {{"queued", queued},

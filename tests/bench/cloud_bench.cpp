@@ -23,9 +23,18 @@
 // Prints one JSON line. Usage:
 //   cloud_bench [--quick] [--credentials N] [--revocation-credentials N] [--revocations N]
 //               [--large-revocation-credentials N (0: skip)] [--events N] [--page-size N]
+//               [--scale-credentials N (0: skip)] [--scale-deltas N]
 //               [--dir DIR] [--no-nagle-pass] [--skip-snapshot] [--skip-drain]
-// --quick: 10,000-credential snapshot, 100,000 events, 50 revocations, no 100,000 pass.
+// --quick: 10,000-credential snapshot, 100,000 events, 50 revocations, no 100,000 pass, no scale
+// pass.
+//  4. scale (issue 13, points 1 and 2): on a gateway holding --scale-credentials (2,000,000),
+//     --scale-deltas deltas each adding a tenant (person, lease, card, PIN), measured from the
+//     publish to the first loop decision granting the new card (target p99 <= 20 ms); then
+//     revocations published right behind such a tenant delta, and plain ones (target p99 <= 2 x
+//     bare p99 + one durable commit); the resident size sampled every 2 ms during the passes
+//     against the size before them (target peak <= 1.2 x steady).
 // Not part of the test run's pass/fail.
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -60,8 +69,8 @@
 #include "gateway/cloud/sync.h"
 #include "gateway/codec/records_json.h"
 #include "gateway/core/gateway.h"
-#include "gateway/wiring/core_sync_host.h"
 #include "gateway/store/store.h"
+#include "gateway/wiring/core_sync_host.h"
 #include "mqtt/async_client.h"
 #include "tests/bench/gen.h"
 #include "tests/integration/mosquitto.h"
@@ -446,11 +455,26 @@ void PublishPages(CloudClient& cloud, const cloud::Topics& t,
 
 // ---- 1. revocation ------------------------------------------------------------------------------
 
+// What each measured delta of a pass changes (issue 13, points 1 and 2).
+enum class Change {
+  kRevoke,              // revokes one card: measured until a decision says credential_revoked
+  kTenant,              // adds a tenant (person, lease, card, PIN): until the new card is granted
+  kRevokeBehindTenant,  // a tenant delta, then at once a revocation: the revocation is measured
+};
+struct Pass {
+  bool nodelay = true;
+  Change change = Change::kRevoke;
+  size_t n = 0;
+};
+
 struct RevocationResult {
   size_t credentials = 0;
-  Percentiles denied_us;  // publish -> the loop's first decision says credential_revoked
-  Percentiles swap_us;    // publish -> the index swap (outcome observer)
-  Percentiles bare_us;    // publish -> a bare subscriber has the message
+  Change change = Change::kRevoke;
+  double steady_rss_mb = 0;  // before the pass (the state applied, the bench's copy freed)
+  double peak_rss_mb = 0;    // the highest resident size sampled during the pass
+  Percentiles denied_us;     // publish -> the loop's first decision says credential_revoked
+  Percentiles swap_us;       // publish -> the index swap (outcome observer)
+  Percentiles bare_us;       // publish -> a bare subscriber has the message
   Percentiles worker_apply_ms, worker_index_ms;
   double snapshot_setup_s = 0;
   std::string reason_before;
@@ -462,6 +486,10 @@ struct Probe {
   std::condition_variable cv;
   bool active = false;
   rules::Request request;
+  bool want_grant = false;  // waiting for a grant (a new tenant), else for credential_revoked
+  bool Seen(const rules::Decision& d) const {
+    return want_grant ? d.granted : d.reason == rules::Reason::kCredentialRevoked;
+  }
   SteadyClock::time_point swap_at{}, denied_at{};
   double apply_ms = 0, index_ms = 0;
   bool done = false;
@@ -485,11 +513,74 @@ rules::Request CardRequest(const rules::Credential& c) {
   return rules::Request{"door-0", "", p};
 }
 
-// Runs `passes` of `n` revocations each on a gateway holding `credentials` credentials. Each pass
-// turns the cloud publisher's TCP_NODELAY on or off (`nodelay` per pass).
+// This process's resident size in MiB (/proc/self/statm).
+double RssMb() {
+  std::ifstream f("/proc/self/statm");
+  size_t size = 0, resident = 0;
+  f >> size >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
+// Samples RssMb() every 2 ms until destroyed; peak() is the highest seen.
+class RssSampler {
+ public:
+  RssSampler()
+      : thread_([this] {
+          while (!stop_) {
+            double now = RssMb();
+            double seen = peak_.load();
+            while (now > seen && !peak_.compare_exchange_weak(seen, now)) {
+            }
+            std::this_thread::sleep_for(2ms);
+          }
+        }) {}
+  ~RssSampler() {
+    stop_ = true;
+    thread_.join();
+  }
+  double peak() const { return peak_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<double> peak_{0};
+  std::thread thread_;
+};
+
+// The ops adding tenant `k`: a person, a lease of theirs on the common doors and a group, a card
+// and a PIN that no generated credential has. `card` receives the card credential.
+json TenantOps(size_t k, rules::Credential* card) {
+  rules::Person p;
+  p.id = "new-p-" + std::to_string(k);
+  p.name = "New resident " + std::to_string(k);
+  rules::Lease l;
+  l.id = "new-l-" + std::to_string(k);
+  l.unit = "new-" + std::to_string(k);
+  l.members = {p.id};
+  l.groups = {"default", "g-" + std::to_string(k % bench::kGroups)};
+  l.starts_at = bench::At("2025-01-01T00:00:00Z");
+  rules::Credential c;
+  c.id = "new-c-" + std::to_string(2 * k);
+  c.person = p.id;
+  c.type = rules::CredentialType::kCard;
+  c.card.format = rules::CardFormat::kH10301;
+  c.card.facility = 250;  // generated cards use facilities below 250 up to 16M credentials
+  c.card.number = k & 0xffff;
+  rules::Credential pin;
+  pin.id = "new-c-" + std::to_string(2 * k + 1);
+  pin.person = p.id;
+  pin.type = rules::CredentialType::kPin;
+  pin.pin = std::to_string(90000000 + k);  // generated PINs stay below 90,000,000
+  *card = c;
+  return json::array({{{"op", "put"}, {"kind", "person"}, {"data", codec::ToJson(p)}},
+                      {{"op", "put"}, {"kind", "lease"}, {"data", codec::ToJson(l)}},
+                      {{"op", "put"}, {"kind", "credential"}, {"data", codec::ToJson(c)}},
+                      {{"op", "put"}, {"kind", "credential"}, {"data", codec::ToJson(pin)}}});
+}
+
+// Runs `passes` of measured deltas on a gateway holding `credentials` credentials. Each pass turns
+// the cloud publisher's TCP_NODELAY on or off and says what its deltas change.
 std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mosquitto& broker,
-                                            size_t credentials, size_t n,
-                                            const std::vector<bool>& nodelay,
+                                            size_t credentials, const std::vector<Pass>& passes,
                                             const Signer& signer) {
   rules::Records records = bench::Generate(credentials);
   GatewayUnderTest gut(dir, broker.uri(), signer);
@@ -500,14 +591,14 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
     probe.index_ms = o.index_ms;
     if (!probe.active || probe.swap_at != SteadyClock::time_point{}) return;
     rules::Decision d = gut.gw().engine().Evaluate(probe.request, gut.gw().WallNow());
-    if (d.reason == rules::Reason::kCredentialRevoked) probe.swap_at = SteadyClock::now();
+    if (probe.Seen(d)) probe.swap_at = SteadyClock::now();
   });
   gut.SetAfterTask([&](SteadyClock::time_point) {
     std::lock_guard l(probe.mu);
     if (!probe.active) return;
     // An actual decision, as a reader's event would get it on this thread.
     rules::Decision d = gut.gw().engine().Decide(probe.request, gut.gw().WallNow());
-    if (d.reason != rules::Reason::kCredentialRevoked) return;
+    if (!probe.Seen(d)) return;
     probe.denied_at = SteadyClock::now();
     probe.active = false;
     probe.done = true;
@@ -530,8 +621,20 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
     sink.cv.notify_all();
   });
 
+  // The cards to revoke, spread over the building (cards are the even credential indexes); then
+  // the bench's copy of the state goes, so that the resident size is the gateway's.
+  size_t revoke_count = 0;
+  for (const Pass& p : passes) revoke_count += p.change == Change::kTenant ? 0 : p.n;
+  std::vector<rules::Credential> to_revoke;
+  const size_t cards = (records.credentials.size() + 1) / 2;
+  if (revoke_count > cards) Die("more revocations than cards");
+  for (size_t k = 0; k < revoke_count; ++k) {
+    to_revoke.push_back(records.credentials[2 * ((k * 7919) % cards)]);
+  }
   auto t_snap = SteadyClock::now();
   PublishPages(cloud, gut.topics(), SignedPages(records, 1, 1, 5000, signer));
+  records = {};
+  malloc_trim(0);
   for (int i = 0; i < 60000 && gut.Call([&] { return gut.sync().applied(); }) != Position{1, 1};
        ++i) {
     std::this_thread::sleep_for(10ms);
@@ -545,32 +648,47 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
   std::vector<RevocationResult> results;
   uint64_t version = 1;
   uint64_t bare_id = 0;
-  size_t next_card = 0;
-  const size_t cards = (records.credentials.size() + 1) / 2;
-  for (bool nd : nodelay) {
+  size_t next_card = 0, next_tenant = 0;
+  auto signed_delta = [&](const json& ops) {
+    ++version;
+    json delta = Base("delta");
+    delta.update({{"epoch", 1},
+                  {"version", version},
+                  {"prev", version - 1},
+                  {"issued_at", FormatRfc3339(gut.gw().WallNow())},
+                  {"ops", ops}});
+    return signer.Sign(delta);
+  };
+  for (const Pass& pass : passes) {
     RevocationResult r;
     r.credentials = credentials;
+    r.change = pass.change;
     r.snapshot_setup_s = setup_s;
-    r.nodelay_sockets = cloud.SetNoDelay(nd);
-    bare.SetNoDelay(nd);
+    r.nodelay_sockets = cloud.SetNoDelay(pass.nodelay);
+    bare.SetNoDelay(pass.nodelay);
+    malloc_trim(0);
+    r.steady_rss_mb = RssMb();
+    RssSampler rss;
     std::vector<double> denied, swapped, rtt, apply, index;
-    for (size_t k = 0; k < n; ++k) {
-      // Spread over the building; cards are the even credential indexes.
-      size_t card = (next_card++ * 7919) % cards;
-      rules::Credential c = records.credentials[2 * card];
-      if (c.status == rules::CredentialStatus::kRevoked) Die("card revoked twice");
-      rules::Request request = CardRequest(c);
-      c.status = rules::CredentialStatus::kRevoked;
-      records.credentials[2 * card].status = rules::CredentialStatus::kRevoked;
-      ++version;
-      json delta = Base("delta");
-      delta.update(
-          {{"epoch", 1},
-           {"version", version},
-           {"prev", version - 1},
-           {"issued_at", FormatRfc3339(gut.gw().WallNow())},
-           {"ops", {{{"op", "put"}, {"kind", "credential"}, {"data", codec::ToJson(c)}}}}});
-      std::string jws = signer.Sign(delta);
+    for (size_t k = 0; k < pass.n; ++k) {
+      std::string before_jws;  // a tenant delta published right before the measured one
+      rules::Request request;
+      std::string jws;
+      if (pass.change == Change::kTenant) {
+        rules::Credential card;
+        jws = signed_delta(TenantOps(next_tenant++, &card));
+        request = CardRequest(card);
+      } else {
+        if (pass.change == Change::kRevokeBehindTenant) {
+          rules::Credential unused;
+          before_jws = signed_delta(TenantOps(next_tenant++, &unused));
+        }
+        rules::Credential c = to_revoke[next_card++];
+        request = CardRequest(c);
+        c.status = rules::CredentialStatus::kRevoked;
+        jws = signed_delta(
+            json::array({{{"op", "put"}, {"kind", "credential"}, {"data", codec::ToJson(c)}}}));
+      }
 
       // The bare round trip first, with a payload of the same size.
       std::string bare_payload = std::to_string(++bare_id);
@@ -598,17 +716,19 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
       {
         std::lock_guard l(probe.mu);
         probe.request = request;
+        probe.want_grant = pass.change == Change::kTenant;
         probe.swap_at = {};
         probe.denied_at = {};
         probe.done = false;
         probe.active = true;
       }
+      if (!before_jws.empty()) cloud.Publish(gut.topics().sync_delta, before_jws);
       auto t0 = SteadyClock::now();
       cloud.Publish(gut.topics().sync_delta, jws);
       {
         std::unique_lock l(probe.mu);
-        if (!probe.cv.wait_for(l, 30s, [&] { return probe.done; })) {
-          Die("revocation " + std::to_string(version) + " not seen within 30 s");
+        if (!probe.cv.wait_for(l, 60s, [&] { return probe.done; })) {
+          Die("delta " + std::to_string(version) + " not seen within 60 s");
         }
         denied.push_back(Us(probe.denied_at - t0));
         if (probe.swap_at != SteadyClock::time_point{}) swapped.push_back(Us(probe.swap_at - t0));
@@ -620,6 +740,7 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
       // Let the gateway's own publishes (sync/ack, state) and journal settle.
       std::this_thread::sleep_for(20ms);
     }
+    r.peak_rss_mb = rss.peak();
     r.denied_us = Summarize(denied);
     r.swap_us = Summarize(swapped);
     r.bare_us = Summarize(rtt);
@@ -849,6 +970,7 @@ int Main(int argc, char** argv) {
   size_t revocation_credentials = 10'000;
   size_t large_revocation_credentials = 100'000;
   size_t revocations = 200;
+  size_t scale_credentials = 2'000'000, scale_deltas = 100;
   size_t events = 1'000'000;
   size_t page_size = 5000;
   bool nagle_pass = true, do_snapshot = true, do_drain = true;
@@ -864,6 +986,11 @@ int Main(int argc, char** argv) {
       events = 100'000;
       revocations = 50;
       large_revocation_credentials = 0;
+      scale_credentials = 0;
+    } else if (a == "--scale-credentials") {
+      scale_credentials = num();
+    } else if (a == "--scale-deltas") {
+      scale_deltas = num();
     } else if (a == "--credentials") {
       snapshot_credentials = num();
     } else if (a == "--revocation-credentials") {
@@ -898,10 +1025,10 @@ int Main(int argc, char** argv) {
   json out = {{"bench", "cloud"}};
 
   // 1. revocation
-  std::vector<bool> passes = {true};
-  if (nagle_pass) passes.push_back(false);
+  std::vector<Pass> passes = {{true, Change::kRevoke, revocations}};
+  if (nagle_pass) passes.push_back({false, Change::kRevoke, revocations});
   std::vector<RevocationResult> rev =
-      RunRevocation(root + "/rev", broker, revocation_credentials, revocations, passes, signer);
+      RunRevocation(root + "/rev", broker, revocation_credentials, passes, signer);
   Percentiles commit = DurableCommit(root + "/commit", 200);
   const RevocationResult& r0 = rev[0];
   double target = 2 * r0.bare_us.p99 + commit.p50;
@@ -934,7 +1061,8 @@ int Main(int argc, char** argv) {
   if (large_revocation_credentials > 0) {
     size_t n = std::min<size_t>(revocations, 50);
     std::vector<RevocationResult> big =
-        RunRevocation(root + "/rev-large", broker, large_revocation_credentials, n, {true}, signer);
+        RunRevocation(root + "/rev-large", broker, large_revocation_credentials,
+                      {{true, Change::kRevoke, n}}, signer);
     const RevocationResult& b = big[0];
     out.update({{"large_revocation_credentials", b.credentials},
                 {"large_revocations", b.denied_us.n},
@@ -946,6 +1074,40 @@ int Main(int argc, char** argv) {
                 {"large_bare_rtt_p99_us", Round1(b.bare_us.p99)},
                 {"large_revocation_over_target",
                  Round3(b.denied_us.p99 / (2 * b.bare_us.p99 + commit.p50))}});
+  }
+
+  // Issue 13, points 1 and 2, at scale: tenants added (publish -> the first decision granting the
+  // new card), revocations right behind a tenant delta, plain revocations; resident size.
+  if (scale_credentials > 0) {
+    std::vector<RevocationResult> sc =
+        RunRevocation(root + "/scale", broker, scale_credentials,
+                      {{true, Change::kTenant, scale_deltas},
+                       {true, Change::kRevokeBehindTenant, scale_deltas / 2},
+                       {true, Change::kRevoke, scale_deltas / 2}},
+                      signer);
+    const RevocationResult &t = sc[0], &behind = sc[1], &plain = sc[2];
+    const double target_us = 2 * plain.bare_us.p99 + commit.p50;
+    double peak = std::max({t.peak_rss_mb, behind.peak_rss_mb, plain.peak_rss_mb});
+    out.update({{"scale_credentials", scale_credentials},
+                {"scale_setup_s", Round3(t.snapshot_setup_s)},
+                {"scale_tenants", t.denied_us.n},
+                {"scale_tenant_p50_ms", Round3(t.denied_us.p50 / 1000)},
+                {"scale_tenant_p99_ms", Round3(t.denied_us.p99 / 1000)},
+                {"scale_tenant_max_ms", Round3(t.denied_us.max / 1000)},
+                {"scale_tenant_worker_apply_p50_ms", Round3(t.worker_apply_ms.p50)},
+                {"scale_tenant_worker_index_p50_ms", Round3(t.worker_index_ms.p50)},
+                {"scale_tenant_reason_before", t.reason_before},
+                {"scale_tenant_p99_over_20ms", Round3(t.denied_us.p99 / 20000)},
+                {"scale_revocation_behind_tenant_p99_us", Round1(behind.denied_us.p99)},
+                {"scale_revocation_behind_tenant_max_us", Round1(behind.denied_us.max)},
+                {"scale_revocation_p99_us", Round1(plain.denied_us.p99)},
+                {"scale_bare_rtt_p99_us", Round1(plain.bare_us.p99)},
+                {"scale_revocation_target_us", Round1(target_us)},
+                {"scale_revocation_behind_over_target", Round3(behind.denied_us.p99 / target_us)},
+                {"scale_revocation_over_target", Round3(plain.denied_us.p99 / target_us)},
+                {"scale_steady_rss_mb", Round1(t.steady_rss_mb)},
+                {"scale_peak_rss_mb", Round1(peak)},
+                {"scale_peak_over_steady_rss", Round3(peak / t.steady_rss_mb)}});
   }
 
   // 2. snapshot
