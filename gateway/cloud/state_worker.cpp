@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <set>
 
 #include "gateway/base/log.h"
+#include "gateway/cloud/sync_rules.h"
 #include "gateway/store/load_index.h"
 #include "gateway/store/store.h"
 #include "rules/ops.h"
@@ -68,6 +70,8 @@ class Session {
         out.error = open.ToString();
         return out;
       }
+      // An index built with a snapshot describes the store only until the next job changes it.
+      prebuilt_.reset();
       std::visit([&](auto& j) { Handle(j, out); }, job);
     } catch (const std::exception& e) {
       LogError("sync",
@@ -130,7 +134,11 @@ class Session {
       return *built;
     }
     LINTEL_RETURN_IF_ERROR(Load());
-    if (memory_.empty()) {
+    if (memory_.empty() && prebuilt_) {  // a snapshot's, built while it was written
+      index = std::move(prebuilt_->index);
+      warnings = std::move(prebuilt_->warnings);
+      prebuilt_.reset();
+    } else if (memory_.empty()) {
       index = rules::BuildIndex(site_, *records_, &warnings);
     } else {
       index = rules::BuildIndex(site_, InForce(), &warnings);  // what the store could not write
@@ -354,6 +362,10 @@ class Session {
   }
 
   void Handle(SnapshotJob& j, StateOutcome& out) {
+    if (!j.pages.empty()) {
+      j.pages.insert(j.pages.begin(), std::move(j.records));
+      j.records = MergePages(std::move(j.pages));
+    }
     out.position = j.to;
     out.tag = j.snapshot_id;
     out.changes = RecordCount(j.records);
@@ -363,7 +375,22 @@ class Session {
       out.error = JoinLines(errors);
       return;
     }
-    if (!Committed(store_->ReplaceState(j.records, j.to), out)) return;
+    // The index of the new state is built on a second thread while the store writes it (issue 13,
+    // point 5): both only read the records. Used by BuildIndex if nothing changed in between; a
+    // build that throws is simply not used (the usual build runs, and fails as it would).
+    std::future<Prebuilt> build = std::async(std::launch::async, [&]() -> Prebuilt {
+      Prebuilt p;
+      try {
+        p.index = rules::BuildIndex(site_, j.records, &p.warnings);
+      } catch (...) {
+        p.index = nullptr;
+      }
+      return p;
+    });
+    Status committed = store_->ReplaceState(j.records, j.to);
+    Prebuilt prebuilt = build.get();
+    if (!Committed(committed, out)) return;
+    if (prebuilt.index) prebuilt_ = std::move(prebuilt);
     DropMemoryUpTo(j.to);
     records_ = std::move(j.records);
     baseline_.reset();
@@ -493,6 +520,13 @@ class Session {
   store::StoreOpener open_;
   bool changed_ = false;  // the store changed since index_ was built: a rebuild is due
   std::optional<std::set<std::string>> baseline_;
+  // The index of the state the last snapshot committed, built alongside its write; reset when
+  // any later job runs (it no longer describes the store then).
+  struct Prebuilt {
+    std::shared_ptr<const rules::Index> index;
+    std::vector<std::string> warnings;
+  };
+  std::optional<Prebuilt> prebuilt_;
   StateWorker::FaultHook fault_;
 };
 

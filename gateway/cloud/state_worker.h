@@ -34,6 +34,10 @@
 // left for what an edit cannot do (a schedule or group delete, a new site, a full id table, too
 // many edits since the last build), for snapshots, and after a failure.
 //
+// A snapshot's pages arrive unmerged (SnapshotJob::pages) and are joined here; its index is built
+// on a second thread while the store writes it (the index is then not rebuilt after the job unless
+// a later job changed the state), so its `index_ms` is near zero and `apply_ms` holds both.
+//
 // Threads: Submit() and the destructor are called from the core thread; outcomes are posted.
 #pragma once
 
@@ -72,6 +76,9 @@ struct SnapshotJob {
   Position to;
   std::string snapshot_id;
   rules::Records records;
+  // Pages not merged yet (SnapshotStager::TakePages), in order: joined onto `records` by the
+  // worker (MergePages), so the core thread never walks the records (issue 13).
+  std::vector<rules::Records> pages;
 };
 // Ops applied without moving the position (a cloud command's door mode).
 struct LocalOpsJob {

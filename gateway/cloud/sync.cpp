@@ -129,15 +129,25 @@ SyncRejectReason FromParse(RejectReason reason) {
   return SyncRejectReason::kInternal;
 }
 
-// Every message is verified and parsed on a thread of its own, so nothing a broker sends costs the
-// core loop more than a size check and a queue push; the thread handles them one at a time in the
-// order they arrived. Its queue is bounded (cloud.limits.queue_*): a message that finds it full is
-// dropped and counted. What verifies (or is signed but unusable) is posted back one by one; what
-// does not verify is only counted, and the counts are posted with at most one task in flight, so
-// a flood of forgeries costs the core loop one task per batch, not one per message.
+// Every message is verified and parsed off the core thread, so nothing a broker sends costs the
+// core loop more than a size check and a queue push. A small pool (kParserThreads) verifies and
+// parses messages in parallel (issue 13, point 5: the pages of a large snapshot), but their
+// results are handed on strictly in the order the messages arrived: each carries a sequence number,
+// and a finished result waits in a reorder window until every earlier one is out. The input queue
+// is bounded (cloud.limits.queue_*: a message that finds it full is dropped and counted), and so is
+// the window: a thread takes no new message while kParserWindow results are unfinished or waiting.
+// What verifies (or is signed but unusable) is posted back one by one; what does not verify is only
+// counted, and the counts are posted with at most one task in flight, so a flood of forgeries costs
+// the core loop one task per batch, not one per message.
 class CloudSync::Parser {
  public:
-  // Signature failures counted on the parser thread, not yet collected by the core thread.
+  // Threads verifying and parsing (2 on the 2-core boxes the gateway runs on; the core thread is
+  // favoured by priority). Results are still delivered in arrival order.
+  static constexpr size_t kParserThreads = 2;
+  // Messages taken from the queue and not yet handed on (in work or waiting for an earlier one).
+  static constexpr size_t kParserWindow = 2 * kParserThreads;
+
+  // Signature failures counted on the parser threads, not yet collected by the core thread.
   struct Counted {
     size_t messages = 0;  // handled and not posted one by one (for pending_jobs)
     std::map<SyncRejectReason, Tally> tallies;  // first_at/last_at stamped by the core thread
@@ -151,7 +161,7 @@ class CloudSync::Parser {
         max_messages_(max_messages),
         max_bytes_(max_bytes),
         fault_(std::move(fault)) {
-    thread_ = std::thread([this] { Run(); });
+    for (size_t i = 0; i < kParserThreads; ++i) threads_.emplace_back([this] { Run(); });
   }
   ~Parser() {
     {
@@ -159,11 +169,12 @@ class CloudSync::Parser {
       stop_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    for (std::thread& t : threads_) t.join();
   }
 
-  // Core thread. Queues `payload` for verification; false (nothing queued) when the queue is full.
-  // `deliver` is posted with each usable result; `collect` when counts are waiting.
+  // Core thread or the MQTT client's thread. Queues `payload` for verification; false (nothing
+  // queued) when the queue is full. `deliver` is posted with each usable result; `collect` when
+  // counts are waiting.
   bool Submit(Topic topic, std::string payload, std::shared_ptr<const Expect> expect) {
     {
       std::lock_guard lock(mu_);
@@ -172,7 +183,7 @@ class CloudSync::Parser {
         return false;
       }
       bytes_ += payload.size();
-      queue_.push_back({topic, std::move(payload), std::move(expect)});
+      queue_.push_back({next_seq_++, topic, std::move(payload), std::move(expect)});
     }
     cv_.notify_all();
     return true;
@@ -196,9 +207,19 @@ class CloudSync::Parser {
 
  private:
   struct Item {
-    Topic topic;
+    uint64_t seq = 0;
+    Topic topic = Topic::kSyncHead;
     std::string payload;
     std::shared_ptr<const Expect> expect;
+  };
+  // What became of one message, handed on in `seq` order.
+  struct Done {
+    Topic topic = Topic::kSyncHead;
+    std::string payload;                   // posted with the result
+    std::shared_ptr<Result<Message>> msg;  // null: only counted
+    std::shared_ptr<Rejection> why;
+    SyncRejectReason counted = SyncRejectReason::kInternal;
+    std::string error;  // of a counted one
   };
 
   void Run() {
@@ -206,20 +227,37 @@ class CloudSync::Parser {
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
     std::unique_lock lock(mu_);
     while (true) {
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      cv_.wait(lock,
+               [&] { return stop_ || (!queue_.empty() && taken_ - next_out_ < kParserWindow); });
       if (stop_) return;
       Item item = std::move(queue_.front());
       queue_.pop_front();
       bytes_ -= item.payload.size();
+      ++taken_;
       lock.unlock();
-      Handle(item);
+      Done done = Handle(item);
       lock.lock();
+      finished_.emplace(item.seq, std::move(done));
+      if (emitting_) continue;  // the thread emitting hands this one on in its turn
+      emitting_ = true;
+      while (!finished_.empty() && finished_.begin()->first == next_out_) {
+        Done next = std::move(finished_.begin()->second);
+        finished_.erase(finished_.begin());
+        lock.unlock();
+        Emit(next);
+        lock.lock();
+        ++next_out_;
+        cv_.notify_all();  // the window has room again
+      }
+      emitting_ = false;
     }
   }
 
-  // One message; nothing escapes (issue 10, point 13): a throw is counted as the parser's fault
-  // and the message as rejected (`internal`).
-  void Handle(Item& item) {
+  // Verifies and parses one message; nothing escapes (issue 10, point 13): a throw is counted as
+  // the parser's fault and the message as rejected (`internal`).
+  Done Handle(Item& item) {
+    Done done;
+    done.topic = item.topic;
     std::string fault;
     try {
       if (fault_) fault_();
@@ -227,13 +265,14 @@ class CloudSync::Parser {
       auto m = std::make_shared<Result<Message>>(
           ParseCloudMessage(item.topic, item.payload, *item.expect, why.get()));
       if (!m->ok() && why->reason == RejectReason::kSignature) {
-        Count(SyncRejectReason::kSignature, item.topic, m->status().message());
-        return;
+        done.counted = SyncRejectReason::kSignature;
+        done.error = m->status().message();
+        return done;
       }
-      post_([deliver = deliver_, t = item.topic, payload = std::move(item.payload), m, why] {
-        deliver(t, payload, m, *why);
-      });
-      return;
+      done.msg = std::move(m);
+      done.why = std::move(why);
+      done.payload = std::move(item.payload);
+      return done;
     } catch (const std::exception& e) {
       fault = e.what();
     } catch (...) {
@@ -246,7 +285,20 @@ class CloudSync::Parser {
       counted_.last_fault = fault;
     } catch (...) {
     }
-    Count(SyncRejectReason::kInternal, item.topic, "internal error: " + fault);
+    done.msg = nullptr;
+    done.counted = SyncRejectReason::kInternal;
+    done.error = "internal error: " + fault;
+    return done;
+  }
+
+  // In arrival order, one at a time (emitting_).
+  void Emit(Done& done) {
+    if (!done.msg) {
+      Count(done.counted, done.topic, done.error);
+      return;
+    }
+    post_([deliver = deliver_, t = done.topic, payload = std::move(done.payload), m = done.msg,
+           why = done.why] { deliver(t, payload, m, *why); });
   }
 
   void Count(SyncRejectReason reason, Topic topic, const std::string& error) {
@@ -267,19 +319,24 @@ class CloudSync::Parser {
   StateWorker::Poster post_;
   const size_t max_messages_;
   const size_t max_bytes_;
-  std::function<void()> fault_;
-  // Set before the first Submit, read on the parser thread only after (the queue's mutex orders
+  std::function<void()> fault_;  // called on any parser thread, possibly concurrently
+  // Set before the first Submit, read on the parser threads only after (the queue's mutex orders
   // them).
   std::function<void(Topic, std::string, std::shared_ptr<Result<Message>>, Rejection)> deliver_;
   std::function<void()> collect_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;  // guarded by mu_, as are the next three
+  std::deque<Item> queue_;  // guarded by mu_, as are the members down to stop_
   size_t bytes_ = 0;
+  uint64_t next_seq_ = 0;              // given to the next message submitted
+  uint64_t taken_ = 0;                 // messages taken from the queue
+  uint64_t next_out_ = 0;              // the seq to be handed on next
+  std::map<uint64_t, Done> finished_;  // handled, waiting for an earlier one (<= kParserWindow)
+  bool emitting_ = false;              // a thread is handing results on
   Counted counted_;
   bool collect_posted_ = false;
   bool stop_ = false;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 CloudSync::CloudSync(const config::Config& config, SyncHost& host, std::string boot_id,
@@ -673,7 +730,8 @@ void CloudSync::OnSnapshotPage(SnapshotPage page) {
   Position to = *stager_.position();
   LogInfo("sync", "snapshot " + PosText(to) + " complete; applying");
   pending_ = to;
-  Submit(SnapshotJob{to, "", stager_.TakeRecords()});
+  // The pages as they are: the worker joins them, so the core loop never walks the records.
+  Submit(SnapshotJob{to, "", {}, stager_.TakePages()});
 }
 
 void CloudSync::OnOutcome(StateOutcome o) {

@@ -110,7 +110,8 @@ struct SyncCounters {
 };
 
 // Test seams (fault injection); empty in production. `worker` as StateWorker::FaultHook; `parser`
-// runs on the parser thread before each message is verified (a throw is what a bug would do).
+// runs on a parser thread before each message is verified (a throw is what a bug would do); the
+// parser has two threads, so it may run on both at once.
 struct SyncFaults {
   StateWorker::FaultHook worker;
   std::function<void()> parser;

@@ -85,17 +85,42 @@ std::optional<Position> SnapshotStager::position() const {
   return position_;
 }
 
-rules::Records SnapshotStager::TakeRecords() {
+rules::Records SnapshotStager::TakeRecords() { return MergePages(TakePages()); }
+
+std::vector<rules::Records> SnapshotStager::TakePages() {
+  std::vector<rules::Records> pages;
+  pages.reserve(staged_.size());
+  for (auto& [n, r] : staged_) pages.push_back(std::move(r));
+  Clear();
+  return pages;
+}
+
+rules::Records MergePages(std::vector<rules::Records> pages) {
   rules::Records all;
-  for (auto& [n, r] : staged_) {
+  size_t n[6] = {};
+  for (const rules::Records& r : pages) {
+    n[0] += r.schedules.size();
+    n[1] += r.groups.size();
+    n[2] += r.people.size();
+    n[3] += r.leases.size();
+    n[4] += r.credentials.size();
+    n[5] += r.door_modes.size();
+  }
+  all.schedules.reserve(n[0]);
+  all.groups.reserve(n[1]);
+  all.people.reserve(n[2]);
+  all.leases.reserve(n[3]);
+  all.credentials.reserve(n[4]);
+  all.door_modes.reserve(n[5]);
+  for (rules::Records& r : pages) {
     Append(all.schedules, r.schedules);
     Append(all.groups, r.groups);
     Append(all.people, r.people);
     Append(all.leases, r.leases);
     Append(all.credentials, r.credentials);
     Append(all.door_modes, r.door_modes);
+    r = {};  // this page's moved-from elements and buffers go now
   }
-  Clear();
   return all;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gateway/base/position.h"
 #include "gateway/base/status.h"
@@ -55,8 +56,12 @@ class SnapshotStager {
   bool complete() const;
   // The staged snapshot's position (when anything is staged).
   std::optional<Position> position() const;
-  // Moves the merged records out and clears the stage; requires complete().
+  // Moves the merged records out and clears the stage; requires complete(). Costs a pass over
+  // every record: at 2,000,000 credentials, seconds. The core thread calls TakePages instead.
   rules::Records TakeRecords();
+  // Moves the pages out in page order and clears the stage; requires complete(). O(pages): the
+  // records are not touched (MergePages joins them, on the state worker's thread).
+  std::vector<rules::Records> TakePages();
   void Clear();
 
  private:
@@ -65,5 +70,9 @@ class SnapshotStager {
   uint64_t pages_ = 0;
   std::map<uint64_t, rules::Records> staged_;  // by page number
 };
+
+// The records of `pages` in order (each kind: page 1's, then page 2's, ...), as one Records. Each
+// page is freed as soon as it is moved, so the peak is the whole state plus one page.
+rules::Records MergePages(std::vector<rules::Records> pages);
 
 }  // namespace lintel::cloud

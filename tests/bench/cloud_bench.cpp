@@ -786,37 +786,75 @@ struct SnapshotResult {
   double applied_s = 0;  // first publish -> the index swapped in
   double worker_apply_ms = 0, worker_index_ms = 0;
   double bare_insert_s = 0;
-  std::string decision;  // a decision after the swap, for a card of the snapshot
+  double longest_loop_task_ms = 0;  // the core loop's longest task from first publish to swap
+  // Resident memory of this process (the gateway; the cloud side streams its pages from a file
+  // and holds at most 8 in flight): before the first page, the peak until the index is swapped in
+  // (VmHWM, reset before the first page), and steady afterwards (settled, malloc_trim).
+  size_t rss_before = 0, rss_peak = 0, rss_steady = 0;
+  bool peak_exact = false;  // VmHWM could be reset (else: sampled every 2 ms)
+  std::string decision;     // a decision after the swap, for a card of the snapshot
 };
+
+// /proc/self/status field `key` ("VmRSS", "VmHWM") in bytes; 0 when absent.
+size_t StatusBytes(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::stoull(line.substr(key.size() + 1)) * 1024;
+  }
+  return 0;
+}
+
+// Resets VmHWM to the current RSS (Linux >= 4.0: "5" to clear_refs). False when not allowed.
+bool ResetPeakRss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
 
 SnapshotResult RunSnapshot(const std::string& dir, testing::Mosquitto& broker, size_t credentials,
                            size_t page_size, const Signer& signer) {
   SnapshotResult r;
   r.credentials = credentials;
   fs::create_directories(dir);
-  std::vector<std::string> pages;
-  rules::Records records = bench::Generate(credentials);
+  const std::string pages_path = dir + "/pages.bin";
+  rules::Request probe;
   {
-    auto a = SteadyClock::now();
-    pages = SignedPages(records, 1, 1, page_size, signer);
-    r.sign_s = bench::Seconds(a, SteadyClock::now());
+    rules::Records records = bench::Generate(credentials);
+    {
+      auto a = SteadyClock::now();
+      std::vector<std::string> pages = SignedPages(records, 1, 1, page_size, signer);
+      r.sign_s = bench::Seconds(a, SteadyClock::now());
+      r.pages = pages.size();
+      std::ofstream out(pages_path, std::ios::binary);
+      for (const std::string& p : pages) {
+        uint64_t n = p.size();
+        out.write(reinterpret_cast<const char*>(&n), sizeof n);
+        out.write(p.data(), static_cast<std::streamsize>(n));
+      }
+      if (!out) Die("cannot write " + pages_path);
+    }
+    r.records = records.schedules.size() + records.groups.size() + records.people.size() +
+                records.leases.size() + records.credentials.size();
+    r.bare_insert_s = bench::BareInsert(records, dir + "/bare.db");
+    probe = CardRequest(records.credentials[2 * (credentials / 4)]);
   }
-  r.pages = pages.size();
-  r.records = records.schedules.size() + records.groups.size() + records.people.size() +
-              records.leases.size() + records.credentials.size();
-  r.bare_insert_s = bench::BareInsert(records, dir + "/bare.db");
-  rules::Request probe = CardRequest(records.credentials[2 * (credentials / 4)]);
-  records = {};
+  malloc_trim(0);
 
   GatewayUnderTest gut(dir + "/gw", broker.uri(), signer);
   std::mutex mu;
   std::condition_variable cv;
   bool applied = false;
-  SteadyClock::time_point staged_at{}, applied_at{};
+  SteadyClock::time_point t0{}, staged_at{}, applied_at{};
+  std::atomic<bool> sampling{true};
+  std::atomic<size_t> sampled_peak{0};
   gut.SetOutcomeObserver([&](const cloud::StateOutcome& o) {
     if (o.job != cloud::JobKind::kSnapshot) return;
     std::lock_guard l(mu);
     applied_at = SteadyClock::now();
+    sampling = false;
+    r.rss_peak = StatusBytes("VmHWM");
     r.worker_apply_ms = o.apply_ms;
     r.worker_index_ms = o.index_ms;
     if (o.result != cloud::StateOutcome::Result::kApplied) Die("snapshot not applied: " + o.error);
@@ -824,26 +862,59 @@ SnapshotResult RunSnapshot(const std::string& dir, testing::Mosquitto& broker, s
     applied = true;
     cv.notify_all();
   });
-  gut.SetAfterTask([&](SteadyClock::time_point) {
+  double longest_ms = 0;  // loop thread only
+  gut.SetAfterTask([&](SteadyClock::time_point started) {
+    // Every task that started between the first publish and the swap (the swap's own included).
+    if (t0 == SteadyClock::time_point{} || started < t0) return;
+    if (applied_at != SteadyClock::time_point{} && started > applied_at) return;
+    longest_ms =
+        std::max(longest_ms,
+                 std::chrono::duration<double, std::milli>(SteadyClock::now() - started).count());
     if (staged_at != SteadyClock::time_point{}) return;
-    if (gut.sync().pending_jobs() > 0) staged_at = SteadyClock::now();  // loop thread only
+    if (gut.sync().pending_jobs() > 0) staged_at = SteadyClock::now();
   });
   gut.Start();
   CloudClient cloud(broker.uri(), "bench-snap-" + std::to_string(getpid()));
   cloud.Connect({}, nullptr);
   cloud.SetNoDelay(true);
-  auto t0 = SteadyClock::now();
-  PublishPages(cloud, gut.topics(), pages);
+  gut.Settle();
+  malloc_trim(0);
+  r.rss_before = StatusBytes("VmRSS");
+  r.peak_exact = ResetPeakRss() && StatusBytes("VmHWM") <= r.rss_before + (64u << 20);
+  std::thread sampler([&] {  // the fallback when VmHWM cannot be reset
+    while (sampling) {
+      size_t now = StatusBytes("VmRSS");
+      if (now > sampled_peak) sampled_peak = now;
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  gut.Call([&] { t0 = SteadyClock::now(); });
+  {
+    std::ifstream in(pages_path, std::ios::binary);
+    std::string page;
+    for (uint64_t n = 0; in.read(reinterpret_cast<char*>(&n), sizeof n);) {
+      page.resize(n);
+      in.read(page.data(), static_cast<std::streamsize>(n));
+      cloud.Publish(gut.topics().sync_snapshot, page, 8);
+    }
+    cloud.Flush();
+  }
   auto t_pub = SteadyClock::now();
-  pages = {};
   {
     std::unique_lock l(mu);
     if (!cv.wait_for(l, 1800s, [&] { return applied; })) Die("snapshot not applied in 30 min");
   }
+  sampling = false;
+  sampler.join();
+  if (!r.peak_exact) r.rss_peak = sampled_peak;
   gut.Settle();
+  gut.Call([] { malloc_trim(0); });
+  r.rss_steady = StatusBytes("VmRSS");
+  fs::remove(pages_path);
   r.publish_s = bench::Seconds(t0, t_pub);
   r.staged_s = gut.Call([&] { return bench::Seconds(t0, staged_at); });
   r.applied_s = bench::Seconds(t0, applied_at);
+  r.longest_loop_task_ms = gut.Call([&] { return longest_ms; });
   gut.Stop();
   return r;
 }
@@ -1126,7 +1197,14 @@ int Main(int argc, char** argv) {
                 {"bare_sqlite_insert_s", Round3(s.bare_insert_s)},
                 {"snapshot_over_bare", Round3(s.applied_s / s.bare_insert_s)},
                 {"snapshot_worker_over_bare",
-                 Round3((s.worker_apply_ms + s.worker_index_ms) / 1000 / s.bare_insert_s)}});
+                 Round3((s.worker_apply_ms + s.worker_index_ms) / 1000 / s.bare_insert_s)},
+                {"snapshot_longest_loop_task_ms", Round1(s.longest_loop_task_ms)},
+                {"snapshot_rss_before_mib", Round1(s.rss_before / 1048576.0)},
+                {"snapshot_rss_peak_mib", Round1(s.rss_peak / 1048576.0)},
+                {"snapshot_rss_steady_mib", Round1(s.rss_steady / 1048576.0)},
+                {"snapshot_rss_peak_exact", s.peak_exact},
+                {"snapshot_peak_over_steady",
+                 Round3(static_cast<double>(s.rss_peak) / static_cast<double>(s.rss_steady))}});
   }
 
   // 3. drain

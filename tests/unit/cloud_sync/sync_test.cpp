@@ -12,9 +12,9 @@
 #include "gateway/base/event_loop.h"
 #include "gateway/cloud/jws.h"
 #include "gateway/core/gateway.h"
-#include "gateway/wiring/core_sync_host.h"
-#include "gateway/store/fault_store.h"
 #include "gateway/core/reload.h"
+#include "gateway/store/fault_store.h"
+#include "gateway/wiring/core_sync_host.h"
 
 namespace lintel::cloud {
 namespace {
@@ -384,6 +384,30 @@ TEST_F(SyncTest, MessagesBehindASnapshotBeingParsedKeepTheirOrder) {
   EXPECT_EQ(Decide("5a5a"), "granted");
 }
 
+// Issue 13, point 5: messages are verified and parsed by a pool of threads, but handled in the
+// order they arrived. A large first page (slow to parse) with a small second page and 20 deltas
+// right behind it: were a result handed on as soon as it was parsed, the deltas would come before
+// the snapshot completes (and each other), and be taken for gaps.
+TEST_F(SyncTest, Issue13MessagesParsedInParallelAreHandledInArrivalOrder) {
+  json big = Records();
+  for (int i = 0; i < 3000; ++i) {
+    big["people"].push_back({{"id", "bulk-" + std::to_string(i)},
+                             {"name", "Bulk " + std::to_string(i)},
+                             {"role", "tenant"}});
+  }
+  Send("sync/snapshot", Snapshot(1, 1, big, 1, 2), /*settle=*/false);
+  Send("sync/snapshot", Snapshot(1, 1, json::object(), 2, 2), /*settle=*/false);
+  for (uint64_t v = 2; v <= 21; ++v) Send("sync/delta", Delta(1, v, json::array()), false);
+  Settle();
+  for (int i = 0; i < 200 && Stored() != Position{1, 21}; ++i) Settle();
+  EXPECT_EQ(Stored(), (Position{1, 21}));
+  EXPECT_EQ(sync_->counters().gaps, 0u);
+  EXPECT_EQ(sync_->counters().duplicates, 0u);
+  EXPECT_EQ(sync_->counters().snapshots_applied, 1u);
+  EXPECT_EQ(sync_->counters().deltas_applied, 20u);
+  EXPECT_EQ(Decide("a1b2"), "granted");
+}
+
 TEST_F(SyncTest, GapIsAckedAndTheMissingDeltasRequested) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
   Send("sync/delta", Delta(1, 4, json::array()));
@@ -712,19 +736,25 @@ TEST_F(SyncTest, GrantingDeltaTheStoreCannotCommitIsNotAppliedAtAll) {
   link_.sent.clear();
   faults_->FailWrites(store::Fault::kDiskFull);
   // A new card, and a suspended one made active again: both grant.
-  Send("sync/delta",
-       Delta(1, 2,
-             {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
+  Send(
+      "sync/delta",
+      Delta(
+          1, 2,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
   EXPECT_EQ(Decide("c3c3"), "unknown_credential") << "a new card is not in force";
-  Send("sync/delta",
-       Delta(1, 2,
-             {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "active")}}}));
+  Send(
+      "sync/delta",
+      Delta(
+          1, 2,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "active")}}}));
   EXPECT_EQ(Decide("a1b2"), "credential_suspended") << "a suspension is not lifted";
   // A delta that revokes one card and adds another grants too: none of it is in force.
-  Send("sync/delta",
-       Delta(1, 2,
-             {{{"op", "delete"}, {"kind", "credential"}, {"id", "c2"}},
-              {{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
+  Send(
+      "sync/delta",
+      Delta(
+          1, 2,
+          {{{"op", "delete"}, {"kind", "credential"}, {"id", "c2"}},
+           {{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
   EXPECT_EQ(Decide("5a5a"), "granted") << "all or nothing";
   EXPECT_EQ(Stored(), (Position{1, 1}));
   EXPECT_EQ(sync_->applied(), (Position{1, 1}));
@@ -760,7 +790,8 @@ TEST_F(SyncTest, RestrictingDeltasStackInMemoryAndApplyWhenSentAgain) {
   // A granting delta that follows them is not applied: the store cannot take it.
   link_.sent.clear();
   json grant = Delta(
-      1, 4, {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}});
+      1, 4,
+      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}});
   Send("sync/delta", grant);
   EXPECT_EQ(Decide("c3c3"), "unknown_credential");
   EXPECT_EQ(Decide("a1b2"), "credential_revoked");
@@ -891,7 +922,6 @@ TEST_F(SyncTest, ReloadRefusedByCloudSyncLeavesTheCoreOnTheOldConfig) {
   EXPECT_EQ(Decide("5a5a", "garage"), "granted") << "staff's default group has the new door";
 }
 
-
 // Issue 10 point 3: a floor an older version stored in 2099 (a clock that had jumped forward) is
 // replaced by the cloud's signed time when the wall clock lies inside the head's window; until
 // then every lease with an end was denied, and every head looked expired.
@@ -926,8 +956,8 @@ TEST_F(SyncTest, StoredFloorFarInTheFutureIsReplacedByASignedHead) {
   EXPECT_EQ(Decide("a1b2"), "granted") << "the replaced floor was stored";
 }
 
-
-// ---- issue 10 ------------------------------------------------------------------------------------
+// ---- issue 10
+// ------------------------------------------------------------------------------------
 
 TEST_F(SyncTest, Issue10ForgedFloodIsJournaledCoalescedAndTheDoorsStillDecide) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
@@ -1027,8 +1057,8 @@ TEST_F(SyncTest, Issue10OversizedMessagesAreDroppedUnreadPerTopicLimit) {
 }
 
 TEST_F(SyncTest, Issue10CommandExpiringBeforeItsIssueIsRefusedOnCmdResponse) {
-  Send("cmd/request", Command("c-9", "ping", json::object(), "2026-11-23T11:00:00Z",
-                              "2026-11-23T11:50:00Z"));
+  Send("cmd/request",
+       Command("c-9", "ping", json::object(), "2026-11-23T11:00:00Z", "2026-11-23T11:50:00Z"));
   auto r = link_.On("cmd/response");
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].payload["id"], "c-9");
@@ -1072,11 +1102,10 @@ TEST_F(SyncTest, Issue10IndexBuildFailureIsLoudUnacknowledgedAndRetried) {
   fail_index->store(2);  // the build after the delta fails, and the first retry too
   size_t acks = link_.On("sync/ack").size();
   const size_t applied_events = JournalCount("sync.applied");
-  json revoke = Delta(1, 2,
-                      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2",
-                                                                              "revoked")}},
-                       {{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3",
-                                                                              "active")}}});
+  json revoke = Delta(
+      1, 2,
+      {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}},
+       {{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}});
   Send("sync/delta", revoke);
   EXPECT_EQ(Stored(), (Position{1, 2})) << "committed";
   EXPECT_EQ(link_.On("sync/ack").size(), acks) << "but not acknowledged";
