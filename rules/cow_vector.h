@@ -116,12 +116,29 @@ class CowVector {
     return n;
   }
 
+  // Chunk `c` (kChunk elements; those past size() are value-initialised), for serialising.
+  const T* chunk(size_t c) const { return chunks_[c].get(); }
+
+  // A vector of `size` elements whose chunks are `chunks` (at least ceil(size / kChunk) of them),
+  // typically aliasing a read-only mapping (rules/index_image.h). `pin` is held by this vector
+  // and its copies: it shares the chunks' owner, so an aliased chunk's use_count() is never 1
+  // and Mutable() always copies it instead of writing into the mapping.
+  static CowVector FromChunks(std::vector<std::shared_ptr<T[]>> chunks, size_t size,
+                              std::shared_ptr<const void> pin) {
+    CowVector v;
+    v.chunks_ = std::move(chunks);
+    v.size_ = size;
+    v.pin_ = std::move(pin);
+    return v;
+  }
+
   CowVector() = default;
-  CowVector(const CowVector& o) : chunks_(o.chunks_), size_(o.size_) {}
+  CowVector(const CowVector& o) : chunks_(o.chunks_), size_(o.size_), pin_(o.pin_) {}
   CowVector& operator=(const CowVector& o) {
     chunks_ = o.chunks_;
     size_ = o.size_;
     copied_ = 0;
+    pin_ = o.pin_;
     return *this;
   }
   CowVector(CowVector&&) noexcept = default;
@@ -133,6 +150,7 @@ class CowVector {
   std::vector<std::shared_ptr<T[]>> chunks_;
   size_t size_ = 0;
   size_t copied_ = 0;
+  std::shared_ptr<const void> pin_;  // the owner of aliased chunks (FromChunks), else null
 };
 
 }  // namespace lintel::rules

@@ -203,6 +203,7 @@ class Index {
  private:
   friend class IndexBuilder;
   friend class IndexEditor;
+  friend class IndexImage;  // rules/index_image.h: writes and maps the arrays as they are
   friend std::shared_ptr<const Index> PatchCredentials(const Index&,
                                                        const std::vector<Credential>&);
   Index() = default;

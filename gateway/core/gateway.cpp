@@ -6,6 +6,7 @@
 #include "gateway/base/log.h"
 #include "gateway/codec/records_json.h"
 #include "gateway/core/decision_json.h"
+#include "gateway/store/index_image_file.h"
 #include "gateway/store/load_index.h"
 #include "rules/validate.h"
 
@@ -75,10 +76,21 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
   Result<std::unique_ptr<store::Store>> store = open(config.store_path, options);
   if (!store.ok()) return store.status();
   rules::Site site = config::MakeSite(config);
-  Result<std::shared_ptr<const rules::Index>> index = LoadIndex(**store, site);
-  if (!index.ok()) return index.status();
+  std::vector<std::string> warnings;
+  Result<store::StartIndex> start = store::LoadIndexPreferImage(
+      **store, store::IndexImagePath(config.store_path), site, &warnings);
+  for (const std::string& w : warnings) LogWarning("core", "stored state: " + w);
+  if (!start.ok()) return start.status();
+  LogInfo("core", "index " + start->how);
   std::unique_ptr<Gateway> g(
-      new Gateway(std::move(config), clock, std::move(*store), *index, std::move(open)));
+      new Gateway(std::move(config), clock, std::move(*store), start->index, std::move(open)));
+  g->index_source_ = start->from_image ? "image" : "store";
+  g->NoteIndexState(start->index, start->stamp);
+  if (start->from_image) {
+    g->image_on_disk_ = start->index.get();
+  } else if (start->stamp) {
+    g->SaveImageInBackground();
+  }
   Result<std::optional<Instant>> lkg = g->store_->LastKnownGood();
   if (!lkg.ok()) return lkg.status();
   if (lkg->has_value()) g->engine_.time().Restore(**lkg, g->Reading().mono_ms);
@@ -100,17 +112,59 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
   return g;
 }
 
+Gateway::~Gateway() {
+  if (image_writer_.joinable()) image_writer_.join();
+}
+
+void Gateway::NoteIndexState(const std::shared_ptr<const rules::Index>& index,
+                             std::optional<rules::ImageStamp> stamp) {
+  if (image_writer_.joinable()) image_writer_.join();  // it compares image_on_disk_ with ours
+  stamped_index_ = stamp ? index : nullptr;
+  stamped_at_ = stamp.value_or(rules::ImageStamp{});
+  image_on_disk_ = nullptr;
+}
+
+void Gateway::SaveImageInBackground() {
+  if (image_writer_.joinable()) image_writer_.join();
+  image_writer_ = std::thread([this, index = stamped_index_, stamp = stamped_at_,
+                               path = store::IndexImagePath(config_.store_path)] {
+    Result<uint64_t> n = store::SaveIndexImage(path, *index, stamp);
+    if (n.ok()) {
+      image_on_disk_ = index.get();
+      LogInfo("core", "index image written: " + path + " (" + std::to_string(*n >> 20) + " MiB, " +
+                          rules::ToString(stamp) + ")");
+    } else {
+      LogWarning("core",
+                 "index image not written (the next start rebuilds): " + n.status().ToString());
+    }
+  });
+}
+
+void Gateway::SaveImageAtStop() {
+  if (image_writer_.joinable()) image_writer_.join();
+  std::shared_ptr<const rules::Index> now = engine_.index();
+  if (!stamped_index_ || now != stamped_index_ || image_on_disk_ == now.get()) return;
+  Result<rules::ImageStamp> stamp = store::ReadStateStamp(*store_);
+  if (!stamp.ok() || !(*stamp == stamped_at_)) return;  // the store moved on: no image of it here
+  SaveImageInBackground();
+  image_writer_.join();
+}
+
 Result<Gateway::PreparedReload> Gateway::PrepareReload(config::Config config) {
   if (config.store_path != config_.store_path) {
     return Status::FailedPrecondition("store.path changed from " + config_.store_path + " to " +
                                       config.store_path + "; restart lintel to move the store");
   }
-  Result<std::shared_ptr<const rules::Index>> index = LoadIndex(*store_, config::MakeSite(config));
-  if (!index.ok()) return index.status();
-  return PreparedReload{std::move(config), std::move(*index)};
+  std::vector<std::string> warnings;
+  Result<store::StartIndex> built =
+      store::BuildIndexStamped(*store_, config::MakeSite(config), &warnings);
+  for (const std::string& w : warnings) LogWarning("core", "stored state: " + w);
+  if (!built.ok()) return built.status();
+  return PreparedReload{std::move(config), std::move(built->index), built->stamp};
 }
 
 void Gateway::CommitReload(PreparedReload prepared) {
+  NoteIndexState(prepared.index, prepared.stamp);
   engine_.SwapIndex(std::move(prepared.index));
   config_ = std::move(prepared.config);
   ++config_generation_;
@@ -155,6 +209,7 @@ Status Gateway::Stop() {
   DrainWriter();
   writer_stopped_ = true;
   Status s = Tick();
+  SaveImageAtStop();
   if (pending_.empty()) return s;
   std::map<std::string, size_t> by_type;
   std::vector<store::JournalEvent> left = pending_.Front(pending_.size());
@@ -617,6 +672,7 @@ Result<json> Gateway::StatusCmd() {
         {"leases", x.lease_count()},
         {"credentials", x.credential_count()}}},
       {"index_bytes", x.MemoryBytes()},
+      {"index_source", index_source_},
       {"events",
        {{"queued", queued},
         {"last_seq", last_seq},
@@ -648,14 +704,16 @@ Status Gateway::ImportAllowed() {
 }
 
 Result<json> Gateway::AdoptImport(std::shared_ptr<const rules::Index> index, json counts,
-                                  uint64_t generation) {
+                                  uint64_t generation, std::optional<rules::ImageStamp> stamp) {
   if (generation != config_generation_) {
     // The config was reloaded while the import ran: index the stored state with today's site.
-    Result<std::shared_ptr<const rules::Index>> fresh =
-        LoadIndex(*store_, config::MakeSite(config_));
+    Result<store::StartIndex> fresh =
+        store::BuildIndexStamped(*store_, config::MakeSite(config_), nullptr);
     if (!fresh.ok()) return fresh.status();
-    index = std::move(*fresh);
+    index = std::move(fresh->index);
+    stamp = fresh->stamp;
   }
+  NoteIndexState(index, stamp);
   engine_.SwapIndex(std::move(index));
   LogInfo("core", "state imported locally: " + counts.dump());
   Journal({{"type", "sync.applied"}, {"source", "local"}, {"counts", counts}});

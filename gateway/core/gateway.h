@@ -5,6 +5,7 @@
 // Thread rule: one thread (the core loop's) calls every method. Nothing here blocks on the network.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -21,6 +23,7 @@
 #include "gateway/core/journal_writer.h"
 #include "gateway/store/store.h"
 #include "rules/engine.h"
+#include "rules/index_image.h"
 
 namespace lintel::core {
 
@@ -44,8 +47,13 @@ class Gateway final {
   // first events is logged as a warning, and events wait in memory (see Tick). Errors: the
   // store's when it cannot even be read (Corruption for a damaged or newer-schema file, IoError),
   // never a crash.
+  // The index comes from the index image `<store path>.index` when it is of the store's state
+  // (position and state serial), this site config and this build, with a good checksum; otherwise
+  // it is rebuilt from the store (the log says why) and its image written on a thread of its own.
+  // `lintelctl status` shows which as "index_source" ("image" or "store").
   static Result<std::unique_ptr<Gateway>> Open(config::Config config, const Clock& clock,
                                                store::StoreOpener open = nullptr);
+  ~Gateway();  // joins the image writer
 
   // Control commands (gateway/control protocol): {"cmd": "status" | "state.import" | "present" |
   // "explain" | "events.tail" | "events.since", ...}. Returns the result object or an error Status
@@ -67,8 +75,11 @@ class Gateway final {
   // store cannot take it). `generation` is the config_generation() the index
   // was built for: after a reload meanwhile the index is rebuilt from the store with the current
   // site. Returns {"imported": counts}.
+  // `stamp`: the stored state `index` is of (rules/index_image.h), when the importer is certain
+  // (no other commit between its own and the stamp it read); the image is then written at stop.
   Result<nlohmann::json> AdoptImport(std::shared_ptr<const rules::Index> index,
-                                     nlohmann::json counts, uint64_t generation);
+                                     nlohmann::json counts, uint64_t generation,
+                                     std::optional<rules::ImageStamp> stamp = std::nullopt);
   // Changes with every successful Reload().
   uint64_t config_generation() const { return config_generation_; }
 
@@ -80,6 +91,7 @@ class Gateway final {
   struct PreparedReload {
     config::Config config;
     std::shared_ptr<const rules::Index> index;
+    std::optional<rules::ImageStamp> stamp;  // the stored state `index` is of, when certain
   };
   Result<PreparedReload> PrepareReload(config::Config config);
   void CommitReload(PreparedReload prepared);
@@ -100,6 +112,11 @@ class Gateway final {
 
   // The daemon is stopping: a last Tick. Events that still cannot be written are lost; they are
   // logged as an error with their count by type and their time range. Returns Tick's error.
+  // Then the index image (issue 13, point 4; gateway/store/index_image_file.h): when the engine's
+  // index is one whose stored state is known (built or mapped at start, rebuilt by a reload,
+  // imported) and the store is still at that state, its image is written to
+  // `<store path>.index` unless it is there already (on this thread; the loop has stopped).
+  // A failure to write it is logged, never an error: the next start rebuilds.
   Status Stop();
 
   // Journal events made but not written to the store (held in memory), and events dropped since
@@ -186,6 +203,12 @@ class Gateway final {
  private:
   Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,
           std::shared_ptr<const rules::Index> index, store::StoreOpener open);
+  // The engine's index is `index`, of the stored state `stamp` (nullopt: not known).
+  void NoteIndexState(const std::shared_ptr<const rules::Index>& index,
+                      std::optional<rules::ImageStamp> stamp);
+  // Writes the image of stamped_index_ on image_writer_ (after a rebuild at start).
+  void SaveImageInBackground();
+  void SaveImageAtStop();
   static Result<std::shared_ptr<const rules::Index>> LoadIndex(store::Store& store,
                                                                const rules::Site& site);
 
@@ -252,6 +275,13 @@ class Gateway final {
   std::function<void()> on_journal_;
   std::map<std::string, std::function<nlohmann::json()>> status_extra_;
   std::map<std::string, ReportingActuator, std::less<>> actuators_;
+  // Index image (issue 13, point 4): the index whose stored state is known and that state; which
+  // index's image is on disk (set by image_writer_; compared only while stamped_index_ holds it).
+  std::shared_ptr<const rules::Index> stamped_index_;
+  rules::ImageStamp stamped_at_;
+  std::atomic<const rules::Index*> image_on_disk_{nullptr};
+  std::string index_source_ = "store";  // "image" when start-up mapped the image
+  std::thread image_writer_;
   // Deferred lock reports hold a weak_ptr to this: a report after the gateway is gone is dropped.
   std::shared_ptr<Gateway*> self_ = std::make_shared<Gateway*>(this);
 };

@@ -10,6 +10,7 @@
 
 #include "gateway/base/log.h"
 #include "gateway/codec/json_text.h"
+#include "gateway/store/index_image_file.h"
 #include "gateway/store/store.h"
 #include "rules/index.h"
 
@@ -160,15 +161,17 @@ void StateImporter::Start(json request, const ImportCaller& caller, Done done) {
 
 void StateImporter::Run(Job job) {
   std::weak_ptr<StateImporter*> self = self_;
+  std::optional<rules::ImageStamp> stamp;
   auto finish = [&](Result<json> result, std::shared_ptr<const rules::Index> index) {
     post_([self, done = std::move(job.done), result = std::move(result), index = std::move(index),
-           generation = job.generation]() mutable {
+           generation = job.generation, stamp]() mutable {
       std::shared_ptr<StateImporter*> alive = self.lock();
       if (!alive || *alive == nullptr) return;
       StateImporter& importer = **alive;
       importer.running_ = false;
       if (result.ok()) {
-        result = importer.gateway_.AdoptImport(std::move(index), std::move(*result), generation);
+        result =
+            importer.gateway_.AdoptImport(std::move(index), std::move(*result), generation, stamp);
       }
       done(std::move(result));
     });
@@ -205,8 +208,14 @@ void StateImporter::Run(Job job) {
                                                "local import is refused"),
                     nullptr);
     }
+    Result<rules::ImageStamp> before = store::ReadStateStamp(**store);
     Status stored = (*store)->ReplaceState(*records, store::Position{0, 0});
     if (!stored.ok()) return finish(stored, nullptr);
+    // The state the index below is of (for its image), when no other commit came between.
+    Result<rules::ImageStamp> after = store::ReadStateStamp(**store);
+    if (before.ok() && after.ok() && after->state_serial == before->state_serial + 1) {
+      stamp = *after;
+    }
     store->reset();
     if (!stage("stored")) return;
     std::vector<std::string> warnings;

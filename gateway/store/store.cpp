@@ -368,7 +368,11 @@ std::string SqliteStore::SqlOf(size_t id) {
     case kLeaseMemberInsert:
       return "INSERT OR IGNORE INTO lease_members(person, lease) VALUES(?1, ?2)";
     case kSetPosition:
-      return "INSERT OR REPLACE INTO meta(key, value) VALUES('epoch', ?1), ('version', ?2)";
+      // Every state commit also bumps `state_serial` (an index image names the state it is of by
+      // position and serial: a local import or a command's door mode keeps the position).
+      return "INSERT OR REPLACE INTO meta(key, value) VALUES('epoch', ?1), ('version', ?2), "
+             "('state_serial', coalesce((SELECT value FROM meta WHERE key = 'state_serial'), 0) "
+             "+ 1)";
     case kGetPosition:
       return "SELECT key, value FROM meta WHERE key IN ('epoch', 'version')";
     case kGetClock:
@@ -1154,7 +1158,7 @@ Result<std::optional<std::string>> SqliteStore::GetMeta(std::string_view key) {
 }
 
 Status SqliteStore::SetMeta(std::string_view key, std::string_view value) {
-  if (key == "epoch" || key == "version") {
+  if (key == "epoch" || key == "version" || key == "state_serial") {
     return Status::InvalidArgument("meta key " + std::string(key) + " is the applied position's");
   }
   Result<Stmt*> s = Prepare(kSetMeta);

@@ -3,13 +3,15 @@
 // Prints one JSON line:
 //   generate_s, validate_s, bare_sqlite_insert_s, store_replace_s, index_build_s,
 //   apply_over_bare (= (store_replace + index_build) / bare insert, same rows, same run),
-//   cold_start_s (fresh process: open store, load, build index, first decision),
-//   decide_p50_ns / decide_p99_ns / decide_max_ns (1,000,000 decisions, 90 % known credentials),
-//   rss_bytes_per_credential (resident growth of the cold-start process, people and leases
-//   included), index_bytes_per_credential (what the index itself accounts for),
-//   tenant_delta_validate_commit_ms p50/p99 (a delta adding a person, lease, card and PIN:
-//   rules::ValidateDelta through the store's indexes + its durable commit, 50 times) next to
-//   whole_state_validate_ms (one rules::Validate of the whole state, what each general delta did
+//   cold_start_s (fresh process: open store, load, build index, first decision), and the same
+//   start from the index image (issue 13, point 4): cold_start_image_s,
+//   process_start_to_first_decision[_image]_s (fork to first decision),
+//   cold_start_rebuild_over_image, decide_p50_ns / decide_p99_ns / decide_max_ns (1,000,000
+//   decisions, 90 % known credentials), rss_bytes_per_credential (resident growth of the cold-start
+//   process, people and leases included), index_bytes_per_credential (what the index itself
+//   accounts for), tenant_delta_validate_commit_ms p50/p99 (a delta adding a person, lease, card
+//   and PIN: rules::ValidateDelta through the store's indexes + its durable commit, 50 times) next
+//   to whole_state_validate_ms (one rules::Validate of the whole state, what each general delta did
 //   twice before) and index_rebuild_streamed_ms (store::LoadIndex, what followed each burst
 //   before), tenant_index_edit_ms p50/p99 (rules::ApplyOpsToIndex of the same delta, what
 //   follows it now) and tenant_edit_copied_bytes_p50 (the chunks that edit copied; the rest is
@@ -32,6 +34,7 @@
 #include <string>
 
 #include "gateway/base/timezone.h"
+#include "gateway/store/index_image_file.h"
 #include "gateway/store/load_index.h"
 #include "gateway/store/store.h"
 #include "rules/engine.h"
@@ -64,13 +67,16 @@ using bench::kDoors;
 using bench::PresentationFor;
 
 // Runs in a fresh process so that resident memory is the gateway's, not the generator's.
-int ColdStart(const std::string& db_path, size_t credentials) {
+// `image_path`: the index image the start-up path tries first (store::LoadIndexPreferImage, as
+// gateway/core/gateway.cpp); a path with no file there means the rebuild from SQLite.
+int ColdStart(const std::string& db_path, size_t credentials, const std::string& image_path) {
   rules::Site site = BenchSite();  // loads the zone before the baseline is taken
   malloc_trim(0);
   size_t rss0 = RssBytes();
   auto t0 = Clock::now();
   Clock::time_point t_open, t_loaded;
   std::shared_ptr<const rules::Index> index;
+  bool from_image = false;
   {
     store::StoreOptions options;
     options.verify_on_open = false;  // as the daemon opens it (gateway/core/gateway.cpp)
@@ -80,18 +86,21 @@ int ColdStart(const std::string& db_path, size_t credentials) {
       return 1;
     }
     t_open = Clock::now();
-    auto loaded = store::LoadIndex(**store, site, nullptr);  // exactly the daemon's start-up path
+    // Exactly the daemon's start-up path: the image when it matches, else a rebuild.
+    auto loaded = store::LoadIndexPreferImage(**store, image_path, site, nullptr);
     t_loaded = Clock::now();
     if (!loaded.ok()) {
       std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
       return 1;
     }
-    index = *loaded;
+    index = loaded->index;
+    from_image = loaded->from_image;
   }
   rules::Engine engine(index);
   Instant now = At("2026-11-23T11:00:00Z");
   rules::Decision first = engine.Decide({"door-0", "", PresentationFor(0)}, now);
-  double cold = Seconds(t0, Clock::now());
+  auto t_first = Clock::now();
+  double cold = Seconds(t0, t_first);
   malloc_trim(0);
   size_t rss1 = RssBytes();
 
@@ -138,6 +147,10 @@ int ColdStart(const std::string& db_path, size_t credentials) {
   std::sort(ns.begin(), ns.end());
   json out = {
       {"cold_start_s", cold},
+      {"index_source", from_image ? "image" : "store"},
+      // steady_clock is CLOCK_MONOTONIC, shared with the parent: it subtracts its fork time.
+      {"first_decision_mono_ns",
+       std::chrono::duration_cast<std::chrono::nanoseconds>(t_first.time_since_epoch()).count()},
       {"cold_open_s", Seconds(t0, t_open)},
       {"cold_load_and_index_s", Seconds(t_open, t_loaded)},
       {"warm_row_scan_only_s", scan_s},
@@ -156,6 +169,7 @@ int Main(int argc, char** argv) {
   size_t credentials = 2'000'000;
   std::string dir = std::filesystem::temp_directory_path().string();
   std::string cold_db;
+  std::string cold_image;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--credentials" && i + 1 < argc)
@@ -164,8 +178,10 @@ int Main(int argc, char** argv) {
       dir = argv[++i];
     else if (a == "--cold-start" && i + 1 < argc)
       cold_db = argv[++i];
+    else if (a == "--image" && i + 1 < argc)
+      cold_image = argv[++i];
   }
-  if (!cold_db.empty()) return ColdStart(cold_db, credentials);
+  if (!cold_db.empty()) return ColdStart(cold_db, credentials, cold_image);
 
   std::string db_path = dir + "/lintel-bench-" + std::to_string(getpid()) + ".db";
   auto t0 = Clock::now();
@@ -268,32 +284,82 @@ int Main(int argc, char** argv) {
   }
   records = {};
 
-  // Cold start in a fresh process (this binary, --cold-start).
-  int fds[2];
-  if (pipe(fds) != 0) return 1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
+  // Cold start in a fresh process (this binary, --cold-start), twice: a rebuild from SQLite (no
+  // image yet), then from the index image written here (issue 13, point 4). Both warm: the store
+  // and the image were just written, so both are in the page cache.
+  const std::string image_path = store::IndexImagePath(db_path);
+  std::filesystem::remove(image_path);
+  auto run_child = [&](json& cold) -> bool {
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    auto forked = Clock::now();
+    pid_t pid = fork();
+    if (pid == 0) {
+      dup2(fds[1], 1);
+      close(fds[0]);
+      std::string n = std::to_string(credentials);
+      execl("/proc/self/exe", argv[0], "--cold-start", db_path.c_str(), "--credentials", n.c_str(),
+            "--image", image_path.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(fds[1]);
+    std::string child_out;
+    char buf[4096];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+      child_out.append(buf, static_cast<size_t>(n));
     close(fds[0]);
-    std::string n = std::to_string(credentials);
-    execl("/proc/self/exe", argv[0], "--cold-start", db_path.c_str(), "--credentials", n.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cold = json::parse(child_out, nullptr, false);
+    if (cold.is_discarded() || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::fprintf(stderr, "cold start failed: %s\n", child_out.c_str());
+      return false;
+    }
+    int64_t fork_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(forked.time_since_epoch()).count();
+    cold["process_start_to_first_decision_s"] =
+        static_cast<double>(cold["first_decision_mono_ns"].get<int64_t>() - fork_ns) / 1e9;
+    cold.erase("first_decision_mono_ns");
+    return true;
+  };
+  json cold, cold_img;
+  if (!run_child(cold)) return 1;
+  double image_write_s = 0;
+  uint64_t image_bytes = 0;
+  {
+    auto store = store::Store::Open(db_path);
+    if (!store.ok()) return 1;
+    Result<store::StartIndex> built = store::BuildIndexStamped(**store, site, nullptr);
+    if (!built.ok() || !built->stamp) return 1;
+    auto w0 = Clock::now();
+    Result<uint64_t> n = store::SaveIndexImage(image_path, *built->index, *built->stamp);
+    image_write_s = Seconds(w0, Clock::now());
+    if (!n.ok()) {
+      std::fprintf(stderr, "%s\n", n.status().ToString().c_str());
+      return 1;
+    }
+    image_bytes = *n;
   }
-  close(fds[1]);
-  std::string child_out;
-  char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
-    child_out.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  if (!run_child(cold_img)) return 1;
+  std::filesystem::remove(image_path);
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_path + suffix);
-  json cold = json::parse(child_out, nullptr, false);
-  if (cold.is_discarded() || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "cold start failed: %s\n", child_out.c_str());
+  if (cold["index_source"] != "store" || cold_img["index_source"] != "image" ||
+      cold["first_decision"] != cold_img["first_decision"]) {
+    std::fprintf(stderr, "image cold start differs: %s / %s\n", cold.dump().c_str(),
+                 cold_img.dump().c_str());
     return 1;
   }
+  json image = {
+      {"image_bytes", image_bytes},
+      {"image_write_s", image_write_s},
+      {"cold_start_image_s", cold_img["cold_start_s"]},
+      {"process_start_to_first_decision_image_s", cold_img["process_start_to_first_decision_s"]},
+      {"cold_load_image_s", cold_img["cold_load_and_index_s"]},
+      {"decide_p99_ns_image", cold_img["decide_p99_ns"]},
+      {"rss_bytes_per_credential_image", cold_img["rss_bytes_per_credential"]},
+      {"cold_start_rebuild_over_image",
+       cold["process_start_to_first_decision_s"].get<double>() /
+           cold_img["process_start_to_first_decision_s"].get<double>()}};
   json out = {{"bench", "foundation"},
               {"credentials", credentials},
               {"people", credentials / 2},
@@ -313,6 +379,7 @@ int Main(int argc, char** argv) {
               {"tenant_edit_copied_bytes_p50", copied_p50},
               {"tenant_edit_copied_over_index", copied_p50 / index_bytes}};
   out.update(cold);
+  out.update(image);
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

@@ -209,6 +209,64 @@ TEST_F(Daemon, StopsOnSigtermAndKeepsStateAcrossRestart) {
   EXPECT_EQ(d["result"], "granted");
 }
 
+// Issue 13, point 4: a clean stop leaves an index image next to the store; the next start maps it
+// instead of rebuilding from SQLite and decides the same; a damaged image is never used.
+TEST_F(Daemon, SecondStartUsesTheIndexImageAndDecidesTheSame) {
+  const std::string image = store_ + ".index";
+  auto decisions = [&] {
+    std::string out;
+    for (const char* card : {"h10301:101:251", "h10301:101:9999"}) {
+      for (const char* door : {"front", "unit-101"}) {
+        for (const char* at : {"2026-12-01T09:00:00+01:00", "2027-01-07T09:00:00+01:00"}) {
+          json d = CtlJson({"present", "--door", door, "--card", card, "--at", at});
+          out += d["result"].get<std::string>() + " " + d.value("reason", "") + " " +
+                 d.value("credential", "") + "\n";
+        }
+      }
+    }
+    return out;
+  };
+  auto stop = [&] {
+    daemon_->Signal(SIGTERM);
+    EXPECT_EQ(daemon_->Wait(std::chrono::seconds(20)), 0) << Log();
+  };
+
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(CtlJson({"status"})["index_source"], "store");
+  ASSERT_EQ(Ctl({"state", "import", Example("demo-state.json")}).exit_code, 0);
+  const std::string first = decisions();
+  EXPECT_NE(first.find("granted"), std::string::npos) << first;
+  EXPECT_NE(first.find("rent_overdue"), std::string::npos) << first;
+  stop();
+  EXPECT_NE(Log().find("index image written"), std::string::npos) << Log();
+  struct stat st;
+  ASSERT_EQ(stat(image.c_str(), &st), 0) << "no image after a clean stop";
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "the image holds PIN material";
+
+  ASSERT_NO_FATAL_FAILURE(Start());
+  json status = CtlJson({"status"});
+  EXPECT_EQ(status["index_source"], "image") << Log();
+  EXPECT_EQ(status["state"]["credentials"], 10);
+  EXPECT_NE(Log().find("index from the index image"), std::string::npos) << Log();
+  EXPECT_EQ(decisions(), first);
+  stop();
+
+  // One flipped byte: the next start rebuilds from the store, says why, and decides the same.
+  {
+    std::fstream f(image, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(st.st_size / 2));
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(static_cast<std::streamoff>(st.st_size / 2));
+    c = static_cast<char>(c ^ 0x20);
+    f.write(&c, 1);
+  }
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(CtlJson({"status"})["index_source"], "store");
+  EXPECT_NE(Log().find("checksum"), std::string::npos) << Log();
+  EXPECT_EQ(decisions(), first);
+}
+
 TEST_F(Daemon, SighupRefusesABadConfigAndAppliesAGoodOne) {
   ASSERT_NO_FATAL_FAILURE(Start());
   std::ifstream in(config_);
