@@ -7,7 +7,7 @@
 
 #include "gateway/base/log.h"
 #include "gateway/cloud/sync_rules.h"
-#include "gateway/store/load_index.h"
+#include "gateway/store/index_image_file.h"
 #include "gateway/store/store.h"
 #include "rules/ops.h"
 #include "rules/validate.h"
@@ -109,8 +109,12 @@ class Session {
     }
   }
 
+  // The stamp of the store's state the last index built or patched is of (out.index), when
+  // certain: an index image of it may be written (gateway/store/index_image_file.h).
+  std::optional<rules::ImageStamp> stamp() const { return stamp_; }
+
   void Handle(IndexJob&, StateOutcome& out) {
-    changed_ = true;  // the rebuild is what this job is for
+    Rebuild();  // the rebuild is what this job is for
     Result<Position> at = store_->AppliedPosition();
     if (!at.ok()) return Fail(out, at.status());
     out.position = *at;
@@ -120,23 +124,36 @@ class Session {
   Result<std::shared_ptr<const rules::Index>> BuildIndexOrThrow(double* ms) {
     auto started = Clock::now();
     if (fault_) LINTEL_RETURN_IF_ERROR(fault_("index"));
+    if (edited_ && memory_.empty()) {
+      // The burst's deltas edited into the index (EditIndex): nothing to build.
+      index_ = std::move(edited_);
+      stamp_ = edited_stamp_;
+      *ms = edit_ms_;
+      edit_ms_ = 0;
+      changed_ = false;
+      return index_;
+    }
+    edited_.reset();
     std::vector<std::string> warnings;
     std::shared_ptr<const rules::Index> index;
+    stamp_.reset();
     if (memory_.empty() && !records_) {
-      // Streamed from the store into the builder: no copy of the whole state (issue 13).
-      Result<std::shared_ptr<const rules::Index>> built =
-          store::LoadIndex(*store_, site_, &warnings);
+      // Streamed from the store into the builder: no copy of the whole state (issue 13), with
+      // the stamp of the state it is of (when nothing committed meanwhile).
+      Result<store::StartIndex> built = store::BuildIndexStamped(*store_, site_, &warnings);
       if (!built.ok()) return built.status();
       for (const std::string& w : warnings) LogWarning("sync", "state: " + w);
       *ms = MsSince(started);
-      index_ = *built;
+      index_ = built->index;
+      stamp_ = built->stamp;
       changed_ = false;
-      return *built;
+      return index_;
     }
     LINTEL_RETURN_IF_ERROR(Load());
     if (memory_.empty() && prebuilt_) {  // a snapshot's, built while it was written
       index = std::move(prebuilt_->index);
       warnings = std::move(prebuilt_->warnings);
+      stamp_ = prebuilt_->stamp;
       prebuilt_.reset();
     } else if (memory_.empty()) {
       index = rules::BuildIndex(site_, *records_, &warnings);
@@ -223,6 +240,7 @@ class Session {
     std::shared_ptr<const rules::Index> patched = rules::PatchCredentials(*index_, updates);
     if (!patched) return false;
     double patch_ms = MsSince(started);
+    const std::optional<rules::ImageStamp> before = ReadStamp();
     if (!Committed(store_->ApplyOps(ops, j.to), out)) {
       // The store cannot write it: still in force if it only restricts (PatchCredentials already
       // refuses a later end and an unrevoke; a suspended card may not become active either).
@@ -244,7 +262,9 @@ class Session {
       return true;
     }
     index_ = patched;
+    stamp_ = stamp_ && before == stamp_ ? Follow(before) : std::nullopt;
     out.index = std::move(patched);
+    out.stamp = stamp_;
     out.index_ms = patch_ms;
     out.patched = true;
     // The cached records catch up before the next job reads them (off the revocation's path).
@@ -296,7 +316,7 @@ class Session {
     // The new state's problems are the next change's baseline (all of them were already there).
     baseline_.emplace(std::make_move_iterator(errors.begin()),
                       std::make_move_iterator(errors.end()));
-    changed_ = true;
+    Rebuild();
   }
 
   // Issue 13: the delta is validated by what it touches and what refers to it, read through the
@@ -319,6 +339,7 @@ class Session {
       out.error = JoinLines(*errors);
       return true;
     }
+    const std::optional<rules::ImageStamp> before = ReadStamp();
     if (!Committed(store_->ApplyOps(ops, to), out)) {
       if (delta && out.result == StateOutcome::Result::kFailed) {
         KeepInMemory(*delta, /*validated=*/true, out);
@@ -329,36 +350,58 @@ class Session {
     // A cached copy catches up when it is next read (the index is built from the store).
     if (records_) deferred_.insert(deferred_.end(), ops.begin(), ops.end());
     baseline_.reset();
-    EditIndex(ops, out);
+    EditIndex(ops, before, out);
     return true;
   }
 
-  // Issue 13: the committed ops applied to the current index (rules::ApplyOpsToIndex: O(change),
+  // Issue 13: the committed ops applied to the latest index (rules::ApplyOpsToIndex: O(change),
   // sharing every untouched chunk) when it is the index of the store's state before them; a
   // rebuild otherwise, or when the edit cannot be made (a schedule or group delete, a full id
-  // table, too many edits since the last build).
-  void EditIndex(const std::vector<rules::Op>& ops, StateOutcome& out) {
-    if (changed_ || !index_ || !memory_.empty()) {
-      changed_ = true;
-      return;
-    }
+  // table, too many edits since the last build). The edited index is published after the burst's
+  // last job (BuildIndex), as a rebuild would be. `before`: the store's stamp before the commit.
+  void EditIndex(const std::vector<rules::Op>& ops, std::optional<rules::ImageStamp> before,
+                 StateOutcome& out) {
+    const std::shared_ptr<const rules::Index>& base = edited_ ? edited_ : index_;
+    if ((changed_ && !edited_) || !base || !memory_.empty()) return Rebuild();
+    const std::optional<rules::ImageStamp> base_stamp = edited_ ? edited_stamp_ : stamp_;
     auto started = Clock::now();
     std::string why;
     std::shared_ptr<const rules::Index> next;
     try {
-      next = rules::ApplyOpsToIndex(*index_, ops, &why);
+      next = rules::ApplyOpsToIndex(*base, ops, &why);
     } catch (const std::exception& e) {
       why = std::string("the edit threw: ") + e.what();
     }
     if (!next) {
       LogInfo("sync", "index rebuilt instead of edited: " + why);
-      changed_ = true;
-      return;
+      return Rebuild();
     }
-    index_ = next;
-    out.index = std::move(next);
-    out.index_ms = MsSince(started);
+    edited_ = std::move(next);
+    edited_stamp_ = base_stamp && base_stamp == before ? Follow(before) : std::nullopt;
+    edit_ms_ += MsSince(started);
+    changed_ = true;  // published by BuildIndex after the burst
     out.patched = true;
+  }
+
+  // The index must be built again from the state (an edit on top of the latest is not possible).
+  void Rebuild() {
+    changed_ = true;
+    edited_.reset();
+    edit_ms_ = 0;
+  }
+
+  // The store's stamp now; nullopt when it cannot be read (then no image is written of it).
+  std::optional<rules::ImageStamp> ReadStamp() {
+    Result<rules::ImageStamp> s = store::ReadStateStamp(*store_);
+    return s.ok() ? std::optional(*s) : std::nullopt;
+  }
+  // After one commit of this worker from the stamp `before`: the stamp now, when it follows
+  // `before` by exactly that commit (no other writer committed in between).
+  std::optional<rules::ImageStamp> Follow(std::optional<rules::ImageStamp> before) {
+    if (!before) return std::nullopt;
+    std::optional<rules::ImageStamp> now = ReadStamp();
+    if (!now || now->state_serial != before->state_serial + 1) return std::nullopt;
+    return now;
   }
 
   void Handle(SnapshotJob& j, StateOutcome& out) {
@@ -387,20 +430,24 @@ class Session {
       }
       return p;
     });
+    const std::optional<rules::ImageStamp> before = ReadStamp();
     Status committed = store_->ReplaceState(j.records, j.to);
     Prebuilt prebuilt = build.get();
     if (!Committed(committed, out)) return;
-    if (prebuilt.index) prebuilt_ = std::move(prebuilt);
+    Rebuild();
+    if (prebuilt.index) {
+      prebuilt.stamp = Follow(before);  // a snapshot replaces the whole state
+      prebuilt_ = std::move(prebuilt);
+    }
     DropMemoryUpTo(j.to);
     records_ = std::move(j.records);
     baseline_.reset();
-    changed_ = true;
   }
 
   void Handle(SiteJob& j, StateOutcome& out) {
     site_ = std::move(j.site);
     baseline_.reset();
-    changed_ = true;
+    Rebuild();
     Result<Position> at = store_->AppliedPosition();
     if (at.ok()) out.position = *at;
   }
@@ -484,6 +531,8 @@ class Session {
   void Keep(const DeltaJob& j, std::shared_ptr<const rules::Index> index, StateOutcome& out) {
     memory_.push_back({j.from, j.to, j.ops});
     index_ = index;
+    stamp_.reset();  // not a stored state
+    edited_.reset();
     out.index = std::move(index);
     out.in_memory = true;
     changed_ = false;  // index_ is the store's state plus memory_
@@ -519,12 +568,18 @@ class Session {
   std::shared_ptr<const rules::Index> index_;  // the latest index this worker built or patched
   store::StoreOpener open_;
   bool changed_ = false;  // the store changed since index_ was built: a rebuild is due
+  std::optional<rules::ImageStamp> stamp_;  // the stored state index_ is of, when certain
+  // index_ with the burst's deltas edited in (EditIndex), published by BuildIndex; its stamp.
+  std::shared_ptr<const rules::Index> edited_;
+  std::optional<rules::ImageStamp> edited_stamp_;
+  double edit_ms_ = 0;
   std::optional<std::set<std::string>> baseline_;
   // The index of the state the last snapshot committed, built alongside its write; reset when
   // any later job runs (it no longer describes the store then).
   struct Prebuilt {
     std::shared_ptr<const rules::Index> index;
     std::vector<std::string> warnings;
+    std::optional<rules::ImageStamp> stamp;  // of the state it is of, when certain
   };
   std::optional<Prebuilt> prebuilt_;
   StateWorker::FaultHook fault_;
@@ -596,6 +651,7 @@ void StateWorker::Run() {
       Result<std::shared_ptr<const rules::Index>> index = session.BuildIndex(&out.index_ms);
       if (index.ok()) {
         out.index = std::move(*index);
+        out.stamp = session.stamp();
       } else if (out.result == StateOutcome::Result::kApplied) {
         out.fault = index.status().code() == StatusCode::kInternal;
         // Committed, but the doors cannot decide on it yet: never reported as applied.

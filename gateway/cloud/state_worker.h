@@ -59,6 +59,7 @@
 #include "gateway/base/status.h"
 #include "gateway/store/store.h"
 #include "rules/index.h"
+#include "rules/index_image.h"
 #include "rules/model.h"
 #include "rules/ops.h"
 
@@ -119,6 +120,9 @@ struct StateOutcome {
   // Set on the last outcome of a burst that changed anything: the index of the store's state.
   std::shared_ptr<const rules::Index> index;
   bool patched = false;  // the index was edited by the change (O(change)), not rebuilt
+  // With `index`: the stored state it is of (position and state serial), when the worker is
+  // certain (no other writer committed in between); an index image of it may then be written.
+  std::optional<rules::ImageStamp> stamp;
   // kFailed delta: the store could not write it, but it only restricts access, so `index` is the
   // store's state with it (and the earlier deltas kept in memory) applied: in force, not durable.
   bool in_memory = false;

@@ -738,7 +738,7 @@ void CloudSync::OnOutcome(StateOutcome o) {
   using R = StateOutcome::Result;
   --jobs_outstanding_;
   const bool swapped = o.index != nullptr;
-  if (o.index) host_.engine().SwapIndex(std::move(o.index));
+  if (o.index) host_.InstallIndex(std::move(o.index), o.stamp);
   in_memory_deltas_ = o.in_memory_deltas;
   in_memory_upto_ = o.in_memory_upto;
   if (outcome_observer_) outcome_observer_(o);

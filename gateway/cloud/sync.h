@@ -44,6 +44,13 @@ class SyncHost {
   virtual store::Store& store() = 0;
   // The engine: its index is swapped, its offline restriction set, its clock read.
   virtual rules::Engine& engine() = 0;
+  // Puts `index` in force (the engine's index), of the stored state `stamp` when known (the host
+  // may then write an index image of it at a clean stop).
+  virtual void InstallIndex(std::shared_ptr<const rules::Index> index,
+                            std::optional<rules::ImageStamp> stamp) {
+    static_cast<void>(stamp);
+    engine().SwapIndex(std::move(index));
+  }
   // The gateway's time (for freshness and expiry; the engine's floor is applied on top): the wall
   // clock, or the engine's estimate while the wall clock is suspect (rules/time_guard.h).
   virtual Instant WallNow() = 0;

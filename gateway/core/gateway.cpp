@@ -124,6 +124,12 @@ void Gateway::NoteIndexState(const std::shared_ptr<const rules::Index>& index,
   image_on_disk_ = nullptr;
 }
 
+void Gateway::InstallIndex(std::shared_ptr<const rules::Index> index,
+                           std::optional<rules::ImageStamp> stamp) {
+  NoteIndexState(index, stamp);
+  engine_.SwapIndex(std::move(index));
+}
+
 void Gateway::SaveImageInBackground() {
   if (image_writer_.joinable()) image_writer_.join();
   image_writer_ = std::thread([this, index = stamped_index_, stamp = stamped_at_,

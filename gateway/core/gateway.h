@@ -180,6 +180,10 @@ class Gateway final {
   // What the cloud sync borrows (the contracts are cloud::SyncHost's, gateway/cloud/sync.h).
   store::Store& store() { return *store_; }
   rules::Engine& engine() { return engine_; }
+  // Puts `index` in force, of the stored state `stamp` when known: the image written at a clean
+  // stop is of it when the store is still there (issue 13, point 4).
+  void InstallIndex(std::shared_ptr<const rules::Index> index,
+                    std::optional<rules::ImageStamp> stamp);
   Instant WallNow() { return engine_.Now(Reading()).at; }
   bool ClockSynced() { return clock_.Synchronized(); }
   void NoteSignedTime(Instant issued_at, std::optional<Instant> expires_at);

@@ -21,6 +21,10 @@ class CoreSyncHost final : public cloud::SyncHost {
 
   store::Store& store() override { return gw_.store(); }
   rules::Engine& engine() override { return gw_.engine(); }
+  void InstallIndex(std::shared_ptr<const rules::Index> index,
+                    std::optional<rules::ImageStamp> stamp) override {
+    gw_.InstallIndex(std::move(index), stamp);
+  }
   Instant WallNow() override { return gw_.WallNow(); }
   bool ClockSynced() override { return gw_.ClockSynced(); }
   void NoteSignedTime(Instant issued_at, std::optional<Instant> expires_at) override {

@@ -14,6 +14,7 @@
 #include "gateway/core/gateway.h"
 #include "gateway/core/reload.h"
 #include "gateway/store/fault_store.h"
+#include "gateway/store/index_image_file.h"
 #include "gateway/wiring/core_sync_host.h"
 
 namespace lintel::cloud {
@@ -325,6 +326,47 @@ TEST_F(SyncTest, OutcomeObserverSeesTheSwappedIndexBeforeTheAck) {
   EXPECT_EQ(seen[1].acks, 1u) << "only the snapshot was acknowledged yet";
 }
 
+// Issue 13, points 1 and 4: a general delta is edited into the index (no rebuild), the index
+// handed to the core carries the stamp of the stored state it is of, and the image the core
+// writes of it at a clean stop serves the next start.
+TEST_F(SyncTest, Issue13EditedIndexIsStampedAndItsImageServesTheNextStart) {
+  std::vector<StateOutcome> seen;
+  sync_->SetOutcomeObserver([&](const StateOutcome& o) { seen.push_back(o); });
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  Send(
+      "sync/delta",
+      Delta(
+          1, 2,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_TRUE(seen[1].patched) << "edited, not rebuilt";
+  ASSERT_TRUE(seen[1].stamp.has_value());
+  Result<rules::ImageStamp> stored = store::ReadStateStamp(gw_->store());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(*seen[1].stamp, *stored) << rules::ToString(*seen[1].stamp);
+  EXPECT_EQ(seen[1].stamp->version, 2u);
+  EXPECT_EQ(Decide("c3c3"), "granted");
+  ASSERT_TRUE(gw_->Stop().ok());  // writes the image of the index in force
+  Restart();
+  Result<json> status = gw_->Handle({{"cmd", "status"}});
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ((*status)["index_source"], "image");
+  EXPECT_EQ(Decide("c3c3"), "granted");
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  // A delta after the restart edits the mapped index (its chunks are copied, the file is not
+  // written) and the next start, the image now stale, rebuilds from the store.
+  Send("sync/delta", Delta(1, 3,
+                           {{{"op", "put"},
+                             {"kind", "credential"},
+                             {"data", Card("c3", "p1", "c3c3", "revoked")}}}));
+  EXPECT_EQ(Decide("c3c3"), "credential_revoked");
+  Restart();  // no clean stop: the image is of version 2
+  status = gw_->Handle({{"cmd", "status"}});
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ((*status)["index_source"], "store");
+  EXPECT_EQ(Decide("c3c3"), "credential_revoked");
+}
+
 TEST_F(SyncTest, RevocationFastPathAndLaterDeltasAgree) {
   std::vector<bool> patched;
   sync_->SetOutcomeObserver([&](const StateOutcome& o) { patched.push_back(o.patched); });
@@ -361,8 +403,9 @@ TEST_F(SyncTest, RevocationFastPathAndLaterDeltasAgree) {
   EXPECT_EQ(Decide("c3c3"), "credential_revoked");
   EXPECT_EQ(Decide("a1b2"), "granted");
   EXPECT_EQ(Stored(), (Position{1, 5}));
-  // snapshot, suspension (fast), new card, reactivation (fast), rejected, revocation (fast)
-  EXPECT_EQ(patched, (std::vector<bool>{false, true, false, true, false, true}));
+  // snapshot (built), suspension (patched), new card (edited into the index: issue 13),
+  // reactivation (patched), rejected, revocation (patched)
+  EXPECT_EQ(patched, (std::vector<bool>{false, true, true, true, false, true}));
   Restart();  // what was stored is what the fast path showed
   EXPECT_EQ(Decide("c3c3"), "credential_revoked");
   EXPECT_EQ(Decide("a1b2"), "granted");
