@@ -128,6 +128,31 @@ void WriteRecords(const fs::path& path, size_t credentials) {
   f << "]}";
 }
 
+// The payload of a JWS (the cloud's events/ack is signed): base64url of its middle part, decoded.
+std::string JwsPayload(const std::string& jws) {
+  size_t a = jws.find('.'), b = jws.rfind('.');
+  if (a == std::string::npos || b <= a) return {};
+  std::string out;
+  uint32_t bits = 0;
+  int n = 0;
+  for (char c : jws.substr(a + 1, b - a - 1)) {
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '-'             ? 62
+            : c == '_'             ? 63
+                                   : -1;
+    if (v < 0) break;
+    bits = (bits << 6) | static_cast<uint32_t>(v);
+    n += 6;
+    if (n >= 8) {
+      n -= 8;
+      out += static_cast<char>((bits >> n) & 0xff);
+    }
+  }
+  return out;
+}
+
 struct Phase {
   std::string name;
   std::vector<double> ms;
@@ -261,6 +286,7 @@ int main(int argc, char** argv) {
   auto poll_acks = [&] {
     for (const std::string& line : acks_out.Lines()) {
       json j = json::parse(line, nullptr, false);
+      if (!j.is_object()) j = json::parse(JwsPayload(line), nullptr, false);  // events/ack
       if (!j.is_object()) continue;
       if (j.contains("upto")) events_acked = std::max(events_acked, j.value("upto", uint64_t{0}));
       if (j.contains("result"))
