@@ -26,6 +26,8 @@
 //      deltas   --deltas (default 20) general deltas (a tenant: person, lease, card) published one
 //               after the other, each as soon as the previous one was acknowledged, until the last
 //               one's sync/ack.
+//    Until the drain phase nobody acknowledges the queued events: the daemon sends its window again
+//    every 10 s (as with a cloud that is down), in every phase before the drain, idle included.
 //    No control request is made during a phase (a control command waits for the journal's
 //    writer: not the door's path). Acks are watched with mosquitto_sub.
 //
@@ -238,7 +240,11 @@ int main(int argc, char** argv) {
          << "    tcp: {host: 127.0.0.1, port: " << sim_port << "}\n"
          << "    timeout_ms: 200\n    poll_ms: 50\n"
          << "    points:\n      - {name: front-lock, coil: 16}\n"
-         << "cloud:\n  broker: " << broker.uri() << "\n"
+         << "cloud:\n  broker: " << broker.uri()
+         << "\n"
+         // A big snapshot's pages arrive faster than they are verified: room for all of them
+         // (the default 64 MiB drops some as overload, and the gateway asks for it again).
+         << "  limits: {queue_bytes: 1073741824}\n"
          << "  trusted_keys:\n    - {kid: cloud-1, public_key: \"" << key << "\"}\n";
     std::ofstream small(dir / "small.json");
     small << R"({"people":[{"id":"p-bench","name":"Bench","role":"tenant"}],
