@@ -663,7 +663,7 @@ void CloudSync::OnHead(const Head& head) {
   }
   if (!head_expires_at_ || head.expires_at > *head_expires_at_) {
     head_expires_at_ = head.expires_at;
-    Status st = host_.store().SetMeta("head_expires_at", FormatRfc3339(head.expires_at));
+    Status st = host_.SetMetaLater("head_expires_at", FormatRfc3339(head.expires_at));
     if (!st.ok()) LogWarning("sync", "cannot store the head's expiry: " + st.ToString());
   }
   head_ = head;
@@ -940,7 +940,7 @@ void CloudSync::OnEventsAck(const EventsAck& ack) {
     upto = sent_upto_;
   }
   if (upto <= acked_) return;
-  Status st = host_.store().DeleteUpTo(upto);
+  Status st = host_.DeleteEventsUpTo(upto);
   if (!st.ok()) {
     LogError("sync", "cannot remove acknowledged events: " + st.ToString());
     return;

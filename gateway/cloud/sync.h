@@ -64,6 +64,14 @@ class SyncHost {
   // durable commit off paths where the doors wait, such as a revocation being swapped in).
   virtual void JournalLater(nlohmann::json event) = 0;
   virtual Status FlushJournal() = 0;
+  // The cloud acknowledged the journal up to `seq`: removes those events from the outbox (the
+  // store's DeleteUpTo). A host may hand it to another connection and return OK at once (the core
+  // does: its thread never waits for the store's write lock); the removal is then its to retry.
+  virtual Status DeleteEventsUpTo(uint64_t seq) { return store().DeleteUpTo(seq); }
+  // Store::SetMeta, the same way (a value the sync restores at start, such as the head's expiry).
+  virtual Status SetMetaLater(std::string key, std::string value) {
+    return store().SetMeta(key, value);
+  }
   // Asks the door's lock to open for `duration` (a cloud `unlock` command) and returns at once;
   // the host journals what the hardware did (`door.unlocked`) when it knows. Errors: NotFound
   // when the door has no actuator; the actuator's own (its module offline).

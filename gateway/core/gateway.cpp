@@ -1,5 +1,6 @@
 #include "gateway/core/gateway.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "gateway/base/ids.h"
@@ -192,10 +193,81 @@ Status Gateway::Tick() {
   // old one (advancing to the lower floor below changes nothing).
   Status reset = SaveFloorReset();
   if (!reset.ok()) LogError("core", "cannot store the replaced time floor: " + reset.ToString());
+  if (writer_ && !writer_stopped_) {
+    // Handed to the writer's connection: the core never waits for the store's write lock (the
+    // state worker may hold it for seconds). Failures come back through OnUpkeepFailed.
+    writer_->SetFloor(engine_.time_floor(), /*reset=*/false);
+    if (delete_retry_) {
+      delete_retry_ = false;
+      writer_->DeleteUpTo(delete_upto_);
+    }
+    for (auto& [key, value] : meta_retry_) writer_->SetMeta(key, value);
+    meta_retry_.clear();
+    return Flush(/*retry=*/true);
+  }
   // Not fatal: the engine keeps its floor in memory; the journal is written regardless.
   Status advanced = store_->AdvanceLastKnownGood(engine_.time_floor());
+  if (delete_upto_ > 0) {
+    // What the writer was given (Stop() writes it again here: idempotent, and nothing the
+    // writer failed to write is left behind).
+    Status deleted = store_->DeleteUpTo(delete_upto_);
+    if (!deleted.ok()) {
+      LogError("core", "cannot remove acknowledged events: " + deleted.ToString());
+    } else {
+      delete_upto_ = 0;
+      delete_retry_ = false;
+    }
+  }
+  for (auto it = meta_handed_.begin(); it != meta_handed_.end();) {
+    Status set = store_->SetMeta(it->first, it->second);
+    if (!set.ok()) {
+      LogError("core", "cannot store " + it->first + ": " + set.ToString());
+      ++it;
+    } else {
+      it = meta_handed_.erase(it);
+    }
+  }
+  meta_retry_.clear();
   Status flushed = Flush(/*retry=*/true);
   return advanced.ok() ? flushed : advanced;
+}
+
+Status Gateway::SetMetaLater(std::string key, std::string value) {
+  if (!writer_ || writer_stopped_) return store_->SetMeta(key, value);
+  meta_handed_[key] = value;
+  writer_->SetMeta(std::move(key), std::move(value));
+  return Status::Ok();
+}
+
+Status Gateway::DeleteEventsUpTo(uint64_t seq) {
+  if (!writer_ || writer_stopped_) return store_->DeleteUpTo(seq);
+  delete_upto_ = std::max(delete_upto_, seq);
+  writer_->DeleteUpTo(seq);
+  return Status::Ok();
+}
+
+void Gateway::OnUpkeepFailed(const JournalWriter::Upkeep& failed, const Status& error) {
+  const bool busy = error.code() == StatusCode::kUnavailable;
+  std::string what;
+  if (failed.floor) {
+    what = failed.reset ? "the replaced time floor" : "the time floor";
+    if (failed.reset) floor_reset_unsaved_ = true;  // handed over again by the next Tick
+  }
+  if (failed.delete_upto) {
+    what += std::string(what.empty() ? "" : " and ") + "the removal of acknowledged events";
+    delete_retry_ = true;  // the next Tick hands it over again (the next ack would, too)
+  }
+  for (const auto& [key, value] : failed.meta) {
+    what += std::string(what.empty() ? "" : " and ") + key;
+    meta_retry_[key] = value;
+  }
+  std::string msg =
+      "cannot store " + what + " (retried by the next housekeeping tick): " + error.ToString();
+  if (busy) {
+    LogWarning("core", msg);
+  } else {
+    LogError("core", msg);
+  }
 }
 
 void Gateway::ReopenForWriting() {
@@ -213,6 +285,12 @@ Status Gateway::Stop() {
   // The batch with the writer is finished, and the rest is written here: nothing is left behind
   // in a thread (SIGTERM loses no event the store can take).
   DrainWriter();
+  if (writer_) {
+    writer_->WaitSettled();
+    // Its failures may be posted to a loop that no longer runs: the Tick below writes the floor
+    // (a reset handed over is written as a reset) and the deletions again, on this thread.
+    if (floor_reset_handed_) floor_reset_unsaved_ = true;
+  }
   writer_stopped_ = true;
   Status s = Tick();
   SaveImageAtStop();
@@ -247,6 +325,12 @@ void Gateway::NoteSignedTime(Instant issued_at, std::optional<Instant> expires_a
 
 Status Gateway::SaveFloorReset() {
   if (!floor_reset_unsaved_) return Status::Ok();
+  if (writer_ && !writer_stopped_) {
+    writer_->SetFloor(engine_.time_floor(), /*reset=*/true);  // never waits for the lock here
+    floor_reset_unsaved_ = false;
+    floor_reset_handed_ = true;
+    return Status::Ok();
+  }
   Status st = store_->ResetLastKnownGood(engine_.time_floor());
   if (!st.ok()) return st;
   floor_reset_unsaved_ = false;
@@ -323,7 +407,13 @@ store::JournalEvent Gateway::MakeEvent(json event) {
 }
 
 void Gateway::StartJournalWriter(JournalWriter::Poster post) {
-  writer_ = std::make_unique<JournalWriter>(config_.store_path, open_, std::move(post));
+  std::weak_ptr<Gateway*> self = self_;
+  writer_ = std::make_unique<JournalWriter>(config_.store_path, open_, std::move(post),
+                                            /*busy_timeout_ms=*/2000,
+                                            [self](JournalWriter::Upkeep failed, Status error) {
+                                              if (std::shared_ptr<Gateway*> g = self.lock())
+                                                (*g)->OnUpkeepFailed(failed, error);
+                                            });
 }
 
 Status Gateway::Flush(bool retry) {

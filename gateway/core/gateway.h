@@ -101,7 +101,8 @@ class Gateway final {
 
   // Periodic housekeeping (every few seconds): persists the last-known-good time (the engine's
   // floor, which never rises from a suspect clock; a floor replaced by a trusted time is written
-  // as it is, lower) and writes the
+  // as it is, lower; with a JournalWriter it is handed to the writer's thread, as are removals and
+  // meta values that failed there: the core never waits for the store's write lock) and writes the
   // journal events waiting in memory (in chunks, oldest first; with `events.lost` first when the
   // memory queue overflowed since the last write). After a failed write no other path tries to
   // write the journal until a Tick succeeds (the store is full, I/O failing or read-only: one
@@ -150,6 +151,14 @@ class Gateway final {
   // this (the core's) thread. Control commands (Handle) and Stop() still return only once the
   // events so far are written (or kept in memory on a failure), as before. Call once, before use.
   void StartJournalWriter(JournalWriter::Poster post);
+
+  // The cloud acknowledged the journal up to `seq`: removes those events from the outbox. With a
+  // JournalWriter it is handed to the writer's thread and returns OK at once (the removal is
+  // retried by Tick after a failure and written again by Stop()); without one it is written now
+  // and returns the store's error.
+  Status DeleteEventsUpTo(uint64_t seq);
+  // Store::SetMeta, the same way (the cloud head's expiry, with every new head).
+  Status SetMetaLater(std::string key, std::string value);
 
   // Called after journal events were written (the cloud outbox publishes them).
   void SetJournalListener(std::function<void()> listener) { on_journal_ = std::move(listener); }
@@ -255,6 +264,8 @@ class Gateway final {
   void OnJournalWritten(Result<uint64_t> result, bool continue_writing);
   void DrainWriter();
   void NoteWriteFailure(const Status& error);
+  // The writer could not store the floor or a removal: logged, and handed over again by Tick.
+  void OnUpkeepFailed(const JournalWriter::Upkeep& failed, const Status& error);
   // A store opened read-only: try to open it for writing again.
   void ReopenForWriting();
 
@@ -275,6 +286,11 @@ class Gateway final {
   uint64_t config_generation_ = 0;
   bool clock_suspect_ = false;
   bool floor_reset_unsaved_ = false;  // a lowered floor not yet written to the store
+  bool floor_reset_handed_ = false;   // a reset was handed to the writer (Stop writes it again)
+  uint64_t delete_upto_ = 0;          // the highest removal handed to the writer (Stop: again)
+  bool delete_retry_ = false;         // the writer failed it: Tick hands it over again
+  std::map<std::string, std::string> meta_handed_;  // meta values handed over (Stop: again)
+  std::map<std::string, std::string> meta_retry_;   // ... that failed: Tick hands them over again
   Instant started_at_;
   std::function<void()> on_journal_;
   std::map<std::string, std::function<nlohmann::json()>> status_extra_;

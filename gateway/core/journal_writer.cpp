@@ -1,5 +1,6 @@
 #include "gateway/core/journal_writer.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "gateway/base/log.h"
@@ -14,12 +15,26 @@ std::optional<Result<uint64_t>> JournalWriter::Shared::Take() {
   return out;
 }
 
+void JournalWriter::Upkeep::Merge(const Upkeep& later) {
+  if (later.floor) {
+    if (later.reset || !floor) {
+      floor = later.floor;
+      reset = later.reset;
+    } else {
+      floor = std::max(*floor, *later.floor);  // kept a reset when this was one
+    }
+  }
+  if (later.delete_upto) delete_upto = std::max(delete_upto.value_or(0), *later.delete_upto);
+  for (const auto& [key, value] : later.meta) meta[key] = value;
+}
+
 JournalWriter::JournalWriter(std::string path, store::StoreOpener open, Poster post,
-                             int busy_timeout_ms)
+                             int busy_timeout_ms, Upkept upkept)
     : path_(std::move(path)),
       open_(open ? std::move(open) : store::DefaultStoreOpener()),
       post_(std::move(post)),
-      busy_timeout_ms_(busy_timeout_ms) {
+      busy_timeout_ms_(busy_timeout_ms),
+      upkept_(std::move(upkept)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -49,31 +64,117 @@ std::optional<Result<uint64_t>> JournalWriter::WaitIdle() {
   return s_->Take();
 }
 
+void JournalWriter::SetFloor(Instant floor, bool reset) {
+  {
+    MutexLock lock(s_->mu);
+    s_->upkeep.Merge(Upkeep{floor, reset, std::nullopt, {}});
+  }
+  s_->cv.notify_all();
+}
+
+void JournalWriter::DeleteUpTo(uint64_t seq) {
+  {
+    MutexLock lock(s_->mu);
+    s_->upkeep.Merge(Upkeep{std::nullopt, false, seq, {}});
+  }
+  s_->cv.notify_all();
+}
+
+void JournalWriter::SetMeta(std::string key, std::string value) {
+  {
+    MutexLock lock(s_->mu);
+    s_->upkeep.Merge(
+        Upkeep{std::nullopt, false, std::nullopt, {{std::move(key), std::move(value)}}});
+  }
+  s_->cv.notify_all();
+}
+
+void JournalWriter::WaitSettled() {
+  MutexLock lock(s_->mu);
+  s_->cv.wait(lock, [&]() REQUIRES(s_->mu) { return s_->upkeep.empty() && !s_->upkeeping; });
+}
+
+Status JournalWriter::EnsureOpen(std::unique_ptr<store::Store>& store) {
+  if (store) return Status::Ok();
+  store::StoreOptions options;
+  options.verify_on_open = false;
+  options.busy_timeout_ms = busy_timeout_ms_;
+  Result<std::unique_ptr<store::Store>> opened = open_(path_, options);
+  if (!opened.ok()) return opened.status();
+  store = std::move(*opened);
+  return Status::Ok();
+}
+
+Status JournalWriter::WriteUpkeep(std::unique_ptr<store::Store>& store, const Upkeep& u,
+                                  Upkeep* failed) {
+  Status first;
+  auto fail = [&](const Status& st, Upkeep part) {
+    failed->Merge(part);
+    if (first.ok()) first = st;
+    if (st.code() != StatusCode::kUnavailable) store.reset();  // as for a batch: a fresh one next
+  };
+  try {
+    if (u.floor) {
+      Status st = EnsureOpen(store);
+      if (st.ok()) {
+        st = u.reset ? store->ResetLastKnownGood(*u.floor) : store->AdvanceLastKnownGood(*u.floor);
+      }
+      if (!st.ok()) fail(st, Upkeep{u.floor, u.reset, std::nullopt, {}});
+    }
+    if (u.delete_upto) {
+      Status st = EnsureOpen(store);
+      if (st.ok()) st = store->DeleteUpTo(*u.delete_upto);
+      if (!st.ok()) fail(st, Upkeep{std::nullopt, false, u.delete_upto, {}});
+    }
+    for (const auto& [key, value] : u.meta) {
+      Status st = EnsureOpen(store);
+      if (st.ok()) st = store->SetMeta(key, value);
+      if (!st.ok()) fail(st, Upkeep{std::nullopt, false, std::nullopt, {{key, value}}});
+    }
+  } catch (const std::exception& e) {
+    LogError("core", std::string("journal writer: an upkeep write threw: ") + e.what());
+    fail(Status::Internal(std::string("upkeep write threw: ") + e.what()), u);
+  } catch (...) {
+    LogError("core", "journal writer: an upkeep write threw");
+    fail(Status::Internal("upkeep write threw"), u);
+  }
+  return first;
+}
+
 void JournalWriter::Run() {
   std::unique_ptr<store::Store> store;
   std::shared_ptr<Shared> s = s_;
   MutexLock lock(s->mu);
   while (true) {
-    s->cv.wait(lock, [&]() REQUIRES(s->mu) { return s->stop || s->batch.has_value(); });
-    if (!s->batch) return;  // stopping with nothing to write
+    s->cv.wait(lock, [&]() REQUIRES(s->mu) {
+      return s->stop || s->batch.has_value() || !s->upkeep.empty();
+    });
+    if (!s->batch && s->upkeep.empty()) return;  // stopping with nothing to write
+    if (!s->batch) {
+      // Upkeep, after any batch: the floor and the outbox's deletions.
+      Upkeep u = s->upkeep;
+      s->upkeep = Upkeep{};
+      s->upkeeping = true;
+      lock.unlock();
+      Upkeep failed;
+      Status st = WriteUpkeep(store, u, &failed);
+      if (!st.ok() && upkept_) {
+        post_([upkept = upkept_, failed, st] { upkept(failed, st); });
+      }
+      lock.lock();
+      s->upkeeping = false;
+      s->cv.notify_all();
+      continue;
+    }
     std::vector<store::JournalEvent> batch = std::move(*s->batch);
     s->batch.reset();
     Done done = std::move(s->done);
     lock.unlock();
     Result<uint64_t> result = Status::Internal("journal writer: not written");
     try {
-      if (!store) {
-        store::StoreOptions options;
-        options.verify_on_open = false;
-        options.busy_timeout_ms = busy_timeout_ms_;
-        Result<std::unique_ptr<store::Store>> opened = open_(path_, options);
-        if (opened.ok()) {
-          store = std::move(*opened);
-        } else {
-          result = opened.status();
-        }
-      }
-      if (store) {
+      if (Status opened = EnsureOpen(store); !opened.ok()) {
+        result = opened;
+      } else {
         result = store->Append(batch);
         // A connection that failed to write may hold a stale view (a full disk, a remount): the
         // next batch opens a fresh one.
@@ -102,7 +203,6 @@ void JournalWriter::Run() {
       if (out) done(std::move(*out));
     });
     lock.lock();
-    if (s->stop) return;
   }
 }
 

@@ -7,14 +7,24 @@
 // drops the batch from memory or puts it back in front on a failure. So what the queue promises
 // (bound, drop order, `events.lost`) and the retry rules are unchanged; only the I/O moved.
 //
-// Threads: Write(), WaitIdle() and the destructor are called from one thread (the core's); the
-// outcome is posted. The store connection is opened on the writer's thread on first use and
-// again after a failed open.
+// The core's other small writes go the same way (they too met the state worker's write lock on the
+// core's connection): the time floor (Store::AdvanceLastKnownGood / ResetLastKnownGood, every Tick
+// and on a floor reset), the outbox's acknowledged prefix (Store::DeleteUpTo after an events/ack)
+// and meta values (Store::SetMeta, the cloud head's expiry with every new head). They are "upkeep":
+// coalesced while waiting (the highest floor or the last reset; the highest seq; the last value of
+// a meta key, e.g. the head's expiry), so what waits is bounded whatever the rate, and written
+// after the journal batch in hand, each in its own transaction. A failed upkeep write is posted
+// back (Upkept) for the core to hand over again; a successful one is not.
+//
+// Threads: Write(), WaitIdle(), SetFloor(), DeleteUpTo(), WaitSettled() and the destructor are
+// called from one thread (the core's); outcomes are posted. The store connection is opened on the
+// writer's thread on first use and again after a failed open.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,6 +34,7 @@
 
 #include "gateway/base/mutex.h"
 #include "gateway/base/status.h"
+#include "gateway/base/time.h"
 #include "gateway/store/store.h"
 
 namespace lintel::core {
@@ -32,11 +43,29 @@ class JournalWriter {
  public:
   using Poster = std::function<void(std::function<void()>)>;
   using Done = std::function<void(Result<uint64_t>)>;
+  // Upkeep writes waiting (or that failed): the floor to store, whether it replaces the stored one
+  // (reset, which may lower it) or only advances it, and the seq up to which the journal is
+  // deleted.
+  struct Upkeep {
+    std::optional<Instant> floor;
+    bool reset = false;
+    std::optional<uint64_t> delete_upto;
+    std::map<std::string, std::string> meta;  // key -> value (Store::SetMeta)
+    bool empty() const { return !floor && !delete_upto && meta.empty(); }
+    // `later` after this one, as one write: an advance keeps the higher floor, a reset replaces
+    // (a reset then an advance is the reset to the higher of the two); the higher seq; the later
+    // value of a meta key.
+    void Merge(const Upkeep& later);
+  };
+  // A failed upkeep write: what it was (for the core to hand over again) and the error.
+  using Upkept = std::function<void(Upkeep failed, Status error)>;
 
   // `open` opens `path` for the writer's connection (Store::Open with a busy timeout of
   // `busy_timeout_ms`: the writer may wait for the lock, the doors do not).
-  JournalWriter(std::string path, store::StoreOpener open, Poster post, int busy_timeout_ms = 2000);
-  ~JournalWriter();  // finishes the batch being written (its outcome is not posted), joins
+  // `upkept` (may be null) gets the failed upkeep writes, through `post`.
+  JournalWriter(std::string path, store::StoreOpener open, Poster post, int busy_timeout_ms = 2000,
+                Upkept upkept = nullptr);
+  ~JournalWriter();  // finishes the batch and the upkeep handed over, joins
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
 
@@ -48,6 +77,13 @@ class JournalWriter {
   // `done` already received it (then nullopt); `done` is not called for an outcome taken here.
   std::optional<Result<uint64_t>> WaitIdle();
 
+  // Upkeep (see the class comment): returns at once; written by the writer's thread.
+  void SetFloor(Instant floor, bool reset);
+  void DeleteUpTo(uint64_t seq);
+  void SetMeta(std::string key, std::string value);
+  // Blocks until the upkeep handed over so far is written (or failed: its failure is posted).
+  void WaitSettled();
+
  private:
   // Shared with the posted outcomes, which may run after the writer is gone.
   struct Shared {
@@ -58,15 +94,21 @@ class JournalWriter {
     bool busy GUARDED_BY(mu) = false;  // a batch was handed over and its outcome not yet taken
     std::optional<Result<uint64_t>> outcome GUARDED_BY(mu);
     bool stop GUARDED_BY(mu) = false;
+    Upkeep upkeep GUARDED_BY(mu);           // waiting
+    bool upkeeping GUARDED_BY(mu) = false;  // taken by the thread, being written
     // The outcome, once: by the posted task or by WaitIdle, whichever comes first.
     std::optional<Result<uint64_t>> Take() REQUIRES(mu);
   };
   void Run();
+  // On the writer's thread, without the lock: writes `u` on `store` (opened if need be).
+  Status WriteUpkeep(std::unique_ptr<store::Store>& store, const Upkeep& u, Upkeep* failed);
+  Status EnsureOpen(std::unique_ptr<store::Store>& store);
 
   std::string path_;
   store::StoreOpener open_;
   Poster post_;
   int busy_timeout_ms_;
+  Upkept upkept_;
   std::shared_ptr<Shared> s_ = std::make_shared<Shared>();
   std::thread thread_;
 };

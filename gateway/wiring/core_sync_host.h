@@ -33,6 +33,10 @@ class CoreSyncHost final : public cloud::SyncHost {
   Status JournalNow(nlohmann::json event) override { return gw_.JournalNow(std::move(event)); }
   void JournalLater(nlohmann::json event) override { gw_.JournalLater(std::move(event)); }
   Status FlushJournal() override { return gw_.FlushJournal(); }
+  Status DeleteEventsUpTo(uint64_t seq) override { return gw_.DeleteEventsUpTo(seq); }
+  Status SetMetaLater(std::string key, std::string value) override {
+    return gw_.SetMetaLater(std::move(key), std::move(value));
+  }
   Status Unlock(std::string_view door, std::chrono::milliseconds duration) override {
     return gw_.Unlock(door, duration);
   }

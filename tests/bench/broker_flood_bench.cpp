@@ -52,12 +52,16 @@
 #include <vector>
 
 #include "drivers/wiegand/wiegand.h"
+#include "tests/bench/daemon_bench.h"
 #include "tests/integration/mosquitto.h"
 #include "tests/integration/subprocess.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using lintel::bench::Control;
+using lintel::bench::Percentile;
+using lintel::bench::StatusKb;
 using lintel::testing::BinaryDir;
 using lintel::testing::Child;
 using lintel::testing::Mosquitto;
@@ -65,60 +69,6 @@ using lintel::testing::RunProgram;
 using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-// One persistent control connection: newline-delimited JSON requests and replies.
-class Control {
- public:
-  explicit Control(const std::string& path) {
-    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~Control() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-  std::optional<json> Ask(const json& request) {
-    std::string line = request.dump() + "\n";
-    for (size_t off = 0; off < line.size();) {
-      ssize_t n = write(fd_, line.data() + off, line.size() - off);
-      if (n <= 0) return std::nullopt;
-      off += static_cast<size_t>(n);
-    }
-    while (true) {
-      size_t nl = buffer_.find('\n');
-      if (nl != std::string::npos) {
-        std::string reply = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        json j = json::parse(reply, nullptr, false);
-        if (j.is_discarded()) return std::nullopt;
-        return j;
-      }
-      char buf[65536];
-      ssize_t n = read(fd_, buf, sizeof buf);
-      if (n <= 0) return std::nullopt;
-      buffer_.append(buf, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  int fd_ = -1;
-  std::string buffer_;
-};
-
-long StatusKb(pid_t pid, const char* key) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind(key, 0) == 0) return std::stol(line.substr(std::strlen(key)));
-  }
-  return -1;
-}
 
 uint64_t StoreBytes(const std::string& db) {
   uint64_t n = 0;
@@ -128,13 +78,6 @@ uint64_t StoreBytes(const std::string& db) {
     if (!ec) n += s;
   }
   return n;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
 }
 
 }  // namespace
@@ -286,13 +229,9 @@ int main(int argc, char** argv) {
 
   // The card reader: one frame at a time on the replay socket, each timed by the reader's own
   // figure once its decision count has gone up (see the header).
-  auto frame = lintel::wiegand::EncodeCard(lintel::wiegand::CardFormat::kH10301, 101, 251);
-  if (!frame.ok()) return fail("EncodeCard: " + frame.status().ToString());
-  std::string datagram;
-  for (int i = frame->bits - 1; i >= 0; --i) {
-    datagram += std::string((frame->value >> i) & 1 ? "1" : "0") +
-                (i == frame->bits - 1 ? " 0\n" : " 2000\n");
-  }
+  std::optional<std::string> frame = lintel::bench::WiegandDatagram(101, 251);
+  if (!frame) return fail("EncodeCard failed");
+  const std::string datagram = *frame;
   enum Phase { kIdle, kFlood, kStop };
   std::atomic<int> phase{kIdle};
   std::atomic<size_t> reader_idle_done{0};

@@ -827,5 +827,70 @@ TEST_F(JournalWriterTest, StopWritesEverythingLeftAndCommandsAnswerWithTheirEven
   EXPECT_EQ(granted, 6) << "the present and the 5 decisions";
 }
 
+// The rest of the core's writes left its connection too: while another connection holds the write
+// lock (the state worker storing a snapshot), housekeeping (the time floor), the outbox's removal
+// after an events/ack and the head's expiry are handed to the writer. Before, each waited on the
+// core's connection for the lock (100 ms busy timeout, the doors waiting behind it) and failed.
+TEST_F(JournalWriterTest, FloorOutboxRemovalAndMetaNeverWaitForTheWriteLock) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenWithWriter(clock);
+  ASSERT_TRUE(g);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(g->Admit(PinAtFront(), "reader").granted);
+  ASSERT_TRUE(posted_.RunNext());
+  const uint64_t acked = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
+  ASSERT_GT(acked, 3u);
+
+  WriteLock lock(dir_ / "l.db");
+  clock.Advance(std::chrono::hours(1));
+  EXPECT_TRUE(g->Tick().ok()) << "the floor was written on the core's connection";
+  EXPECT_TRUE(g->DeleteEventsUpTo(acked).ok())
+      << "the removal was written on the core's connection";
+  EXPECT_TRUE(g->SetMetaLater("head_expires_at", "2026-06-01T12:00:00Z").ok());
+  EXPECT_TRUE(g->Admit(PinAtFront(), "reader").granted);
+  lock.Release();
+  // Stop() waits for the writer, then writes again on its own thread what the writer was given.
+  ASSERT_TRUE(g->Stop().ok());
+  g.reset();
+
+  auto s = store::Store::Open((dir_ / "l.db").string());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ((*s)->LastKnownGood().value(), T("2026-06-01T11:00:00Z"));
+  EXPECT_EQ((*s)->Count().value(), 1u) << "only the decision made after the ack";
+  auto rows = (*s)->ReadFrom(0, 10);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().seq, acked + 1);
+  EXPECT_EQ((*s)->GetMeta("head_expires_at").value(), "2026-06-01T12:00:00Z");
+}
+
+// A failed upkeep write comes back to the core, which hands it over again with the next Tick.
+TEST_F(JournalWriterTest, AFailedOutboxRemovalIsRetriedByTheNextTick) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenWithWriter(clock);
+  ASSERT_TRUE(g);
+  const uint64_t acked = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
+  ASSERT_GT(acked, 0u);
+  faults_->FailWrites(store::Fault::kDiskFull);
+  EXPECT_TRUE(g->DeleteEventsUpTo(acked).ok());  // handed over ...
+  ASSERT_TRUE(posted_.RunNext());                // ... and failed
+  faults_->FailWrites(store::Fault::kNone);
+  {
+    auto s = store::Store::Open((dir_ / "l.db").string());
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ((*s)->Count().value(), acked) << "nothing removed while the disk was full";
+  }
+  EXPECT_TRUE(g->Tick().ok());
+  // Nothing is posted for a write that worked: wait until the store shows it.
+  for (int i = 0; i < 200; ++i) {
+    auto s = store::Store::Open((dir_ / "l.db").string());
+    ASSERT_TRUE(s.ok());
+    if ((*s)->Count().value() == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto s = store::Store::Open((dir_ / "l.db").string());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->Count().value(), 0u) << "removed by the writer after the retry";
+}
+
 }  // namespace
 }  // namespace lintel::core
