@@ -23,6 +23,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "gateway/base/huge_pages.h"
+
 namespace lintel::rules {
 
 template <typename T, size_t kChunkBytes = 64 * 1024>
@@ -145,7 +147,13 @@ class CowVector {
   CowVector& operator=(CowVector&&) noexcept = default;
 
  private:
-  static std::shared_ptr<T[]> NewChunk() { return std::shared_ptr<T[]>(new T[kChunk]()); }
+  // A chunk from a huge-page slab (gateway/base/huge_pages.h), its elements value-initialised.
+  static std::shared_ptr<T[]> NewChunk() {
+    std::shared_ptr<void> block = AllocateHugeBlock(kChunk * sizeof(T));
+    T* p = static_cast<T*>(block.get());
+    std::uninitialized_value_construct_n(p, kChunk);
+    return std::shared_ptr<T[]>(std::move(block), p);
+  }
 
   std::vector<std::shared_ptr<T[]>> chunks_;
   size_t size_ = 0;

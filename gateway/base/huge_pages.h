@@ -6,12 +6,19 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <new>
 
 namespace lintel {
 
 void* AllocateMaybeHuge(size_t bytes);
 void DeallocateMaybeHuge(void* p, size_t bytes);
+
+// A block of `bytes` (at most 2 MiB; 64-byte aligned) carved from a 2 MiB-aligned slab marked
+// MADV_HUGEPAGE: the chunks of rules::CowVector, so that the index's arrays keep huge pages
+// although they are made of 64 KiB chunks. When the last owner of a block lets go, its whole pages
+// go back to the kernel (MADV_DONTNEED); a slab is unmapped with its last block. Thread-safe.
+std::shared_ptr<void> AllocateHugeBlock(size_t bytes);
 
 template <typename T>
 struct HugePageAllocator {

@@ -300,6 +300,9 @@ std::string ConfigYaml(const std::string& store_path, const Signer& signer) {
   }
   y += "cloud:\n  trusted_keys:\n    - {kid: " + std::string(kKid) +
        ", public_key: " + Base64Encode(std::span<const uint8_t>(signer.key.public_key)) + "}\n";
+  // The bench publishes a whole snapshot at once: room for all of its pages in the parser's queue
+  // (at 2,000,000 credentials the default 64 MiB overflows while the pages are parsed).
+  y += "  limits: {queue_bytes: 1073741824}\n";
   return y;
 }
 
