@@ -415,6 +415,37 @@ TEST_F(StoreTest, FailedReplaceStateKeepsOldStateAndPosition) {
   EXPECT_EQ(*store->AppliedPosition(), (Position{2, 2}));
 }
 
+// ReplaceState drops the secondary indexes for its bulk load and creates them again: after it
+// (and after one that failed and rolled back) the file has exactly the schema of a new file, the
+// readers' queries go through the indexes, and lease_members holds one row per member and lease.
+TEST_F(StoreTest, ReplaceStateKeepsTheSchemaAndTheIndexes) {
+  fs::path fresh = dir_ / "fresh.sqlite";
+  ASSERT_TRUE(OpenOk(fresh));
+  auto store = OpenOk();
+  ASSERT_TRUE(store);
+  rules::Records r = FullRecords();
+  rules::Lease twice{"l-twice", "7A", {"p-1", "p-1"}, {}, T(1767225600), {}, {}, {}};
+  r.leases.push_back(twice);
+  ASSERT_TRUE(store->ReplaceState(r, {1, 1}).ok());
+  EXPECT_EQ(SchemaOf(path_), SchemaOf(fresh));
+  EXPECT_EQ(RawDb(path_).Query("SELECT person FROM lease_members WHERE lease = 'l-twice'"),
+            "p-1\n");
+
+  rules::Records bad;
+  bad.credentials = {Card("c-1", 1), Card("c-1", 2)};
+  ASSERT_EQ(store->ReplaceState(bad, {2, 1}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(SchemaOf(path_), SchemaOf(fresh));
+  EXPECT_EQ(Dump(*store->LoadRecords()), Dump(r));
+
+  RawDb raw(path_);
+  for (const char* q : {"SELECT id FROM credentials WHERE pin = '1'",
+                        "SELECT id FROM credentials WHERE person = 'p-1'",
+                        "SELECT id FROM people WHERE primary_id = 'p-1'",
+                        "SELECT lease FROM lease_members WHERE lease = 'l-1'"}) {
+    EXPECT_THAT(raw.Query(std::string("EXPLAIN QUERY PLAN ") + q), HasSubstr("USING")) << q;
+  }
+}
+
 TEST_F(StoreTest, ReplaceStateRejectsListIdsThatWouldNotReadBack) {
   auto store = OpenOk();
   ASSERT_TRUE(store);
@@ -886,10 +917,18 @@ TEST_F(StoreTest, DamageFoundAfterOpenIsCorruptionNotACrash) {
       many.credentials.push_back(Card("c-" + std::to_string(100000 + i), i));
     ASSERT_TRUE(store->ReplaceState(many, {1, 1}).ok());
   }
-  // Damage pages in the middle of the credentials table, then open without the check.
+  // Damage two pages in the middle of the credentials table, then open without the check. The
+  // pages are found through dbstat: ReplaceState builds the secondary indexes after the rows, so
+  // the middle of the file is index pages, which LoadRecords does not read.
+  size_t page = std::stoul(RawDb(path_).Query(
+      "SELECT pageno FROM dbstat WHERE name = 'credentials' AND pagetype = 'leaf' ORDER BY pageno "
+      "LIMIT 1 OFFSET (SELECT count(*) / 2 FROM dbstat WHERE name = 'credentials' AND "
+      "pagetype = 'leaf')"));
+  size_t page_size = std::stoul(RawDb(path_).Query("PRAGMA page_size"));
   std::string bytes = ReadFile(path_);
   ASSERT_GT(bytes.size(), 40000u);
-  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 8192; ++i) bytes[i] = '\xa5';
+  ASSERT_GE(bytes.size(), page * page_size + page_size);
+  for (size_t i = (page - 1) * page_size; i < (page + 1) * page_size; ++i) bytes[i] = '\xa5';
   WriteFile(path_, bytes);
   StoreOptions options;
   options.verify_on_open = false;
