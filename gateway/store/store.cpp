@@ -613,6 +613,9 @@ Status SqliteStore::Init(const StoreOptions& options) {
            "set synchronous"));
   std::string limit = "PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimit);
   LINTEL_RETURN_IF_ERROR(Exec(limit.c_str(), "set journal_size_limit"));
+  if (!options.auto_checkpoint) {
+    LINTEL_RETURN_IF_ERROR(Exec("PRAGMA wal_autocheckpoint = 0", "set wal_autocheckpoint"));
+  }
   // Read through a memory map: the start-up scan of millions of rows then costs no read() copy per
   // page. Writes still go through the WAL. (An I/O error under the map would be SIGBUS rather than
   // an error code; the store is a local file owned by this one process.)

@@ -132,6 +132,12 @@ struct StoreOptions {
   // Unavailable. The core thread uses a short wait (a sync worker may hold the write lock while it
   // replaces a large state; the journal keeps its events queued and retries), tools the default.
   int busy_timeout_ms = 5000;
+  // false: this connection never checkpoints the WAL after its commits (wal_autocheckpoint = 0), so
+  // a commit never pays for copying the WAL into the database (tens of milliseconds at 2,000,000
+  // credentials): another connection does (the daemon's journal writer, whose commits keep the
+  // default; issue 13, point 1). true: SQLite's default (a checkpoint after a commit once the WAL
+  // holds 1000 pages).
+  bool auto_checkpoint = true;
   // When the file exists but cannot be opened for writing (a read-only or full file system: SQLite
   // cannot create or grow the -shm it needs), open it read-only instead of failing: every read
   // works, every write fails with IoError, and read_only() is true. SQLite reads a WAL database
