@@ -473,7 +473,8 @@ std::optional<Message> FastDelta(const simdjson::dom::element& doc, const Expect
   Delta d;
   bool ok = fast::AllFields(doc, kDeltaFieldsList, [&](std::string_view k, const auto& v) {
     bool handled = false;
-    if (!fast::Ours(k, v, "delta", expect, &handled) || handled) return handled;
+    const bool ours = fast::Ours(k, v, "delta", expect, &handled);
+    if (handled) return ours;
     if (k == "epoch") return fast::U64(v, &d.epoch);
     if (k == "version") return fast::U64(v, &d.version);
     if (k == "prev") return fast::U64(v, &d.prev);
@@ -496,7 +497,8 @@ std::optional<Message> FastSnapshot(const simdjson::dom::element& doc, const Exp
   SnapshotPage s;
   bool ok = fast::AllFields(doc, kSnapshotFieldsList, [&](std::string_view k, const auto& v) {
     bool handled = false;
-    if (!fast::Ours(k, v, "snapshot", expect, &handled) || handled) return handled;
+    const bool ours = fast::Ours(k, v, "snapshot", expect, &handled);
+    if (handled) return ours;
     if (k == "epoch") return fast::U64(v, &s.epoch);
     if (k == "version") return fast::U64(v, &s.version);
     if (k == "page") return fast::U64(v, &s.page);
