@@ -1,5 +1,7 @@
 #include "gateway/cloud/messages.h"
 
+#include <simdjson.h>
+
 #include <exception>
 #include <span>
 #include <utility>
@@ -7,6 +9,7 @@
 #include "gateway/base/base64.h"
 #include "gateway/cloud/echo.h"
 #include "gateway/codec/json_text.h"
+#include "gateway/codec/records_fast.h"
 #include "gateway/codec/records_json.h"
 
 namespace lintel::cloud {
@@ -390,23 +393,178 @@ Status CheckOurs(const Fields& f, std::string_view key, std::string_view ours) {
   return Status::Ok();
 }
 
+// ---- the fast path (simdjson) -------------------------------------------------------------------
+// Mirrors ParseDelta / ParseSnapshot and the checks before them for the payloads they accept, and
+// gives up (nullopt) on everything else; see messages.h. Header fields are read with the same
+// rules as Fields: AsU64, IsIdText, ToInstant.
+
+namespace fast {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+// Keep a parser's buffers between payloads up to this size (snapshot pages are ~0.5 MiB).
+constexpr size_t kKeepParserBytes = 4 << 20;
+
+bool Str(const element& e, std::string_view* out) {
+  if (e.get_string().get(*out) != simdjson::SUCCESS) return false;
+  for (char c : *out) {
+    if (static_cast<unsigned char>(c) < 0x20) return false;
+  }
+  return true;
+}
+
+// AsU64 ("-0" is simdjson's INT64 0, as it is nlohmann's signed 0).
+bool U64(const element& e, uint64_t* out) {
+  if (e.type() == element_type::UINT64) return e.get_uint64().get(*out) == simdjson::SUCCESS;
+  int64_t n = 0;
+  if (e.type() != element_type::INT64 || e.get_int64().get(n) != simdjson::SUCCESS || n < 0) {
+    return false;
+  }
+  *out = static_cast<uint64_t>(n);
+  return true;
+}
+
+bool Time(const element& e, Instant* out) {
+  std::string_view s;
+  if (!Str(e, &s) || s.size() <= 10) return false;
+  Result<Instant> t = ParseRfc3339(s);
+  if (!t.ok()) return false;
+  *out = *t;
+  return true;
+}
+
+// Visits the payload's fields: each one of `names` (all required), once.
+template <typename F>
+bool AllFields(const element& e, std::span<const std::string_view> names, F&& on_field) {
+  simdjson::dom::object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS) return false;
+  uint32_t seen = 0;
+  for (simdjson::dom::key_value_pair field : obj) {
+    size_t i = 0;
+    while (i < names.size() && names[i] != field.key) ++i;
+    if (i == names.size()) return false;
+    const uint32_t bit = 1u << i;
+    if ((seen & bit) != 0) return false;
+    seen |= bit;
+    if (!on_field(names[i], field.value)) return false;
+  }
+  return seen == (1u << names.size()) - 1;
+}
+
+// type, site and gateway: the topic's and ours.
+bool Ours(std::string_view key, const element& v, std::string_view type, const Expect& expect,
+          bool* handled) {
+  *handled = key == "type" || key == "site" || key == "gateway";
+  if (!*handled) return true;
+  std::string_view s;
+  if (!Str(v, &s)) return false;
+  return s == (key == "type" ? type : key == "site" ? expect.site : expect.gateway);
+}
+
+}  // namespace fast
+
+constexpr std::string_view kDeltaFieldsList[] = {"type",    "site", "gateway",   "epoch",
+                                                 "version", "prev", "issued_at", "ops"};
+constexpr std::string_view kSnapshotFieldsList[] = {
+    "type", "site", "gateway", "epoch", "version", "snapshot_id", "page", "pages", "records"};
+
+std::optional<Message> FastDelta(const simdjson::dom::element& doc, const Expect& expect) {
+  Delta d;
+  bool ok = fast::AllFields(doc, kDeltaFieldsList, [&](std::string_view k, const auto& v) {
+    bool handled = false;
+    const bool ours = fast::Ours(k, v, "delta", expect, &handled);
+    if (handled) return ours;
+    if (k == "epoch") return fast::U64(v, &d.epoch);
+    if (k == "version") return fast::U64(v, &d.version);
+    if (k == "prev") return fast::U64(v, &d.prev);
+    if (k == "issued_at") return fast::Time(v, &d.issued_at);
+    simdjson::dom::array ops;
+    if (v.get_array().get(ops) != simdjson::SUCCESS) return false;
+    d.ops.reserve(ops.size());
+    for (simdjson::dom::element e : ops) {
+      rules::Op op;
+      if (!codec::FastParseOp(e, &op)) return false;
+      d.ops.push_back(std::move(op));
+    }
+    return true;
+  });
+  if (!ok || d.version == 0 || d.prev != d.version - 1) return std::nullopt;
+  return Message(std::move(d));
+}
+
+std::optional<Message> FastSnapshot(const simdjson::dom::element& doc, const Expect& expect) {
+  SnapshotPage s;
+  bool ok = fast::AllFields(doc, kSnapshotFieldsList, [&](std::string_view k, const auto& v) {
+    bool handled = false;
+    const bool ours = fast::Ours(k, v, "snapshot", expect, &handled);
+    if (handled) return ours;
+    if (k == "epoch") return fast::U64(v, &s.epoch);
+    if (k == "version") return fast::U64(v, &s.version);
+    if (k == "page") return fast::U64(v, &s.page);
+    if (k == "pages") return fast::U64(v, &s.pages);
+    if (k == "snapshot_id") {
+      std::string_view id;
+      if (!fast::Str(v, &id) || !IsIdText(id)) return false;
+      s.snapshot_id.assign(id);
+      return true;
+    }
+    return codec::FastParseRecords(v, &s.records);
+  });
+  if (!ok || s.pages == 0 || s.page < 1 || s.page > s.pages) return std::nullopt;
+  return Message(std::move(s));
+}
+
+// ---- the current parser ------------------------------------------------------------------------
+
 Result<Message> Parse(Topic topic, std::string_view compact, const Expect& expect,
                       Rejection* rejection) {
-  auto reject = [&](RejectReason reason, std::string_view label, const Status& st,
-                    std::optional<JwsError> jws = std::nullopt) -> Status {
-    if (rejection != nullptr) *rejection = Rejection{reason, jws};
-    return Status(st.code(), Prefixed(label, st.message()));
-  };
-
   JwsError jws_error = JwsError::kInternal;
   Result<VerifiedJws> verified = VerifyJws(compact, expect.keys, &jws_error);
   if (!verified.ok()) {
     // Nothing of an unverified payload is decoded or read, not even for a label.
-    return reject(RejectReason::kSignature, MessageType(topic), verified.status(), jws_error);
+    if (rejection != nullptr) *rejection = Rejection{RejectReason::kSignature, jws_error};
+    return Status(verified.status().code(),
+                  Prefixed(MessageType(topic), verified.status().message()));
   }
+  if (std::optional<Message> m = internal::FastParsePayload(topic, verified->payload, expect)) {
+    return std::move(*m);
+  }
+  return internal::ParsePayload(topic, verified->payload, expect, rejection);
+}
+
+}  // namespace
+
+namespace internal {
+
+std::optional<Message> FastParsePayload(Topic topic, const std::string& payload,
+                                        const Expect& expect) {
+  if (topic != Topic::kSyncDelta && topic != Topic::kSyncSnapshot) return std::nullopt;
+  // No escapes: every string is its raw bytes (records_fast.h).
+  if (payload.find('\\') != std::string::npos) return std::nullopt;
+  thread_local simdjson::dom::parser parser;
+  std::optional<Message> m;
+  try {
+    simdjson::dom::element doc;
+    if (parser.parse(payload).get(doc) == simdjson::SUCCESS) {
+      m = topic == Topic::kSyncDelta ? FastDelta(doc, expect) : FastSnapshot(doc, expect);
+    }
+  } catch (const std::exception&) {  // allocation failure: the current parser decides
+    m.reset();
+  }
+  if (parser.capacity() > fast::kKeepParserBytes) parser = simdjson::dom::parser();
+  return m;
+}
+
+Result<Message> ParsePayload(Topic topic, std::string_view payload_text, const Expect& expect,
+                             Rejection* rejection) {
+  auto reject = [&](RejectReason reason, std::string_view label, const Status& st) -> Status {
+    if (rejection != nullptr) *rejection = Rejection{reason, std::nullopt};
+    return Status(st.code(), Prefixed(label, st.message()));
+  };
 
   const std::string_view type = MessageType(topic);
-  Result<json> payload = codec::ParseJsonText(verified->payload, "payload");
+  Result<json> payload = codec::ParseJsonText(payload_text, "payload");
   if (!payload.ok()) return reject(RejectReason::kNotJson, type, payload.status());
   if (!payload->is_object()) {
     return reject(RejectReason::kNotJson, type,
@@ -455,7 +613,7 @@ Result<Message> Parse(Topic topic, std::string_view compact, const Expect& expec
   return message;
 }
 
-}  // namespace
+}  // namespace internal
 
 std::string_view TopicSuffix(Topic topic) { return kTopicSuffixes[static_cast<size_t>(topic)]; }
 std::string_view MessageType(Topic topic) { return kMessageTypes[static_cast<size_t>(topic)]; }

@@ -186,7 +186,32 @@ struct Rejection {
 // When the signature does not verify, the label is the topic's type only ("delta: signature does
 // not verify with key cloud-2026"): nothing of an unverified payload is decoded or parsed.
 // When `rejection` is not null it receives the reason on failure (left alone on success).
+//
+// Speed (issue 13, points 5 and 7): a delta or snapshot payload is first read by a fast path
+// (simdjson's DOM and codec/records_fast.h) that accepts only what it fully understands and gives
+// exactly the values the checks above give; on anything else (any backslash in the payload, an
+// unknown or repeated field, a type or value the checks would refuse, trailing bytes) it gives up
+// and the checks above run as they are, so every rejection and its message is theirs.
 Result<Message> ParseCloudMessage(Topic topic, std::string_view compact_jws, const Expect& expect,
                                   Rejection* rejection = nullptr);
+
+namespace internal {
+
+// The two halves of ParseCloudMessage after the signature verified, for tests and benchmarks.
+// `payload` is the verified JWS payload.
+//
+// FastParsePayload: the fast path alone. Only kSyncDelta and kSyncSnapshot; nullopt means "gave
+// up" (never "invalid"): ParseCloudMessage then runs ParsePayload. Whatever it returns equals what
+// ParsePayload returns for the same payload. Keeps one simdjson parser per calling thread (its
+// buffers are dropped after a payload above 4 MiB).
+std::optional<Message> FastParsePayload(Topic topic, const std::string& payload,
+                                        const Expect& expect);
+
+// ParsePayload: the current parser (nlohmann-json and codec::ParseRecords / ParseOp), every check
+// and error of ParseCloudMessage after the signature. Does not catch exceptions.
+Result<Message> ParsePayload(Topic topic, std::string_view payload, const Expect& expect,
+                             Rejection* rejection = nullptr);
+
+}  // namespace internal
 
 }  // namespace lintel::cloud

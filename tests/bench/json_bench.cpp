@@ -13,11 +13,23 @@
 //   syntax:   the text to a DOM only: codec::ParseJsonText against simdjson's dom::parser (whose
 //             kernel is picked at run time; ondemand's is the build target's: "fallback" on a
 //             generic x86-64 build such as Debian's packages);
-//   message:  the whole ParseCloudMessage (Ed25519 verify + base64url + current JSON), for scale.
+//   message:  the whole ParseCloudMessage (Ed25519 verify + base64url + JSON), for scale.
+//
+// And the gateway's own parse, before and after its fast path (messages.h, issue 13 points 5/7):
+//   gateway_before: cloud::internal::ParsePayload, the current parser on the whole payload (every
+//                   header check, ParseJsonText, ParseRecords / ParseOp): what ParseCloudMessage
+//                   ran after the signature before the fast path;
+//   gateway_after:  cloud::internal::FastParsePayload, the simdjson DOM fast path the gateway now
+//                   tries first (checked equal to gateway_before, or the bench fails);
+//   message_before: VerifyJws + ParsePayload (the old ParseCloudMessage); message_after:
+//                   ParseCloudMessage as it is now.
 //
 // One JSON line: per payload, bytes, the median time of each parser over the repetitions, MB/s,
-// and current_over_simdjson (how many times faster simdjson is) plus json_share_of_message (the
-// share of ParseCloudMessage the JSON part is, i.e. the most a faster parser can save).
+// and current_over_simdjson (how many times faster the ondemand reader is) plus
+// json_share_of_message (the share of ParseCloudMessage the JSON part was, i.e. the most a faster
+// parser can save), gateway_before_over_after and message_before_over_after; at the end the same
+// ratios over all pages, and ondemand_over_dom (the bench's ondemand reader over the gateway's DOM
+// fast path: above 1 means the DOM path is faster).
 // Usage: json_bench [--page-size N] [--reps N]. Not part of the test run's pass/fail.
 #include <simdjson.h>
 
@@ -25,6 +37,7 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -492,6 +505,7 @@ int Main(int argc, char** argv) {
               {"reps", reps}};
   od::parser parser;
   double page_current = 0, page_simd = 0;
+  double page_gw_before = 0, page_gw_after = 0, page_msg_before = 0, page_msg_after = 0;
   for (const Payload& p : payloads) {
     simdjson::padded_string padded(p.text);
     std::string jws = signer.Sign(json::parse(p.text));
@@ -546,23 +560,69 @@ int Main(int argc, char** argv) {
     double message_us = MedianUs(reps, [&] {
       if (!cloud::ParseCloudMessage(p.topic, jws, expect).ok()) Die("message");
     });
+    // The gateway's own parse, before and after the fast path, equal first.
+    {
+      Result<cloud::Message> before = cloud::internal::ParsePayload(p.topic, p.text, expect);
+      std::optional<cloud::Message> after =
+          cloud::internal::FastParsePayload(p.topic, p.text, expect);
+      if (!before.ok()) Die(p.name + ": ParsePayload refused it");
+      if (!after) Die(p.name + ": the gateway's fast path gave up");
+      json a, b;
+      if (is_page) {
+        a = codec::RecordsToJson(std::get<cloud::SnapshotPage>(*before).records);
+        b = codec::RecordsToJson(std::get<cloud::SnapshotPage>(*after).records);
+      } else {
+        for (const auto& op : std::get<cloud::Delta>(*before).ops) a.push_back(codec::ToJson(op));
+        for (const auto& op : std::get<cloud::Delta>(*after).ops) b.push_back(codec::ToJson(op));
+      }
+      if (a != b) Die(p.name + ": the gateway's fast path and ParsePayload disagree");
+    }
+    double gw_before_us = MedianUs(reps, [&] {
+      if (!cloud::internal::ParsePayload(p.topic, p.text, expect).ok()) Die("before");
+    });
+    double gw_after_us = MedianUs(reps, [&] {
+      if (!cloud::internal::FastParsePayload(p.topic, p.text, expect)) Die("after");
+    });
+    double msg_before_us = MedianUs(reps, [&] {
+      Result<cloud::VerifiedJws> v = cloud::VerifyJws(jws, expect.keys);
+      if (!v.ok() || !cloud::internal::ParsePayload(p.topic, v->payload, expect).ok()) {
+        Die("message before");
+      }
+    });
     double mb = static_cast<double>(p.text.size()) / 1e6;
-    out[p.name] = {{"bytes", p.text.size()},
-                   {"current_us", std::round(current_us)},
-                   {"simdjson_us", std::round(simd_us)},
-                   {"current_mb_s", std::round(mb / current_us * 1e6)},
-                   {"simdjson_mb_s", std::round(mb / simd_us * 1e6)},
-                   {"current_over_simdjson", std::round(current_us / simd_us * 100) / 100},
-                   {"syntax_only_current_us", std::round(current_syntax_us)},
-                   {"syntax_only_simdjson_dom_us", std::round(dom_syntax_us)},
-                   {"parse_cloud_message_us", std::round(message_us)},
-                   {"json_share_of_message", std::round(current_us / message_us * 100) / 100}};
+    out[p.name] = {
+        {"bytes", p.text.size()},
+        {"current_us", std::round(current_us)},
+        {"simdjson_us", std::round(simd_us)},
+        {"current_mb_s", std::round(mb / current_us * 1e6)},
+        {"simdjson_mb_s", std::round(mb / simd_us * 1e6)},
+        {"current_over_simdjson", std::round(current_us / simd_us * 100) / 100},
+        {"syntax_only_current_us", std::round(current_syntax_us)},
+        {"syntax_only_simdjson_dom_us", std::round(dom_syntax_us)},
+        {"parse_cloud_message_us", std::round(message_us)},
+        {"json_share_of_message", std::round(current_us / msg_before_us * 100) / 100},
+        {"gateway_before_us", std::round(gw_before_us)},
+        {"gateway_after_us", std::round(gw_after_us)},
+        {"gateway_after_mb_s", std::round(mb / gw_after_us * 1e6)},
+        {"gateway_before_over_after", std::round(gw_before_us / gw_after_us * 100) / 100},
+        {"ondemand_over_dom", std::round(simd_us / gw_after_us * 100) / 100},
+        {"message_before_us", std::round(msg_before_us)},
+        {"message_after_us", std::round(message_us)},
+        {"message_before_over_after", std::round(msg_before_us / message_us * 100) / 100}};
     if (is_page) {
       page_current += current_us;
       page_simd += simd_us;
+      page_gw_before += gw_before_us;
+      page_gw_after += gw_after_us;
+      page_msg_before += msg_before_us;
+      page_msg_after += message_us;
     }
   }
-  out["pages_current_over_simdjson"] = std::round(page_current / page_simd * 100) / 100;
+  auto ratio = [](double a, double b) { return std::round(a / b * 100) / 100; };
+  out["pages_current_over_simdjson"] = ratio(page_current, page_simd);
+  out["pages_gateway_before_over_after"] = ratio(page_gw_before, page_gw_after);
+  out["pages_message_before_over_after"] = ratio(page_msg_before, page_msg_after);
+  out["pages_ondemand_over_dom"] = ratio(page_simd, page_gw_after);
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

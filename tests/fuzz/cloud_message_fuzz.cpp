@@ -11,6 +11,10 @@
 // The keys are those of tests/unit/cloud/vectors/keys.txt; the seeds in corpus/cloud_message/ are
 // signed with them (tests/unit/cloud/vectors/make-vectors.sh).
 //
+// And, for sync/delta and sync/snapshot, as a verified payload straight into the simdjson fast
+// path (messages.h, internal::FastParsePayload): it gives up, or gives exactly the message the
+// current parser (internal::ParsePayload) gives.
+//
 // Checks beyond "no crash, no sanitizer report": an accepted message is the topic's alternative;
 // a rejected one has a reason whose every line starts with the message type (so a hostile payload
 // cannot forge a log line) and holds no other byte below 0x20.
@@ -20,9 +24,11 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "gateway/cloud/jws.h"
 #include "gateway/cloud/messages.h"
+#include "tests/unit/codec/same_values.h"
 
 namespace {
 
@@ -83,6 +89,36 @@ void Check(Topic topic, std::string_view jws, bool must_verify) {
   }
 }
 
+// The fast path gives up or agrees with the current parser, value for value.
+void CheckFast(Topic topic, const std::string& payload) {
+  using lintel::codec::testing::Same;
+  std::optional<Message> fast =
+      lintel::cloud::internal::FastParsePayload(topic, payload, MapleCourt());
+  if (!fast) return;
+  lintel::Result<Message> current =
+      lintel::cloud::internal::ParsePayload(topic, payload, MapleCourt());
+  if (!current.ok() || current->index() != fast->index()) std::abort();
+  if (const auto* d = std::get_if<lintel::cloud::Delta>(&*fast)) {
+    const auto& c = std::get<lintel::cloud::Delta>(*current);
+    if (std::tie(d->epoch, d->version, d->prev, d->issued_at) !=
+            std::tie(c.epoch, c.version, c.prev, c.issued_at) ||
+        d->ops.size() != c.ops.size()) {
+      std::abort();
+    }
+    for (size_t i = 0; i < d->ops.size(); ++i) {
+      if (!Same(d->ops[i], c.ops[i])) std::abort();
+    }
+    return;
+  }
+  const auto& p = std::get<lintel::cloud::SnapshotPage>(*fast);
+  const auto& c = std::get<lintel::cloud::SnapshotPage>(*current);
+  if (std::tie(p.epoch, p.version, p.snapshot_id, p.page, p.pages) !=
+          std::tie(c.epoch, c.version, c.snapshot_id, c.page, c.pages) ||
+      !Same(p.records, c.records)) {
+    std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -93,5 +129,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(topic, bytes, /*must_verify=*/true);
     Check(topic, signed_payload, /*must_verify=*/false);
   }
+  CheckFast(Topic::kSyncDelta, std::string(bytes));
+  CheckFast(Topic::kSyncSnapshot, std::string(bytes));
   return 0;
 }

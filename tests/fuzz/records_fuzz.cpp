@@ -2,21 +2,29 @@
 //
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
 //     tests/fuzz/records_fuzz.cpp gateway/codec/records_json.cpp gateway/codec/json_text.cpp \
-//     rules/model.cpp gateway/base/status.cpp gateway/base/time.cpp -o records_fuzz
+//     gateway/codec/records_fast.cpp rules/model.cpp gateway/base/status.cpp \
+//     gateway/base/time.cpp -lsimdjson -o records_fuzz
 //   ./records_fuzz -max_len=4096 corpus/
 //
 // Checks, beyond "no crash, no sanitizer report": whatever parses also survives the round trip
 // RecordsToJson -> text -> ParseRecordsText, unchanged, and every op that parses round-trips too.
+// The simdjson fast path (records_fast.h, as ParseCloudMessage runs it: only for text without a
+// backslash) gives up or gives exactly the current parser's value, for records and for an op.
+#include <simdjson.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 #include "gateway/codec/json_text.h"
+#include "gateway/codec/records_fast.h"
 #include "gateway/codec/records_json.h"
 #include "rules/engine.h"
 #include "rules/validate.h"
+#include "tests/unit/codec/same_values.h"
 
 namespace {
 
@@ -60,6 +68,18 @@ void ValidateIndexDecide(const lintel::rules::Records& records) {
   }
 }
 
+// The fast path on `text`: nullopt when it gives up (always for a backslash, as in the gateway).
+template <typename T, typename F>
+std::optional<T> Fast(std::string_view text, F fast) {
+  if (text.find('\\') != std::string_view::npos) return std::nullopt;
+  static simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  if (parser.parse(text.data(), text.size()).get(e) != simdjson::SUCCESS) return std::nullopt;
+  T out;
+  if (!fast(e, &out)) return std::nullopt;
+  return out;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -68,6 +88,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
 
   lintel::Result<lintel::rules::Records> records = ParseRecordsText(text, "fuzz");
+  if (auto fast = Fast<lintel::rules::Records>(text, lintel::codec::FastParseRecords)) {
+    if (!records.ok() || !lintel::codec::testing::Same(*fast, *records)) std::abort();
+  }
   if (records.ok()) {
     const nlohmann::json once = RecordsToJson(*records);
     lintel::Result<lintel::rules::Records> again = ParseRecordsText(once.dump(), "round trip");
@@ -77,6 +100,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // The same bytes as one delta op.
   lintel::Result<nlohmann::json> j = lintel::codec::ParseJsonText(text, "fuzz");
+  if (auto fast = Fast<lintel::rules::Op>(text, lintel::codec::FastParseOp)) {
+    if (!j.ok()) std::abort();
+    lintel::Result<lintel::rules::Op> op = lintel::codec::ParseOp(*j, "ops[0]");
+    if (!op.ok() || !lintel::codec::testing::Same(*fast, *op)) std::abort();
+  }
   if (j.ok()) {
     lintel::Result<lintel::rules::Op> op = lintel::codec::ParseOp(*j, "ops[0]");
     if (op.ok()) {

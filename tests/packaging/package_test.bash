@@ -77,7 +77,7 @@ case $case_name in
     depends=$(dpkg-deb -f "$deb" Depends)
     echo "     Depends: $depends"
     # Computed by dpkg-shlibdeps: the libraries the binaries link, with versions.
-    for lib in libc6 libsqlite3-0 libsodium23 libyaml-cpp0.7; do
+    for lib in libc6 libsqlite3-0 libsodium23 libyaml-cpp0.7 libsimdjson14; do
       check "Depends has $lib (>= ...)" grep -q "$lib (>= " <<<"$depends"
     done
     check "Version is project(VERSION) $version" test "$(dpkg-deb -f "$deb" Version)" = "$version"

@@ -6,6 +6,7 @@
 
 #include "gateway/codec/records_json.h"
 #include "rules/ops.h"
+#include "tests/unit/codec/fast_check.h"
 #include "tests/unit/codec/same.h"
 
 namespace lintel::codec {
@@ -55,7 +56,10 @@ std::vector<KindCase> EveryKind() {
   };
 }
 
+// Every vector also goes through the fast path (records_fast.h): it gives up or agrees.
 std::string ErrorOf(const json& op, std::string_view where = "op") {
+  const std::string text = testing::Text(op);
+  EXPECT_TRUE(testing::FastAgrees(testing::CheckOpText(text))) << text;
   Result<rules::Op> r = ParseOp(op, where);
   return r.ok() ? "OK" : r.status().message();
 }
@@ -104,6 +108,17 @@ TEST(OpsJson, RoundTripsOpsThroughJson) {
       ASSERT_TRUE(back.ok()) << back.status().ToString();
       EXPECT_PRED_FORMAT2(IsSame, *back, *op);
     }
+  }
+}
+
+// Issue 13, point 7: puts and deletes of every kind, read by the simdjson fast path.
+TEST(OpsJson, FastPathReadsEveryKindLikeTheCurrentParser) {
+  for (const KindCase& c : EveryKind()) {
+    SCOPED_TRACE(std::string(rules::RecordKindName(c.kind)));
+    json put = {{"op", "put"}, {"kind", rules::RecordKindName(c.kind)}, {"data", c.data}};
+    json del = {{"op", "delete"}, {"kind", rules::RecordKindName(c.kind)}, {"id", c.id}};
+    EXPECT_TRUE(testing::FastAcceptsAndAgrees(testing::CheckOpText(put.dump())));
+    EXPECT_TRUE(testing::FastAcceptsAndAgrees(testing::CheckOpText(del.dump())));
   }
 }
 

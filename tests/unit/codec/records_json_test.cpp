@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/unit/codec/fast_check.h"
 #include "tests/unit/codec/same.h"
 
 namespace lintel::codec {
@@ -156,7 +157,10 @@ rules::Records FullRecords() {
 }
 
 // The error message ParseRecords gives for `records`, or "OK".
+// Every vector also goes through the fast path (records_fast.h): it gives up or agrees.
 std::string ErrorOf(const json& records) {
+  const std::string text = testing::Text(records);
+  EXPECT_TRUE(testing::FastAgrees(testing::CheckRecordsText(text))) << text;
   Result<rules::Records> r = ParseRecords(records);
   return r.ok() ? "OK" : r.status().message();
 }
@@ -207,6 +211,13 @@ TEST(RecordsJson, ParsesFullRecordsWithEveryOptionalField) {
   Result<rules::Records> r = ParseRecords(json::parse(kFullRecords));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_PRED_FORMAT2(IsSame, *r, FullRecords());
+}
+
+// Issue 13, point 7: every record kind and field, read by the simdjson fast path.
+TEST(RecordsJson, FastPathReadsFullRecordsLikeTheCurrentParser) {
+  EXPECT_TRUE(testing::FastAcceptsAndAgrees(testing::CheckRecordsText(kFullRecords)));
+  EXPECT_TRUE(testing::FastAcceptsAndAgrees(
+      testing::CheckRecordsText(testing::Text(RecordsToJson(FullRecords())))));
 }
 
 TEST(RecordsJson, WritesFullRecordsAsTheContractJson) {
