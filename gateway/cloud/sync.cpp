@@ -169,19 +169,27 @@ class CloudSync::Parser {
       stop_ = true;
     }
     cv_.notify_all();
+    room_cv_.notify_all();
     for (std::thread& t : threads_) t.join();
   }
 
   // Core thread or the MQTT client's thread. Queues `payload` for verification; false (nothing
-  // queued) when the queue is full. `deliver` is posted with each usable result; `collect` when
-  // counts are waiting.
-  bool Submit(Topic topic, std::string payload, std::shared_ptr<const Expect> expect) {
+  // queued) when the queue is full. `wait`: when full, first wait up to that long for room (only
+  // ever on the MQTT client's thread: holding its callback holds back the broker's next message,
+  // TCP flow control instead of a drop). `deliver` is posted with each usable result; `collect`
+  // when counts are waiting.
+  bool Submit(Topic topic, std::string payload, std::shared_ptr<const Expect> expect,
+              std::chrono::milliseconds wait = std::chrono::milliseconds(0)) {
     {
-      std::lock_guard lock(mu_);
-      if (queue_.size() >= max_messages_ ||
-          (!queue_.empty() && bytes_ + payload.size() > max_bytes_)) {
-        return false;
+      std::unique_lock lock(mu_);
+      auto full = [&] {
+        return queue_.size() >= max_messages_ ||
+               (!queue_.empty() && bytes_ + payload.size() > max_bytes_);
+      };
+      if (full() && wait.count() > 0) {
+        room_cv_.wait_for(lock, wait, [&] { return stop_ || !full(); });
       }
+      if (stop_ || full()) return false;
       bytes_ += payload.size();
       queue_.push_back({next_seq_++, topic, std::move(payload), std::move(expect)});
     }
@@ -234,6 +242,7 @@ class CloudSync::Parser {
       queue_.pop_front();
       bytes_ -= item.payload.size();
       ++taken_;
+      room_cv_.notify_all();
       lock.unlock();
       Done done = Handle(item);
       lock.lock();
@@ -326,7 +335,8 @@ class CloudSync::Parser {
   std::function<void()> collect_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;  // guarded by mu_, as are the members down to stop_
+  std::condition_variable room_cv_;  // a message left the queue (Submit's wait)
+  std::deque<Item> queue_;           // guarded by mu_, as are the members down to stop_
   size_t bytes_ = 0;
   uint64_t next_seq_ = 0;              // given to the next message submitted
   uint64_t taken_ = 0;                 // messages taken from the queue
@@ -514,7 +524,12 @@ bool CloudSync::TakeOffLoop(const std::string& topic_name, const std::string& pa
   }
   ++offloop_messages_;
   ++parses_in_flight_;
-  if (!parser_->Submit(*topic, payload, std::move(expect))) {
+  // Snapshot pages come in bursts of hundreds (a whole building): when the queue is full, the
+  // page waits for room (the broker holds back the rest) rather than being dropped, which would
+  // cost the whole snapshot. Bounded, so a flood of forged pages still ends in drops.
+  const auto wait =
+      *topic == Topic::kSyncSnapshot ? kSnapshotPageWait : std::chrono::milliseconds(0);
+  if (!parser_->Submit(*topic, payload, std::move(expect), wait)) {
     --parses_in_flight_;
     std::lock_guard lock(offloop_mu_);
     ++offloop_overload_[*topic];

@@ -1081,6 +1081,44 @@ TEST_F(SyncTest, Issue10MessagesTakenOffTheLoopAreVerifiedCountedAndApplied) {
   EXPECT_EQ(Decide("a1b2"), "credential_revoked");
 }
 
+// Issue 13, point 5: a snapshot of many more pages than the parser's queue holds, arriving as fast
+// as the MQTT client's thread can hand them on: the pages wait for room (back-pressure to the
+// broker) instead of being dropped, and the snapshot completes.
+TEST_F(SyncTest, Issue13SnapshotPagesWaitForRoomInsteadOfBeingDropped) {
+  WriteConfig("  limits: {queue_messages: 16}\n");
+  Restart();
+  constexpr int kPages = 200;
+  std::vector<std::string> pages;
+  for (int p = 1; p <= kPages; ++p) {
+    json records = p == 1 ? Records() : json::object();
+    if (p > 1) {
+      char uid[16];
+      std::snprintf(uid, sizeof uid, "%04x", 0x1000 + p);
+      records["credentials"] =
+          json::array({Card(("cx" + std::to_string(p)).c_str(), "p1", uid, "active")});
+    }
+    pages.push_back(Sign(Snapshot(1, 1, records, p, kPages), key_, "cloud-1"));
+  }
+  const std::string topic = sync_->topics().root + "/sync/snapshot";
+  int taken = 0;
+  std::thread client([&] {
+    for (const std::string& page : pages) taken += sync_->TakeOffLoop(topic, page) ? 1 : 0;
+  });
+  for (int i = 0; i < 6000 && Stored() != Position{1, 1}; ++i) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  client.join();
+  Settle();
+  EXPECT_EQ(taken, kPages);
+  sync_->Tick();  // collects what the MQTT client's thread counted
+  Settle();
+  EXPECT_FALSE(sync_->counters().rejected_by_reason.contains("overload"));
+  EXPECT_EQ(sync_->counters().messages, static_cast<uint64_t>(kPages));
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(Decide("10c8"), "granted") << "the last page's card";
+  EXPECT_EQ(Decide("a1b2"), "granted") << "the first page's card";
+}
+
 TEST_F(SyncTest, Issue10OversizedMessagesAreDroppedUnreadPerTopicLimit) {
   WriteConfig("  limits: {delta_bytes: 2048, snapshot_page_bytes: 65536}\n");
   Restart();
