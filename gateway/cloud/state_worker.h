@@ -41,6 +41,7 @@
 // Threads: Submit() and the destructor are called from the core thread; outcomes are posted.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -67,6 +68,11 @@ namespace lintel::cloud {
 
 // States with at most this many records in total stay cached in the worker between jobs.
 inline constexpr size_t kCacheRecordsUpTo = 200000;
+// The worker checkpoints the WAL itself (its connection never does after a commit) once it has had
+// no job for kIdleCheckpointAfter, when it committed since its last checkpoint or the WAL file
+// holds more than kCheckpointWalBytes.
+inline constexpr std::chrono::milliseconds kIdleCheckpointAfter{2000};
+inline constexpr uint64_t kCheckpointWalBytes = uint64_t{4} << 20;
 
 struct DeltaJob {
   Position from;  // (epoch, prev): the store must be here

@@ -18,12 +18,19 @@ namespace {
 // written): a little free space is used as it comes, and no transaction grows without bound.
 constexpr size_t kWriteChunk = 500;
 
+// 64 MiB of 4 KiB pages: a WAL only grows this far when no state worker runs (no cloud) or it is
+// never idle; then these connections checkpoint it.
+constexpr int kBackstopCheckpointPages = 16384;
+
 store::StoreOptions CoreStoreOptions() {
   store::StoreOptions options;
   options.verify_on_open = false;  // LoadState reads (and so checks) every state page
   // The sync worker may hold the write lock while it stores a large snapshot: the core thread
   // waits briefly, then keeps its journal queued and retries (it never stalls the doors).
   options.busy_timeout_ms = 100;
+  // The state worker checkpoints the WAL when idle; this connection only past 64 MiB (a commit
+  // here never copies the WAL into the database in the ordinary course).
+  options.checkpoint_pages = kBackstopCheckpointPages;
   return options;
 }
 

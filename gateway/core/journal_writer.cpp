@@ -99,6 +99,9 @@ Status JournalWriter::EnsureOpen(std::unique_ptr<store::Store>& store) {
   store::StoreOptions options;
   options.verify_on_open = false;
   options.busy_timeout_ms = busy_timeout_ms_;
+  // The state worker checkpoints the WAL when idle (issue 13): these commits only past 64 MiB,
+  // the backstop for a gateway without a cloud link.
+  options.checkpoint_pages = 16384;
   Result<std::unique_ptr<store::Store>> opened = open_(path_, options);
   if (!opened.ok()) return opened.status();
   store = std::move(*opened);

@@ -64,6 +64,11 @@ Result<rules::Records> FaultStore::LoadRecords() {
   LINTEL_RETURN_IF_ERROR(Read("load state"));
   return inner_->LoadRecords();
 }
+Status FaultStore::Checkpoint() {
+  LINTEL_RETURN_IF_ERROR(Write("checkpoint the WAL"));
+  return inner_->Checkpoint();
+}
+
 Result<std::optional<Instant>> FaultStore::LastKnownGood() {
   LINTEL_RETURN_IF_ERROR(Read("read last-known-good time"));
   return inner_->LastKnownGood();

@@ -63,6 +63,7 @@ class FaultStore final : public Store {
   bool read_only() const override { return inner_->read_only(); }
   Status ReplaceState(const rules::Records& records, Position pos) override;
   Status ApplyOps(const std::vector<Op>& ops, Position new_pos) override;
+  Status Checkpoint() override;
   Result<Position> AppliedPosition() override;
   Status LoadState(RecordVisitor& visitor) override;
   Result<rules::Records> LoadRecords() override;

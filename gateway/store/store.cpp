@@ -198,6 +198,9 @@ class SqliteStore final : public Store {
 
   Status ReplaceState(const rules::Records& records, Position pos) override;
   Status ApplyOps(const std::vector<Op>& ops, Position new_pos) override;
+  Status Checkpoint() override {
+    return Exec("PRAGMA wal_checkpoint(PASSIVE)", "checkpoint the WAL");
+  }
   Result<Position> AppliedPosition() override;
   Status LoadState(RecordVisitor& visitor) override;
   Result<rules::Records> LoadRecords() override;
@@ -613,8 +616,9 @@ Status SqliteStore::Init(const StoreOptions& options) {
            "set synchronous"));
   std::string limit = "PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimit);
   LINTEL_RETURN_IF_ERROR(Exec(limit.c_str(), "set journal_size_limit"));
-  if (!options.auto_checkpoint) {
-    LINTEL_RETURN_IF_ERROR(Exec("PRAGMA wal_autocheckpoint = 0", "set wal_autocheckpoint"));
+  if (options.checkpoint_pages != 1000) {
+    std::string pages = "PRAGMA wal_autocheckpoint = " + std::to_string(options.checkpoint_pages);
+    LINTEL_RETURN_IF_ERROR(Exec(pages.c_str(), "set wal_autocheckpoint"));
   }
   // Read through a memory map: the start-up scan of millions of rows then costs no read() copy per
   // page. Writes still go through the WAL. (An I/O error under the map would be SIGBUS rather than

@@ -132,12 +132,13 @@ struct StoreOptions {
   // Unavailable. The core thread uses a short wait (a sync worker may hold the write lock while it
   // replaces a large state; the journal keeps its events queued and retries), tools the default.
   int busy_timeout_ms = 5000;
-  // false: this connection never checkpoints the WAL after its commits (wal_autocheckpoint = 0), so
-  // a commit never pays for copying the WAL into the database (tens of milliseconds at 2,000,000
-  // credentials): another connection does (the daemon's journal writer, whose commits keep the
-  // default; issue 13, point 1). true: SQLite's default (a checkpoint after a commit once the WAL
-  // holds 1000 pages).
-  bool auto_checkpoint = true;
+  // After a commit of this connection that leaves the WAL holding more than this many pages, the
+  // commit itself copies the WAL into the database (PRAGMA wal_autocheckpoint; SQLite's default
+  // 1000; 0: never). At 2,000,000 credentials such a checkpoint costs ~100 ms, and one running on
+  // any connection slows the others' commits as much (the fsyncs queue behind it): the daemon's
+  // state worker uses 0 and checkpoints itself when idle (Checkpoint()), the core and the journal
+  // writer a 64 MiB backstop (issue 13, point 1).
+  int checkpoint_pages = 1000;
   // When the file exists but cannot be opened for writing (a read-only or full file system: SQLite
   // cannot create or grow the -shm it needs), open it read-only instead of failing: every read
   // works, every write fails with IoError, and read_only() is true. SQLite reads a WAL database
@@ -209,6 +210,10 @@ class Store {
   // Applies `ops` in order and stores `new_pos`, in one transaction (a later op may undo an earlier
   // one, as in the delta). Errors: InvalidArgument as for ReplaceState (list ids); nothing changed.
   virtual Status ApplyOps(const std::vector<Op>& ops, Position new_pos) = 0;
+
+  // Copies what the WAL holds into the database, without waiting for readers or writers (PRAGMA
+  // wal_checkpoint(PASSIVE)); the WAL is reused from its start afterwards. Errors: the store's.
+  virtual Status Checkpoint() = 0;
 
   // The position stored by the last ReplaceState or ApplyOps; {0, 0} for a new store.
   virtual Result<Position> AppliedPosition() = 0;

@@ -1119,6 +1119,49 @@ TEST_F(SyncTest, Issue13SnapshotPagesWaitForRoomInsteadOfBeingDropped) {
   EXPECT_EQ(Decide("a1b2"), "granted") << "the first page's card";
 }
 
+// Issue 13, point 1: the state worker's commits never checkpoint the WAL (a checkpoint under a
+// delta's commit cost ~100 ms at 2,000,000 credentials). A snapshot's WAL is copied into the
+// database within the snapshot's job; what deltas leave there, once the worker has been idle for
+// kIdleCheckpointAfter.
+TEST_F(SyncTest, Issue13TheWorkerCheckpointsTheWalWhenIdleNotUnderACommit) {
+  namespace fs = std::filesystem;
+  auto cards = [&](int from, int n) {
+    json out = json::array();
+    for (int i = from; i < from + n; ++i) {
+      char uid[16];
+      std::snprintf(uid, sizeof uid, "%08x", 0x10000000 + i);
+      out.push_back(Card(("cw" + std::to_string(i)).c_str(), "p1", uid, "active"));
+    }
+    return out;
+  };
+  json records = Records();
+  for (const json& c : cards(0, 30000)) records["credentials"].push_back(c);
+  Send("sync/snapshot", Snapshot(1, 1, records));
+  ASSERT_EQ(Stored(), (Position{1, 1}));
+  const auto after_snapshot = fs::file_size(config_.store_path);
+  EXPECT_GT(after_snapshot, uintmax_t{2} << 20) << "the snapshot's pages are in the database file";
+  // Deltas: their pages stay in the WAL while they come...
+  for (uint64_t v = 2; v <= 2; ++v) {  // one delta of 7,000 new cards
+    json ops = json::array();
+    for (const json& c : cards(100000 * static_cast<int>(v), 7000)) {
+      ops.push_back({{"op", "put"}, {"kind", "credential"}, {"data", c}});
+    }
+    Send("sync/delta", Delta(1, v, ops));
+  }
+  ASSERT_EQ(Stored(), (Position{1, 2}));
+  const auto before = fs::file_size(config_.store_path);
+  EXPECT_EQ(before, after_snapshot) << "no commit checkpointed the delta's pages";
+  // ...and are copied into the database once the worker is idle.
+  auto deadline = std::chrono::steady_clock::now() + cloud::kIdleCheckpointAfter * 3;
+  while (fs::file_size(config_.store_path) <= before &&
+         std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(50)).ok());
+  }
+  EXPECT_GT(fs::file_size(config_.store_path), before + (uintmax_t{256} << 10))
+      << "checkpointed when idle";
+  EXPECT_EQ(Decide("10000007"), "granted");
+}
+
 TEST_F(SyncTest, Issue10OversizedMessagesAreDroppedUnreadPerTopicLimit) {
   WriteConfig("  limits: {delta_bytes: 2048, snapshot_page_bytes: 65536}\n");
   Restart();
