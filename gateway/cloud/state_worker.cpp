@@ -100,11 +100,13 @@ class Session {
   // 2,000,000 credentials one took ~100 ms and delayed every commit with it).
   void IdleUpkeep() {
     if (!store_) return;
+    // The WAL file keeps its size after a checkpoint: only growth since the last one counts.
     struct stat st {};
-    const bool big = ::stat((path_ + "-wal").c_str(), &st) == 0 &&
-                     static_cast<uint64_t>(st.st_size) > kCheckpointWalBytes;
+    const uint64_t wal = ::stat((path_ + "-wal").c_str(), &st) == 0 ? st.st_size : 0;
+    const bool big = wal > wal_at_checkpoint_ + kCheckpointWalBytes;
     if (!uncheckpointed_ && !big) return;
     uncheckpointed_ = false;
+    wal_at_checkpoint_ = wal;
     try {
       Status done = store_->Checkpoint();
       if (!done.ok()) LogWarning("sync", "state worker: WAL checkpoint: " + done.ToString());
@@ -602,8 +604,9 @@ class Session {
   std::vector<MemoryDelta> memory_;
   std::shared_ptr<const rules::Index> index_;  // the latest index this worker built or patched
   store::StoreOpener open_;
-  bool changed_ = false;         // the store changed since index_ was built: a rebuild is due
-  bool uncheckpointed_ = false;  // this worker committed since its last WAL checkpoint
+  bool changed_ = false;            // the store changed since index_ was built: a rebuild is due
+  bool uncheckpointed_ = false;     // this worker committed since its last WAL checkpoint
+  uint64_t wal_at_checkpoint_ = 0;  // the WAL file's size at the last idle checkpoint
   std::optional<rules::ImageStamp> stamp_;  // the stored state index_ is of, when certain
   // index_ with the burst's deltas edited in (EditIndex), published by BuildIndex; its stamp.
   std::shared_ptr<const rules::Index> edited_;

@@ -8,7 +8,6 @@
 #include "gateway/codec/records_json.h"
 #include "gateway/core/decision_json.h"
 #include "gateway/store/index_image_file.h"
-#include "gateway/store/load_index.h"
 #include "rules/validate.h"
 
 namespace lintel::core {
@@ -66,14 +65,6 @@ Gateway::Gateway(config::Config config, const Clock& clock, std::unique_ptr<stor
       open_(std::move(open)),
       pending_(static_cast<size_t>(config_.max_unwritten_events)),
       started_at_(clock.Wall()) {}
-
-Result<std::shared_ptr<const rules::Index>> Gateway::LoadIndex(store::Store& store,
-                                                               const rules::Site& site) {
-  std::vector<std::string> warnings;
-  auto index = store::LoadIndex(store, site, &warnings);
-  for (const std::string& w : warnings) LogWarning("core", "stored state: " + w);
-  return index;
-}
 
 Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Clock& clock,
                                                store::StoreOpener open) {

@@ -222,8 +222,6 @@ class Gateway final {
   // Writes the image of stamped_index_ on image_writer_ (after a rebuild at start).
   void SaveImageInBackground();
   void SaveImageAtStop();
-  static Result<std::shared_ptr<const rules::Index>> LoadIndex(store::Store& store,
-                                                               const rules::Site& site);
 
   Result<nlohmann::json> StatusCmd();
   Result<nlohmann::json> Import(const nlohmann::json& request);

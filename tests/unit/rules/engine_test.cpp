@@ -547,10 +547,9 @@ TEST(OnlyRestricts, RevocationsDeletesAndSmallerMembershipsOnly) {
   EXPECT_TRUE(restricts({PutOp(revoked)}));
   EXPECT_TRUE(restricts({PutOp(suspended), PutOp(revoked)}));
   EXPECT_TRUE(restricts({PutOp(shorter)}));
-  EXPECT_TRUE(restricts({DeleteOp(RecordKind::kCredential, c.id),
-                         DeleteOp(RecordKind::kLease, "lease-101"),
-                         DeleteOp(RecordKind::kPerson, "hugo"),
-                         DeleteOp(RecordKind::kCredential, "not-there")}));
+  EXPECT_TRUE(restricts(
+      {DeleteOp(RecordKind::kCredential, c.id), DeleteOp(RecordKind::kLease, "lease-101"),
+       DeleteOp(RecordKind::kPerson, "hugo"), DeleteOp(RecordKind::kCredential, "not-there")}));
   Person carol = r.people[2];
   ASSERT_EQ(carol.id, "carol");
   Person fewer = carol;
@@ -603,4 +602,4 @@ TEST(OnlyRestricts, RevocationsDeletesAndSmallerMembershipsOnly) {
   EXPECT_FALSE(restricts({DeleteOp(RecordKind::kCredential, c.id), PutOp(c)})) << "re-added";
 }
 
-}  // namespace
+}  // namespace lintel::rules

@@ -132,31 +132,20 @@ std::vector<std::string> Ids(const char* prefix, int n) {
 // Every decision the two indexes can differ on: each card and PIN of the pools at each door, at
 // times around the generator's dates.
 void ExpectSameDecisions(const Index& edited, const Index& built, const std::string& where) {
-  std::vector<Presented> presented;
-  for (uint64_t n = 0; n < 7; ++n) presented.push_back(testing::CardAt(101, n));
-  for (const char* pin : {"1234", "5678", "123", "9123", "24680"}) {
-    presented.push_back(PinPresented(pin));
-  }
-  for (const char* at : {"2026-01-01T10:00:00Z", "2026-02-10T10:00:00Z", "2026-03-05T20:00:00Z",
-                         "2026-06-01T10:00:00Z", "2027-03-01T10:00:00Z"}) {
-    for (const DoorRec& door : built.doors()) {
-      for (const Presented& p : presented) {
-        Request req{door.id, "", p};
-        Decision a = DecideWith(edited, req, T(at), INT64_MIN, nullptr);
-        Decision b = DecideWith(built, req, T(at), INT64_MIN, nullptr);
-        ASSERT_EQ(a.granted, b.granted) << where << " door " << door.id << " at " << at;
-        // Among several past, future or revoked credentials of one card, which one a denial
-        // names follows row order (as it does between two rebuilds from differently ordered
-        // rows); a grant names the one credential in force.
-        uint32_t head = built.FindCredentialByKey(KeyOf(p, nullptr));
-        bool shared = head != kNone && built.credentials()[head].next_same_key != kNone;
-        if (a.granted || !shared) {
-          ASSERT_EQ(a.reason, b.reason) << where << " door " << door.id << " at " << at;
-          ASSERT_EQ(a.credential, b.credential) << where << " door " << door.id << " at " << at;
-        }
-      }
+  testing::ForEachProbe(built, [&](const Request& req, const char* at) {
+    Decision a = DecideWith(edited, req, T(at), INT64_MIN, nullptr);
+    Decision b = DecideWith(built, req, T(at), INT64_MIN, nullptr);
+    ASSERT_EQ(a.granted, b.granted) << where << " door " << req.door << " at " << at;
+    // Among several past, future or revoked credentials of one card, which one a denial
+    // names follows row order (as it does between two rebuilds from differently ordered
+    // rows); a grant names the one credential in force.
+    uint32_t head = built.FindCredentialByKey(KeyOf(req.credential, nullptr));
+    bool shared = head != kNone && built.credentials()[head].next_same_key != kNone;
+    if (a.granted || !shared) {
+      ASSERT_EQ(a.reason, b.reason) << where << " door " << req.door << " at " << at;
+      ASSERT_EQ(a.credential, b.credential) << where << " door " << req.door << " at " << at;
     }
-  }
+  });
 }
 
 TEST(IndexEdit, DecidesAsARebuildOverRandomDeltas) {

@@ -121,24 +121,13 @@ void ExpectSameIndex(const Index& a, const Index& b) {
 }
 
 void ExpectSameDecisions(const Index& a, const Index& b, const std::string& where) {
-  std::vector<Presented> presented;
-  for (uint64_t n = 0; n < 7; ++n) presented.push_back(testing::CardAt(101, n));
-  for (const char* pin : {"1234", "5678", "123", "9123", "24680"}) {
-    presented.push_back(PinPresented(pin));
-  }
-  for (const char* at : {"2026-01-01T10:00:00Z", "2026-02-10T10:00:00Z", "2026-03-05T20:00:00Z",
-                         "2026-06-01T10:00:00Z", "2027-03-01T10:00:00Z"}) {
-    for (const DoorRec& door : b.doors()) {
-      for (const Presented& p : presented) {
-        Request req{door.id, "", p};
-        Decision x = DecideWith(a, req, T(at), INT64_MIN, nullptr);
-        Decision y = DecideWith(b, req, T(at), INT64_MIN, nullptr);
-        ASSERT_EQ(x.granted, y.granted) << where << " door " << door.id << " at " << at;
-        ASSERT_EQ(x.reason, y.reason) << where << " door " << door.id << " at " << at;
-        ASSERT_EQ(x.credential, y.credential) << where << " door " << door.id << " at " << at;
-      }
-    }
-  }
+  testing::ForEachProbe(b, [&](const Request& req, const char* at) {
+    Decision x = DecideWith(a, req, T(at), INT64_MIN, nullptr);
+    Decision y = DecideWith(b, req, T(at), INT64_MIN, nullptr);
+    ASSERT_EQ(x.granted, y.granted) << where << " door " << req.door << " at " << at;
+    ASSERT_EQ(x.reason, y.reason) << where << " door " << req.door << " at " << at;
+    ASSERT_EQ(x.credential, y.credential) << where << " door " << req.door << " at " << at;
+  });
 }
 
 // A state large enough that every large array spans several chunks.

@@ -134,4 +134,21 @@ class RandomState {
   std::mt19937 rng_;
 };
 
+// Every request two indexes of such states can decide differently: each card and PIN of the
+// generator's pools at each door of `x`, at times around its dates. Calls f(request, time text).
+template <typename F>
+void ForEachProbe(const Index& x, F f) {
+  std::vector<Presented> presented;
+  for (uint64_t n = 0; n < 7; ++n) presented.push_back(CardAt(101, n));
+  for (const char* pin : {"1234", "5678", "123", "9123", "24680"}) {
+    presented.push_back(PinPresented(pin));
+  }
+  for (const char* at : {"2026-01-01T10:00:00Z", "2026-02-10T10:00:00Z", "2026-03-05T20:00:00Z",
+                         "2026-06-01T10:00:00Z", "2027-03-01T10:00:00Z"}) {
+    for (const DoorRec& door : x.doors()) {
+      for (const Presented& p : presented) f(Request{door.id, "", p}, at);
+    }
+  }
+}
+
 }  // namespace lintel::rules::testing

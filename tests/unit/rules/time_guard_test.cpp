@@ -132,8 +132,14 @@ TEST(TimeGuard, FreshStoreBelievesTheFirstWallClock) {
 TEST(TimeGuard, EngineGrantsOnlyWhatTheSuspectWallTimeAlsoGrants) {
   Records r;
   r.people = {testing::MakePerson("p1"), testing::MakePerson("p2")};
-  r.leases = {Lease{"ends", "1", {"p1"}, {"default"}, T("2026-01-01T00:00:00Z"),
-                    T("2026-12-01T00:00:00Z"), {}, {}},
+  r.leases = {Lease{"ends",
+                    "1",
+                    {"p1"},
+                    {"default"},
+                    T("2026-01-01T00:00:00Z"),
+                    T("2026-12-01T00:00:00Z"),
+                    {},
+                    {}},
               Lease{"later", "2", {"p2"}, {"default"}, T("2027-01-01T00:00:00Z"), {}, {}, {}}};
   r.credentials = {testing::Card("c1", "p1", 1, 1), testing::Card("c2", "p2", 1, 2)};
   Engine engine(BuildIndex(testing::MapleCourt(), r));

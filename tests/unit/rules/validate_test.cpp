@@ -177,11 +177,11 @@ TEST(Validate, ListsLongerThanTheLimitsAreRefusedWithTheCountAndTheLimit) {
   r.people[0].groups = ids("g-", kMaxGroupsPerPerson + 1);  // one over
   r.people[1].groups = ids("g-", kMaxGroupsPerPerson);      // exactly at the limit: fine
   for (size_t i = 0; i < kMaxLeasesPerPerson + 1; ++i) {
-    r.leases.push_back(Lease{"l-" + std::to_string(i), "1", {"p2"}, {}, T("2026-01-01T00:00:00Z"),
-                             {}, {}, {}});
+    r.leases.push_back(
+        Lease{"l-" + std::to_string(i), "1", {"p2"}, {}, T("2026-01-01T00:00:00Z"), {}, {}, {}});
   }
-  r.leases.push_back(Lease{"big", "2", {}, ids("g-", kMaxGroupsPerLease + 1),
-                           T("2026-01-01T00:00:00Z"), {}, {}, {}});
+  r.leases.push_back(Lease{
+      "big", "2", {}, ids("g-", kMaxGroupsPerLease + 1), T("2026-01-01T00:00:00Z"), {}, {}, {}});
   for (size_t i = 0; i < kMaxMembersPerLease + 1; ++i) {
     r.people.push_back(MakePerson("m-" + std::to_string(i)));
     r.leases.back().members.push_back("m-" + std::to_string(i));
@@ -218,8 +218,8 @@ TEST(IndexBuilder, ListsBeyondTheLimitsAreCutToTheLimitWithAWarning) {
   Records r = Base();
   r.people[0].groups.assign(70000, "g");  // 70000 mod 65536 = 4464, the old wrap
   for (size_t i = 0; i < kMaxLeasesPerPerson + 5; ++i) {
-    r.leases.push_back(Lease{"l-" + std::to_string(i), "1", {"p2"}, {"g"},
-                             T("2026-01-01T00:00:00Z"), {}, {}, {}});
+    r.leases.push_back(
+        Lease{"l-" + std::to_string(i), "1", {"p2"}, {"g"}, T("2026-01-01T00:00:00Z"), {}, {}, {}});
   }
   std::vector<std::string> warnings;
   auto index = BuildIndex(testing::MapleCourt(), r, &warnings);
