@@ -615,6 +615,61 @@ std::shared_ptr<const Index> PatchCredentials(const Index& base,
   return copy;
 }
 
+std::optional<std::vector<CredentialRestriction>> CredentialRestrictionsOf(
+    const Index& base, const std::vector<Op>& ops) {
+  std::vector<CredentialRestriction> out;
+  for (const Op& op : ops) {
+    if (op.kind != RecordKind::kCredential) return std::nullopt;
+    const uint32_t row = base.FindCredentialById(op.id);
+    if (row == kNone) return std::nullopt;
+    const CredentialRec& r = base.credentials()[row];
+    if (r.type != CredentialType::kCard && r.type != CredentialType::kPin) return std::nullopt;
+    if (op.op == OpKind::kDelete) {
+      out.push_back({.id = op.id, .deleted = true});
+      continue;
+    }
+    const auto* c = std::get_if<Credential>(&op.record);
+    if (c == nullptr || c->type != r.type || !(KeyOf(*c) == r.key)) return std::nullopt;
+    // The same holder and start: only the status and the end may differ.
+    if (r.person == kNone || base.str(base.people()[r.person].id) != c->person ||
+        r.valid_from != OrMin(c->valid_from)) {
+      return std::nullopt;
+    }
+    const CredentialStatus status = std::max(r.status, c->status);
+    const int64_t until = std::min(r.valid_until, OrMax(c->valid_until));
+    if (status == r.status && until == r.valid_until) continue;  // narrows nothing
+    out.push_back({.id = op.id, .status = status, .valid_until = until});
+  }
+  return out;
+}
+
+std::shared_ptr<const Index> RestrictCredentials(
+    const Index& base, const std::vector<CredentialRestriction>& restrictions) {
+  std::shared_ptr<Index> copy;
+  for (const CredentialRestriction& x : restrictions) {
+    const uint32_t row = base.FindCredentialById(x.id);
+    if (row == kNone) continue;
+    const CredentialRec& r = base.credentials()[row];
+    if (r.type != CredentialType::kCard && r.type != CredentialType::kPin) continue;
+    static_assert(CredentialStatus::kActive < CredentialStatus::kSuspended &&
+                  CredentialStatus::kSuspended < CredentialStatus::kRevoked);  // = strictness
+    const CredentialStatus status = std::max(r.status, x.status);
+    const int64_t until = std::min(r.valid_until, x.valid_until);
+    if (!x.deleted && status == r.status && until == r.valid_until) continue;
+    if (!copy) copy.reset(new Index(base));  // shares every chunk until written
+    CredentialRec& w = copy->credentials_.Mutable(row);
+    w.status = status;
+    w.valid_until = until;
+    if (x.deleted) {
+      // No holder: decided as an unknown card or PIN. Revoked too, so that another credential of
+      // the same card or PIN in force now is still picked first (as it would be without this one).
+      w.person = kNone;
+      w.status = CredentialStatus::kRevoked;
+    }
+  }
+  return copy;
+}
+
 // Applies a delta to a copy of an index (ApplyOpsToIndex). Kinds are applied in dependency order
 // (schedules, groups, door modes, people, leases, credentials), each kind's ops in their order:
 // the records that result are those of ApplyOpsTo, whose kinds do not interact. References are

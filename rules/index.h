@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -143,6 +144,30 @@ inline std::shared_ptr<const Index> BuildIndex(const Site& site, const Records& 
 std::shared_ptr<const Index> PatchCredentials(const Index& base,
                                               const std::vector<Credential>& updates);
 
+// Restrictions ahead of their commit (issue 13, point 2): what a signed delta that only touches
+// existing cards and PINs takes away from them, put in force while the delta still waits for its
+// turn and its durable commit (gateway/cloud/sync.cpp). Only the narrowing is kept: a stricter
+// status, an earlier end, or the credential gone.
+struct CredentialRestriction {
+  std::string id;
+  bool deleted = false;
+  CredentialStatus status = CredentialStatus::kActive;
+  int64_t valid_until = INT64_MAX;  // exclusive
+};
+// The restrictions of `ops` when every op deletes a card or PIN credential that `base` holds, or
+// puts it again with the same holder, type, card or PIN and start (only its status and end may
+// differ); nullopt otherwise. A put's narrowing is taken (a stricter status, an earlier end), not
+// what it lifts, so the narrowed index never grants what the state before or after the delta
+// denies. Puts that narrow nothing are left out (an empty result: nothing to put in force early).
+std::optional<std::vector<CredentialRestriction>> CredentialRestrictionsOf(
+    const Index& base, const std::vector<Op>& ops);
+// A copy of `base` narrowed by `restrictions`, sharing every chunk it does not change: each
+// credential found (by id, card or PIN) takes the stricter status (revoked, then suspended, then
+// active), the earlier end, and no holder when deleted; the others are skipped. It never grants:
+// each decision of the copy is the decision of `base` or a denial. nullptr when nothing changes.
+std::shared_ptr<const Index> RestrictCredentials(
+    const Index& base, const std::vector<CredentialRestriction>& restrictions);
+
 // A delta on an index (issue 13, point 1): the Index of the state `base` was built from with `ops`
 // applied (rules::ApplyOpsTo order semantics), sharing every chunk the delta does not touch, in
 // O(ops x their references). For a state that passes Validate() before and after, the new index
@@ -206,6 +231,8 @@ class Index {
   friend class IndexImage;  // rules/index_image.h: writes and maps the arrays as they are
   friend std::shared_ptr<const Index> PatchCredentials(const Index&,
                                                        const std::vector<Credential>&);
+  friend std::shared_ptr<const Index> RestrictCredentials(
+      const Index&, const std::vector<CredentialRestriction>&);
   Index() = default;
   Index(const Index&) = default;
   // Rows by id including deleted ones (a put of a deleted id takes its row again).

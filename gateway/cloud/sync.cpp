@@ -707,6 +707,7 @@ void CloudSync::OnDelta(Delta delta) {
   switch (v.action) {
     case DeltaVerdict::Action::kApply:
       pending_ = to;
+      EnforceEarly(to, delta.ops);
       Submit(DeltaJob{{delta.epoch, delta.prev}, to, std::move(delta.ops)});
       break;
     case DeltaVerdict::Action::kDuplicate:
@@ -749,11 +750,56 @@ void CloudSync::OnSnapshotPage(SnapshotPage page) {
   Submit(SnapshotJob{to, "", {}, stager_.TakePages()});
 }
 
+void CloudSync::EnforceEarly(Position to, const std::vector<rules::Op>& ops) {
+  const std::shared_ptr<const rules::Index>& now = host_.engine().index();
+  if (!now || early_.size() >= kMaxEarly) return;
+  std::optional<std::vector<rules::CredentialRestriction>> x =
+      rules::CredentialRestrictionsOf(*now, ops);
+  if (!x || x->empty()) return;
+  std::shared_ptr<const rules::Index> narrowed = rules::RestrictCredentials(*now, *x);
+  if (!narrowed) return;
+  if (early_.empty()) worker_index_ = now;
+  early_.push_back({to, std::move(*x)});
+  ++counters_.restricted_early;
+  // Not the index of a stored state: swapped in without a stamp of its own, so no index image is
+  // written of it (the host keeps the stamp of the worker's index underneath).
+  host_.engine().SwapIndex(std::move(narrowed));
+  LogDebug("sync", "delta " + PosText(to) + " restricts access: in force ahead of its commit");
+}
+
+// After an outcome: the early restrictions it settles are dropped (an index that covers them, or
+// an answer that they will not be), and the rest is put on top of the worker's latest index.
+void CloudSync::SettleEarly(const StateOutcome& o) {
+  using R = StateOutcome::Result;
+  if (early_.empty()) return;
+  const size_t before = early_.size();
+  if (o.index) {
+    worker_index_ = o.index;
+    std::erase_if(early_, [&](const Early& e) { return e.to <= o.position; });
+  } else if (o.job == JobKind::kDelta &&
+             (o.result == R::kRejected || o.result == R::kSkipped || o.result == R::kFailed)) {
+    std::erase_if(early_, [&](const Early& e) { return e.to == o.position; });
+  }
+  if (jobs_outstanding_ == 0 && !index_failed_) early_.clear();  // nothing left to cover them
+  if (!o.index && early_.size() == before) return;               // the doors' index is as it was
+  if (early_.empty()) {
+    if (!o.index) host_.engine().SwapIndex(worker_index_);  // back to the worker's
+    worker_index_.reset();
+    return;
+  }
+  std::vector<rules::CredentialRestriction> all;
+  for (const Early& e : early_) all.insert(all.end(), e.restrictions.begin(), e.restrictions.end());
+  std::shared_ptr<const rules::Index> narrowed = rules::RestrictCredentials(*worker_index_, all);
+  host_.engine().SwapIndex(narrowed ? std::move(narrowed) : worker_index_);
+}
+
 void CloudSync::OnOutcome(StateOutcome o) {
   using R = StateOutcome::Result;
   --jobs_outstanding_;
   const bool swapped = o.index != nullptr;
-  if (o.index) host_.InstallIndex(std::move(o.index), o.stamp);
+  if (o.index) host_.InstallIndex(o.index, o.stamp);
+  SettleEarly(o);
+  o.index.reset();
   in_memory_deltas_ = o.in_memory_deltas;
   in_memory_upto_ = o.in_memory_upto;
   if (outcome_observer_) outcome_observer_(o);
@@ -1184,7 +1230,8 @@ json CloudSync::StatusJson() {
                    {"events_published", counters_.events_published},
                    {"rejected_journaled", counters_.rejected_journaled},
                    {"index_failures", counters_.index_failures},
-                   {"applied_in_memory", counters_.applied_in_memory}};
+                   {"applied_in_memory", counters_.applied_in_memory},
+                   {"restricted_early", counters_.restricted_early}};
   // Threads and adapters that caught an exception (issue 10, point 13): marked failed here; the
   // gateway keeps deciding.
   auto component = [](uint64_t faults, const std::string& error) {

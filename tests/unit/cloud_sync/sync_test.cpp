@@ -367,6 +367,81 @@ TEST_F(SyncTest, Issue13EditedIndexIsStampedAndItsImageServesTheNextStart) {
   EXPECT_EQ(Decide("c3c3"), "credential_revoked");
 }
 
+// Issue 13, point 2: a revocation queued behind a general delta the worker is still busy with is in
+// force at once (the doors' index narrowed, rules::RestrictCredentials), committed and acknowledged
+// after that delta, in order; a revocation that ends up skipped (the delta ahead of it was
+// rejected) is taken back, since the store is the truth. Its counter shows in the status.
+TEST_F(SyncTest, Issue13RevocationBehindABusyWorkerIsInForceBeforeItsCommit) {
+  auto hold = std::make_shared<std::atomic<bool>>(false);
+  sync_faults_.worker = [hold](std::string_view stage) -> Status {
+    while (stage == "job" && hold->load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return Status::Ok();
+  };
+  Restart();
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  ASSERT_EQ(Decide("a1b2"), "granted");
+  const json revoke = {
+      {{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}};
+  // Runs the loop until the engine decides `want` for a1b2, or 5 s.
+  auto await = [&](const char* want) {
+    for (int i = 0; i < 500 && Decide("a1b2") != want; ++i) {
+      EXPECT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+    }
+    return Decide("a1b2");
+  };
+
+  hold->store(true);  // the worker stops before its next job
+  Send("sync/delta",
+       Delta(
+           1, 2,
+           {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}),
+       false);
+  Send("sync/delta", Delta(1, 3, revoke), false);
+  EXPECT_EQ(await("credential_revoked"), "credential_revoked") << "in force ahead of its commit";
+  EXPECT_EQ(Stored(), (Position{1, 1})) << "nothing committed yet";
+  EXPECT_EQ(Decide("c3c3"), "unknown_credential") << "the delta ahead is not in force either";
+  EXPECT_EQ(Decide("5a5a"), "granted") << "other cards unchanged";
+  const size_t acks = link_.On("sync/ack").size();
+  EXPECT_EQ(acks, 1u) << "only the snapshot is acknowledged yet";
+  hold->store(false);
+  Settle();
+  EXPECT_EQ(Stored(), (Position{1, 3}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  EXPECT_EQ(Decide("c3c3"), "granted");
+  auto after = link_.On("sync/ack");
+  ASSERT_EQ(after.size(), acks + 2);
+  EXPECT_EQ(after[acks].payload["version"], 2) << "acknowledged in order";
+  EXPECT_EQ(after[acks + 1].payload["version"], 3);
+  EXPECT_EQ(sync_->counters().restricted_early, 1u);
+  EXPECT_EQ(sync_->StatusJson()["counters"]["restricted_early"], 1);
+
+  // Taken back when it will not be committed: the delta ahead is rejected, this one skipped.
+  hold->store(true);
+  Send("sync/delta",
+       Delta(1, 4,
+             {{{"op", "put"},
+               {"kind", "credential"},
+               {"data", Card("c9", "nobody", "9999", "active")}}}),  // no such person: rejected
+       false);
+  Send(
+      "sync/delta",
+      Delta(
+          1, 5,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c2", "s1", "5a5a", "revoked")}}}),
+      false);
+  for (int i = 0; i < 500 && Decide("5a5a") != "credential_revoked"; ++i) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  EXPECT_EQ(Decide("5a5a"), "credential_revoked");
+  hold->store(false);
+  Settle();
+  EXPECT_EQ(Stored(), (Position{1, 3}));
+  EXPECT_EQ(Decide("5a5a"), "granted") << "not in the store: the doors decide on the store's state";
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked") << "the committed revocation stays";
+  EXPECT_EQ(sync_->counters().restricted_early, 2u);
+}
+
 TEST_F(SyncTest, RevocationFastPathAndLaterDeltasAgree) {
   std::vector<bool> patched;
   sync_->SetOutcomeObserver([&](const StateOutcome& o) { patched.push_back(o.patched); });
