@@ -268,7 +268,7 @@ class Session {
     double patch_ms = MsSince(started);
     const std::optional<rules::ImageStamp> before = ReadStamp();
     uncheckpointed_ = true;
-    if (!Committed(store_->ApplyOps(ops, j.to), out)) {
+    if (!Committed(TimedApply(ops, j.to, out), out)) {
       // The store cannot write it: still in force if it only restricts (PatchCredentials already
       // refuses a later end and an unrevoke; a suspended card may not become active either).
       if (out.result == StateOutcome::Result::kFailed) {
@@ -334,7 +334,7 @@ class Session {
       return;
     }
     uncheckpointed_ = true;
-    if (!Committed(store_->ApplyOps(ops, to), out)) {
+    if (!Committed(TimedApply(ops, to, out), out)) {
       if (delta && out.result == StateOutcome::Result::kFailed) {
         KeepInMemory(*delta, /*validated=*/true, out);
       }
@@ -369,7 +369,7 @@ class Session {
     }
     const std::optional<rules::ImageStamp> before = ReadStamp();
     uncheckpointed_ = true;
-    if (!Committed(store_->ApplyOps(ops, to), out)) {
+    if (!Committed(TimedApply(ops, to, out), out)) {
       if (delta && out.result == StateOutcome::Result::kFailed) {
         KeepInMemory(*delta, /*validated=*/true, out);
       }
@@ -417,6 +417,14 @@ class Session {
     changed_ = true;
     edited_.reset();
     edit_ms_ = 0;
+  }
+
+  // Store::ApplyOps, its time in out.commit_ms.
+  Status TimedApply(const std::vector<rules::Op>& ops, Position to, StateOutcome& out) {
+    auto started = Clock::now();
+    Status st = store_->ApplyOps(ops, to);
+    out.commit_ms += MsSince(started);
+    return st;
   }
 
   // The store's stamp now; nullopt when it cannot be read (then no image is written of it).

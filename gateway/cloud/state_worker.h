@@ -136,6 +136,7 @@ struct StateOutcome {
   Position in_memory_upto;      // the last of them (when in_memory_deltas > 0)
   bool fault = false;           // the job or the build threw (a bug): `error` says what was caught
   double apply_ms = 0;          // validation + commit
+  double commit_ms = 0;         // of which the store's commit (its write lock, writes, fsync)
   double index_ms = 0;          // index build (when `index` is set)
 };
 

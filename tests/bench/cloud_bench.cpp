@@ -481,7 +481,7 @@ struct RevocationResult {
   Percentiles denied_us;     // publish -> the loop's first decision says credential_revoked
   Percentiles swap_us;       // publish -> the index swap (outcome observer)
   Percentiles bare_us;       // publish -> a bare subscriber has the message
-  Percentiles worker_apply_ms, worker_index_ms;
+  Percentiles worker_apply_ms, worker_index_ms, worker_commit_ms;
   double snapshot_setup_s = 0;
   std::string reason_before;
   int nodelay_sockets = 0;
@@ -497,7 +497,7 @@ struct Probe {
     return want_grant ? d.granted : d.reason == rules::Reason::kCredentialRevoked;
   }
   SteadyClock::time_point swap_at{}, denied_at{};
-  double apply_ms = 0, index_ms = 0;
+  double apply_ms = 0, index_ms = 0, commit_ms = 0;
   bool done = false;
 };
 
@@ -594,6 +594,7 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
   gut.SetOutcomeObserver([&](const cloud::StateOutcome& o) {
     std::lock_guard l(probe.mu);
     probe.apply_ms = o.apply_ms;
+    probe.commit_ms = o.commit_ms;
     probe.index_ms = o.index_ms;
     if (!probe.active || probe.swap_at != SteadyClock::time_point{}) return;
     rules::Decision d = gut.gw().engine().Evaluate(probe.request, gut.gw().WallNow());
@@ -675,7 +676,7 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
     malloc_trim(0);
     r.steady_rss_mb = RssMb();
     RssSampler rss;
-    std::vector<double> denied, swapped, rtt, apply, index;
+    std::vector<double> denied, swapped, rtt, apply, index, commit;
     for (size_t k = 0; k < pass.n; ++k) {
       std::string before_jws;  // a tenant delta published right before the measured one
       rules::Request request;
@@ -739,6 +740,7 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
         denied.push_back(Us(probe.denied_at - t0));
         if (probe.swap_at != SteadyClock::time_point{}) swapped.push_back(Us(probe.swap_at - t0));
         apply.push_back(probe.apply_ms);
+        commit.push_back(probe.commit_ms);
         index.push_back(probe.index_ms);
       }
       cloud.Flush();
@@ -751,6 +753,7 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
     r.swap_us = Summarize(swapped);
     r.bare_us = Summarize(rtt);
     r.worker_apply_ms = Summarize(apply);
+    r.worker_commit_ms = Summarize(commit);
     r.worker_index_ms = Summarize(index);
     results.push_back(r);
   }
@@ -1174,6 +1177,8 @@ int Main(int argc, char** argv) {
                 {"scale_tenant_worker_apply_p50_ms", Round3(t.worker_apply_ms.p50)},
                 {"scale_tenant_worker_apply_p99_ms", Round3(t.worker_apply_ms.p99)},
                 {"scale_tenant_worker_apply_max_ms", Round3(t.worker_apply_ms.max)},
+                {"scale_tenant_worker_commit_p99_ms", Round3(t.worker_commit_ms.p99)},
+                {"scale_tenant_worker_commit_max_ms", Round3(t.worker_commit_ms.max)},
                 {"scale_tenant_swap_p99_ms", Round3(t.swap_us.p99 / 1000)},
                 {"scale_tenant_worker_index_p50_ms", Round3(t.worker_index_ms.p50)},
                 {"scale_tenant_reason_before", t.reason_before},
