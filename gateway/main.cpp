@@ -103,6 +103,13 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   };
   (*control)->SetDeferredHandler("import", import);
   (*control)->SetDeferredHandler("state.import", import);
+  // The others never make the loop (the doors' thread) wait for the journal's writer.
+  for (const char* cmd : {"status", "present", "explain", "events.tail", "events.since"}) {
+    (*control)->SetDeferredHandler(
+        cmd, [&gw](nlohmann::json request, const ControlPeer&, ControlReply reply) {
+          gw.HandleLater(std::move(request), std::move(reply));
+        });
+  }
 
   // Door I/O (io_modules, doors[].io, io, automations): the doors' lock actuators, before the
   // readers so the first grant already moves a lock.

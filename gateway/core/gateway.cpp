@@ -291,6 +291,7 @@ Status Gateway::Stop() {
   }
   writer_stopped_ = true;
   Status s = Tick();
+  RunJournalWaiters();  // control commands still waiting answer now
   SaveImageAtStop();
   if (pending_.empty()) return s;
   std::map<std::string, size_t> by_type;
@@ -383,7 +384,51 @@ void Gateway::NoteClock(bool behind, bool suspect) {
   }
 }
 
-void Gateway::Journal(json event) { pending_.Push(MakeEvent(std::move(event))); }
+void Gateway::Journal(json event) {
+  pending_.Push(MakeEvent(std::move(event)));
+  ++journaled_total_;
+}
+
+bool Gateway::WhenJournalWritten(std::function<void()> f) {
+  if (!writer_ || writer_stopped_) {
+    static_cast<void>(FlushSync(false));
+    f();
+    return true;
+  }
+  static_cast<void>(Flush());
+  const uint64_t upto = journaled_total_;
+  if (write_failing_ || written_total_ + pending_.lost_total() >= upto) {
+    f();
+    return true;
+  }
+  if (journal_waiters_.size() >= kMaxWaitingCommands) return false;
+  journal_waiters_.push_back({upto, std::move(f)});
+  return true;
+}
+
+void Gateway::RunJournalWaiters() {
+  while (!journal_waiters_.empty()) {
+    JournalWaiter& w = journal_waiters_.front();
+    if (!write_failing_ && !writer_stopped_ && written_total_ + pending_.lost_total() < w.upto) {
+      return;
+    }
+    std::function<void()> f = std::move(w.f);
+    journal_waiters_.erase(journal_waiters_.begin());
+    f();  // may journal, flush and wait again (appended behind)
+  }
+}
+
+void Gateway::HandleLater(json request, Reply reply) {
+  auto run = [this, request = std::move(request), reply]() mutable {
+    Result<json> out = Dispatch(request);
+    auto answer = [reply, out = std::move(out)]() mutable { reply(std::move(out)); };
+    if (!WhenJournalWritten(answer)) answer();  // its events are queued; the answer stands
+  };
+  if (!WhenJournalWritten(run)) {
+    reply(Status::Unavailable("too many control commands wait for the journal's writer (" +
+                              std::to_string(kMaxWaitingCommands) + "); try again"));
+  }
+}
 
 store::JournalEvent Gateway::MakeEvent(json event) {
   store::JournalEvent e;
@@ -463,8 +508,10 @@ void Gateway::OnJournalWritten(Result<uint64_t> result, bool continue_writing) {
   if (!result.ok()) {
     pending_.PutBack(std::move(events), lost);  // in front, in order: written by a later try
     NoteWriteFailure(result.status());
+    RunJournalWaiters();  // the store is failing: the commands answer, their events wait
     return;
   }
+  written_total_ += events.size();
   if (write_failing_) {
     write_failing_ = false;
     write_error_ = Status::Ok();
@@ -476,6 +523,7 @@ void Gateway::OnJournalWritten(Result<uint64_t> result, bool continue_writing) {
   }
   if (on_journal_) on_journal_();
   if (continue_writing) static_cast<void>(Flush());
+  RunJournalWaiters();
 }
 
 store::JournalEvent Gateway::LostEvent(const JournalQueue::Lost& lost) {
@@ -513,6 +561,7 @@ Status Gateway::FlushSync(bool retry) {
     pending_.PopFront(from_queue);
     if (with_lost) lost_noted += pending_.TakeLost().total();
     written += from_queue;
+    written_total_ += from_queue;
   }
   if (!result.ok()) {
     NoteWriteFailure(result);
@@ -696,13 +745,22 @@ void Gateway::JournalDecision(const rules::Request& request, const rules::Decisi
 }
 
 Result<json> Gateway::Handle(const json& request) {
+  // With the journal writer, what the doors journaled so far is written first: a command (status,
+  // events tail) sees the journal as it is, not a batch half-way through the writer.
+  if (writer_ && !writer_stopped_) static_cast<void>(FlushNow());
+  Result<json> out = Dispatch(request);
+  // A store that cannot be written keeps the command's events in memory (Flush logs it, status
+  // reports it): the answer stands. Written here, not by the writer thread: a command's events
+  // are in the store when it answers.
+  static_cast<void>(FlushNow());
+  return out;
+}
+
+Result<json> Gateway::Dispatch(const json& request) {
   if (!request.is_object() || !request.contains("cmd") || !request["cmd"].is_string()) {
     return Status::InvalidArgument("request must be an object with a \"cmd\" string");
   }
   const std::string cmd = request["cmd"].get<std::string>();
-  // With the journal writer, what the doors journaled so far is written first: a command (status,
-  // events tail) sees the journal as it is, not a batch half-way through the writer.
-  if (writer_ && !writer_stopped_) static_cast<void>(FlushNow());
   Result<json> out = Status::InvalidArgument(
       "unknown command \"" + cmd +
       "\" (status, import, state.import, present, explain, events.tail, events.since)");
@@ -719,10 +777,6 @@ Result<json> Gateway::Handle(const json& request) {
   } else if (cmd == "events.since") {
     out = EventsSince(request);
   }
-  // A store that cannot be written keeps the command's events in memory (Flush logs it, status
-  // reports it): the answer stands. Written here, not by the writer thread: a command's events
-  // are in the store when it answers.
-  static_cast<void>(FlushNow());
   return out;
 }
 

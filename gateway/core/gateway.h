@@ -64,6 +64,16 @@ class Gateway final {
   // the daemon routes `import` and `state.import` to a StateImporter (state_import.h), which works
   // off the loop.
   Result<nlohmann::json> Handle(const nlohmann::json& request);
+  // The same for the daemon's control socket (main.cpp routes every command that is not deferred
+  // otherwise here), without ever waiting on this thread, the doors' thread, for the journal's
+  // writer (issue 13, point 3: a `lintelctl status` while the state worker held the store's write
+  // lock for a snapshot held the doors until the writer got it). The command runs once what was
+  // journaled before it is written, and `reply` is called once its own events are (or at once
+  // while the store cannot be written: they wait in memory, as with Handle). At most
+  // kMaxWaitingCommands wait; beyond that a command is answered Unavailable.
+  using Reply = std::function<void(Result<nlohmann::json>)>;
+  void HandleLater(nlohmann::json request, Reply reply);
+  static constexpr size_t kMaxWaitingCommands = 64;
 
   // --- the steps of a local state import (StateImporter), on the loop thread ---
 
@@ -260,6 +270,11 @@ class Gateway final {
   Status FlushSync(bool retry);
   Status FlushToWriter(bool retry);
   void OnJournalWritten(Result<uint64_t> result, bool continue_writing);
+  Result<nlohmann::json> Dispatch(const nlohmann::json& request);
+  // Calls `f` on this thread once every event journaled so far is written or dropped, or the
+  // store is failing (at once when that is already so). False: kMaxWaitingCommands already wait.
+  bool WhenJournalWritten(std::function<void()> f);
+  void RunJournalWaiters();
   void DrainWriter();
   void NoteWriteFailure(const Status& error);
   // The writer could not store the floor or a removal: logged, and handed over again by Tick.
@@ -274,7 +289,14 @@ class Gateway final {
   store::StoreOpener open_;
   JournalQueue pending_;  // seq assigned by the store on Flush()
   std::unique_ptr<JournalWriter> writer_;
-  bool in_flight_ = false;                             // a batch is with the writer
+  bool in_flight_ = false;        // a batch is with the writer
+  uint64_t journaled_total_ = 0;  // events pushed to pending_ since start
+  uint64_t written_total_ = 0;    // of them, written to the store
+  struct JournalWaiter {
+    uint64_t upto;  // journaled_total_ when it began to wait
+    std::function<void()> f;
+  };
+  std::vector<JournalWaiter> journal_waiters_;         // WhenJournalWritten, in order
   std::vector<store::JournalEvent> in_flight_events_;  // its events from pending_ (no events.lost)
   JournalQueue::Lost in_flight_lost_;                  // what its events.lost reported
   bool writer_stopped_ = false;                        // Stop(): every write on this thread again

@@ -863,6 +863,43 @@ TEST_F(JournalWriterTest, FloorOutboxRemovalAndMetaNeverWaitForTheWriteLock) {
   EXPECT_EQ((*s)->GetMeta("head_expires_at").value(), "2026-06-01T12:00:00Z");
 }
 
+// Issue 13, point 3: a control command (the daemon routes them through HandleLater) never makes
+// the doors' thread wait for the journal's writer: it runs once what was journaled before it is
+// written and answers once its own events are, while the doors go on deciding. Bounded.
+TEST_F(JournalWriterTest, AControlCommandWaitsForTheWriterWithoutHoldingTheDoors) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenWithWriter(clock);
+  ASSERT_TRUE(g);
+  const uint64_t seq = Call(*g, {{"cmd", "status"}})["events"]["last_seq"];
+
+  WriteLock lock(dir_ / "l.db");
+  EXPECT_TRUE(g->Admit(PinAtFront(), "reader").granted);  // its event is held by the lock
+  std::optional<Result<json>> answer;
+  g->HandleLater({{"cmd", "events.tail"}, {"n", 5}},
+                 [&](Result<json> r) { answer = std::move(r); });
+  EXPECT_FALSE(answer) << "it waits for the decision before it to be written";
+  EXPECT_TRUE(g->Admit(PinAtFront(), "reader").granted) << "the doors decide meanwhile";
+  EXPECT_FALSE(answer);
+  // Bounded: the waiting commands fill up, the next is answered at once.
+  int unavailable = 0;
+  for (size_t i = 0; i < Gateway::kMaxWaitingCommands; ++i) {
+    g->HandleLater({{"cmd", "status"}}, [&](Result<json> r) {
+      if (!r.ok() && r.status().code() == StatusCode::kUnavailable) ++unavailable;
+    });
+  }
+  EXPECT_EQ(unavailable, 1) << "the tail waits, 63 more fit, the last one is refused";
+  lock.Release();
+  for (int i = 0; i < 10 && !answer; ++i) ASSERT_TRUE(posted_.RunNext());
+  ASSERT_TRUE(answer);
+  ASSERT_TRUE(answer->ok()) << answer->status().ToString();
+  bool written = false;  // the decision made before the command is in the tail it read
+  for (const json& e : (**answer)["events"]) {
+    if (e["seq"] == seq + 1) written = e["type"] == "access.granted";
+  }
+  EXPECT_TRUE(written) << (**answer).dump();
+  ASSERT_TRUE(g->Stop().ok());  // every command still waiting answers
+}
+
 // A failed upkeep write comes back to the core, which hands it over again with the next Tick.
 TEST_F(JournalWriterTest, AFailedOutboxRemovalIsRetriedByTheNextTick) {
   FakeClock clock(T("2026-06-01T10:00:00Z"));
