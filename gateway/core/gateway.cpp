@@ -86,7 +86,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
   g->index_source_ = start->from_image ? "image" : "store";
   g->NoteIndexState(start->index, start->stamp);
   if (start->from_image) {
-    g->image_on_disk_ = start->index.get();
+    g->image_on_disk_ = g->stamped_generation_;
   } else if (start->stamp) {
     g->SaveImageInBackground();
   }
@@ -117,10 +117,11 @@ Gateway::~Gateway() {
 
 void Gateway::NoteIndexState(const std::shared_ptr<const rules::Index>& index,
                              std::optional<rules::ImageStamp> stamp) {
-  if (image_writer_.joinable()) image_writer_.join();  // it compares image_on_disk_ with ours
+  // No wait for an image being written: it is of an earlier generation, which it records.
   stamped_index_ = stamp ? index : nullptr;
   stamped_at_ = stamp.value_or(rules::ImageStamp{});
-  image_on_disk_ = nullptr;
+  ++stamped_generation_;
+  stamped_since_ = clock_.Monotonic();
 }
 
 void Gateway::InstallIndex(std::shared_ptr<const rules::Index> index,
@@ -129,26 +130,44 @@ void Gateway::InstallIndex(std::shared_ptr<const rules::Index> index,
   engine_.SwapIndex(std::move(index));
 }
 
-void Gateway::SaveImageInBackground() {
-  if (image_writer_.joinable()) image_writer_.join();
+bool Gateway::SaveImageInBackground() {
+  if (image_writing_.load()) return false;
+  if (image_writer_.joinable()) image_writer_.join();  // done: returns at once
+  image_writing_ = true;
   image_writer_ = std::thread([this, index = stamped_index_, stamp = stamped_at_,
+                               generation = stamped_generation_,
                                path = store::IndexImagePath(config_.store_path)] {
     Result<uint64_t> n = store::SaveIndexImage(path, *index, stamp);
     if (n.ok()) {
-      image_on_disk_ = index.get();
+      image_on_disk_ = generation;
       LogInfo("core", "index image written: " + path + " (" + std::to_string(*n >> 20) + " MiB, " +
                           rules::ToString(stamp) + ")");
     } else {
       LogWarning("core",
                  "index image not written (the next start rebuilds): " + n.status().ToString());
     }
+    image_writing_ = false;
   });
+  return true;
+}
+
+void Gateway::RefreshImage() {
+  if (!stamped_index_ || engine_.index() != stamped_index_ ||
+      image_on_disk_.load() == stamped_generation_ || image_writing_.load() ||
+      clock_.Monotonic() - stamped_since_ < kImageAfterQuiet) {
+    return;
+  }
+  Result<rules::ImageStamp> stamp = store::ReadStateStamp(*store_);
+  if (!stamp.ok() || !(*stamp == stamped_at_)) return;  // the store moved on: a new index comes
+  SaveImageInBackground();
 }
 
 void Gateway::SaveImageAtStop() {
   if (image_writer_.joinable()) image_writer_.join();
   std::shared_ptr<const rules::Index> now = engine_.index();
-  if (!stamped_index_ || now != stamped_index_ || image_on_disk_ == now.get()) return;
+  if (!stamped_index_ || now != stamped_index_ || image_on_disk_.load() == stamped_generation_) {
+    return;
+  }
   Result<rules::ImageStamp> stamp = store::ReadStateStamp(*store_);
   if (!stamp.ok() || !(*stamp == stamped_at_)) return;  // the store moved on: no image of it here
   SaveImageInBackground();
@@ -191,6 +210,7 @@ Status Gateway::Tick() {
   // old one (advancing to the lower floor below changes nothing).
   Status reset = SaveFloorReset();
   if (!reset.ok()) LogError("core", "cannot store the replaced time floor: " + reset.ToString());
+  if (!writer_stopped_) RefreshImage();  // not at Stop (it writes the image itself)
   if (writer_ && !writer_stopped_) {
     // Handed to the writer's connection: the core never waits for the store's write lock (the
     // state worker may hold it for seconds). Failures come back through OnUpkeepFailed.
@@ -821,6 +841,9 @@ Result<json> Gateway::StatusCmd() {
         {"credentials", x.credential_count()}}},
       {"index_bytes", x.MemoryBytes()},
       {"index_source", index_source_},
+      // An image of the index in force is on disk (a start after a crash maps it).
+      {"index_image_current", stamped_index_ != nullptr && engine_.index() == stamped_index_ &&
+                                  image_on_disk_.load() == stamped_generation_},
       {"events",
        {{"queued", queued},
         {"last_seq", last_seq},

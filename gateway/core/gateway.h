@@ -229,9 +229,16 @@ class Gateway final {
   // The engine's index is `index`, of the stored state `stamp` (nullopt: not known).
   void NoteIndexState(const std::shared_ptr<const rules::Index>& index,
                       std::optional<rules::ImageStamp> stamp);
-  // Writes the image of stamped_index_ on image_writer_ (after a rebuild at start).
-  void SaveImageInBackground();
+  // Writes the image of stamped_index_ on image_writer_ (after a rebuild at start, and from Tick
+  // once the index in force has been the same stamped one for kImageAfterQuiet). Never waits for
+  // an earlier write: returns false (nothing started) while one runs.
+  bool SaveImageInBackground();
+  // From Tick: an image of the index in force when it is stamped, not on disk, unchanged for
+  // kImageAfterQuiet, and the store still at its stamp (so a start after a crash finds it too).
+  void RefreshImage();
   void SaveImageAtStop();
+
+  static constexpr std::chrono::seconds kImageAfterQuiet{60};
 
   Result<nlohmann::json> StatusCmd();
   Result<nlohmann::json> Import(const nlohmann::json& request);
@@ -315,12 +322,16 @@ class Gateway final {
   std::function<void()> on_journal_;
   std::map<std::string, std::function<nlohmann::json()>> status_extra_;
   std::map<std::string, ReportingActuator, std::less<>> actuators_;
-  // Index image (issue 13, point 4): the index whose stored state is known and that state; which
-  // index's image is on disk (set by image_writer_; compared only while stamped_index_ holds it).
+  // Index image (issue 13, point 4): the index whose stored state is known and that state, its
+  // generation (one per NoteIndexState) and since when it is in force; the generation whose image
+  // is on disk (set by image_writer_, which holds its own reference to the index it writes).
   std::shared_ptr<const rules::Index> stamped_index_;
   rules::ImageStamp stamped_at_;
-  std::atomic<const rules::Index*> image_on_disk_{nullptr};
-  std::string index_source_ = "store";  // "image" when start-up mapped the image
+  uint64_t stamped_generation_ = 1;
+  std::chrono::steady_clock::time_point stamped_since_{};
+  std::atomic<uint64_t> image_on_disk_{0};
+  std::atomic<bool> image_writing_{false};  // image_writer_ runs (joined only once it is done)
+  std::string index_source_ = "store";      // "image" when start-up mapped the image
   std::thread image_writer_;
   // Deferred lock reports hold a weak_ptr to this: a report after the gateway is gone is dropped.
   std::shared_ptr<Gateway*> self_ = std::make_shared<Gateway*>(this);

@@ -442,6 +442,36 @@ TEST_F(SyncTest, Issue13RevocationBehindABusyWorkerIsInForceBeforeItsCommit) {
   EXPECT_EQ(sync_->counters().restricted_early, 2u);
 }
 
+// Issue 13, point 4 after a crash: once the index in force has been the same stamped one for a
+// minute, the gateway writes its image in the background (Tick), so a start without a clean stop
+// still maps it instead of rebuilding.
+TEST_F(SyncTest, Issue13AQuietIndexIsImagedSoAStartAfterACrashMapsIt) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  Send(
+      "sync/delta",
+      Delta(
+          1, 2,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
+  auto current = [&] {
+    Result<json> status = gw_->Handle({{"cmd", "status"}});
+    EXPECT_TRUE(status.ok());
+    return status.ok() && (*status)["index_image_current"] == true;
+  };
+  ASSERT_TRUE(gw_->Tick().ok());
+  EXPECT_FALSE(current()) << "not yet: the index changed less than a minute ago";
+  clock_.Advance(std::chrono::seconds(61));
+  ASSERT_TRUE(gw_->Tick().ok());
+  for (int i = 0; i < 500 && !current(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(current()) << "written in the background";
+  Restart();  // no clean stop
+  Result<json> status = gw_->Handle({{"cmd", "status"}});
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ((*status)["index_source"], "image");
+  EXPECT_EQ(Decide("c3c3"), "granted");
+}
+
 TEST_F(SyncTest, RevocationFastPathAndLaterDeltasAgree) {
   std::vector<bool> patched;
   sync_->SetOutcomeObserver([&](const StateOutcome& o) { patched.push_back(o.patched); });
