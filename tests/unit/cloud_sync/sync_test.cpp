@@ -197,6 +197,15 @@ class SyncTest : public ::testing::Test {
             {"card", {{"uid", uid}}}};
   }
 
+  // The snapshot of Records() at 1/1, then delta 1/2 adding card c3c3 (c3) to p1.
+  void SnapshotThenCardC3() {
+    Send("sync/snapshot", Snapshot(1, 1, Records()));
+    Send("sync/delta", Delta(1, 2,
+                             {{{"op", "put"},
+                               {"kind", "credential"},
+                               {"data", Card("c3", "p1", "c3c3", "active")}}}));
+  }
+
   std::string Decide(const char* uid, const char* door = "front") {
     auto r = gw_->Handle({{"cmd", "present"}, {"door", door}, {"uid", uid}});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -332,12 +341,7 @@ TEST_F(SyncTest, OutcomeObserverSeesTheSwappedIndexBeforeTheAck) {
 TEST_F(SyncTest, Issue13EditedIndexIsStampedAndItsImageServesTheNextStart) {
   std::vector<StateOutcome> seen;
   sync_->SetOutcomeObserver([&](const StateOutcome& o) { seen.push_back(o); });
-  Send("sync/snapshot", Snapshot(1, 1, Records()));
-  Send(
-      "sync/delta",
-      Delta(
-          1, 2,
-          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
+  SnapshotThenCardC3();
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_TRUE(seen[1].patched) << "edited, not rebuilt";
   ASSERT_TRUE(seen[1].stamp.has_value());
@@ -446,12 +450,7 @@ TEST_F(SyncTest, Issue13RevocationBehindABusyWorkerIsInForceBeforeItsCommit) {
 // minute, the gateway writes its image in the background (Tick), so a start without a clean stop
 // still maps it instead of rebuilding.
 TEST_F(SyncTest, Issue13AQuietIndexIsImagedSoAStartAfterACrashMapsIt) {
-  Send("sync/snapshot", Snapshot(1, 1, Records()));
-  Send(
-      "sync/delta",
-      Delta(
-          1, 2,
-          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c3", "p1", "c3c3", "active")}}}));
+  SnapshotThenCardC3();
   auto current = [&] {
     Result<json> status = gw_->Handle({{"cmd", "status"}});
     EXPECT_TRUE(status.ok());
