@@ -1087,20 +1087,31 @@ void CloudSync::OnCommand(const Command& cmd) {
     Respond(cmd, false, std::nullopt, "cannot check the command id: " + seen.status().message());
     return;
   }
-  if (seen->has_value() || waiting_commands_.contains(cmd.id)) {
+  if (seen->has_value() || waiting_commands_.contains(cmd.id) ||
+      recording_commands_.contains(cmd.id)) {
     Respond(cmd, false, std::nullopt, "command " + cmd.id + " was already executed");
     return;
   }
   // Recorded durably before it runs: a crash after this point loses the command rather than
-  // running it twice.
-  Status rec = host_.store().RecordCommand(cmd.id, now, cmd.args.dump());
-  if (!rec.ok()) {
-    Respond(cmd, false, std::nullopt,
-            rec.code() == StatusCode::kAlreadyExists
-                ? "command " + cmd.id + " was already executed"
-                : "cannot record the command: " + rec.message());
-    return;
-  }
+  // running it twice. On the journal writer's connection: the doors' thread never waits for the
+  // store's write lock (a snapshot being written holds it for seconds).
+  recording_commands_.insert(cmd.id);
+  std::weak_ptr<bool> alive = alive_;
+  host_.RecordCommandLater(cmd.id, now, cmd.args.dump(), [this, alive, cmd](Status rec) {
+    if (alive.expired()) return;
+    recording_commands_.erase(cmd.id);
+    if (!rec.ok()) {
+      Respond(cmd, false, std::nullopt,
+              rec.code() == StatusCode::kAlreadyExists
+                  ? "command " + cmd.id + " was already executed"
+                  : "cannot record the command: " + rec.message());
+      return;
+    }
+    RunCommand(cmd);
+  });
+}
+
+void CloudSync::RunCommand(const Command& cmd) {
   (void)host_.JournalNow({{"type", "command.received"},
                           {"command", cmd.id},
                           {"name", CommandNameText(cmd.name)},
@@ -1181,8 +1192,9 @@ void CloudSync::Tick() {
   Status flushed = host_.FlushJournal();
   if (!flushed.ok()) LogWarning("sync", "journal write failed: " + flushed.ToString());
   if (++ticks_ % 3600 == 1) {  // hourly (and at the first tick): forget command ids after 30 days
-    Status pruned = host_.store().PruneCommands(host_.WallNow() - std::chrono::hours(24 * 30));
-    if (!pruned.ok()) LogWarning("sync", "cannot prune old command ids: " + pruned.ToString());
+    host_.PruneCommandsLater(host_.WallNow() - std::chrono::hours(24 * 30), [](Status pruned) {
+      if (!pruned.ok()) LogWarning("sync", "cannot prune old command ids: " + pruned.ToString());
+    });
   }
   if (!connected_) return;
   std::pair<uint64_t, uint64_t> backlog{host_.UnwrittenEvents(), host_.LostEvents()};

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -69,6 +70,15 @@ class SyncHost {
   // store's DeleteUpTo). A host may hand it to another connection and return OK at once (the core
   // does: its thread never waits for the store's write lock); the removal is then its to retry.
   virtual Status DeleteEventsUpTo(uint64_t seq) { return store().DeleteUpTo(seq); }
+  // Store::RecordCommand and PruneCommands, the same way: `done` gets the result on the core
+  // thread, now or later.
+  virtual void RecordCommandLater(std::string id, Instant at, std::string response,
+                                  std::function<void(Status)> done) {
+    done(store().RecordCommand(id, at, response));
+  }
+  virtual void PruneCommandsLater(Instant before, std::function<void(Status)> done) {
+    done(store().PruneCommands(before));
+  }
   // Store::SetMeta, the same way (a value the sync restores at start, such as the head's expiry).
   virtual Status SetMetaLater(std::string key, std::string value) {
     return store().SetMeta(key, value);
@@ -251,6 +261,7 @@ class CloudSync final : public MqttListener {
   void OnSnapshotPage(SnapshotPage page);
   void OnEventsAck(const EventsAck& ack);
   void OnCommand(const Command& cmd);
+  void RunCommand(const Command& cmd);  // recorded: journal it and carry it out
   void OnOutcome(StateOutcome outcome);
 
   void Submit(StateJob job);
@@ -345,6 +356,10 @@ class CloudSync final : public MqttListener {
   std::deque<Early> early_;
   std::shared_ptr<const rules::Index> worker_index_;  // what early_ is put on (while not empty)
 
+  // Commands whose id is being recorded (SyncHost::RecordCommandLater), and a token the
+  // recording's answer checks: it may come after this object is gone.
+  std::set<std::string> recording_commands_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   // Commands waiting for the worker (set_door_mode), by id.
   std::map<std::string, Command> waiting_commands_;
   SyncCounters counters_;

@@ -438,6 +438,21 @@ void Gateway::RunJournalWaiters() {
   }
 }
 
+void Gateway::WriteLater(std::function<Status(store::Store&)> op,
+                         std::function<void(Status)> done) {
+  if (!writer_ || writer_stopped_) {
+    Status st = op(*store_);
+    if (done) done(st);
+    return;
+  }
+  if (!writer_->Submit(std::move(op), done)) {
+    if (done) {
+      done(Status::Unavailable("the journal writer has " + std::to_string(JournalWriter::kMaxOps) +
+                               " writes waiting"));
+    }
+  }
+}
+
 void Gateway::HandleLater(json request, Reply reply) {
   auto run = [this, request = std::move(request), reply]() mutable {
     Result<json> out = Dispatch(request);

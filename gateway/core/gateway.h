@@ -71,6 +71,11 @@ class Gateway final {
   // journaled before it is written, and `reply` is called once its own events are (or at once
   // while the store cannot be written: they wait in memory, as with Handle). At most
   // kMaxWaitingCommands wait; beyond that a command is answered Unavailable.
+  // A write of the core's own other than the journal (a cloud command's id): on the journal
+  // writer's connection, so this thread never waits for the store's write lock, with its result
+  // to `done` on this thread; without a writer (tools, tests, after Stop) here and now.
+  void WriteLater(std::function<Status(store::Store&)> op, std::function<void(Status)> done);
+
   using Reply = std::function<void(Result<nlohmann::json>)>;
   void HandleLater(nlohmann::json request, Reply reply);
   static constexpr size_t kMaxWaitingCommands = 64;

@@ -89,6 +89,16 @@ void JournalWriter::SetMeta(std::string key, std::string value) {
   s_->cv.notify_all();
 }
 
+bool JournalWriter::Submit(StoreOp op, OpDone done) {
+  {
+    MutexLock lock(s_->mu);
+    if (s_->ops.size() >= kMaxOps) return false;
+    s_->ops.emplace_back(std::move(op), std::move(done));
+  }
+  s_->cv.notify_all();
+  return true;
+}
+
 void JournalWriter::WaitSettled() {
   MutexLock lock(s_->mu);
   s_->cv.wait(lock, [&]() REQUIRES(s_->mu) { return s_->upkeep.empty() && !s_->upkeeping; });
@@ -150,9 +160,31 @@ void JournalWriter::Run() {
   MutexLock lock(s->mu);
   while (true) {
     s->cv.wait(lock, [&]() REQUIRES(s->mu) {
-      return s->stop || s->batch.has_value() || !s->upkeep.empty();
+      return s->stop || s->batch.has_value() || !s->upkeep.empty() || !s->ops.empty();
     });
-    if (!s->batch && s->upkeep.empty()) return;  // stopping with nothing to write
+    if (!s->batch && s->upkeep.empty() && s->ops.empty()) return;  // stopping, nothing to write
+    if (!s->batch && !s->ops.empty()) {
+      auto [op, done] = std::move(s->ops.front());
+      s->ops.pop_front();
+      lock.unlock();
+      Status st = EnsureOpen(store);
+      try {
+        if (st.ok()) st = op(*store);
+      } catch (const std::exception& e) {
+        LogError("core", std::string("journal writer: a write threw: ") + e.what());
+        st = Status::Internal(std::string("write threw: ") + e.what());
+      } catch (...) {
+        LogError("core", "journal writer: a write threw");
+        st = Status::Internal("write threw");
+      }
+      if (!st.ok() && st.code() != StatusCode::kUnavailable &&
+          st.code() != StatusCode::kAlreadyExists) {
+        store.reset();  // as for a batch: a fresh connection next
+      }
+      if (done) post_([done = std::move(done), st] { done(st); });
+      lock.lock();
+      continue;
+    }
     if (!s->batch) {
       // Upkeep, after any batch: the floor and the outbox's deletions.
       Upkeep u = s->upkeep;

@@ -16,13 +16,14 @@
 // after the journal batch in hand, each in its own transaction. A failed upkeep write is posted
 // back (Upkept) for the core to hand over again; a successful one is not.
 //
-// Threads: Write(), WaitIdle(), SetFloor(), DeleteUpTo(), WaitSettled() and the destructor are
-// called from one thread (the core's); outcomes are posted. The store connection is opened on the
-// writer's thread on first use and again after a failed open.
+// Threads: Write(), WaitIdle(), SetFloor(), DeleteUpTo(), Submit(), WaitSettled() and the
+// destructor are called from one thread (the core's); outcomes are posted. The store connection is
+// opened on the writer's thread on first use and again after a failed open.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -84,6 +85,15 @@ class JournalWriter {
   // Blocks until the upkeep handed over so far is written (or failed: its failure is posted).
   void WaitSettled();
 
+  // Another write of the core's (a cloud command's id: Store::RecordCommand, PruneCommands): `op`
+  // runs on the writer's thread with its connection, after the batch in hand and before the
+  // upkeep; its Status goes to `done` through `post`. Returns false, queuing nothing, while
+  // kMaxOps wait.
+  using StoreOp = std::function<Status(store::Store&)>;
+  using OpDone = std::function<void(Status)>;
+  static constexpr size_t kMaxOps = 64;
+  bool Submit(StoreOp op, OpDone done);
+
  private:
   // Shared with the posted outcomes, which may run after the writer is gone.
   struct Shared {
@@ -96,6 +106,7 @@ class JournalWriter {
     bool stop GUARDED_BY(mu) = false;
     Upkeep upkeep GUARDED_BY(mu);           // waiting
     bool upkeeping GUARDED_BY(mu) = false;  // taken by the thread, being written
+    std::deque<std::pair<StoreOp, OpDone>> ops GUARDED_BY(mu);  // Submit, in order
     // The outcome, once: by the posted task or by WaitIdle, whichever comes first.
     std::optional<Result<uint64_t>> Take() REQUIRES(mu);
   };

@@ -17,7 +17,7 @@
 namespace lintel::core {
 
 struct ReloadPart {
-  std::string name;                // "core", "cloud sync", ...: prefixes a refusal
+  std::string name;                 // "core", "cloud sync", ...: prefixes a refusal
   std::function<Status()> prepare;  // may be empty (nothing to check); must not change anything
   std::function<void()> commit;     // may be empty; runs only after every prepare succeeded
 };

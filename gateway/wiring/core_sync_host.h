@@ -34,6 +34,15 @@ class CoreSyncHost final : public cloud::SyncHost {
   void JournalLater(nlohmann::json event) override { gw_.JournalLater(std::move(event)); }
   Status FlushJournal() override { return gw_.FlushJournal(); }
   Status DeleteEventsUpTo(uint64_t seq) override { return gw_.DeleteEventsUpTo(seq); }
+  void RecordCommandLater(std::string id, Instant at, std::string response,
+                          std::function<void(Status)> done) override {
+    gw_.WriteLater([id = std::move(id), at, response = std::move(response)](
+                       store::Store& s) { return s.RecordCommand(id, at, response); },
+                   std::move(done));
+  }
+  void PruneCommandsLater(Instant before, std::function<void(Status)> done) override {
+    gw_.WriteLater([before](store::Store& s) { return s.PruneCommands(before); }, std::move(done));
+  }
   Status SetMetaLater(std::string key, std::string value) override {
     return gw_.SetMetaLater(std::move(key), std::move(value));
   }

@@ -900,6 +900,30 @@ TEST_F(JournalWriterTest, AControlCommandWaitsForTheWriterWithoutHoldingTheDoors
   ASSERT_TRUE(g->Stop().ok());  // every command still waiting answers
 }
 
+// A cloud command's id is recorded on the writer's connection (Gateway::WriteLater): the doors'
+// thread does not wait for the write lock, and the result comes back on it, in order.
+TEST_F(JournalWriterTest, ACommandIdIsRecordedByTheWriterNotOnTheDoorsThread) {
+  FakeClock clock(T("2026-06-01T10:00:00Z"));
+  auto g = OpenWithWriter(clock);
+  ASSERT_TRUE(g);
+  WriteLock lock(dir_ / "l.db");
+  std::vector<Status> results;
+  auto record = [&](const char* id) {
+    g->WriteLater([id, &clock](store::Store& s) { return s.RecordCommand(id, clock.Wall(), "{}"); },
+                  [&](Status st) { results.push_back(st); });
+  };
+  record("cmd-1");
+  record("cmd-1");  // the same id again: refused by the store, after the first
+  EXPECT_TRUE(results.empty()) << "held by the lock, and nothing waited here";
+  EXPECT_TRUE(g->Admit(PinAtFront(), "reader").granted) << "the doors decide meanwhile";
+  lock.Release();
+  for (int i = 0; i < 10 && results.size() < 2; ++i) ASSERT_TRUE(posted_.RunNext());
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_EQ(results[1].code(), StatusCode::kAlreadyExists) << results[1].ToString();
+  EXPECT_TRUE(g->store().FindCommand("cmd-1").value().has_value());
+}
+
 // A failed upkeep write comes back to the core, which hands it over again with the next Tick.
 TEST_F(JournalWriterTest, AFailedOutboxRemovalIsRetriedByTheNextTick) {
   FakeClock clock(T("2026-06-01T10:00:00Z"));
