@@ -359,6 +359,7 @@ CloudSync::CloudSync(const config::Config& config, SyncHost& host, std::string b
 }
 
 Status CloudSync::Start(StateWorker::Poster post) {
+  post_ = post;
   Result<Position> at = host_.store().AppliedPosition();
   if (!at.ok()) return at.status();
   applied_ = pending_ = *at;
@@ -1017,8 +1018,21 @@ void CloudSync::OnJournal() { PumpOutbox(); }
 void CloudSync::OnStopping() { Publish(topics_.state, StateWillPayload(boot_id_, session_), true); }
 
 void CloudSync::PumpOutbox() {
-  if (!link_ || !connected_) return;
-  while (next_send_ <= acked_ + kMaxUnackedEvents) {
+  if (!link_ || !connected_ || pump_posted_) return;  // a posted turn goes on from next_send_
+  // One batch per turn of the loop (issue 13, point 3): a whole window (kMaxUnackedEvents, sent
+  // at connect and again after kAckTimeout) read, parsed and published at once held the doors
+  // for 100 ms and more; the rest follows in posted turns, between the doors' events.
+  for (int batches = 0; next_send_ <= acked_ + kMaxUnackedEvents; ++batches) {
+    if (batches == 1 && post_) {  // without a loop to come back on (tools): all now
+      pump_posted_ = true;
+      std::weak_ptr<bool> alive = alive_;
+      post_([this, alive] {
+        if (alive.expired()) return;
+        pump_posted_ = false;
+        PumpOutbox();
+      });
+      return;
+    }
     uint64_t room = acked_ + kMaxUnackedEvents - next_send_ + 1;
     size_t limit = static_cast<size_t>(std::min<uint64_t>(kMaxEventsPerBatch, room));
     Result<std::vector<store::JournalEvent>> rows = host_.store().ReadFrom(next_send_, limit);
@@ -1047,6 +1061,7 @@ void CloudSync::PumpOutbox() {
     if (sent_upto_ < acked_) sent_upto_ = acked_;
     next_send_ = rows->back().seq + 1;
     sent_upto_ = std::max(sent_upto_, rows->back().seq);
+    if (rows->size() < limit) return;  // nothing more in the outbox now
   }
 }
 

@@ -360,6 +360,8 @@ class CloudSync final : public MqttListener {
   // recording's answer checks: it may come after this object is gone.
   std::set<std::string> recording_commands_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  StateWorker::Poster post_;  // the core loop (Start)
+  bool pump_posted_ = false;  // PumpOutbox's next turn is posted
   // Commands waiting for the worker (set_door_mode), by id.
   std::map<std::string, Command> waiting_commands_;
   SyncCounters counters_;

@@ -683,6 +683,31 @@ TEST_F(SyncTest, EventsArePublishedInOrderAndRemovedOnlyWhenAcked) {
   EXPECT_EQ(left.front().seq, seqs[1] + 1);
 }
 
+// Issue 13, point 3: a backlog goes out one batch per turn of the loop, the rest in posted turns,
+// so the doors' events are handled between batches (a whole window at once held them 100+ ms).
+TEST_F(SyncTest, Issue13TheOutboxIsSentOneBatchPerTurnOfTheLoop) {
+  link_.up = false;
+  sync_->OnDisconnected("test");
+  const size_t kEvents = 2 * kMaxEventsPerBatch + 100;
+  for (size_t i = 0; i < kEvents; ++i) gw_->JournalLater({{"type", "test.backlog"}});
+  ASSERT_TRUE(gw_->FlushJournal().ok());
+  const uint64_t last = gw_->store().LastSeq().value();
+  link_.up = true;
+  link_.sent.clear();
+  sync_->OnConnected(2);
+  auto events = [&] {
+    size_t n = 0;
+    for (const auto& b : link_.On("events")) n += b.payload["events"].size();
+    return n;
+  };
+  EXPECT_EQ(link_.On("events").size(), 1u) << "one batch in this turn";
+  EXPECT_EQ(events(), kMaxEventsPerBatch);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(1)).ok());
+  EXPECT_GE(link_.On("events").size(), 3u);
+  EXPECT_EQ(link_.On("events").back().payload["events"].back()["seq"], last)
+      << "the rest followed in later turns, in order";
+}
+
 TEST_F(SyncTest, EventsQueuedWhileDownGoOutHistoricalOnReconnect) {
   link_.up = false;
   sync_->OnDisconnected("test");
