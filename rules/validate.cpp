@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <unordered_set>
 
 #include "gateway/base/base64.h"
@@ -215,18 +216,164 @@ class KeyTable {
   size_t size_ = 0;
 };
 
+// Copies of the ids the checks look up later, in blocks that never move (IdTable borrows them).
+class Arena {
+ public:
+  std::string_view Copy(std::string_view v) {
+    if (v.size() > kBlock) {
+      big_.push_back(std::make_unique<char[]>(v.size()));
+      std::memcpy(big_.back().get(), v.data(), v.size());
+      return {big_.back().get(), v.size()};
+    }
+    if (blocks_.empty() || used_ + v.size() > kBlock) {
+      blocks_.push_back(std::make_unique<char[]>(kBlock));
+      used_ = 0;
+    }
+    char* at = blocks_.back().get() + used_;
+    if (!v.empty()) std::memcpy(at, v.data(), v.size());
+    used_ += v.size();
+    return {at, v.size()};
+  }
+
+ private:
+  static constexpr size_t kBlock = 1 << 16;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::vector<std::unique_ptr<char[]>> big_;
+  size_t used_ = 0;
+};
+
 }  // namespace
 
-std::vector<std::string> Validate(const Site& site, const Records& r, size_t max_errors) {
-  Collector out(max_errors);
-  const Policy& policy = site.policy;
-  IdTable doors(site.doors.size());
-  for (const DoorInfo& d : site.doors) doors.Insert(d.id, 0);
+struct StateValidator::State {
+  enum Phase : uint8_t { kSchedules, kGroups, kPeople, kLeases, kCredentials, kDoorModes, kDone };
 
-  // Schedules.
-  auto schedule_ids = CheckIds(
-      r.schedules, "schedule", [](auto& s) -> auto& { return s.id; }, out);
-  for (const Schedule& s : r.schedules) {
+  State(const Site& s, size_t max, Options o)
+      : site(s), policy(s.policy), out(max), options(o), doors(s.doors.size()) {
+    for (const DoorInfo& d : site.doors) doors.Insert(d.id, 0);
+  }
+
+  const Site& site;
+  const Policy& policy;
+  Collector out;
+  Options options;
+  Phase phase = kSchedules;
+  bool ordered = true;
+  bool replayed = false;
+  Arena arena;
+  IdTable doors;
+  IdTable schedule_ids{16};
+  IdTable group_ids{256};
+  IdTable people{1024};
+  IdTable lease_ids{16};
+  IdTable credential_ids{16};
+  IdTable mode_doors{16};
+  // By person in the order added: the id, the primary (data nullptr: none; also a primary that
+  // names the person itself, which is reported at once and not walked), and, after the people,
+  // the number `people` holds for the primary.
+  std::vector<std::string_view> person_ids;
+  std::vector<std::string_view> person_primary;
+  std::vector<uint32_t> primary_of;
+  std::vector<uint32_t> leases_of;  // by the number `people` holds for an id
+  // Credential keys: each key's first non-revoked holder (its number in the order added).
+  KeyTable keys{1024};
+  uint32_t credentials = 0;
+  struct Holder {
+    std::string id;
+    Instant from, until;
+  };
+  struct SharedKey {
+    uint32_t first = 0;  // the first holder's number: keys are reported in that order
+    CredentialKey key;
+    std::vector<Holder> holders;  // filled by the replay, in its order
+  };
+  std::vector<SharedKey> shared;
+
+  // Moves on to `p`, finishing the kinds before it; false (the run is void) when `p` is behind.
+  bool Enter(Phase p) {
+    if (!ordered) return false;
+    if (p < phase) {
+      ordered = false;
+      return false;
+    }
+    while (phase < p) {
+      EndOf(phase);
+      phase = static_cast<Phase>(phase + 1);
+    }
+    return true;
+  }
+
+  void EndOf(Phase p) {
+    switch (p) {
+      case kSchedules:
+        schedule_ids.Insert(kAlwaysSchedule, 0);
+        break;
+      case kGroups:
+        group_ids.Insert(kDefaultGroup, 0);
+        break;
+      case kPeople:
+        EndOfPeople();
+        break;
+      case kLeases:
+        for (size_t i = 0; i < person_ids.size(); ++i) {
+          CheckCount(leases_of[people.Find(person_ids[i])], kMaxLeasesPerPerson, "person",
+                     person_ids[i], "leases naming them", out);
+        }
+        leases_of = {};
+        person_ids = {};
+        break;
+      default:
+        break;
+    }
+  }
+
+  void EndOfPeople() {
+    const size_t n = person_ids.size();
+    primary_of.assign(n, IdTable::kAbsent);
+    for (size_t i = 0; i < n; ++i) {
+      if (person_primary[i].data() != nullptr) primary_of[i] = people.Find(person_primary[i]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (person_primary[i].data() == nullptr || person_primary[i] == person_ids[i]) continue;
+      if (primary_of[i] == IdTable::kAbsent) {
+        out.Add("person", person_ids[i], "primary " + Quote(person_primary[i]) + " does not exist");
+        continue;
+      }
+      // Walk the chain; a cycle never ends at a person without a primary.
+      uint32_t cur = static_cast<uint32_t>(i);
+      for (size_t steps = 0; cur != IdTable::kAbsent && person_primary[cur].data() != nullptr;
+           ++steps) {
+        cur = primary_of[cur];
+        if (cur == i || steps > people.size()) {
+          out.Add("person", person_ids[i], "primary chain loops back to this person");
+          break;
+        }
+      }
+    }
+    person_primary = {};
+    primary_of = {};
+    leases_of.assign(n, 0);
+  }
+
+  // The 1-64 character rule, and (unless the source guarantees it) uniqueness in `table`.
+  void CheckId(std::string_view kind, const std::string& id, IdTable* table) {
+    if (!GoodId(id)) {
+      out.Add(kind, id.substr(0, 64), "id must be 1-64 characters without control characters");
+    } else if (table != nullptr && !table->Insert(arena.Copy(id), 0).second) {
+      out.Add(kind, id, "duplicate id");
+    }
+  }
+
+  void CheckGroups(std::string_view kind, const std::string& id,
+                   const std::vector<std::string>& groups) {
+    for (const std::string& g : groups) {
+      if (!group_ids.Contains(g)) out.Add(kind, id, "group " + Quote(g) + " does not exist");
+    }
+  }
+
+  bool IsPerson(std::string_view id) const { return GoodId(id) && people.Contains(id); }
+
+  void Schedule(const rules::Schedule& s) {
+    CheckId("schedule", s.id, &schedule_ids);
     if (s.id == kAlwaysSchedule) out.Add("schedule", s.id, "the id \"always\" is built in");
     CheckWindows(s.windows, true, s.id, "a", out);
     CheckCount(s.exceptions.size(), kMaxExceptionsPerSchedule, "schedule", s.id, "exceptions", out);
@@ -241,12 +388,9 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
       CheckWindows(e.windows, false, s.id, "exception " + date, out);
     }
   }
-  schedule_ids.Insert(kAlwaysSchedule, 0);
 
-  // Groups.
-  auto group_ids = CheckIds(
-      r.groups, "group", [](auto& g) -> auto& { return g.id; }, out);
-  for (const Group& g : r.groups) {
+  void Group(const rules::Group& g) {
+    CheckId("group", g.id, &group_ids);
     CheckCount(g.doors.size(), kMaxDoorsPerGroup, "group", g.id, "doors", out);
     for (const std::string& d : g.doors) {
       if (!doors.Contains(d))
@@ -256,60 +400,38 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
       out.Add("group", g.id, "schedule " + Quote(g.schedule) + " does not exist");
     }
   }
-  group_ids.Insert(kDefaultGroup, 0);
-  auto check_groups = [&](std::string_view kind, const std::string& id,
-                          const std::vector<std::string>& groups) {
-    for (const std::string& g : groups) {
-      if (!group_ids.Contains(g)) out.Add(kind, id, "group " + Quote(g) + " does not exist");
-    }
-  };
 
-  // People. `people` holds every person's id with the index of the first person having it, also
-  // an id that is not valid; a reference must name a valid one (is_person).
-  IdTable people(r.people.size() + 1);
-  for (size_t i = 0; i < r.people.size(); ++i) {
-    const std::string& id = r.people[i].id;
-    const bool inserted = people.Insert(id, static_cast<uint32_t>(i)).second;
-    if (!GoodId(id)) {
-      out.Add("person", id.substr(0, 64), "id must be 1-64 characters without control characters");
+  // `people` holds every person's id with the number of the first person having it, also an id
+  // that is not valid; a reference must name a valid one (IsPerson).
+  void Person(const rules::Person& p) {
+    const uint32_t i = static_cast<uint32_t>(person_ids.size());
+    const std::string_view id = arena.Copy(p.id);
+    person_ids.push_back(id);
+    const bool inserted = people.Insert(id, i).second;
+    if (!GoodId(p.id)) {
+      out.Add("person", p.id.substr(0, 64),
+              "id must be 1-64 characters without control characters");
     } else if (!inserted) {
-      out.Add("person", id, "duplicate id");
+      out.Add("person", p.id, "duplicate id");
     }
-  }
-  auto is_person = [&](std::string_view id) { return GoodId(id) && people.Contains(id); };
-  for (const Person& p : r.people) {
     CheckCount(p.groups.size(), kMaxGroupsPerPerson, "person", p.id, "groups", out);
-    check_groups("person", p.id, p.groups);
+    CheckGroups("person", p.id, p.groups);
+    std::string_view primary;
     if (p.primary) {
-      if (*p.primary == p.id) {
-        out.Add("person", p.id, "primary must be another person");
-      } else if (!people.Contains(*p.primary)) {
-        out.Add("person", p.id, "primary " + Quote(*p.primary) + " does not exist");
-      } else {
-        // Walk the chain; a cycle never ends at a person without a primary.
-        const Person* cur = &p;
-        for (size_t steps = 0; cur && cur->primary; ++steps) {
-          const uint32_t next = people.Find(*cur->primary);
-          cur = next == IdTable::kAbsent ? nullptr : &r.people[next];
-          if (cur == &p || steps > people.size()) {
-            out.Add("person", p.id, "primary chain loops back to this person");
-            break;
-          }
-        }
-      }
+      primary = arena.Copy(*p.primary);
+      if (primary.data() == nullptr) primary = std::string_view("", 0);
+      if (*p.primary == p.id) out.Add("person", p.id, "primary must be another person");
     } else if (p.inherit) {
       out.Add("person", p.id, "inherit is set but there is no primary to inherit from");
     }
+    person_primary.push_back(primary);
   }
 
-  // Leases.
-  CheckIds(
-      r.leases, "lease", [](auto& l) -> auto& { return l.id; }, out);
-  // Leases naming each person (each lease once), by the index `people` holds for the id.
-  std::vector<uint32_t> leases_of(r.people.size(), 0);
-  for (const Lease& l : r.leases) {
+  void Lease(const rules::Lease& l) {
+    CheckId("lease", l.id, options.ids_unique ? nullptr : &lease_ids);
     CheckCount(l.groups.size(), kMaxGroupsPerLease, "lease", l.id, "groups", out);
     CheckCount(l.members.size(), kMaxMembersPerLease, "lease", l.id, "members", out);
+    // Leases naming each person (each lease once).
     if (l.members.size() <= 8) {
       for (size_t i = 0; i < l.members.size(); ++i) {
         const std::string& m = l.members[i];
@@ -324,9 +446,9 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
         if (uint32_t j = people.Find(m); j != IdTable::kAbsent) ++leases_of[j];
       }
     }
-    check_groups("lease", l.id, l.groups);
+    CheckGroups("lease", l.id, l.groups);
     for (const std::string& m : l.members) {
-      if (!is_person(m)) out.Add("lease", l.id, "member " + Quote(m) + " does not exist");
+      if (!IsPerson(m)) out.Add("lease", l.id, "member " + Quote(m) + " does not exist");
     }
     if (l.ends_at && *l.ends_at <= l.starts_at)
       out.Add("lease", l.id, "ends_at must be after starts_at");
@@ -335,21 +457,10 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
     }
   }
 
-  for (const Person& p : r.people) {
-    CheckCount(leases_of[people.Find(p.id)], kMaxLeasesPerPerson, "person", p.id,
-               "leases naming them", out);
-  }
-
-  // Credentials.
-  CheckIds(
-      r.credentials, "credential", [](auto& c) -> auto& { return c.id; }, out);
-  // Each key's first non-revoked holder; the holders of a key held more than once are collected
-  // as (first holder, holder) index pairs.
-  KeyTable keys(r.credentials.size());
-  std::vector<std::pair<uint32_t, uint32_t>> shared;
-  for (size_t ci = 0; ci < r.credentials.size(); ++ci) {
-    const Credential& c = r.credentials[ci];
-    if (!is_person(c.person)) {
+  void Credential(const rules::Credential& c) {
+    const uint32_t ci = credentials++;
+    CheckId("credential", c.id, options.ids_unique ? nullptr : &credential_ids);
+    if (!IsPerson(c.person)) {
       out.Add("credential", c.id, "person " + Quote(c.person) + " does not exist");
     }
     if (c.valid_from && c.valid_until && *c.valid_until <= *c.valid_from) {
@@ -411,53 +522,111 @@ std::vector<std::string> Validate(const Site& site, const Records& r, size_t max
       CredentialKey k = KeyOf(c);
       if (!k.empty()) {
         bool inserted = false;
-        KeyTable::Slot& slot = keys.Insert(k, static_cast<uint32_t>(ci), &inserted);
-        if (!inserted) {
-          if (!slot.shared) {
-            slot.shared = true;
-            shared.emplace_back(slot.index, slot.index);
-          }
-          shared.emplace_back(slot.index, static_cast<uint32_t>(ci));
+        KeyTable::Slot& slot = keys.Insert(k, ci, &inserted);
+        if (!inserted && !slot.shared) {
+          slot.shared = true;
+          shared.push_back({slot.index, k, {}});
         }
       }
     }
   }
-  // Keys by their first holder, each key's holders in the order of the records.
-  std::sort(shared.begin(), shared.end());
-  std::vector<const Credential*> creds;
-  for (size_t a = 0, b = 0; a < shared.size(); a = b) {
-    creds.clear();
-    for (b = a; b < shared.size() && shared[b].first == shared[a].first; ++b) {
-      creds.push_back(&r.credentials[shared[b].second]);
+
+  void DoorMode(const rules::DoorMode& m) {
+    if (!doors.Contains(m.door)) {
+      out.Add("door_mode", m.door, "not a door of this site");
+    } else if (!mode_doors.Insert(arena.Copy(m.door), 0).second) {
+      out.Add("door_mode", m.door, "duplicate id");
     }
-    const CredentialKey key = KeyOf(*creds[0]);
-    std::sort(creds.begin(), creds.end(), [](const Credential* a, const Credential* b) {
-      return a->valid_from.value_or(kInstantMin) < b->valid_from.value_or(kInstantMin);
-    });
-    for (size_t i = 1; i < creds.size(); ++i) {
-      const Credential* prev = creds[i - 1];
-      const Credential* cur = creds[i];
-      if (cur->valid_from.value_or(kInstantMin) < prev->valid_until.value_or(kInstantMax)) {
-        std::string what =
-            key.kind == CredentialKey::Kind::kPin ? std::string("pin") : DescribeKey(key);
-        out.Add(
-            "credential", cur->id,
-            what + " is already held by credential " + prev->id +
-                " in an overlapping validity window (one card or pin has one holder at a time)");
+  }
+
+  void Replay(const rules::Credential& c) {
+    if (c.status == CredentialStatus::kRevoked) return;
+    const CredentialKey k = KeyOf(c);
+    if (k.empty()) return;
+    for (SharedKey& s : shared) {
+      if (s.key == k) {
+        s.holders.push_back(
+            {c.id, c.valid_from.value_or(kInstantMin), c.valid_until.value_or(kInstantMax)});
+        return;
       }
     }
   }
 
-  // Door modes.
-  IdTable mode_doors(r.door_modes.size());
-  for (const DoorMode& m : r.door_modes) {
-    if (!doors.Contains(m.door)) {
-      out.Add("door_mode", m.door, "not a door of this site");
-    } else if (!mode_doors.Insert(m.door, 0).second) {
-      out.Add("door_mode", m.door, "duplicate id");
+  // Keys held more than once, by their first holder; each key's holders by valid_from.
+  void CheckShared() {
+    std::sort(shared.begin(), shared.end(),
+              [](const SharedKey& a, const SharedKey& b) { return a.first < b.first; });
+    for (SharedKey& s : shared) {
+      std::stable_sort(s.holders.begin(), s.holders.end(),
+                       [](const Holder& a, const Holder& b) { return a.from < b.from; });
+      for (size_t i = 1; i < s.holders.size(); ++i) {
+        const Holder& prev = s.holders[i - 1];
+        const Holder& cur = s.holders[i];
+        if (cur.from < prev.until) {
+          std::string what =
+              s.key.kind == CredentialKey::Kind::kPin ? std::string("pin") : DescribeKey(s.key);
+          out.Add(
+              "credential", cur.id,
+              what + " is already held by credential " + prev.id +
+                  " in an overlapping validity window (one card or pin has one holder at a time)");
+        }
+      }
     }
   }
-  return out.Take();
+};
+
+StateValidator::StateValidator(const Site& site, size_t max_errors)
+    : StateValidator(site, max_errors, Options{}) {}
+StateValidator::StateValidator(const Site& site, size_t max_errors, Options options)
+    : s_(std::make_unique<State>(site, max_errors, options)) {}
+StateValidator::~StateValidator() = default;
+
+void StateValidator::Add(const Schedule& x) {
+  if (s_->Enter(State::kSchedules)) s_->Schedule(x);
+}
+void StateValidator::Add(const Group& x) {
+  if (s_->Enter(State::kGroups)) s_->Group(x);
+}
+void StateValidator::Add(const Person& x) {
+  if (s_->Enter(State::kPeople)) s_->Person(x);
+}
+void StateValidator::Add(const Lease& x) {
+  if (s_->Enter(State::kLeases)) s_->Lease(x);
+}
+void StateValidator::Add(const Credential& x) {
+  if (s_->Enter(State::kCredentials)) s_->Credential(x);
+}
+void StateValidator::Add(const DoorMode& x) {
+  if (s_->Enter(State::kDoorModes)) s_->DoorMode(x);
+}
+void StateValidator::AddAll(const Records& r) {
+  for (const Schedule& x : r.schedules) Add(x);
+  for (const Group& x : r.groups) Add(x);
+  for (const Person& x : r.people) Add(x);
+  for (const Lease& x : r.leases) Add(x);
+  for (const Credential& x : r.credentials) Add(x);
+  for (const DoorMode& x : r.door_modes) Add(x);
+}
+bool StateValidator::ordered() const { return s_->ordered; }
+bool StateValidator::NeedsReplay() { return s_->ordered && !s_->shared.empty() && !s_->replayed; }
+void StateValidator::Replay(const Credential& c) {
+  s_->replayed = true;
+  s_->Replay(c);
+}
+std::vector<std::string> StateValidator::Finish() {
+  if (!s_->ordered) return {"internal error: records were validated out of kind order"};
+  s_->Enter(State::kDone);
+  s_->CheckShared();
+  return s_->out.Take();
+}
+
+std::vector<std::string> Validate(const Site& site, const Records& r, size_t max_errors) {
+  StateValidator v(site, max_errors);
+  v.AddAll(r);
+  if (v.NeedsReplay()) {
+    for (const Credential& c : r.credentials) v.Replay(c);
+  }
+  return v.Finish();
 }
 
 }  // namespace lintel::rules

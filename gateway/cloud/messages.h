@@ -13,6 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -67,6 +68,9 @@ struct SnapshotPage {
   uint64_t page = 0;
   uint64_t pages = 0;
   rules::Records records;  // this page's records; structure checked by codec::ParseRecords
+  // Not from the message: a flow-control credit the gateway attaches while the page is in memory
+  // (issue 13, point 5); released with the page.
+  std::shared_ptr<const void> hold;
 };
 
 // events/ack: the cloud holds every event with seq <= upto.

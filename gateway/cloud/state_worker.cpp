@@ -10,6 +10,7 @@
 #include "gateway/base/log.h"
 #include "gateway/cloud/sync_rules.h"
 #include "gateway/store/index_image_file.h"
+#include "gateway/store/load_index.h"
 #include "gateway/store/store.h"
 #include "rules/ops.h"
 #include "rules/validate.h"
@@ -19,6 +20,9 @@ namespace lintel::cloud {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// While a snapshot is staged, the WAL is checkpointed after each this many records (~40 MiB).
+constexpr size_t kStageCheckpointRecords = 250000;
 
 double MsSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -37,6 +41,137 @@ std::string JoinLines(const std::vector<std::string>& lines) {
   }
   return out;
 }
+
+// A staged snapshot's second thread (issue 13, point 5): validates each page while the worker
+// writes the next one, so the pages are freed as they go. Bounded: Push waits while kDigestQueue
+// pages are queued. After the last page, Validated() waits for the validation.
+class PageDigest {
+ public:
+  static constexpr size_t kDigestQueue = 2;
+  struct Page {
+    rules::Records records;
+    std::shared_ptr<const void> hold;
+  };
+  struct Validation {
+    bool ordered = false;  // false: validate from the stage instead (kinds out of order, or threw)
+    bool needs_replay = false;
+    std::vector<std::string> errors;
+    std::string fault;  // the thread caught this (a bug): the stage path is used
+  };
+
+  explicit PageDigest(const rules::Site& site) : validator_(site, 20, {.ids_unique = true}) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~PageDigest() {
+    Cancel();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Push(std::shared_ptr<Page> page) {
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [&] { return queue_.size() < kDigestQueue || cancelled_; });
+    if (cancelled_) return;
+    queue_.push_back(std::move(page));
+    work_.notify_all();
+  }
+  // No more pages: the validation's result (waits for it).
+  Validation Validated() {
+    std::unique_lock lock(mu_);
+    ended_ = true;
+    work_.notify_all();
+    room_.wait(lock, [&] { return validated_; });
+    return validation_;
+  }
+  // The validator itself (for a replay of the credentials): only after Validated().
+  rules::StateValidator& validator() { return validator_; }
+  void Cancel() {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    queue_.clear();
+    work_.notify_all();
+    room_.notify_all();
+  }
+
+ private:
+  void Run() {
+    bool ok = true;
+    while (true) {
+      std::shared_ptr<Page> page;
+      {
+        std::unique_lock lock(mu_);
+        work_.wait(lock, [&] { return cancelled_ || ended_ || !queue_.empty(); });
+        if (cancelled_) break;
+        if (queue_.empty()) break;  // ended
+        page = std::move(queue_.front());
+        queue_.pop_front();
+        room_.notify_all();
+      }
+      if (!ok) continue;
+      try {
+        validator_.AddAll(page->records);
+      } catch (const std::exception& e) {
+        ok = false;
+        validation_.fault = e.what();
+      } catch (...) {
+        ok = false;
+        validation_.fault = "unknown exception";
+      }
+    }
+    std::unique_lock lock(mu_);
+    if (!cancelled_ && ok) {
+      validation_.ordered = validator_.ordered();
+      validation_.needs_replay = validation_.ordered && validator_.NeedsReplay();
+      if (validation_.ordered && !validation_.needs_replay)
+        validation_.errors = validator_.Finish();
+    }
+    validated_ = true;
+    room_.notify_all();
+  }
+
+  rules::StateValidator validator_;
+  std::mutex mu_;
+  std::condition_variable work_;
+  std::condition_variable room_;
+  std::deque<std::shared_ptr<Page>> queue_;
+  bool ended_ = false;
+  bool validated_ = false;
+  bool cancelled_ = false;
+  Validation validation_;
+  std::thread thread_;
+};
+
+// Feeds a StateValidator from the store (the stage's rows, in kind order).
+class ValidatorVisitor final : public store::RecordVisitor {
+ public:
+  explicit ValidatorVisitor(rules::StateValidator& v, bool replay = false)
+      : v_(v), replay_(replay) {}
+  void OnSchedule(const rules::Schedule& x) override {
+    if (!replay_) v_.Add(x);
+  }
+  void OnGroup(const rules::Group& x) override {
+    if (!replay_) v_.Add(x);
+  }
+  void OnPerson(const rules::Person& x) override {
+    if (!replay_) v_.Add(x);
+  }
+  void OnLease(const rules::Lease& x) override {
+    if (!replay_) v_.Add(x);
+  }
+  void OnCredential(const rules::Credential& x) override {
+    if (replay_) {
+      v_.Replay(x);
+    } else {
+      v_.Add(x);
+    }
+  }
+  void OnDoorMode(const rules::DoorMode& x) override {
+    if (!replay_) v_.Add(x);
+  }
+
+ private:
+  rules::StateValidator& v_;
+  bool replay_;
+};
 
 // Everything the worker thread owns.
 class Session {
@@ -73,10 +208,12 @@ class Session {
       if (!open.ok()) {
         out.result = StateOutcome::Result::kFailed;
         out.error = open.ToString();
+        if (auto* page = std::get_if<SnapshotPageJob>(&job)) PageFailed(*page, open);
         return out;
       }
-      // An index built with a snapshot describes the store only until the next job changes it.
-      prebuilt_.reset();
+      // An index built with a snapshot describes the store only until the next job changes it
+      // (a page of the next snapshot changes nothing).
+      if (!std::holds_alternative<SnapshotPageJob>(job)) prebuilt_.reset();
       std::visit([&](auto& j) { Handle(j, out); }, job);
     } catch (const std::exception& e) {
       LogError("sync",
@@ -87,6 +224,13 @@ class Session {
       LogError("sync", "state worker: " + std::string(JobKindName(out.job)) + " job threw");
       Fail(out, Status::Internal("internal error: unknown exception"));
       out.fault = true;
+    }
+    if (out.fault) {
+      if (auto* page = std::get_if<SnapshotPageJob>(&job)) {
+        PageFailed(*page, Status::Internal(out.error));
+        if (stage_) stage_->fault = true;
+      }
+      if (std::holds_alternative<SnapshotJob>(job)) DropStage();
     }
     out.apply_ms = MsSince(started);
     out.in_memory_deltas = memory_.size();
@@ -163,6 +307,15 @@ class Session {
     std::vector<std::string> warnings;
     std::shared_ptr<const rules::Index> index;
     stamp_.reset();
+    if (memory_.empty() && prebuilt_ && !records_) {  // a staged snapshot's, built as it came
+      for (const std::string& w : prebuilt_->warnings) LogWarning("sync", "state: " + w);
+      index_ = std::move(prebuilt_->index);
+      stamp_ = prebuilt_->stamp;
+      prebuilt_.reset();
+      *ms = MsSince(started);
+      changed_ = false;
+      return index_;
+    }
     if (memory_.empty() && !records_) {
       // Streamed from the store into the builder: no copy of the whole state (issue 13), with
       // the stamp of the state it is of (when nothing committed meanwhile).
@@ -441,7 +594,201 @@ class Session {
     return now;
   }
 
+  // A page of a snapshot (SnapshotPageJob): staged in the store, digested on the second thread.
+  void Handle(SnapshotPageJob& j, StateOutcome& out) {
+    out.tag = j.snapshot_id;
+    if (j.page == 1) {
+      DropStage();
+      stage_.emplace();
+      stage_->snapshot_id = j.snapshot_id;
+      stage_->to = j.to;
+      stage_->pages = j.pages;
+      stage_->error = store_->StageBegin();
+      if (stage_->error.ok()) stage_->digest = std::make_unique<PageDigest>(site_);
+    }
+    if (!stage_ || stage_->snapshot_id != j.snapshot_id || stage_->to != j.to ||
+        stage_->pages != j.pages || stage_->next != j.page) {
+      // Not the page that follows the stage (the core hands them on in order): the snapshot
+      // cannot complete from this stage.
+      if (stage_ && stage_->snapshot_id == j.snapshot_id && stage_->error.ok()) {
+        stage_->error = Status::Internal("snapshot " + j.snapshot_id + ": page " +
+                                         std::to_string(j.page) + " came out of order");
+      }
+      return;
+    }
+    ++stage_->next;
+    if (!stage_->error.ok()) return;
+    stage_->records += RecordCount(j.records);
+    Status written = store_->StageRecords(j.records);
+    if (!written.ok()) {
+      stage_->error = written;
+      stage_->digest.reset();
+      return;
+    }
+    // The stage goes through the WAL: copied into the database as it grows (the worker's
+    // connection never checkpoints on its own), not by another connection's backstop.
+    if (stage_->records >= stage_->checkpointed + kStageCheckpointRecords) {
+      stage_->checkpointed = stage_->records;
+      Status done = store_->Checkpoint();
+      if (!done.ok()) LogWarning("sync", "state worker: WAL checkpoint: " + done.ToString());
+    }
+    auto page = std::make_shared<PageDigest::Page>();
+    page->records = std::move(j.records);
+    page->hold = std::move(j.hold);
+    stage_->digest->Push(std::move(page));
+  }
+
+  // A page could not even be handled (the store cannot be opened, the job threw).
+  void PageFailed(const SnapshotPageJob& j, const Status& why) {
+    if (j.page == 1) {
+      DropStage();
+      stage_.emplace();
+      stage_->snapshot_id = j.snapshot_id;
+      stage_->to = j.to;
+      stage_->pages = j.pages;
+      stage_->next = 2;
+    }
+    if (stage_ && stage_->snapshot_id == j.snapshot_id) {
+      if (stage_->next == j.page) ++stage_->next;
+      if (stage_->error.ok()) stage_->error = why;
+      stage_->digest.reset();
+    }
+  }
+
+  // Forgets the stage (its tables too, when the store can drop them: else the next StageBegin or
+  // the next start does).
+  void DropStage() {
+    if (!stage_) return;
+    stage_.reset();
+    if (store_) {
+      Status dropped = store_->StageDrop();
+      if (!dropped.ok()) LogWarning("sync", "state worker: drop the stage: " + dropped.ToString());
+    }
+  }
+
+  // Completes a staged snapshot: validated (from its pages as they came, or from the stage),
+  // swapped in with one transaction, its index finished meanwhile.
+  void CompleteStaged(SnapshotJob& j, StateOutcome& out) {
+    const Status missing =
+        Status::Internal("snapshot " + j.snapshot_id + ": its pages were not all staged in order");
+    if (!stage_ || stage_->snapshot_id != j.snapshot_id || stage_->to != j.to) {
+      DropStage();
+      return Fail(out, missing);
+    }
+    out.changes = stage_->records;
+    if (!stage_->error.ok()) {
+      const Status why = stage_->error;
+      out.fault = stage_->fault;
+      DropStage();
+      if (why.code() == StatusCode::kInvalidArgument) {
+        out.result = StateOutcome::Result::kRejected;
+        out.error = why.message();
+        return;
+      }
+      Fail(out, why);
+      if (out.fault) out.error = why.message();  // already "internal error: ..."
+      return;
+    }
+    if (stage_->next != stage_->pages + 1) {
+      DropStage();
+      return Fail(out, missing);
+    }
+    std::unique_ptr<PageDigest> digest = std::move(stage_->digest);
+    PageDigest::Validation v = digest->Validated();
+    if (!v.fault.empty()) {
+      LogError("sync", "state worker: the snapshot's page thread threw: " + v.fault);
+      out.fault = true;
+    }
+    std::vector<std::string> errors;
+    if (v.ordered && v.needs_replay) {
+      ValidatorVisitor replay(digest->validator(), /*replay=*/true);
+      Status read = store_->StageLoad(replay);
+      if (!read.ok()) {
+        DropStage();
+        return Fail(out, read);
+      }
+      errors = digest->validator().Finish();
+    } else if (v.ordered) {
+      errors = std::move(v.errors);
+    } else {
+      // Kinds out of order: validated again from the stage, which streams them in order.
+      rules::StateValidator validator(site_, 20, {.ids_unique = true});
+      ValidatorVisitor feed(validator);
+      Status read = store_->StageLoad(feed);
+      if (read.ok() && validator.NeedsReplay()) {
+        ValidatorVisitor replay(validator, /*replay=*/true);
+        read = store_->StageLoad(replay);
+      }
+      if (!read.ok()) {
+        DropStage();
+        return Fail(out, read);
+      }
+      errors = validator.Finish();
+    }
+    if (!errors.empty()) {
+      digest.reset();
+      DropStage();
+      out.result = StateOutcome::Result::kRejected;
+      out.error = JoinLines(errors);
+      return;
+    }
+    digest.reset();
+    // The index of the new state is built from the stage on a connection of its own, while this
+    // one swaps the stage in (the read sees the stage as committed before the swap). Used if
+    // nothing changed in between; a build that fails is simply not used (the usual build runs).
+    std::promise<void> reading;
+    std::future<void> read_started = reading.get_future();
+    std::future<Prebuilt> build = std::async(std::launch::async, [&]() -> Prebuilt {
+      Prebuilt p;
+      bool told = false;
+      auto tell = [&] {
+        if (!told) reading.set_value();
+        told = true;
+      };
+      try {
+        Result<std::unique_ptr<store::Store>> reader =
+            open_(path_, {.verify_on_open = false, .checkpoint_pages = 0, .mmap = false});
+        if (reader.ok()) {
+          Result<std::shared_ptr<const rules::Index>> index =
+              store::LoadStagedIndex(**reader, site_, &p.warnings, tell);
+          if (index.ok()) p.index = std::move(*index);
+        }
+      } catch (...) {
+        p.index = nullptr;
+      }
+      tell();
+      return p;
+    });
+    read_started.wait();
+    const std::optional<rules::ImageStamp> before = ReadStamp();
+    Status committed = store_->StageCommit(j.to);
+    if (committed.ok()) {
+      stage_.reset();
+      Status checkpointed = store_->Checkpoint();
+      if (!checkpointed.ok()) {
+        LogWarning("sync", "state worker: WAL checkpoint: " + checkpointed.ToString());
+      }
+    }
+    Prebuilt prebuilt = build.get();
+    if (!Committed(committed, out)) {
+      DropStage();
+      return;
+    }
+    Rebuild();
+    if (prebuilt.index) {
+      prebuilt.stamp = Follow(before);  // a snapshot replaces the whole state
+      prebuilt_ = std::move(prebuilt);
+    }
+    DropMemoryUpTo(j.to);
+    records_.reset();
+    deferred_.clear();
+    baseline_.reset();
+  }
+
   void Handle(SnapshotJob& j, StateOutcome& out) {
+    out.position = j.to;
+    out.tag = j.snapshot_id;
+    if (j.staged) return CompleteStaged(j, out);
     if (!j.pages.empty()) {
       j.pages.insert(j.pages.begin(), std::move(j.records));
       j.records = MergePages(std::move(j.pages));
@@ -629,6 +976,19 @@ class Session {
     std::optional<rules::ImageStamp> stamp;  // of the state it is of, when certain
   };
   std::optional<Prebuilt> prebuilt_;
+  // The snapshot being staged page by page (SnapshotPageJob), until its SnapshotJob.
+  struct Stage {
+    std::string snapshot_id;
+    Position to;
+    uint64_t pages = 0;
+    uint64_t next = 1;  // the page that follows
+    size_t records = 0;
+    size_t checkpointed = 0;  // records staged at the last WAL checkpoint
+    Status error;  // the first failure (a page write, a page out of order): the snapshot's end
+    bool fault = false;  // a page's job threw (a bug): reported with the snapshot's outcome
+    std::unique_ptr<PageDigest> digest;
+  };
+  std::optional<Stage> stage_;
   StateWorker::FaultHook fault_;
 };
 
@@ -646,6 +1006,8 @@ std::string_view JobKindName(JobKind kind) {
       return "site";
     case JobKind::kIndex:
       return "index";
+    case JobKind::kSnapshotPage:
+      return "snapshot page";
   }
   return "job";
 }
@@ -696,11 +1058,18 @@ void StateWorker::Run() {
     }
     StateJob job = std::move(queue_.front());
     queue_.pop_front();
+    const bool page = std::holds_alternative<SnapshotPageJob>(job);
     lock.unlock();
     StateOutcome out = session.Do(job);
+    job = IndexJob{};  // a page is freed (and its credit returned) now
     lock.lock();
-    // Last job of a burst that changed the state: build and attach the index.
-    if (queue_.empty() && session.changed() && !stop_) {
+    if (page) continue;  // no outcome: the SnapshotJob completing the snapshot reports
+    // Last job of a burst that changed the state (pages of a next snapshot do not count: they
+    // change nothing): build and attach the index.
+    const bool last = std::all_of(queue_.begin(), queue_.end(), [](const StateJob& j) {
+      return std::holds_alternative<SnapshotPageJob>(j);
+    });
+    if (last && session.changed() && !stop_) {
       lock.unlock();
       Result<std::shared_ptr<const rules::Index>> index = session.BuildIndex(&out.index_ms);
       if (index.ok()) {

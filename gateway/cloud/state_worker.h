@@ -34,9 +34,16 @@
 // left for what an edit cannot do (a schedule or group delete, a new site, a full id table, too
 // many edits since the last build), for snapshots, and after a failure.
 //
-// A snapshot's pages arrive unmerged (SnapshotJob::pages) and are joined here; its index is built
-// on a second thread while the store writes it (the index is then not rebuilt after the job unless
-// a later job changed the state), so its `index_ms` is near zero and `apply_ms` holds both.
+// A snapshot arrives page by page (SnapshotPageJob, issue 13, point 5): each page is written into
+// the store's stage tables as it comes and handed to a second thread that validates
+// (rules::StateValidator) and indexes (rules::IndexBuilder) it, then freed; so the whole state is
+// never held in memory. The SnapshotJob completing it waits for the validation, swaps the stage
+// in (Store::StageCommit, one transaction) while the index is finished, and checkpoints. A
+// snapshot that fails validation or a page write is dropped from the stage: nothing changed, the
+// old state and index stay in force. Pages of a snapshot whose kinds come out of order (a person
+// after a credential) are validated from the stage instead. Its `index_ms` is near zero and
+// `apply_ms` holds the completion. A SnapshotJob with the records themselves (not staged) is
+// validated whole and written by Store::ReplaceState, its index built alongside.
 //
 // Threads: Submit() and the destructor are called from the core thread; outcomes are posted.
 #pragma once
@@ -86,6 +93,23 @@ struct SnapshotJob {
   // Pages not merged yet (SnapshotStager::TakePages), in order: joined onto `records` by the
   // worker (MergePages), so the core thread never walks the records (issue 13).
   std::vector<rules::Records> pages;
+  // The snapshot came as SnapshotPageJobs (`records` and `pages` empty): the worker completes
+  // what it staged of `snapshot_id`, which must be every page 1..N in order.
+  bool staged = false;
+};
+// One page of a snapshot, submitted as soon as the pages before it were (issue 13, point 5): the
+// worker writes it into the store's stage tables (Store::StageRecords), validates and indexes it
+// on a second thread as it goes, and frees it. Page 1 starts a new stage (dropping any other);
+// a page that does not follow the staged ones, or any after a page that failed, is dropped and
+// the SnapshotJob completing the snapshot fails or is rejected with the first page's error. No
+// outcome is posted for a page, and the state does not change until that SnapshotJob.
+struct SnapshotPageJob {
+  Position to;
+  std::string snapshot_id;
+  uint64_t page = 0;
+  uint64_t pages = 0;
+  rules::Records records;
+  std::shared_ptr<const void> hold;  // released with the page (SnapshotPage::hold)
 };
 // Ops applied without moving the position (a cloud command's door mode).
 struct LocalOpsJob {
@@ -98,11 +122,14 @@ struct SiteJob {
 };
 // Builds the index of the store's state again (after kIndexFailed): nothing is written.
 struct IndexJob {};
-using StateJob = std::variant<DeltaJob, SnapshotJob, LocalOpsJob, SiteJob, IndexJob>;
+using StateJob =
+    std::variant<DeltaJob, SnapshotJob, LocalOpsJob, SiteJob, IndexJob, SnapshotPageJob>;
 
-// Which kind of job an outcome answers; the values follow StateJob's alternatives.
-enum class JobKind : uint8_t { kDelta, kSnapshot, kLocalOps, kSite, kIndex };
-// "delta", "snapshot", "local change", "site", "index": for logs and the journal's `kind`.
+// Which kind of job an outcome answers; the values follow StateJob's alternatives (no outcome is
+// posted for a kSnapshotPage).
+enum class JobKind : uint8_t { kDelta, kSnapshot, kLocalOps, kSite, kIndex, kSnapshotPage };
+// "delta", "snapshot", "local change", "site", "index", "snapshot page": for logs and the
+// journal's `kind`.
 std::string_view JobKindName(JobKind kind);
 
 struct StateOutcome {

@@ -129,6 +129,45 @@ SyncRejectReason FromParse(RejectReason reason) {
   return SyncRejectReason::kInternal;
 }
 
+// Snapshot pages in this process, raw, parsed or waiting to be staged (issue 13, point 5): the
+// MQTT client's thread waits for a credit before it queues a page (holding back the broker's next
+// message: TCP flow control), and the state worker returns it when it has staged the page (or
+// wherever the page is dropped: the credit is released with it). So a snapshot streamed faster
+// than the store can take it waits in the broker, not in this process. A page that finds no credit
+// within kSnapshotPageWait goes on without one (the state worker stuck behind a long job must not
+// cost the snapshot its pages).
+class PageGate : public std::enable_shared_from_this<PageGate> {
+ public:
+  static constexpr size_t kPages = 8;
+
+  // A credit (null after `wait` without one, or once closed).
+  std::shared_ptr<const void> Acquire(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, wait, [&] { return closed_ || held_ < kPages; }) || closed_) {
+      return nullptr;
+    }
+    ++held_;
+    std::shared_ptr<PageGate> self = shared_from_this();
+    return std::shared_ptr<const void>(self.get(), [self](const void*) { self->Release(); });
+  }
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  void Release() {
+    std::lock_guard lock(mu_);
+    --held_;
+    cv_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t held_ = 0;
+  bool closed_ = false;
+};
+
 // Every message is verified and parsed off the core thread, so nothing a broker sends costs the
 // core loop more than a size check and a queue push. A small pool (kParserThreads) verifies and
 // parses messages in parallel (issue 13, point 5: the pages of a large snapshot), but their
@@ -168,6 +207,7 @@ class CloudSync::Parser {
       std::lock_guard lock(mu_);
       stop_ = true;
     }
+    gate_->Close();
     cv_.notify_all();
     room_cv_.notify_all();
     for (std::thread& t : threads_) t.join();
@@ -180,6 +220,10 @@ class CloudSync::Parser {
   // when counts are waiting.
   bool Submit(Topic topic, std::string payload, std::shared_ptr<const Expect> expect,
               std::chrono::milliseconds wait = std::chrono::milliseconds(0)) {
+    // A snapshot page first waits for a credit (PageGate): it holds one from here, raw, parsed
+    // and staged, until the state worker frees it.
+    std::shared_ptr<const void> hold;
+    if (topic == Topic::kSyncSnapshot && wait.count() > 0) hold = gate_->Acquire(wait);
     {
       std::unique_lock lock(mu_);
       auto full = [&] {
@@ -191,7 +235,8 @@ class CloudSync::Parser {
       }
       if (stop_ || full()) return false;
       bytes_ += payload.size();
-      queue_.push_back({next_seq_++, topic, std::move(payload), std::move(expect)});
+      queue_.push_back(
+          {next_seq_++, topic, std::move(payload), std::move(expect), std::move(hold)});
     }
     cv_.notify_all();
     return true;
@@ -219,6 +264,7 @@ class CloudSync::Parser {
     Topic topic = Topic::kSyncHead;
     std::string payload;
     std::shared_ptr<const Expect> expect;
+    std::shared_ptr<const void> hold;  // a snapshot page's credit (PageGate)
   };
   // What became of one message, handed on in `seq` order.
   struct Done {
@@ -278,6 +324,9 @@ class CloudSync::Parser {
         done.error = m->status().message();
         return done;
       }
+      if (m->ok()) {
+        if (auto* page = std::get_if<SnapshotPage>(&**m)) page->hold = std::move(item.hold);
+      }
       done.msg = std::move(m);
       done.why = std::move(why);
       done.payload = std::move(item.payload);
@@ -306,6 +355,7 @@ class CloudSync::Parser {
       Count(done.counted, done.topic, done.error);
       return;
     }
+
     post_([deliver = deliver_, t = done.topic, payload = std::move(done.payload), m = done.msg,
            why = done.why] { deliver(t, payload, m, *why); });
   }
@@ -346,6 +396,7 @@ class CloudSync::Parser {
   Counted counted_;
   bool collect_posted_ = false;
   bool stop_ = false;
+  std::shared_ptr<PageGate> gate_ = std::make_shared<PageGate>();
   std::vector<std::thread> threads_;
 };
 
@@ -743,12 +794,23 @@ void CloudSync::OnSnapshotPage(SnapshotPage page) {
                    "ignored " + label + ": " + st.message());
     return;
   }
+  // Each page goes to the worker as soon as the ones before it did: staged in the store as it
+  // comes, so neither the core loop nor the worker holds the whole state (issue 13, point 5).
+  for (SnapshotPage& p : stager_.TakeReady()) {
+    worker_->Submit(SnapshotPageJob{{p.epoch, p.version},
+                                    p.snapshot_id,
+                                    p.page,
+                                    p.pages,
+                                    std::move(p.records),
+                                    std::move(p.hold)});
+  }
   if (!stager_.complete()) return;
   Position to = *stager_.position();
   LogInfo("sync", "snapshot " + PosText(to) + " complete; applying");
   pending_ = to;
-  // The pages as they are: the worker joins them, so the core loop never walks the records.
-  Submit(SnapshotJob{to, "", {}, stager_.TakePages()});
+  std::string id = stager_.snapshot_id();
+  stager_.Clear();
+  Submit(SnapshotJob{to, std::move(id), {}, {}, /*staged=*/true});
 }
 
 void CloudSync::EnforceEarly(Position to, const std::vector<rules::Op>& ops) {

@@ -150,8 +150,9 @@ class CloudSync final : public MqttListener {
   static constexpr uint64_t kMaxUnackedEvents = 20000;      // published, not yet acknowledged
   static constexpr std::chrono::seconds kAckTimeout{10};    // then resend from the first unacked
   static constexpr std::chrono::seconds kRequestRepeat{5};  // same sync/request not repeated sooner
-  // How long a snapshot page arriving at a full parser queue waits for room on the MQTT client's
-  // thread (back-pressure to the broker) before it is dropped as overload.
+  // How long a snapshot page waits on the MQTT client's thread (back-pressure to the broker) for a
+  // credit (at most 8 pages in the process: then it goes on without one) and then for room in a
+  // full parser queue (then it is dropped as overload).
   static constexpr std::chrono::milliseconds kSnapshotPageWait{5000};
 
   // `config` gives site, gateway, keys, limits and the offline policy; `link` may be null until

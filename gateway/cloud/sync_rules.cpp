@@ -58,7 +58,7 @@ Status SnapshotStager::Add(const Position& applied, SnapshotPage page, bool acce
     return Status::InvalidArgument("snapshot " + page.snapshot_id + ": page " +
                                    std::to_string(page.page) + " of " + std::to_string(page.pages));
   }
-  if (!staged_.empty() && page.snapshot_id != snapshot_id_) {
+  if (pages_ > 0 && page.snapshot_id != snapshot_id_) {
     if (at < position_) {
       return Status::FailedPrecondition("snapshot " + page.snapshot_id + " at " + Pos(at) +
                                         " is older than snapshot " + snapshot_id_ +
@@ -66,7 +66,7 @@ Status SnapshotStager::Add(const Position& applied, SnapshotPage page, bool acce
     }
     Clear();  // a newer (or equally positioned, re-issued) snapshot replaces the staged one
   }
-  if (!staged_.empty() && (at != position_ || page.pages != pages_)) {
+  if (pages_ > 0 && (at != position_ || page.pages != pages_)) {
     return Status::InvalidArgument("snapshot " + page.snapshot_id + ": page " +
                                    std::to_string(page.page) +
                                    " contradicts the staged pages (position or page count)");
@@ -74,15 +74,27 @@ Status SnapshotStager::Add(const Position& applied, SnapshotPage page, bool acce
   snapshot_id_ = page.snapshot_id;
   position_ = at;
   pages_ = page.pages;
-  staged_[page.page] = std::move(page.records);  // a repeated page replaces itself
+  if (page.page <= handed_) return Status::Ok();  // a repeat of a page already handed on
+  const uint64_t n = page.page;
+  staged_.insert_or_assign(n, std::move(page));  // a repeated page replaces itself
   return Status::Ok();
 }
 
-bool SnapshotStager::complete() const { return pages_ > 0 && staged_.size() == pages_; }
+bool SnapshotStager::complete() const { return pages_ > 0 && handed_ + staged_.size() == pages_; }
 
 std::optional<Position> SnapshotStager::position() const {
-  if (staged_.empty()) return std::nullopt;
+  if (pages_ == 0) return std::nullopt;
   return position_;
+}
+
+std::vector<SnapshotPage> SnapshotStager::TakeReady() {
+  std::vector<SnapshotPage> ready;
+  for (auto it = staged_.begin(); it != staged_.end() && it->first == handed_ + 1;) {
+    ready.push_back(std::move(it->second));
+    it = staged_.erase(it);
+    ++handed_;
+  }
+  return ready;
 }
 
 rules::Records SnapshotStager::TakeRecords() { return MergePages(TakePages()); }
@@ -90,7 +102,7 @@ rules::Records SnapshotStager::TakeRecords() { return MergePages(TakePages()); }
 std::vector<rules::Records> SnapshotStager::TakePages() {
   std::vector<rules::Records> pages;
   pages.reserve(staged_.size());
-  for (auto& [n, r] : staged_) pages.push_back(std::move(r));
+  for (auto& [n, p] : staged_) pages.push_back(std::move(p.records));
   Clear();
   return pages;
 }
@@ -129,6 +141,7 @@ void SnapshotStager::Clear() {
   snapshot_id_.clear();
   position_ = {};
   pages_ = 0;
+  handed_ = 0;
 }
 
 }  // namespace lintel::cloud

@@ -72,6 +72,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
   store::StoreOptions options = CoreStoreOptions();
   // A building whose disk filled up (or was remounted read-only) must still start and decide.
   options.read_only_fallback = true;
+  options.drop_stale_stage = true;  // a snapshot a crash left half-written (no worker runs yet)
   Result<std::unique_ptr<store::Store>> store = open(config.store_path, options);
   if (!store.ok()) return store.status();
   rules::Site site = config::MakeSite(config);

@@ -52,6 +52,26 @@ Status FaultStore::ApplyOps(const std::vector<Op>& ops, Position new_pos) {
   LINTEL_RETURN_IF_ERROR(Write("apply ops"));
   return inner_->ApplyOps(ops, new_pos);
 }
+Status FaultStore::StageBegin() {
+  LINTEL_RETURN_IF_ERROR(Write("begin the stage"));
+  return inner_->StageBegin();
+}
+Status FaultStore::StageRecords(const rules::Records& page) {
+  LINTEL_RETURN_IF_ERROR(Write("stage records"));
+  return inner_->StageRecords(page);
+}
+Status FaultStore::StageLoad(RecordVisitor& visitor) {
+  LINTEL_RETURN_IF_ERROR(Read("load the stage"));
+  return inner_->StageLoad(visitor);
+}
+Status FaultStore::StageCommit(Position pos) {
+  LINTEL_RETURN_IF_ERROR(Write("commit the stage"));
+  return inner_->StageCommit(pos);
+}
+Status FaultStore::StageDrop() {
+  LINTEL_RETURN_IF_ERROR(Write("drop the stage"));
+  return inner_->StageDrop();
+}
 Result<Position> FaultStore::AppliedPosition() {
   LINTEL_RETURN_IF_ERROR(Read("read position"));
   return inner_->AppliedPosition();

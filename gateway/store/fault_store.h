@@ -27,10 +27,10 @@ enum class Fault : uint8_t {
 
 class FaultPlan {
  public:
-  // Writes: ReplaceState, ApplyOps, AdvanceLastKnownGood, ResetLastKnownGood, SetMeta,
-  // RecordCommand, PruneCommands, Append, DeleteUpTo, ReplaceLockOutbox, MarkLockOpDone,
-  // MarkLockOpFailed, SetLockEntry, RemoveLockEntry, UpdateLockEntries, RecordLockSync, ForgetLock.
-  // kNone: they work again.
+  // Writes: ReplaceState, ApplyOps, StageBegin, StageRecords, StageCommit, StageDrop,
+  // AdvanceLastKnownGood, ResetLastKnownGood, SetMeta, RecordCommand, PruneCommands, Append,
+  // DeleteUpTo, ReplaceLockOutbox, MarkLockOpDone, MarkLockOpFailed, SetLockEntry, RemoveLockEntry,
+  // UpdateLockEntries, RecordLockSync, ForgetLock. kNone: they work again.
   void FailWrites(Fault fault) { writes_.store(fault); }
   // Reads: every other call except opened_at_schema_version and read_only.
   void FailReads(Fault fault) { reads_.store(fault); }
@@ -63,6 +63,11 @@ class FaultStore final : public Store {
   bool read_only() const override { return inner_->read_only(); }
   Status ReplaceState(const rules::Records& records, Position pos) override;
   Status ApplyOps(const std::vector<Op>& ops, Position new_pos) override;
+  Status StageBegin() override;
+  Status StageRecords(const rules::Records& page) override;
+  Status StageLoad(RecordVisitor& visitor) override;
+  Status StageCommit(Position pos) override;
+  Status StageDrop() override;
   Status Checkpoint() override;
   Result<Position> AppliedPosition() override;
   Status LoadState(RecordVisitor& visitor) override;

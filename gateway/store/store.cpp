@@ -201,6 +201,11 @@ class SqliteStore final : public Store {
 
   Status ReplaceState(const rules::Records& records, Position pos) override;
   Status ApplyOps(const std::vector<Op>& ops, Position new_pos) override;
+  Status StageBegin() override;
+  Status StageRecords(const rules::Records& page) override;
+  Status StageLoad(RecordVisitor& visitor) override;
+  Status StageCommit(Position pos) override;
+  Status StageDrop() override;
   Status Checkpoint() override {
     return Exec("PRAGMA wal_checkpoint(PASSIVE)", "checkpoint the WAL");
   }
@@ -289,6 +294,9 @@ class SqliteStore final : public Store {
     kLeasesByMember,
     kLeaseMembersClear,
     kLeaseMemberInsert,
+    kStageInsert,  // one per kind, into stage_<table>
+    kStageSelect = kStageInsert + kKinds,
+    kStageMemberInsert = kStageSelect + kKinds,
     kStmtCount,
   };
   friend class SqliteStateReader;
@@ -338,7 +346,13 @@ class SqliteStore final : public Store {
   Status ReadRow(const Stmt& s, rules::Credential* r) const;
   Status ReadRow(const Stmt& s, rules::DoorMode* r) const;
   template <typename R, typename F>
-  Status LoadKind(RecordKind kind, R* row, F&& deliver);
+  Status LoadKind(RecordKind kind, R* row, F&& deliver, size_t first_select = kSelect);
+  Status LoadAll(RecordVisitor& v, size_t first_select);
+  // The stage's table names and the CREATE statements of the state's indexes (their stored SQL).
+  Result<std::vector<std::pair<std::string, std::string>>> StateIndexes();
+  Status DropStageTables();
+  void ForgetStageStatements();
+  Status SetCache(int64_t kib);
   Result<std::vector<JournalEvent>> ReadEvents(Stmt& s);
   Result<std::vector<LockOutboxOp>> ReadLockOutbox(std::string_view lock);
   Status ReadRow(const Stmt& s, LockOutboxOp* op) const;
@@ -351,6 +365,10 @@ class SqliteStore final : public Store {
   std::chrono::steady_clock::time_point busy_since_;  // the current wait's first OnBusy
   int opened_at_ = 0;
   bool read_only_ = false;
+  bool durable_ = true;
+  bool mmap_ = true;
+  bool staging_ = false;          // StageBegin on this connection, no commit or drop since
+  int64_t cache_kib_before_ = 0;  // the connection's cache_size before the stage (PRAGMA value)
   std::array<Stmt, kStmtCount> stmts_;
   std::array<std::string, 3> scratch_;  // encoded lists and schedules, bound until the step
   // Set by ReplaceState while it writes leases: their (person, lease) pairs go here instead of
@@ -359,6 +377,16 @@ class SqliteStore final : public Store {
 };
 
 std::string SqliteStore::SqlOf(size_t id) {
+  if (id >= kStageInsert && id < kStageSelect) {
+    return "INSERT INTO stage_" + InsertSql(kTables[id - kStageInsert], false).substr(12);
+  }
+  if (id >= kStageSelect && id < kStageMemberInsert) {
+    const Table& t = kTables[id - kStageSelect];
+    return std::string("SELECT ") + t.columns + " FROM stage_" + t.name + " ORDER BY " + t.key;
+  }
+  if (id == kStageMemberInsert) {
+    return "INSERT OR IGNORE INTO stage_lease_members(person, lease) VALUES(?1, ?2)";
+  }
   if (id < kPut) return InsertSql(kTables[id - kInsert], false);
   if (id < kDelete) return InsertSql(kTables[id - kPut], true);
   if (id < kSelect) return DeleteSql(kTables[id - kDelete]);
@@ -645,10 +673,24 @@ Status SqliteStore::Init(const StoreOptions& options) {
   // Read through a memory map: the start-up scan of millions of rows then costs no read() copy per
   // page. Writes still go through the WAL. (An I/O error under the map would be SIGBUS rather than
   // an error code; the store is a local file owned by this one process.)
-  LINTEL_RETURN_IF_ERROR(Exec("PRAGMA mmap_size = 4294967296", "set mmap_size"));
+  mmap_ = options.mmap;
+  if (mmap_) LINTEL_RETURN_IF_ERROR(Exec("PRAGMA mmap_size = 4294967296", "set mmap_size"));
 
   opened_at_ = static_cast<int>(*version);
-  return Migrate(opened_at_);
+  durable_ = options.durable_commits;
+  LINTEL_RETURN_IF_ERROR(Migrate(opened_at_));
+  // A snapshot a crash left half-staged (StageBegin .. StageCommit) is dropped: it was never in
+  // force, and the cloud sends the snapshot again.
+  if (!options.drop_stale_stage) return Status::Ok();
+  Result<int64_t> stale = PragmaInt(
+      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name LIKE 'stage\\_%' "
+      "ESCAPE '\\'");
+  if (!stale.ok()) return stale.status();
+  if (*stale > 0) {
+    LINTEL_RETURN_IF_ERROR(InTransaction([&] { return DropStageTables(); }));
+    LogWarning("store", path_ + ": dropped a snapshot a crash left half-written");
+  }
+  return Status::Ok();
 }
 
 Status SqliteStore::Migrate(int from) {
@@ -894,6 +936,172 @@ Status SqliteStore::ReplaceState(const rules::Records& records, Position pos) {
   return status;
 }
 
+// ---- the stage ---------------------------------------------------------------------------------
+
+// The tables a snapshot replaces: the record tables and lease_members.
+constexpr std::array<const char*, 7> kStateTables = {
+    "schedules", "access_groups", "people", "leases", "credentials", "door_modes", "lease_members"};
+// The page cache while a snapshot is staged: its pages are written in the cloud's order, not the
+// keys', so the B-trees' recent leaves should stay cached between pages.
+constexpr int64_t kStageCacheKiB = 32 * 1024;
+
+Status SqliteStore::SetCache(int64_t kib) {
+  std::string sql = "PRAGMA cache_size = " + std::to_string(-kib);
+  return Exec(sql.c_str(), "set cache_size");
+}
+
+void SqliteStore::ForgetStageStatements() {
+  for (size_t id = kStageInsert; id <= kStageMemberInsert; ++id) stmts_[id] = Stmt();
+}
+
+Status SqliteStore::DropStageTables() {
+  ForgetStageStatements();
+  for (const char* t : kStateTables) {
+    std::string sql = std::string("DROP TABLE IF EXISTS stage_") + t;
+    LINTEL_RETURN_IF_ERROR(Exec(sql.c_str(), sql));
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::StateIndexes() {
+  std::vector<std::pair<std::string, std::string>> indexes;
+  sqlite3_stmt* raw = nullptr;
+  const char* sql =
+      "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL AND "
+      "tbl_name IN ('schedules', 'access_groups', 'people', 'leases', 'credentials', "
+      "'door_modes', 'lease_members') ORDER BY name";
+  int rc = sqlite3_prepare_v2(db_, sql, -1, &raw, nullptr);
+  Stmt s(raw);
+  if (rc != SQLITE_OK) return Err(rc, "list indexes");
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    indexes.emplace_back(std::string(s.Text(0)), std::string(s.Text(1)));
+  }
+  if (rc != SQLITE_DONE) return Err(rc, "list indexes");
+  return indexes;
+}
+
+Status SqliteStore::StageBegin() {
+  if (!staging_) {
+    Result<int64_t> cache = PragmaInt("PRAGMA cache_size");
+    if (!cache.ok()) return cache.status();
+    cache_kib_before_ = *cache;
+  }
+  LINTEL_RETURN_IF_ERROR(InTransaction([&]() -> Status {
+    LINTEL_RETURN_IF_ERROR(DropStageTables());
+    // Each stage table as its state table was created (columns, STRICT, WITHOUT ROWID).
+    for (const char* t : kStateTables) {
+      sqlite3_stmt* raw = nullptr;
+      int rc = sqlite3_prepare_v2(
+          db_, "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1", -1, &raw,
+          nullptr);
+      Stmt s(raw);
+      if (rc != SQLITE_OK) return Err(rc, "read the schema");
+      s.BindText(1, t);
+      rc = sqlite3_step(s.get());
+      if (rc != SQLITE_ROW) return Err(rc, std::string("read the schema of ") + t);
+      // After a StageCommit the stored statement names the table quoted ("CREATE TABLE
+      // \"people\"(..."): everything from the column list on is what is kept.
+      std::string create(s.Text(0));
+      const size_t columns = create.find('(');
+      if (create.rfind("CREATE TABLE ", 0) != 0 || columns == std::string::npos) {
+        return Status::Internal(path_ + ": unexpected schema of table " + t + ": " + create);
+      }
+      create = std::string("CREATE TABLE stage_") + t + create.substr(columns);
+      LINTEL_RETURN_IF_ERROR(Exec(create.c_str(), std::string("create stage_") + t));
+    }
+    return Status::Ok();
+  }));
+  staging_ = true;
+  return SetCache(kStageCacheKiB);
+}
+
+Status SqliteStore::StageRecords(const rules::Records& page) {
+  if (!staging_) return Status::FailedPrecondition(path_ + ": no snapshot is being staged");
+  // Not synced on its own: a crash loses at most stage rows, which Open drops anyway. The commit
+  // that swaps them in is durable, and syncs what the WAL holds before it.
+  if (durable_) LINTEL_RETURN_IF_ERROR(Exec("PRAGMA synchronous = NORMAL", "set synchronous"));
+  std::vector<std::pair<std::string_view, std::string_view>> members;
+  Status status = InTransaction([&]() -> Status {
+    LINTEL_RETURN_IF_ERROR(WriteAll(kStageInsert, page.schedules));
+    LINTEL_RETURN_IF_ERROR(WriteAll(kStageInsert, page.groups));
+    LINTEL_RETURN_IF_ERROR(WriteAll(kStageInsert, page.people));
+    members.reserve(page.leases.size());
+    bulk_members_ = &members;
+    Status leases = WriteAll(kStageInsert, page.leases);
+    bulk_members_ = nullptr;
+    LINTEL_RETURN_IF_ERROR(leases);
+    std::sort(members.begin(), members.end());
+    Result<Stmt*> insert = Prepare(kStageMemberInsert);
+    if (!insert.ok()) return insert.status();
+    for (const auto& [person, lease] : members) {
+      (*insert)->BindText(1, person);
+      (*insert)->BindText(2, lease);
+      LINTEL_RETURN_IF_ERROR(Run(**insert, "lease", lease));
+    }
+    LINTEL_RETURN_IF_ERROR(WriteAll(kStageInsert, page.credentials));
+    return WriteAll(kStageInsert, page.door_modes);
+  });
+  if (durable_) {
+    if (Status s = Exec("PRAGMA synchronous = FULL", "set synchronous"); !s.ok()) {
+      return status.ok() ? s : status;
+    }
+  }
+  return status;
+}
+
+Status SqliteStore::StageLoad(RecordVisitor& visitor) { return LoadAll(visitor, kStageSelect); }
+
+Status SqliteStore::StageCommit(Position pos) {
+  if (!staging_) return Status::FailedPrecondition(path_ + ": no snapshot is being staged");
+  // The swap: the state's tables dropped (with their indexes), the stage tables renamed to their
+  // names, the indexes created again from their stored SQL (each sorted and built bottom-up, as
+  // in ReplaceState). Nothing is copied; one transaction, so a failure leaves the old state.
+  LINTEL_RETURN_IF_ERROR(SetCache(kBulkCacheKiB));  // CREATE INDEX sorts within it
+  // Its scans (CREATE INDEX) read through the page cache, not the memory map: the map's pages
+  // would stay resident in this process after the swap.
+  if (mmap_) LINTEL_RETURN_IF_ERROR(Exec("PRAGMA mmap_size = 0", "set mmap_size"));
+  ForgetStageStatements();
+  Status status = InTransaction([&]() -> Status {
+    Result<std::vector<std::pair<std::string, std::string>>> indexes = StateIndexes();
+    if (!indexes.ok()) return indexes.status();
+    for (const char* t : kStateTables) {
+      std::string drop = std::string("DROP TABLE ") + t;
+      LINTEL_RETURN_IF_ERROR(Exec(drop.c_str(), drop));
+      std::string rename = std::string("ALTER TABLE stage_") + t + " RENAME TO " + t;
+      LINTEL_RETURN_IF_ERROR(Exec(rename.c_str(), rename));
+    }
+    for (const auto& [name, create] : *indexes) {
+      LINTEL_RETURN_IF_ERROR(Exec(create.c_str(), "create index " + name));
+    }
+    return SetPosition(pos);
+  });
+  // The statements of the state's tables name tables that were dropped: prepared again on use.
+  for (size_t id = 0; id < kSetPosition; ++id) stmts_[id] = Stmt();
+  for (size_t id = kGetPerson; id <= kLeaseMemberInsert; ++id) stmts_[id] = Stmt();
+  if (status.ok()) staging_ = false;
+  if (Status s = SetCache(status.ok() ? -cache_kib_before_ : kStageCacheKiB); !s.ok()) {
+    LogError("store", path_ + ": " + s.message());
+  }
+  if (status.ok()) sqlite3_db_release_memory(db_);
+  if (mmap_) {
+    if (Status s = Exec("PRAGMA mmap_size = 4294967296", "set mmap_size"); !s.ok()) {
+      LogError("store", path_ + ": " + s.message());
+    }
+  }
+  return status;
+}
+
+Status SqliteStore::StageDrop() {
+  Status status = InTransaction([&] { return DropStageTables(); });
+  if (staging_ && status.ok()) {
+    staging_ = false;
+    if (Status s = SetCache(-cache_kib_before_); !s.ok())
+      LogError("store", path_ + ": " + s.message());
+    sqlite3_db_release_memory(db_);
+  }
+  return status;
+}
+
 Status SqliteStore::ApplyOps(const std::vector<Op>& ops, Position new_pos) {
   return InTransaction([&]() -> Status {
     for (const Op& op : ops) {
@@ -1075,8 +1283,8 @@ Status SqliteStore::ReadRow(const Stmt& s, rules::DoorMode* r) const {
 }
 
 template <typename R, typename F>
-Status SqliteStore::LoadKind(RecordKind kind, R* row, F&& deliver) {
-  Result<Stmt*> s = Prepare(kSelect + static_cast<size_t>(kind));
+Status SqliteStore::LoadKind(RecordKind kind, R* row, F&& deliver, size_t first_select) {
+  Result<Stmt*> s = Prepare(first_select + static_cast<size_t>(kind));
   if (!s.ok()) return s.status();
   ResetOnExit reset(**s);
   int rc;
@@ -1088,28 +1296,32 @@ Status SqliteStore::LoadKind(RecordKind kind, R* row, F&& deliver) {
   return Status::Ok();
 }
 
-Status SqliteStore::LoadState(RecordVisitor& v) {
+Status SqliteStore::LoadState(RecordVisitor& v) { return LoadAll(v, kSelect); }
+
+Status SqliteStore::LoadAll(RecordVisitor& v, size_t first) {
   // A read transaction, so every table is read from the same commit.
   LINTEL_RETURN_IF_ERROR(Exec("BEGIN", "begin read"));
   Status status = [&]() -> Status {
     rules::Schedule schedule;
-    LINTEL_RETURN_IF_ERROR(LoadKind(RecordKind::kSchedule, &schedule,
-                                    [&](const rules::Schedule& r) { v.OnSchedule(r); }));
+    LINTEL_RETURN_IF_ERROR(LoadKind(
+        RecordKind::kSchedule, &schedule, [&](const rules::Schedule& r) { v.OnSchedule(r); },
+        first));
     rules::Group group;
-    LINTEL_RETURN_IF_ERROR(
-        LoadKind(RecordKind::kGroup, &group, [&](const rules::Group& r) { v.OnGroup(r); }));
+    LINTEL_RETURN_IF_ERROR(LoadKind(
+        RecordKind::kGroup, &group, [&](const rules::Group& r) { v.OnGroup(r); }, first));
     rules::Person person;
-    LINTEL_RETURN_IF_ERROR(
-        LoadKind(RecordKind::kPerson, &person, [&](const rules::Person& r) { v.OnPerson(r); }));
+    LINTEL_RETURN_IF_ERROR(LoadKind(
+        RecordKind::kPerson, &person, [&](const rules::Person& r) { v.OnPerson(r); }, first));
     rules::Lease lease;
-    LINTEL_RETURN_IF_ERROR(
-        LoadKind(RecordKind::kLease, &lease, [&](const rules::Lease& r) { v.OnLease(r); }));
+    LINTEL_RETURN_IF_ERROR(LoadKind(
+        RecordKind::kLease, &lease, [&](const rules::Lease& r) { v.OnLease(r); }, first));
     rules::Credential credential;
-    LINTEL_RETURN_IF_ERROR(LoadKind(RecordKind::kCredential, &credential,
-                                    [&](const rules::Credential& r) { v.OnCredential(r); }));
+    LINTEL_RETURN_IF_ERROR(LoadKind(
+        RecordKind::kCredential, &credential,
+        [&](const rules::Credential& r) { v.OnCredential(r); }, first));
     rules::DoorMode mode;
-    return LoadKind(RecordKind::kDoorMode, &mode,
-                    [&](const rules::DoorMode& r) { v.OnDoorMode(r); });
+    return LoadKind(
+        RecordKind::kDoorMode, &mode, [&](const rules::DoorMode& r) { v.OnDoorMode(r); }, first);
   }();
   // Ending a read transaction cannot lose data; report a failure only when nothing else failed.
   Status end = Exec(status.ok() ? "COMMIT" : "ROLLBACK", "end read");

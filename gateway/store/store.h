@@ -147,6 +147,14 @@ struct StoreOptions {
   // the read-write error. A read-only open does not migrate: a file at an older schema version is
   // refused (IoError). The daemon turns this on, so a building whose disk filled up still starts.
   bool read_only_fallback = false;
+  // Drop the stage tables of a snapshot a crash left half-written (Store::StageBegin). Only for
+  // the process's first connection at start-up: a connection opened while the state worker
+  // stages a snapshot would drop its pages. Not done by a read-only open.
+  bool drop_stale_stage = false;
+  // Read the file through a memory map (the default: a scan of millions of rows costs no read()
+  // copy per page). The mapped pages a scan touched count in the process's resident size; a
+  // connection that scans once (the index of a snapshot being swapped in) reads without.
+  bool mmap = true;
 };
 
 // A rules::StateReader over the store (Store::ReadState). The reader's calls cannot fail, so a
@@ -206,6 +214,32 @@ class Store {
   //                    0x1f.
   //   On any error nothing changed: the old records and position are in force.
   virtual Status ReplaceState(const rules::Records& records, Position pos) = 0;
+
+  // ---- a snapshot written as its pages arrive (issue 13, point 5) ----------------------------
+  //
+  // The pages go into stage tables (stage_<table>: the record tables' and lease_members' columns
+  // and primary keys, no secondary index) that no reader of the state ever sees; StageCommit then
+  // swaps them in for the state in one transaction. Stage tables a crash left behind are dropped
+  // by the daemon's first Open (StoreOptions::drop_stale_stage) and by the next StageBegin. One
+  // stage at a time per file: StageBegin on another connection replaces this one's.
+
+  // Drops any stage tables and creates them empty (each their own small transaction).
+  virtual Status StageBegin() = 0;
+  // Writes `page`'s records into the stage tables, in one transaction that is not synced on its
+  // own (the stage means nothing until StageCommit, whose commit is durable). Errors:
+  // InvalidArgument as for ReplaceState, also for an id staged by an earlier page;
+  // FailedPrecondition when no stage is open (StageBegin). On error the page is not staged.
+  virtual Status StageRecords(const rules::Records& page) = 0;
+  // Streams the staged records to `visitor`, as LoadState streams the state (also on another
+  // connection than the stager's: what it committed).
+  virtual Status StageLoad(RecordVisitor& visitor) = 0;
+  // In one durable transaction: the staged records become the state (the secondary indexes built
+  // once, after the rows, as ReplaceState does), `pos` is stored and the stage tables are gone.
+  // On error nothing changed: the old state and position are in force and the stage is left
+  // (StageDrop it).
+  virtual Status StageCommit(Position pos) = 0;
+  // Drops the stage tables (none: OK).
+  virtual Status StageDrop() = 0;
 
   // Applies `ops` in order and stores `new_pos`, in one transaction (a later op may undo an earlier
   // one, as in the delta). Errors: InvalidArgument as for ReplaceState (list ids); nothing changed.

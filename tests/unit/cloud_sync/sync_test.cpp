@@ -3,6 +3,7 @@
 #include "gateway/cloud/sync.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <thread>
@@ -851,6 +852,109 @@ TEST_F(SyncTest, InvalidSnapshotLeavesTheOldStateInForce) {
   auto acks = link_.On("sync/ack");
   EXPECT_EQ(acks.back().payload["result"], "rejected");
   EXPECT_EQ(acks.back().payload["version"], 2);
+}
+
+// ---- issue 13, point 5: a snapshot is staged in the store page by page
+// ---------------------------
+
+// One number `sql` reads from the store file (its own connection); -1 when it fails.
+int64_t QueryNumber(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  int64_t n = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+      n = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+  return n;
+}
+int64_t StageTables(const std::string& path) {
+  return QueryNumber(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'stage%'");
+}
+
+TEST_F(SyncTest, Issue13SnapshotPagesAreStagedAsTheyArriveAndACrashLeavesTheOldState) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  json page1 = Records();
+  page1["credentials"].push_back(Card("c3", "p1", "c3c3", "active"));
+  json page2 = {{"credentials", json::array({Card("c4", "p1", "c4c4", "active")})}};
+  Send("sync/snapshot", Snapshot(1, 2, page1, 1, 3, "snap-2"));
+  Send("sync/snapshot", Snapshot(1, 2, page2, 2, 3, "snap-2"));
+  // The worker writes each page into the stage tables as it comes; nothing is in force yet.
+  const std::string path = config_.store_path;
+  for (int i = 0; i < 500 && QueryNumber(path, "SELECT count(*) FROM stage_credentials") != 4;
+       ++i) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  EXPECT_EQ(QueryNumber(path, "SELECT count(*) FROM stage_credentials"), 4);
+  EXPECT_EQ(QueryNumber(path, "SELECT count(*) FROM stage_people"), 2);
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(Decide("c3c3"), "unknown_credential");
+  EXPECT_EQ(Decide("a1b2"), "granted");
+
+  // The process ends before the last page: at the next start the stage is gone and the old
+  // state is in force; the snapshot sent again (each page) applies.
+  Restart();
+  EXPECT_EQ(StageTables(path), 0);
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  json page3 = {{"credentials", json::array({Card("c5", "p1", "c5c5", "active")})}};
+  Send("sync/snapshot", Snapshot(1, 2, page2, 2, 3, "snap-2"));  // out of order: held back
+  Send("sync/snapshot", Snapshot(1, 2, page1, 1, 3, "snap-2"));
+  Send("sync/snapshot", Snapshot(1, 2, page3, 3, 3, "snap-2"));
+  EXPECT_EQ(Stored(), (Position{1, 2}));
+  EXPECT_EQ(StageTables(path), 0);
+  for (const char* uid : {"a1b2", "c3c3", "c4c4", "c5c5"}) EXPECT_EQ(Decide(uid), "granted") << uid;
+  EXPECT_EQ(link_.On("sync/ack").back().payload["result"], "applied");
+}
+
+TEST_F(SyncTest, Issue13ARejectedStagedSnapshotLeavesTheOldStateAndIndex) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  const std::string path = config_.store_path;
+  json page1 = Records();
+  page1["credentials"].push_back(Card("c3", "p1", "c3c3", "active"));
+  // Invalid across pages: a credential of a person no page has.
+  json bad = {{"credentials", json::array({Card("c4", "nobody", "c4c4", "active")})}};
+  Send("sync/snapshot", Snapshot(1, 2, page1, 1, 2, "snap-2"));
+  Send("sync/snapshot", Snapshot(1, 2, bad, 2, 2, "snap-2"));
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(Decide("a1b2"), "granted");
+  EXPECT_EQ(Decide("c3c3"), "unknown_credential") << "the old index stays in force";
+  auto acks = link_.On("sync/ack");
+  EXPECT_EQ(acks.back().payload["result"], "rejected");
+  EXPECT_EQ(acks.back().payload["version"], 2);
+  EXPECT_NE(acks.back().payload.dump().find("credential c4: person \\\"nobody\\\" does not exist"),
+            std::string::npos)
+      << acks.back().payload.dump();
+  EXPECT_EQ(StageTables(path), 0);
+
+  // An id on two pages: the stage refuses the second, the snapshot is rejected, nothing changed.
+  json again = {{"credentials", json::array({Card("c1", "p1", "d1d1", "active")})}};
+  Send("sync/snapshot", Snapshot(1, 3, page1, 1, 2, "snap-3"));
+  Send("sync/snapshot", Snapshot(1, 3, again, 2, 2, "snap-3"));
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(link_.On("sync/ack").back().payload["result"], "rejected");
+  EXPECT_NE(link_.On("sync/ack").back().payload.dump().find("credential c1: UNIQUE constraint"),
+            std::string::npos);
+  EXPECT_EQ(Decide("d1d1"), "unknown_credential");
+  EXPECT_EQ(StageTables(path), 0);
+
+  // Kinds out of order across pages (credentials before their people): validated from the stage,
+  // with the same verdicts.
+  json creds = {{"credentials", page1["credentials"]}};
+  json rest = page1;
+  rest.erase("credentials");
+  Send("sync/snapshot", Snapshot(1, 4, creds, 1, 2, "snap-4"));
+  Send("sync/snapshot", Snapshot(1, 4, bad, 2, 2, "snap-4"));
+  EXPECT_EQ(Stored(), (Position{1, 1}));
+  EXPECT_EQ(link_.On("sync/ack").back().payload["result"], "rejected");
+  Send("sync/snapshot", Snapshot(1, 5, creds, 1, 2, "snap-5"));
+  Send("sync/snapshot", Snapshot(1, 5, rest, 2, 2, "snap-5"));
+  EXPECT_EQ(Stored(), (Position{1, 5}));
+  EXPECT_EQ(Decide("c3c3"), "granted");
 }
 
 // ---- issue 10, point 15: the store fails under the sync (FaultStore) ------------------------
