@@ -139,6 +139,10 @@ class Session {
   // certain: an index image of it may be written (gateway/store/index_image_file.h).
   std::optional<rules::ImageStamp> stamp() const { return stamp_; }
 
+  void Handle(AdoptIndexJob& j, StateOutcome&) {
+    if (index_ == j.from) index_ = std::move(j.to);
+  }
+
   void Handle(IndexJob&, StateOutcome& out) {
     Rebuild();  // the rebuild is what this job is for
     Result<Position> at = store_->AppliedPosition();
@@ -638,6 +642,8 @@ std::string_view JobKindName(JobKind kind) {
       return "site";
     case JobKind::kIndex:
       return "index";
+    case JobKind::kAdoptIndex:
+      return "index copy";
   }
   return "job";
 }

@@ -98,11 +98,19 @@ struct SiteJob {
 };
 // Builds the index of the store's state again (after kIndexFailed): nothing is written.
 struct IndexJob {};
-using StateJob = std::variant<DeltaJob, SnapshotJob, LocalOpsJob, SiteJob, IndexJob>;
+// The core replaced its index `from` by `to`, the same state in chunks of its own
+// (rules::CopyToOwnedChunks, after a start from the index image): the worker edits and patches
+// `to` from now on if `from` is still its index. Nothing is written; the outcome carries no index.
+struct AdoptIndexJob {
+  std::shared_ptr<const rules::Index> from;
+  std::shared_ptr<const rules::Index> to;
+};
+using StateJob = std::variant<DeltaJob, SnapshotJob, LocalOpsJob, SiteJob, IndexJob, AdoptIndexJob>;
 
 // Which kind of job an outcome answers; the values follow StateJob's alternatives.
-enum class JobKind : uint8_t { kDelta, kSnapshot, kLocalOps, kSite, kIndex };
-// "delta", "snapshot", "local change", "site", "index": for logs and the journal's `kind`.
+enum class JobKind : uint8_t { kDelta, kSnapshot, kLocalOps, kSite, kIndex, kAdoptIndex };
+// "delta", "snapshot", "local change", "site", "index", "index copy": for logs and the journal's
+// `kind`.
 std::string_view JobKindName(JobKind kind);
 
 struct StateOutcome {
