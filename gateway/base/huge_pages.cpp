@@ -63,6 +63,13 @@ SlabCursor& Cursor() {
   return *cursor;
 }
 
+// Gives `block`'s whole pages back to the kernel (a slab is never carved twice).
+void GiveBack(void* block, size_t bytes) {
+  const uintptr_t from = (reinterpret_cast<uintptr_t>(block) + 4095) & ~uintptr_t{4095};
+  const uintptr_t to = (reinterpret_cast<uintptr_t>(block) + bytes) & ~uintptr_t{4095};
+  if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+}
+
 // `block` (`bytes` of `slab`) as an owner: its release keeps the block for reuse while fewer than
 // kRecycleBytes are kept, else gives its whole pages back to the kernel (a slab is never carved
 // twice) and lets go of the slab.
@@ -72,14 +79,16 @@ std::shared_ptr<void> Own(char* block, std::shared_ptr<void> slab, size_t bytes)
     {
       std::lock_guard lock(c.mu);
       if (c.free_bytes + bytes <= kRecycleBytes) {
-        c.free[bytes].push_back({static_cast<char*>(b), std::move(slab)});
-        c.free_bytes += bytes;
-        return;
+        try {
+          c.free[bytes].push_back({static_cast<char*>(b), slab});
+          c.free_bytes += bytes;
+          return;
+        } catch (const std::bad_alloc&) {
+          // No room to keep it: given back below (a deleter must not throw).
+        }
       }
     }
-    const uintptr_t from = (reinterpret_cast<uintptr_t>(b) + 4095) & ~uintptr_t{4095};
-    const uintptr_t to = (reinterpret_cast<uintptr_t>(b) + bytes) & ~uintptr_t{4095};
-    if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+    GiveBack(b, bytes);
     slab.reset();
   });
 }
@@ -113,6 +122,19 @@ std::shared_ptr<void> AllocateHugeBlock(size_t bytes) {
   }
   return Own(block, std::move(slab), bytes);
 }
+
+void ReleaseKeptHugeBlocks() {
+  std::unordered_map<size_t, std::vector<FreeBlock>> kept;
+  {
+    SlabCursor& c = Cursor();
+    std::lock_guard lock(c.mu);
+    kept.swap(c.free);
+    c.free_bytes = 0;
+  }
+  for (auto& [bytes, blocks] : kept) {
+    for (FreeBlock& f : blocks) GiveBack(f.block, bytes);
+  }
+}  // `kept` lets go of the slabs here
 
 void DeallocateMaybeHuge(void* p, size_t bytes) {
   if (p == nullptr) return;

@@ -22,6 +22,9 @@ void DeallocateMaybeHuge(void* p, size_t bytes);
 // whole pages go back to the kernel (MADV_DONTNEED); a slab is unmapped with its last block.
 // Thread-safe.
 std::shared_ptr<void> AllocateHugeBlock(size_t bytes);
+// Gives the blocks kept for reuse back to the kernel now (tests; a caller that just freed a whole
+// index and wants its memory back at once).
+void ReleaseKeptHugeBlocks();
 
 template <typename T>
 struct HugePageAllocator {
