@@ -225,6 +225,10 @@ int Run(const std::string& config_path, const Overrides& overrides) {
     link = std::move(*made);
     sync->SetLink(link.get());
     gw.SetJournalListener([&sync] { sync->OnJournal(); });
+    gw.SetIndexCopiedListener(
+        [&sync](std::shared_ptr<const rules::Index> from, std::shared_ptr<const rules::Index> to) {
+          sync->OnIndexCopied(std::move(from), std::move(to));
+        });
     gw.SetStatusExtra("cloud", [&sync] { return sync->StatusJson(); });
     loop.AddPeriodic(std::chrono::seconds(1), [&sync] { sync->Tick(); });
     link->Start();
@@ -309,6 +313,7 @@ int Run(const std::string& config_path, const Overrides& overrides) {
   Status flushed = gw.Stop();
   if (!flushed.ok()) LogError("core", "final flush failed: " + flushed.ToString());
   gw.SetJournalListener(nullptr);
+  gw.SetIndexCopiedListener(nullptr);
   gw.SetStatusExtra("cloud", nullptr);
   gw.SetStatusExtra("readers", nullptr);
   gw.SetStatusExtra("door_io", nullptr);

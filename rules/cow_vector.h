@@ -134,6 +134,23 @@ class CowVector {
     return v;
   }
 
+  // A copy holding every chunk alone, each copied into a fresh chunk from the huge-page slabs: for
+  // a vector aliasing a mapped image (FromChunks), whose pages are 4 KiB, so that random reads
+  // stop missing the TLB, and the copy no longer pins the mapping. O(size).
+  CowVector Owned() const {
+    CowVector v;
+    v.chunks_.reserve(chunks_.size());
+    for (const std::shared_ptr<T[]>& c : chunks_) {
+      std::shared_ptr<T[]> copy = NewChunk();
+      std::memcpy(copy.get(), c.get(), kChunk * sizeof(T));
+      v.chunks_.push_back(std::move(copy));
+    }
+    v.size_ = size_;
+    return v;
+  }
+  // Whether this vector's chunks alias a mapping (FromChunks), directly or through a copy.
+  bool aliases_mapping() const { return pin_ != nullptr; }
+
   CowVector() = default;
   CowVector(const CowVector& o) : chunks_(o.chunks_), size_(o.size_), pin_(o.pin_) {}
   CowVector& operator=(const CowVector& o) {

@@ -580,6 +580,27 @@ size_t Index::SharedBytes(const Index& o) const {
          lease_by_id_.SharedBytes(o.lease_by_id_);
 }
 
+bool Index::AliasesMapping() const {
+  return arena_.aliases_mapping() || refs_.aliases_mapping() || credentials_.aliases_mapping() ||
+         people_.aliases_mapping() || leases_.aliases_mapping() || cred_by_key_.aliases_mapping() ||
+         cred_by_id_.aliases_mapping() || person_by_id_.aliases_mapping() ||
+         lease_by_id_.aliases_mapping();
+}
+
+std::shared_ptr<const Index> CopyToOwnedChunks(const Index& x) {
+  std::shared_ptr<Index> y(new Index(x));
+  y->arena_ = x.arena_.Owned();
+  y->refs_ = x.refs_.Owned();
+  y->credentials_ = x.credentials_.Owned();
+  y->people_ = x.people_.Owned();
+  y->leases_ = x.leases_.Owned();
+  y->cred_by_key_ = x.cred_by_key_.Owned();
+  y->cred_by_id_ = x.cred_by_id_.Owned();
+  y->person_by_id_ = x.person_by_id_.Owned();
+  y->lease_by_id_ = x.lease_by_id_.Owned();
+  return y;
+}
+
 std::shared_ptr<const Index> PatchCredentials(const Index& base,
                                               const std::vector<Credential>& updates) {
   struct Change {

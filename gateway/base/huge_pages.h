@@ -16,9 +16,15 @@ void DeallocateMaybeHuge(void* p, size_t bytes);
 
 // A block of `bytes` (at most 2 MiB; 64-byte aligned) carved from a 2 MiB-aligned slab marked
 // MADV_HUGEPAGE: the chunks of rules::CowVector, so that the index's arrays keep huge pages
-// although they are made of 64 KiB chunks. When the last owner of a block lets go, its whole pages
-// go back to the kernel (MADV_DONTNEED); a slab is unmapped with its last block. Thread-safe.
+// although they are made of 64 KiB chunks. When the last owner of a block lets go, the block is
+// kept for the next request of its size while fewer than 8 MiB are kept (a delta edit frees about
+// as many chunks as the next one copies; giving part of a huge page back would split it), else its
+// whole pages go back to the kernel (MADV_DONTNEED); a slab is unmapped with its last block.
+// Thread-safe.
 std::shared_ptr<void> AllocateHugeBlock(size_t bytes);
+// Gives the blocks kept for reuse back to the kernel now (tests; a caller that just freed a whole
+// index and wants its memory back at once).
+void ReleaseKeptHugeBlocks();
 
 template <typename T>
 struct HugePageAllocator {

@@ -283,6 +283,10 @@ class Session {
   // certain: an index image of it may be written (gateway/store/index_image_file.h).
   std::optional<rules::ImageStamp> stamp() const { return stamp_; }
 
+  void Handle(AdoptIndexJob& j, StateOutcome&) {
+    if (index_ == j.from) index_ = std::move(j.to);
+  }
+
   void Handle(IndexJob&, StateOutcome& out) {
     Rebuild();  // the rebuild is what this job is for
     Result<Position> at = store_->AppliedPosition();
@@ -1008,6 +1012,8 @@ std::string_view JobKindName(JobKind kind) {
       return "index";
     case JobKind::kSnapshotPage:
       return "snapshot page";
+    case JobKind::kAdoptIndex:
+      return "index copy";
   }
   return "job";
 }

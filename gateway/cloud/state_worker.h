@@ -122,14 +122,29 @@ struct SiteJob {
 };
 // Builds the index of the store's state again (after kIndexFailed): nothing is written.
 struct IndexJob {};
-using StateJob =
-    std::variant<DeltaJob, SnapshotJob, LocalOpsJob, SiteJob, IndexJob, SnapshotPageJob>;
+// The core replaced its index `from` by `to`, the same state in chunks of its own
+// (rules::CopyToOwnedChunks, after a start from the index image): the worker edits and patches
+// `to` from now on if `from` is still its index. Nothing is written; the outcome carries no index.
+struct AdoptIndexJob {
+  std::shared_ptr<const rules::Index> from;
+  std::shared_ptr<const rules::Index> to;
+};
+using StateJob = std::variant<DeltaJob, SnapshotJob, LocalOpsJob, SiteJob, IndexJob,
+                              SnapshotPageJob, AdoptIndexJob>;
 
 // Which kind of job an outcome answers; the values follow StateJob's alternatives (no outcome is
 // posted for a kSnapshotPage).
-enum class JobKind : uint8_t { kDelta, kSnapshot, kLocalOps, kSite, kIndex, kSnapshotPage };
-// "delta", "snapshot", "local change", "site", "index", "snapshot page": for logs and the
-// journal's `kind`.
+enum class JobKind : uint8_t {
+  kDelta,
+  kSnapshot,
+  kLocalOps,
+  kSite,
+  kIndex,
+  kSnapshotPage,
+  kAdoptIndex
+};
+// "delta", "snapshot", "local change", "site", "index", "snapshot page", "index copy": for logs
+// and the journal's `kind`.
 std::string_view JobKindName(JobKind kind);
 
 struct StateOutcome {

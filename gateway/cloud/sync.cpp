@@ -929,6 +929,9 @@ void CloudSync::OnOutcome(StateOutcome o) {
       PublishState();
     }
   }
+  // An index copy's outcome changed nothing itself (as the last job of a burst it may carry the
+  // burst's index, installed and reported above).
+  if (o.job == JobKind::kAdoptIndex) return;
   if (o.job == JobKind::kIndex) {
     index_retry_queued_ = false;
     if (o.result != R::kApplied) {  // the store could not even be read: try again later
@@ -1019,6 +1022,11 @@ void CloudSync::OnOutcome(StateOutcome o) {
                           {"error", o.error}});
   Publish(topics_.sync_ack,
           SyncAck(o.position.epoch, o.position.version, AckResult::kRejected, o.error));
+}
+
+void CloudSync::OnIndexCopied(std::shared_ptr<const rules::Index> from,
+                              std::shared_ptr<const rules::Index> to) {
+  if (worker_) Submit(AdoptIndexJob{std::move(from), std::move(to)});
 }
 
 void CloudSync::RetryIndex() {

@@ -202,6 +202,11 @@ class CloudSync final : public MqttListener {
 
   // New events were journaled: publish them if connected.
   void OnJournal();
+  // The core replaced its index `from` by `to`, the same state in other memory
+  // (core::Gateway::SetIndexCopiedListener): the state worker adopts `to` if `from` is its index,
+  // so that its edits stop sharing chunks with the mapped image.
+  void OnIndexCopied(std::shared_ptr<const rules::Index> from,
+                     std::shared_ptr<const rules::Index> to);
   // Every second: outbox ack timeout, offline policy, state republish when changed (also when the
   // core's journal backlog changed: at once when it appears or clears, else at most every 10 s),
   // coalesced rejections journaled, the link's drops collected, a failed index build retried.

@@ -114,6 +114,44 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(config::Config config, const Cloc
 
 Gateway::~Gateway() {
   if (image_writer_.joinable()) image_writer_.join();
+  if (index_copier_.joinable()) index_copier_.join();
+}
+
+void Gateway::CopyIndexOutOfImage() {
+  if (writer_stopped_) return;  // stopping: the destructor joins a copy in progress
+  if (index_copier_.joinable()) {
+    if (!copied_ready_.load(std::memory_order_acquire)) return;  // still copying
+    index_copier_.join();
+    std::shared_ptr<const rules::Index> source = std::move(copy_source_);
+    std::shared_ptr<const rules::Index> copy = std::move(copied_);
+    copied_ready_ = false;
+    if (!copy) {
+      copy_failed_ = true;  // out of memory: the mapped index keeps deciding, only slower
+      LogWarning("core", "index not copied out of the image mapping: out of memory");
+      return;
+    }
+    if (engine_.index() == source) {
+      // The same state in other memory: the stamp, its generation and the image on disk stay
+      // true of it.
+      if (stamped_index_ == source) stamped_index_ = copy;
+      engine_.SwapIndex(copy);
+      LogInfo("core", "index copied out of the image mapping (" +
+                          std::to_string(copy->MemoryBytes() >> 20) + " MiB)");
+      if (on_index_copied_) on_index_copied_(std::move(source), std::move(copy));
+      return;
+    }
+  }
+  std::shared_ptr<const rules::Index> now = engine_.index();
+  if (copy_failed_ || !now || !now->AliasesMapping()) return;
+  copy_source_ = now;
+  index_copier_ = std::thread([this, now] {
+    try {
+      copied_ = rules::CopyToOwnedChunks(*now);
+    } catch (const std::bad_alloc&) {
+      copied_ = nullptr;
+    }
+    copied_ready_.store(true, std::memory_order_release);
+  });
 }
 
 void Gateway::NoteIndexState(const std::shared_ptr<const rules::Index>& index,
@@ -204,6 +242,7 @@ Status Gateway::Reload(config::Config config) {
 }
 
 Status Gateway::Tick() {
+  CopyIndexOutOfImage();
   rules::DecisionTime now = engine_.Now(Reading());
   NoteClock(now.went_back, now.suspect);
   if (store_->read_only()) ReopenForWriting();
@@ -860,6 +899,7 @@ Result<json> Gateway::StatusCmd() {
       // An image of the index in force is on disk (a start after a crash maps it).
       {"index_image_current", stamped_index_ != nullptr && engine_.index() == stamped_index_ &&
                                   image_on_disk_.load() == stamped_generation_},
+      {"index_maps_image", x.AliasesMapping()},
       {"events",
        {{"queued", queued},
         {"last_seq", last_seq},

@@ -16,7 +16,10 @@
 //   before), tenant_index_edit_ms p50/p99 (rules::ApplyOpsToIndex of the same delta, what
 //   follows it now) and tenant_edit_copied_bytes_p50 (the chunks that edit copied; the rest is
 //   shared with the index before it).
-// Usage: foundation_bench [--credentials N] [--dir DIR]. Not part of the test run's pass/fail.
+// Usage: foundation_bench [--credentials N] [--dir DIR] [--keep] (--keep leaves the store and its
+// image in DIR); foundation_bench --cold-start DB --credentials N --image PATH (the cold-start
+// child alone, on a kept store); foundation_bench --write-image DB --image PATH. Not part of the
+// test run's pass/fail.
 #include <malloc.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -65,6 +68,76 @@ using bench::BenchSite;
 using bench::Generate;
 using bench::kDoors;
 using bench::PresentationFor;
+
+struct DecideFigures {
+  uint32_t p50 = 0, p99 = 0, max = 0;  // on `a`
+  uint32_t p50_b = 0, p99_b = 0;       // on `b` (0 without)
+  double granted_share = 0;
+  bool differ = false;  // `b` decided differently from `a` (reported on stderr)
+};
+
+// 1,000,000 decisions on `a`: 90 % known credentials at random doors, 10 % unknown. With `b` (the
+// same state in another memory layout), the same decisions on `b` too, in alternating blocks of
+// 1,000, so that both see the same machine (the two other builders make single runs noisy).
+DecideFigures DecideAB(const rules::Index& a, const rules::Index* b, size_t credentials,
+                       Instant now) {
+  std::mt19937_64 rng(42);
+  const size_t n = 1'000'000;
+  std::vector<rules::Presented> presented;
+  std::vector<std::string> doors;
+  presented.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    size_t k = rng() % credentials;
+    presented.push_back(PresentationFor(i % 10 == 9 ? credentials + k : k));
+    doors.push_back("door-" + std::to_string(rng() % kDoors));
+  }
+  std::vector<uint32_t> ns(n), ns_b(b ? n : 0);
+  std::vector<char> grants(n);
+  auto decide = [&](const rules::Index& x, size_t i, std::vector<uint32_t>& into) {
+    auto t0 = Clock::now();
+    rules::Decision d = rules::DecideWith(x, {doors[i], "", presented[i]}, now, INT64_MIN, nullptr);
+    auto t1 = Clock::now();
+    into[i] = static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+    return d.granted;
+  };
+  DecideFigures f;
+  for (size_t from = 0; from < n; from += 1000) {
+    const size_t to = std::min(n, from + 1000);
+    for (size_t i = from; i < to; ++i) grants[i] = decide(a, i, ns);
+    if (!b) continue;
+    for (size_t i = from; i < to; ++i) {
+      if (decide(*b, i, ns_b) != static_cast<bool>(grants[i])) {
+        std::fprintf(stderr, "decision %zu differs between the two layouts\n", i);
+        f.differ = true;
+        return f;
+      }
+    }
+  }
+  size_t granted = 0;
+  for (char g : grants) granted += g != 0;
+  std::sort(ns.begin(), ns.end());
+  std::sort(ns_b.begin(), ns_b.end());
+  f.p50 = ns[n / 2];
+  f.p99 = ns[n * 99 / 100];
+  f.max = ns.back();
+  if (b) {
+    f.p50_b = ns_b[n / 2];
+    f.p99_b = ns_b[n * 99 / 100];
+  }
+  f.granted_share = static_cast<double>(granted) / n;
+  return f;
+}
+
+// AnonHugePages of this process (bytes), from /proc/self/smaps_rollup.
+size_t AnonHugeBytes() {
+  std::ifstream in("/proc/self/smaps_rollup");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("AnonHugePages:", 0) == 0) return std::stoul(line.substr(14)) * 1024;
+  }
+  return 0;
+}
 
 // Runs in a fresh process so that resident memory is the gateway's, not the generator's.
 // `image_path`: the index image the start-up path tries first (store::LoadIndexPreferImage, as
@@ -122,29 +195,29 @@ int ColdStart(const std::string& db_path, size_t credentials, const std::string&
     scan_s = Seconds(a, Clock::now());
   }
 
-  // 1,000,000 decisions: 90 % known credentials at random doors, 10 % unknown.
-  std::mt19937_64 rng(42);
-  const size_t n = 1'000'000;
-  std::vector<rules::Presented> presented;
-  std::vector<std::string> doors;
-  presented.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    size_t k = rng() % credentials;
-    presented.push_back(PresentationFor(i % 10 == 9 ? credentials + k : k));
-    doors.push_back("door-" + std::to_string(rng() % kDoors));
+  // 1,000,000 decisions; from an image, the same decisions also on its copy in chunks of its own
+  // (rules::CopyToOwnedChunks: huge pages instead of the file's 4 KiB pages, what the gateway
+  // installs after starting from an image), interleaved so that both see the same machine.
+  double owned_copy_s = 0;
+  std::shared_ptr<const rules::Index> owned;
+  size_t owned_huge = 0;
+  if (from_image) {
+    const size_t huge0 = AnonHugeBytes();
+    auto c0 = Clock::now();
+    owned = rules::CopyToOwnedChunks(*index);
+    owned_copy_s = Seconds(c0, Clock::now());
+    owned_huge = AnonHugeBytes() - huge0;
   }
-  std::vector<uint32_t> ns(n);
-  size_t granted = 0;
-  for (size_t i = 0; i < n; ++i) {
-    auto a = Clock::now();
-    rules::Decision d =
-        rules::DecideWith(*index, {doors[i], "", presented[i]}, now, INT64_MIN, nullptr);
-    auto b = Clock::now();
-    granted += d.granted;
-    ns[i] =
-        static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+  DecideFigures df = DecideAB(*index, owned.get(), credentials, now);
+  if (df.differ) return 1;
+  // Then the copy alone, the mapping let go: the daemon's steady state after a start from the
+  // image (interleaved, each index also evicts the other's lines from the caches).
+  DecideFigures alone;
+  if (owned) {
+    engine.SwapIndex(owned);
+    index = owned;  // the mapping is unmapped here
+    alone = DecideAB(*owned, nullptr, credentials, now);
   }
-  std::sort(ns.begin(), ns.end());
   json out = {
       {"cold_start_s", cold},
       {"index_source", from_image ? "image" : "store"},
@@ -155,13 +228,35 @@ int ColdStart(const std::string& db_path, size_t credentials, const std::string&
       {"cold_load_and_index_s", Seconds(t_open, t_loaded)},
       {"warm_row_scan_only_s", scan_s},
       {"first_decision", rules::ReasonName(first.reason)},
-      {"decide_p50_ns", ns[n / 2]},
-      {"decide_p99_ns", ns[n * 99 / 100]},
-      {"decide_max_ns", ns.back()},
-      {"decide_granted_share", static_cast<double>(granted) / n},
+      {"decide_p50_ns", df.p50},
+      {"decide_p99_ns", df.p99},
+      {"decide_max_ns", df.max},
+      {"decide_granted_share", df.granted_share},
+      {"owned_copy_s", owned_copy_s},
+      {"owned_copy_huge_page_share",
+       owned ? static_cast<double>(owned_huge) / static_cast<double>(owned->MemoryBytes()) : 0},
+      {"decide_p50_ns_owned", df.p50_b},
+      {"decide_p99_ns_owned", df.p99_b},
+      {"decide_p50_ns_owned_alone", alone.p50},
+      {"decide_p99_ns_owned_alone", alone.p99},
       {"rss_bytes_per_credential", static_cast<double>(rss1 - rss0) / credentials},
       {"index_bytes_per_credential", static_cast<double>(index->MemoryBytes()) / credentials}};
   std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
+// Writes the index image of the store at `db_path` to `image_path` (for comparing builds on one
+// kept store: --keep, then --write-image and --cold-start of each build).
+int WriteImage(const std::string& db_path, const std::string& image_path) {
+  auto store = store::Store::Open(db_path);
+  if (!store.ok()) return 1;
+  Result<store::StartIndex> built = store::BuildIndexStamped(**store, BenchSite(), nullptr);
+  if (!built.ok() || !built->stamp) return 1;
+  Result<uint64_t> n = store::SaveIndexImage(image_path, *built->index, *built->stamp);
+  if (!n.ok()) {
+    std::fprintf(stderr, "%s\n", n.status().ToString().c_str());
+    return 1;
+  }
   return 0;
 }
 
@@ -170,6 +265,8 @@ int Main(int argc, char** argv) {
   std::string dir = std::filesystem::temp_directory_path().string();
   std::string cold_db;
   std::string cold_image;
+  std::string write_image_db;
+  bool keep = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--credentials" && i + 1 < argc)
@@ -180,8 +277,13 @@ int Main(int argc, char** argv) {
       cold_db = argv[++i];
     else if (a == "--image" && i + 1 < argc)
       cold_image = argv[++i];
+    else if (a == "--write-image" && i + 1 < argc)
+      write_image_db = argv[++i];
+    else if (a == "--keep")
+      keep = true;
   }
   if (!cold_db.empty()) return ColdStart(cold_db, credentials, cold_image);
+  if (!write_image_db.empty()) return WriteImage(write_image_db, cold_image);
 
   std::string db_path = dir + "/lintel-bench-" + std::to_string(getpid()) + ".db";
   auto t0 = Clock::now();
@@ -199,6 +301,8 @@ int Main(int argc, char** argv) {
   double replace_s, build_s;
   double delta_p50_ms = 0, delta_p99_ms = 0, whole_validate_ms = 0, stream_index_ms = 0;
   double edit_p50_ms = 0, edit_p99_ms = 0, copied_p50 = 0, index_bytes = 0;
+  size_t huge_after_build = 0, huge_after_edits = 0;
+  DecideFigures edited;
   {
     auto store = store::Store::Open(db_path, {});
     if (!store.ok()) {
@@ -214,6 +318,7 @@ int Main(int argc, char** argv) {
     }
     auto index = rules::BuildIndex(site, records);
     auto c = Clock::now();
+    huge_after_build = AnonHugeBytes();
     replace_s = Seconds(a, b);
     build_s = Seconds(b, c);
 
@@ -272,6 +377,14 @@ int Main(int argc, char** argv) {
     edit_p99_ms = edit_ms[edit_ms.size() * 99 / 100];
     copied_p50 = copied_bytes[copied_bytes.size() / 2];
     index_bytes = static_cast<double>(index->MemoryBytes());
+    // Decisions on the index after those 50 edits (its chunks freed by the edits were given back
+    // to the kernel), next to a fresh copy of it (every chunk in whole huge pages), interleaved.
+    huge_after_edits = AnonHugeBytes();
+    {
+      std::shared_ptr<const rules::Index> fresh = rules::CopyToOwnedChunks(*index);
+      edited = DecideAB(*index, fresh.get(), credentials, At("2026-11-23T11:00:00Z"));
+      if (edited.differ) return 1;
+    }
     std::sort(delta_ms.begin(), delta_ms.end());
     delta_p50_ms = delta_ms[delta_ms.size() / 2];
     delta_p99_ms = delta_ms[delta_ms.size() * 99 / 100];
@@ -341,8 +454,12 @@ int Main(int argc, char** argv) {
     image_bytes = *n;
   }
   if (!run_child(cold_img)) return 1;
-  std::filesystem::remove(image_path);
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_path + suffix);
+  if (keep) {
+    std::fprintf(stderr, "kept %s and %s\n", db_path.c_str(), image_path.c_str());
+  } else {
+    std::filesystem::remove(image_path);
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_path + suffix);
+  }
   if (cold["index_source"] != "store" || cold_img["index_source"] != "image" ||
       cold["first_decision"] != cold_img["first_decision"]) {
     std::fprintf(stderr, "image cold start differs: %s / %s\n", cold.dump().c_str(),
@@ -356,6 +473,15 @@ int Main(int argc, char** argv) {
       {"process_start_to_first_decision_image_s", cold_img["process_start_to_first_decision_s"]},
       {"cold_load_image_s", cold_img["cold_load_and_index_s"]},
       {"decide_p99_ns_image", cold_img["decide_p99_ns"]},
+      {"decide_p50_ns_image", cold_img["decide_p50_ns"]},
+      {"decide_p99_ns_image_owned", cold_img["decide_p99_ns_owned"]},
+      {"decide_p50_ns_image_owned", cold_img["decide_p50_ns_owned"]},
+      {"decide_p50_ns_image_owned_alone", cold_img["decide_p50_ns_owned_alone"]},
+      {"decide_p99_ns_image_owned_alone", cold_img["decide_p99_ns_owned_alone"]},
+      {"image_owned_copy_s", cold_img["owned_copy_s"]},
+      {"image_owned_copy_huge_page_share", cold_img["owned_copy_huge_page_share"]},
+      {"decide_p99_image_owned_over_mapped",
+       cold_img["decide_p99_ns_owned"].get<double>() / cold_img["decide_p99_ns"].get<double>()},
       {"rss_bytes_per_credential_image", cold_img["rss_bytes_per_credential"]},
       {"cold_start_rebuild_over_image",
        cold["process_start_to_first_decision_s"].get<double>() /
@@ -377,7 +503,13 @@ int Main(int argc, char** argv) {
               {"tenant_index_edit_ms", {{"p50", edit_p50_ms}, {"p99", edit_p99_ms}}},
               {"rebuild_over_edit_p50", stream_index_ms / edit_p50_ms},
               {"tenant_edit_copied_bytes_p50", copied_p50},
-              {"tenant_edit_copied_over_index", copied_p50 / index_bytes}};
+              {"tenant_edit_copied_over_index", copied_p50 / index_bytes},
+              {"anon_huge_mib_after_build", huge_after_build >> 20},
+              {"anon_huge_mib_after_edits", huge_after_edits >> 20},
+              {"decide_after_edits_ns", {{"p50", edited.p50}, {"p99", edited.p99}}},
+              {"decide_after_edits_fresh_copy_ns", {{"p50", edited.p50_b}, {"p99", edited.p99_b}}},
+              {"decide_p99_after_edits_over_fresh",
+               static_cast<double>(edited.p99) / static_cast<double>(edited.p99_b)}};
   out.update(cold);
   out.update(image);
   std::printf("%s\n", out.dump().c_str());

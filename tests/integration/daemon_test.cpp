@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/subprocess.h"
 #include "tests/integration/tiny_tmpfs.h"
@@ -248,6 +250,16 @@ TEST_F(Daemon, SecondStartUsesTheIndexImageAndDecidesTheSame) {
   EXPECT_EQ(status["index_source"], "image") << Log();
   EXPECT_EQ(status["state"]["credentials"], 10);
   EXPECT_NE(Log().find("index from the index image"), std::string::npos) << Log();
+  EXPECT_EQ(decisions(), first);
+  // Then the index is copied out of the mapping (huge pages instead of the file's 4 KiB pages) on
+  // a housekeeping tick, and decides the same.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (CtlJson({"status"})["index_maps_image"] != false &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(CtlJson({"status"})["index_maps_image"], false) << Log();
+  EXPECT_NE(Log().find("index copied out of the image mapping"), std::string::npos) << Log();
   EXPECT_EQ(decisions(), first);
   stop();
 

@@ -106,6 +106,10 @@ class SyncTest : public ::testing::Test {
     sync_->SetFaultsForTest(sync_faults_);
     ASSERT_TRUE(sync_->Start([this](std::function<void()> f) { loop_->Post(std::move(f)); }).ok());
     gw_->SetJournalListener([this] { sync_->OnJournal(); });
+    gw_->SetIndexCopiedListener(
+        [this](std::shared_ptr<const rules::Index> from, std::shared_ptr<const rules::Index> to) {
+          sync_->OnIndexCopied(std::move(from), std::move(to));
+        });
     sync_->SetLink(&link_);
     sync_->OnConnected(1);
   }
@@ -358,6 +362,7 @@ TEST_F(SyncTest, Issue13EditedIndexIsStampedAndItsImageServesTheNextStart) {
   EXPECT_EQ((*status)["index_source"], "image");
   EXPECT_EQ(Decide("c3c3"), "granted");
   EXPECT_EQ(Decide("a1b2"), "granted");
+  EXPECT_EQ((*status)["index_maps_image"], true);
   // A delta after the restart edits the mapped index (its chunks are copied, the file is not
   // written) and the next start, the image now stale, rebuilds from the store.
   Send("sync/delta", Delta(1, 3,
@@ -365,6 +370,23 @@ TEST_F(SyncTest, Issue13EditedIndexIsStampedAndItsImageServesTheNextStart) {
                              {"kind", "credential"},
                              {"data", Card("c3", "p1", "c3c3", "revoked")}}}));
   EXPECT_EQ(Decide("c3c3"), "credential_revoked");
+  EXPECT_EQ((*gw_->Handle({{"cmd", "status"}}))["index_maps_image"], true);
+  // Housekeeping copies the engine's index out of the mapping and the worker adopts the copy:
+  // later edits share nothing with the image.
+  for (int i = 0; i < 1000 && gw_->engine().index()->AliasesMapping(); ++i) {
+    (void)gw_->Tick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(gw_->engine().index()->AliasesMapping());
+  Settle();  // the worker's AdoptIndexJob
+  Send(
+      "sync/delta",
+      Delta(
+          1, 4,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c4", "p1", "c4c4", "active")}}}));
+  EXPECT_EQ(Decide("c4c4"), "granted");
+  EXPECT_EQ(Decide("c3c3"), "credential_revoked");
+  EXPECT_FALSE(gw_->engine().index()->AliasesMapping()) << "the worker edited the mapped index";
   Restart();  // no clean stop: the image is of version 2
   status = gw_->Handle({{"cmd", "status"}});
   ASSERT_TRUE(status.ok());

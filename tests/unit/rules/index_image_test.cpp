@@ -341,6 +341,56 @@ TEST(IndexImage, AnIndexReadFromAnImageIsEditedWithoutWritingTheImage) {
                   .granted);
 }
 
+// The gateway copies an index read from an image into chunks of its own (huge pages instead of
+// the file's 4 KiB ones): the copy is the same index, reads nothing from the image, does not pin
+// it, and is edited like any index.
+TEST(IndexImage, AnIndexCopiedOutOfTheImageIsTheSameAndHoldsNoPartOfIt) {
+  const Site site = MapleCourt();
+  Records state = LargeState(20000);
+  std::shared_ptr<const Index> built = BuildIndex(site, state);
+  EXPECT_FALSE(built->AliasesMapping());
+  Image img = Write(*built, kStamp);
+  std::weak_ptr<std::vector<uint64_t>> image_alive = img.words;
+  Result<std::shared_ptr<const Index>> loaded = Read(img, site, kStamp);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_TRUE((*loaded)->AliasesMapping());
+  std::shared_ptr<const Index> copy = CopyToOwnedChunks(**loaded);
+  EXPECT_FALSE(copy->AliasesMapping());
+  ExpectSameIndex(**loaded, *copy);
+  ExpectSameDecisions(**loaded, *copy, "copy");
+  for (int i : {0, 17, 19999}) {
+    Request req{"front", "", testing::CardAt(7, static_cast<uint64_t>(i))};
+    Decision a = DecideWith(**loaded, req, T("2026-03-04T10:00:00Z"), INT64_MIN, nullptr);
+    Decision b = DecideWith(*copy, req, T("2026-03-04T10:00:00Z"), INT64_MIN, nullptr);
+    EXPECT_EQ(a.reason, b.reason) << i;
+    EXPECT_EQ(a.credential, b.credential) << i;
+    EXPECT_EQ(a.granted, b.granted) << i;
+  }
+  EXPECT_EQ(copy->SharedBytes(**loaded), 0u);
+  EXPECT_EQ(copy->MemoryBytes(), (*loaded)->MemoryBytes());
+  const auto* lo = reinterpret_cast<const char*>(img.span().data());
+  for (const char* at : {reinterpret_cast<const char*>(&copy->credentials()[0]),
+                         reinterpret_cast<const char*>(&copy->people()[0]),
+                         copy->str(copy->credentials()[0].id).data()}) {
+    EXPECT_FALSE(at >= lo && at < lo + img.bytes) << "the copy reads from the image";
+  }
+  // An index edited from the loaded one still aliases the image; one edited from the copy not.
+  Credential card = Card("new-card", "person-3", 8, 901);
+  std::vector<Op> ops = {PutOp(card)};
+  std::shared_ptr<const Index> from_loaded = ApplyOpsToIndex(**loaded, ops);
+  std::shared_ptr<const Index> from_copy = ApplyOpsToIndex(*copy, ops);
+  ASSERT_TRUE(from_loaded && from_copy);
+  EXPECT_TRUE(from_loaded->AliasesMapping());
+  EXPECT_FALSE(from_copy->AliasesMapping());
+  ExpectSameDecisions(*from_loaded, *from_copy, "edited");
+  // With the loaded index and its edit gone, nothing holds the image any more.
+  img.words.reset();
+  loaded = Status::NotFound("dropped");
+  from_loaded.reset();
+  EXPECT_TRUE(image_alive.expired());
+  ExpectSameDecisions(*built, *copy, "built");
+}
+
 TEST(IndexImage, ChecksumSeesEveryWord) {
   std::vector<uint64_t> w(1000, 0x0123456789abcdefULL);
   uint64_t base = ImageChecksum(w.data(), w.size() * 8);
