@@ -5,6 +5,7 @@
 
 #include "gateway/base/ids.h"
 #include "gateway/base/log.h"
+#include "gateway/base/thread_priority.h"
 #include "gateway/codec/records_json.h"
 #include "gateway/core/decision_json.h"
 #include "gateway/store/index_image_file.h"
@@ -145,6 +146,7 @@ void Gateway::CopyIndexOutOfImage() {
   if (copy_failed_ || !now || !now->AliasesMapping()) return;
   copy_source_ = now;
   index_copier_ = std::thread([this, now] {
+    LowerThisThreadPriority(10);  // the doors first
     try {
       copied_ = rules::CopyToOwnedChunks(*now);
     } catch (const std::bad_alloc&) {
@@ -176,6 +178,7 @@ bool Gateway::SaveImageInBackground() {
   image_writer_ = std::thread([this, index = stamped_index_, stamp = stamped_at_,
                                generation = stamped_generation_,
                                path = store::IndexImagePath(config_.store_path)] {
+    LowerThisThreadPriority(10);  // 263 MB checksummed and written: the doors first
     Result<uint64_t> n = store::SaveIndexImage(path, *index, stamp);
     if (n.ok()) {
       image_on_disk_ = generation;
