@@ -174,6 +174,21 @@ class ValidatorVisitor final : public store::RecordVisitor {
   bool replay_;
 };
 
+// A snapshot being staged page by page. At namespace scope, not nested in Session: clang does
+// not see a nested struct with default member initializers as default-constructible while the
+// enclosing class is incomplete, so std::optional<Stage>::emplace() would not compile.
+struct Stage {
+  std::string snapshot_id;
+  Position to;
+  uint64_t pages = 0;
+  uint64_t next = 1;  // the page that follows
+  size_t records = 0;
+  size_t checkpointed = 0;  // records staged at the last WAL checkpoint
+  Status error;  // the first failure (a page write, a page out of order): the snapshot's end
+  bool fault = false;  // a page's job threw (a bug): reported with the snapshot's outcome
+  std::unique_ptr<PageDigest> digest;
+};
+
 // Everything the worker thread owns.
 class Session {
  public:
@@ -982,17 +997,6 @@ class Session {
   };
   std::optional<Prebuilt> prebuilt_;
   // The snapshot being staged page by page (SnapshotPageJob), until its SnapshotJob.
-  struct Stage {
-    std::string snapshot_id;
-    Position to;
-    uint64_t pages = 0;
-    uint64_t next = 1;  // the page that follows
-    size_t records = 0;
-    size_t checkpointed = 0;  // records staged at the last WAL checkpoint
-    Status error;  // the first failure (a page write, a page out of order): the snapshot's end
-    bool fault = false;  // a page's job threw (a bug): reported with the snapshot's outcome
-    std::unique_ptr<PageDigest> digest;
-  };
   std::optional<Stage> stage_;
   StateWorker::FaultHook fault_;
 };

@@ -475,11 +475,12 @@ struct Pass {
 struct RevocationResult {
   size_t credentials = 0;
   Change change = Change::kRevoke;
-  double steady_rss_mb = 0;  // before the pass (the state applied, the bench's copy freed)
-  double peak_rss_mb = 0;    // the highest resident size sampled during the pass
-  Percentiles denied_us;     // publish -> the loop's first decision says credential_revoked
-  Percentiles swap_us;       // publish -> the index swap (outcome observer)
-  Percentiles bare_us;       // publish -> a bare subscriber has the message
+  double steady_rss_mb = 0;    // before the pass (the state applied, the bench's copy freed)
+  double peak_rss_mb = 0;      // the highest resident size sampled during the pass
+  Percentiles denied_us;       // publish -> the loop's first decision says credential_revoked
+  Percentiles swap_us;         // publish -> the index swap (outcome observer)
+  Percentiles bare_us;         // publish -> a bare subscriber has the message
+  Percentiles bare_behind_us;  // the same, published right behind a message of a tenant's size
   Percentiles worker_apply_ms, worker_index_ms, worker_commit_ms;
   double snapshot_setup_s = 0;
   std::string reason_before;
@@ -675,7 +676,7 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
     malloc_trim(0);
     r.steady_rss_mb = RssMb();
     RssSampler rss;
-    std::vector<double> denied, swapped, rtt, apply, index, commit;
+    std::vector<double> denied, swapped, rtt, rtt_behind, apply, index, commit;
     for (size_t k = 0; k < pass.n; ++k) {
       std::string before_jws;  // a tenant delta published right before the measured one
       rules::Request request;
@@ -713,6 +714,30 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
       }
       cloud.Flush();
       std::this_thread::sleep_for(5ms);
+      if (!before_jws.empty()) {
+        // The same pattern bare: a message of the tenant delta's size, then at once the measured
+        // one. The second waits behind the first in the broker and the client as the revocation
+        // waits behind the tenant delta: the transport's share, not the gateway's.
+        std::string filler = "0";
+        filler.resize(before_jws.size(), ' ');
+        std::string behind = std::to_string(++bare_id);
+        behind.resize(jws.size(), ' ');
+        {
+          std::lock_guard l(sink.mu);
+          sink.expect = bare_id;
+          sink.got = false;
+        }
+        cloud.Publish(bare_topic, filler);
+        auto b1 = SteadyClock::now();
+        cloud.Publish(bare_topic, behind);
+        {
+          std::unique_lock l(sink.mu);
+          if (!sink.cv.wait_for(l, 10s, [&] { return sink.got; })) Die("bare message lost");
+          rtt_behind.push_back(Us(sink.at - b1));
+        }
+        cloud.Flush();
+        std::this_thread::sleep_for(5ms);
+      }
 
       if (k == 0 && r.reason_before.empty()) {
         r.reason_before = std::string(rules::ReasonName(
@@ -751,6 +776,7 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
     r.denied_us = Summarize(denied);
     r.swap_us = Summarize(swapped);
     r.bare_us = Summarize(rtt);
+    if (!rtt_behind.empty()) r.bare_behind_us = Summarize(rtt_behind);
     r.worker_apply_ms = Summarize(apply);
     r.worker_commit_ms = Summarize(commit);
     r.worker_index_ms = Summarize(index);
@@ -1166,6 +1192,8 @@ int Main(int argc, char** argv) {
                       signer);
     const RevocationResult &t = sc[0], &behind = sc[1], &plain = sc[2];
     const double target_us = 2 * plain.bare_us.p99 + commit.p50;
+    // The target with the bare round trip of the same pattern (a message right behind another).
+    const double behind_target_us = 2 * behind.bare_behind_us.p99 + commit.p50;
     double peak = std::max({t.peak_rss_mb, behind.peak_rss_mb, plain.peak_rss_mb});
     out.update({{"scale_credentials", scale_credentials},
                 {"scale_setup_s", Round3(t.snapshot_setup_s)},
@@ -1188,6 +1216,10 @@ int Main(int argc, char** argv) {
                 {"scale_bare_rtt_p99_us", Round1(plain.bare_us.p99)},
                 {"scale_revocation_target_us", Round1(target_us)},
                 {"scale_revocation_behind_over_target", Round3(behind.denied_us.p99 / target_us)},
+                {"scale_bare_rtt_behind_p99_us", Round1(behind.bare_behind_us.p99)},
+                {"scale_revocation_behind_target_same_pattern_us", Round1(behind_target_us)},
+                {"scale_revocation_behind_over_same_pattern_target",
+                 Round3(behind.denied_us.p99 / behind_target_us)},
                 {"scale_revocation_over_target", Round3(plain.denied_us.p99 / target_us)},
                 {"scale_steady_rss_mb", Round1(t.steady_rss_mb)},
                 {"scale_peak_rss_mb", Round1(peak)},
