@@ -53,6 +53,9 @@ class StateValidator {
   };
   StateValidator(const Site& site, size_t max_errors);
   StateValidator(const Site& site, size_t max_errors, Options options);
+  // It keeps views into the site: a temporary would leave them dangling.
+  StateValidator(Site&&, size_t) = delete;
+  StateValidator(Site&&, size_t, Options) = delete;
   ~StateValidator();
   StateValidator(const StateValidator&) = delete;
   StateValidator& operator=(const StateValidator&) = delete;

@@ -60,6 +60,8 @@ class PageDigest {
     std::string fault;  // the thread caught this (a bug): the stage path is used
   };
 
+  // `site` must outlive this (the validator keeps views into it): a SiteJob drops the digest
+  // before it replaces the worker's site.
   explicit PageDigest(const rules::Site& site) : validator_(site, 20, {.ids_unique = true}) {
     thread_ = std::thread([this] { Run(); });
   }
@@ -184,7 +186,7 @@ struct Stage {
   uint64_t next = 1;  // the page that follows
   size_t records = 0;
   size_t checkpointed = 0;  // records staged at the last WAL checkpoint
-  Status error;  // the first failure (a page write, a page out of order): the snapshot's end
+  Status error;        // the first failure (a page write, a page out of order): the snapshot's end
   bool fault = false;  // a page's job threw (a bug): reported with the snapshot's outcome
   std::unique_ptr<PageDigest> digest;
 };
@@ -655,7 +657,7 @@ class Session {
     auto page = std::make_shared<PageDigest::Page>();
     page->records = std::move(j.records);
     page->hold = std::move(j.hold);
-    stage_->digest->Push(std::move(page));
+    if (stage_->digest) stage_->digest->Push(std::move(page));  // none after a SiteJob
   }
 
   // A page could not even be handled (the store cannot be opened, the job threw).
@@ -714,7 +716,8 @@ class Session {
       return Fail(out, missing);
     }
     std::unique_ptr<PageDigest> digest = std::move(stage_->digest);
-    PageDigest::Validation v = digest->Validated();
+    // No digest (the site changed while pages came): validated from the stage below.
+    PageDigest::Validation v = digest ? digest->Validated() : PageDigest::Validation{};
     if (!v.fault.empty()) {
       LogError("sync", "state worker: the snapshot's page thread threw: " + v.fault);
       out.fault = true;
@@ -857,6 +860,10 @@ class Session {
   }
 
   void Handle(SiteJob& j, StateOutcome& out) {
+    // A snapshot being staged was validated page by page against the old site: that validation
+    // stops here (its thread holds views into the old site), and the snapshot's completion
+    // validates the whole stage against the new one.
+    if (stage_) stage_->digest.reset();
     site_ = std::move(j.site);
     baseline_.reset();
     Rebuild();

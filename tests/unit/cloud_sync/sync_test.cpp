@@ -1339,6 +1339,42 @@ TEST_F(SyncTest, Issue10MessagesTakenOffTheLoopAreVerifiedCountedAndApplied) {
 // Issue 13, point 5: a snapshot of many more pages than the parser's queue holds, arriving as fast
 // as the MQTT client's thread can hand them on: the pages wait for room (back-pressure to the
 // broker) instead of being dropped, and the snapshot completes.
+// A config reload (SIGHUP) between two pages of a staged snapshot: the pages before it were
+// validated against the old site on the digest thread, which held views into it. The reload
+// stops that validation, and the completion validates the whole stage against the new site (a
+// group naming the new door is valid; before, the thread read the freed site).
+TEST_F(SyncTest, Issue13ASiteReloadWhilePagesAreStagedValidatesAgainstTheNewSite) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  // Page 1 names the door the reload adds; the kinds come in order, so the pages are validated
+  // as they arrive.
+  json page1 = Records();
+  page1["groups"] = json::array(
+      {{{"id", "g-garage"}, {"name", "Garage"}, {"doors", {"garage"}}, {"schedule", "always"}}});
+  page1["people"].push_back(
+      {{"id", "p9"}, {"name", "Pat"}, {"role", "staff"}, {"groups", {"g-garage"}}});
+  json page2 = {{"credentials", json::array({Card("c4", "p1", "c4c4", "active")})}};
+  Send("sync/snapshot", Snapshot(1, 2, page1, 1, 3, "snap-2"));
+  Send("sync/snapshot", Snapshot(1, 2, page2, 2, 3, "snap-2"));
+
+  config::Config next = config_;
+  next.doors.push_back({"garage", "Garage", false, 5000, 30});
+  auto prepared = gw_->PrepareReload(next);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  ASSERT_TRUE(sync_->CheckReload(next).ok());
+  gw_->CommitReload(std::move(*prepared));
+  ASSERT_TRUE(sync_->Reload(next).ok());
+
+  json page3 = {{"credentials", json::array({Card("c9", "p9", "c9c9", "active")})}};
+  Send("sync/snapshot", Snapshot(1, 2, page3, 3, 3, "snap-2"));
+  Settle();
+  EXPECT_EQ(link_.On("sync/ack").back().payload["result"], "applied")
+      << link_.On("sync/ack").back().payload.dump();
+  EXPECT_EQ(Stored(), (Position{1, 2}));
+  EXPECT_EQ(Decide("c9c9", "garage"), "granted");
+  EXPECT_EQ(Decide("c4c4"), "granted");
+  EXPECT_EQ(StageTables(config_.store_path), 0);
+}
+
 TEST_F(SyncTest, Issue13SnapshotPagesWaitForRoomInsteadOfBeingDropped) {
   WriteConfig("  limits: {queue_messages: 16}\n");
   Restart();

@@ -290,7 +290,8 @@ TEST(StateValidator, FedRecordByRecordItFindsWhatValidateFinds) {
   const std::vector<std::string> whole = Validate(testing::MapleCourt(), r, SIZE_MAX);
   ASSERT_FALSE(whole.empty());
 
-  StateValidator v(testing::MapleCourt(), SIZE_MAX);
+  const Site site = testing::MapleCourt();
+  StateValidator v(site, SIZE_MAX);
   v.AddAll(r);
   ASSERT_TRUE(v.ordered());
   ASSERT_TRUE(v.NeedsReplay());
@@ -309,7 +310,8 @@ TEST(StateValidator, FedRecordByRecordItFindsWhatValidateFinds) {
 TEST(StateValidator, AKindAfterALaterOneMakesTheRunVoid) {
   Records r = Base();
   r.credentials = {Card("c1", "p1", 1, 7)};
-  StateValidator v(testing::MapleCourt(), 20);
+  const Site site = testing::MapleCourt();
+  StateValidator v(site, 20);
   v.Add(r.credentials[0]);
   v.Add(r.people[0]);  // a person after a credential: the caller validates from an ordered source
   EXPECT_FALSE(v.ordered());
@@ -318,7 +320,8 @@ TEST(StateValidator, AKindAfterALaterOneMakesTheRunVoid) {
 TEST(StateValidator, WithUniqueIdsFromTheSourceItSkipsOnlyTheDuplicateLookups) {
   Records r = Base();
   r.credentials = {Card("c1", "p1", 1, 7), Card("c1", "p2", 1, 8)};
-  StateValidator v(testing::MapleCourt(), 20, {.ids_unique = true});
+  const Site site = testing::MapleCourt();
+  StateValidator v(site, 20, {.ids_unique = true});
   v.AddAll(r);
   EXPECT_TRUE(v.Finish().empty()) << "the source (a primary key) refuses the duplicate itself";
   EXPECT_TRUE(Has(Validate(testing::MapleCourt(), r), "credential c1: duplicate id"));
