@@ -53,6 +53,9 @@ class SyncHost {
     static_cast<void>(stamp);
     engine().SwapIndex(std::move(index));
   }
+  // Drops `p` where its last reference costs the core thread nothing (a replaced index); the
+  // default drops it here.
+  virtual void ReleaseLater(std::shared_ptr<const void> p) { p.reset(); }
   // The gateway's time (for freshness and expiry; the engine's floor is applied on top): the wall
   // clock, or the engine's estimate while the wall clock is suspect (rules/time_guard.h).
   virtual Instant WallNow() = 0;
@@ -222,6 +225,8 @@ class CloudSync final : public MqttListener {
   // StateWorker): 0 once the store has them (or after a restart: then they are not enforced).
   size_t in_memory_revocations() const { return in_memory_deltas_; }
   Position applied() const { return applied_; }
+  // applied() plus what is queued for the worker (a snapshot counts once its last page is in).
+  Position pending() const { return pending_; }
   bool connected() const { return connected_; }
   // Messages being parsed off the core thread plus state jobs submitted to the worker, whose
   // outcome has not been handled yet.
@@ -359,6 +364,8 @@ class CloudSync final : public MqttListener {
     std::vector<rules::CredentialRestriction> restrictions;
   };
   static constexpr size_t kMaxEarly = 64;
+  // The engine's index replaced by `index`, the old one released through the host (ReleaseLater).
+  void SwapEngineIndex(std::shared_ptr<const rules::Index> index);
   std::deque<Early> early_;
   std::shared_ptr<const rules::Index> worker_index_;  // what early_ is put on (while not empty)
 

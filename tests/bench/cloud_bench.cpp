@@ -33,6 +33,8 @@
 //     revocations published right behind such a tenant delta, and plain ones (target p99 <= 2 x
 //     bare p99 + one durable commit); the resident size sampled every 2 ms during the passes
 //     against the size before them (target peak <= 1.2 x steady).
+//     Then the whole state again as a snapshot, and revocations while the worker applies it
+//     (point 2, "during a snapshot apply"): each in force before the snapshot's swap, same target.
 // Not part of the test run's pass/fail.
 #include <malloc.h>
 #include <netinet/in.h>
@@ -465,6 +467,10 @@ enum class Change {
   kRevoke,              // revokes one card: measured until a decision says credential_revoked
   kTenant,              // adds a tenant (person, lease, card, PIN): until the new card is granted
   kRevokeBehindTenant,  // a tenant delta, then at once a revocation: the revocation is measured
+  // The whole state again as a snapshot (regenerated, at the next version), then revocations one
+  // after another while the worker applies it: measured as kRevoke, without waiting for the worker
+  // between them. Last pass only (the snapshot drops what the passes before changed).
+  kRevokeDuringSnapshot,
 };
 struct Pass {
   bool nodelay = true;
@@ -483,6 +489,8 @@ struct RevocationResult {
   Percentiles bare_behind_us;  // the same, published right behind a message of a tenant's size
   Percentiles worker_apply_ms, worker_index_ms, worker_commit_ms;
   double snapshot_setup_s = 0;
+  size_t before_snapshot_swap = 0;  // kRevokeDuringSnapshot: revocations denied before its swap
+  double snapshot_apply_s = 0;      // kRevokeDuringSnapshot: last page in -> its swap
   std::string reason_before;
   int nodelay_sockets = 0;
 };
@@ -497,6 +505,7 @@ struct Probe {
     return want_grant ? d.granted : d.reason == rules::Reason::kCredentialRevoked;
   }
   SteadyClock::time_point swap_at{}, denied_at{};
+  SteadyClock::time_point snapshot_at{};  // the last snapshot outcome
   double apply_ms = 0, index_ms = 0, commit_ms = 0;
   bool done = false;
 };
@@ -593,6 +602,7 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
   Probe probe;
   gut.SetOutcomeObserver([&](const cloud::StateOutcome& o) {
     std::lock_guard l(probe.mu);
+    if (o.job == cloud::JobKind::kSnapshot) probe.snapshot_at = SteadyClock::now();
     probe.apply_ms = o.apply_ms;
     probe.commit_ms = o.commit_ms;
     probe.index_ms = o.index_ms;
@@ -677,6 +687,31 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
     r.steady_rss_mb = RssMb();
     RssSampler rss;
     std::vector<double> denied, swapped, rtt, rtt_behind, apply, index, commit;
+    std::vector<SteadyClock::time_point> denied_at;
+    SteadyClock::time_point snapshot_published{};
+    const bool during = pass.change == Change::kRevokeDuringSnapshot;
+    if (during) {
+      // The same generated state again (bench::Generate is deterministic; the cards this pass
+      // revokes are active in both), signed at the next version, every page published at once.
+      std::vector<std::string> pages =
+          SignedPages(bench::Generate(credentials), 1, ++version, 5000, signer);
+      malloc_trim(0);
+      {
+        std::lock_guard l(probe.mu);
+        probe.snapshot_at = {};
+      }
+      for (const std::string& page : pages) cloud.Publish(gut.topics().sync_snapshot, page, 8);
+      cloud.Flush();
+      // The revocations start once the gateway has every page (a delta published earlier waits
+      // behind the pages in MQTT's order, which no gateway can overtake): from then on the worker
+      // completes the snapshot (validation, the swap of the staged tables, the index).
+      const Position snap{1, version};
+      for (int i = 0; i < 600000 && gut.Call([&] { return gut.sync().pending(); }) != snap; ++i) {
+        std::this_thread::sleep_for(1ms);
+      }
+      if (gut.Call([&] { return gut.sync().pending(); }) != snap) Die("the snapshot never came in");
+      snapshot_published = SteadyClock::now();
+    }
     for (size_t k = 0; k < pass.n; ++k) {
       std::string before_jws;  // a tenant delta published right before the measured one
       rules::Request request;
@@ -762,15 +797,32 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
           Die("delta " + std::to_string(version) + " not seen within 60 s");
         }
         denied.push_back(Us(probe.denied_at - t0));
+        denied_at.push_back(probe.denied_at);
         if (probe.swap_at != SteadyClock::time_point{}) swapped.push_back(Us(probe.swap_at - t0));
         apply.push_back(probe.apply_ms);
         commit.push_back(probe.commit_ms);
         index.push_back(probe.index_ms);
       }
       cloud.Flush();
+      if (during) continue;  // the next revocation while the snapshot still applies
       gut.Settle();
       // Let the gateway's own publishes (sync/ack, state) and journal settle.
       std::this_thread::sleep_for(20ms);
+    }
+    if (during) {
+      gut.Settle();
+      std::lock_guard l(probe.mu);
+      if (probe.snapshot_at == SteadyClock::time_point{})
+        Die("the pass's snapshot was not applied");
+      for (SteadyClock::time_point at : denied_at) r.before_snapshot_swap += at < probe.snapshot_at;
+      if (std::getenv("LINTEL_BENCH_TRACE")) {
+        for (size_t i = 0; i < denied.size(); ++i) {
+          std::fprintf(stderr, "during %zu: %.0f us, at %.1f ms, swap at %.1f ms\n", i, denied[i],
+                       bench::Seconds(snapshot_published, denied_at[i]) * 1000,
+                       bench::Seconds(snapshot_published, probe.snapshot_at) * 1000);
+        }
+      }
+      r.snapshot_apply_s = bench::Seconds(snapshot_published, probe.snapshot_at);
     }
     r.peak_rss_mb = rss.peak();
     r.denied_us = Summarize(denied);
@@ -1188,42 +1240,53 @@ int Main(int argc, char** argv) {
         RunRevocation(root + "/scale", broker, scale_credentials,
                       {{true, Change::kTenant, scale_deltas},
                        {true, Change::kRevokeBehindTenant, scale_deltas / 2},
-                       {true, Change::kRevoke, scale_deltas / 2}},
+                       {true, Change::kRevoke, scale_deltas / 2},
+                       {true, Change::kRevokeDuringSnapshot, scale_deltas / 4}},
                       signer);
-    const RevocationResult &t = sc[0], &behind = sc[1], &plain = sc[2];
+    const RevocationResult &t = sc[0], &behind = sc[1], &plain = sc[2], &during = sc[3];
     const double target_us = 2 * plain.bare_us.p99 + commit.p50;
     // The target with the bare round trip of the same pattern (a message right behind another).
     const double behind_target_us = 2 * behind.bare_behind_us.p99 + commit.p50;
     double peak = std::max({t.peak_rss_mb, behind.peak_rss_mb, plain.peak_rss_mb});
-    out.update({{"scale_credentials", scale_credentials},
-                {"scale_setup_s", Round3(t.snapshot_setup_s)},
-                {"scale_tenants", t.denied_us.n},
-                {"scale_tenant_p50_ms", Round3(t.denied_us.p50 / 1000)},
-                {"scale_tenant_p99_ms", Round3(t.denied_us.p99 / 1000)},
-                {"scale_tenant_max_ms", Round3(t.denied_us.max / 1000)},
-                {"scale_tenant_worker_apply_p50_ms", Round3(t.worker_apply_ms.p50)},
-                {"scale_tenant_worker_apply_p99_ms", Round3(t.worker_apply_ms.p99)},
-                {"scale_tenant_worker_apply_max_ms", Round3(t.worker_apply_ms.max)},
-                {"scale_tenant_worker_commit_p99_ms", Round3(t.worker_commit_ms.p99)},
-                {"scale_tenant_worker_commit_max_ms", Round3(t.worker_commit_ms.max)},
-                {"scale_tenant_swap_p99_ms", Round3(t.swap_us.p99 / 1000)},
-                {"scale_tenant_worker_index_p50_ms", Round3(t.worker_index_ms.p50)},
-                {"scale_tenant_reason_before", t.reason_before},
-                {"scale_tenant_p99_over_20ms", Round3(t.denied_us.p99 / 20000)},
-                {"scale_revocation_behind_tenant_p99_us", Round1(behind.denied_us.p99)},
-                {"scale_revocation_behind_tenant_max_us", Round1(behind.denied_us.max)},
-                {"scale_revocation_p99_us", Round1(plain.denied_us.p99)},
-                {"scale_bare_rtt_p99_us", Round1(plain.bare_us.p99)},
-                {"scale_revocation_target_us", Round1(target_us)},
-                {"scale_revocation_behind_over_target", Round3(behind.denied_us.p99 / target_us)},
-                {"scale_bare_rtt_behind_p99_us", Round1(behind.bare_behind_us.p99)},
-                {"scale_revocation_behind_target_same_pattern_us", Round1(behind_target_us)},
-                {"scale_revocation_behind_over_same_pattern_target",
-                 Round3(behind.denied_us.p99 / behind_target_us)},
-                {"scale_revocation_over_target", Round3(plain.denied_us.p99 / target_us)},
-                {"scale_steady_rss_mb", Round1(t.steady_rss_mb)},
-                {"scale_peak_rss_mb", Round1(peak)},
-                {"scale_peak_over_steady_rss", Round3(peak / t.steady_rss_mb)}});
+    out.update(
+        {{"scale_credentials", scale_credentials},
+         {"scale_setup_s", Round3(t.snapshot_setup_s)},
+         {"scale_tenants", t.denied_us.n},
+         {"scale_tenant_p50_ms", Round3(t.denied_us.p50 / 1000)},
+         {"scale_tenant_p99_ms", Round3(t.denied_us.p99 / 1000)},
+         {"scale_tenant_max_ms", Round3(t.denied_us.max / 1000)},
+         {"scale_tenant_worker_apply_p50_ms", Round3(t.worker_apply_ms.p50)},
+         {"scale_tenant_worker_apply_p99_ms", Round3(t.worker_apply_ms.p99)},
+         {"scale_tenant_worker_apply_max_ms", Round3(t.worker_apply_ms.max)},
+         {"scale_tenant_worker_commit_p99_ms", Round3(t.worker_commit_ms.p99)},
+         {"scale_tenant_worker_commit_max_ms", Round3(t.worker_commit_ms.max)},
+         {"scale_tenant_swap_p99_ms", Round3(t.swap_us.p99 / 1000)},
+         {"scale_tenant_worker_index_p50_ms", Round3(t.worker_index_ms.p50)},
+         {"scale_tenant_reason_before", t.reason_before},
+         {"scale_tenant_p99_over_20ms", Round3(t.denied_us.p99 / 20000)},
+         {"scale_revocation_behind_tenant_p50_us", Round1(behind.denied_us.p50)},
+         {"scale_revocation_behind_tenant_p99_us", Round1(behind.denied_us.p99)},
+         {"scale_revocation_behind_tenant_max_us", Round1(behind.denied_us.max)},
+         {"scale_revocation_p50_us", Round1(plain.denied_us.p50)},
+         {"scale_revocation_p99_us", Round1(plain.denied_us.p99)},
+         {"scale_bare_rtt_p99_us", Round1(plain.bare_us.p99)},
+         {"scale_revocation_target_us", Round1(target_us)},
+         {"scale_revocation_behind_over_target", Round3(behind.denied_us.p99 / target_us)},
+         {"scale_bare_rtt_behind_p99_us", Round1(behind.bare_behind_us.p99)},
+         {"scale_revocation_behind_target_same_pattern_us", Round1(behind_target_us)},
+         {"scale_revocation_behind_over_same_pattern_target",
+          Round3(behind.denied_us.p99 / behind_target_us)},
+         {"scale_revocation_over_target", Round3(plain.denied_us.p99 / target_us)},
+         {"scale_revocations_during_snapshot", during.denied_us.n},
+         {"scale_revocations_denied_before_snapshot_swap", during.before_snapshot_swap},
+         {"scale_snapshot_last_page_to_swap_s", Round3(during.snapshot_apply_s)},
+         {"scale_revocation_during_snapshot_p50_us", Round1(during.denied_us.p50)},
+         {"scale_revocation_during_snapshot_p99_us", Round1(during.denied_us.p99)},
+         {"scale_revocation_during_snapshot_max_us", Round1(during.denied_us.max)},
+         {"scale_revocation_during_snapshot_over_target", Round3(during.denied_us.p99 / target_us)},
+         {"scale_steady_rss_mb", Round1(t.steady_rss_mb)},
+         {"scale_peak_rss_mb", Round1(peak)},
+         {"scale_peak_over_steady_rss", Round3(peak / t.steady_rss_mb)}});
   }
 
   // 2. snapshot

@@ -898,6 +898,85 @@ int64_t StageTables(const std::string& path) {
   return QueryNumber(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'stage%'");
 }
 
+// Issue 13, point 2, during a snapshot apply: a revocation that arrives while the worker is still
+// busy with a snapshot (here: building its index) is in force at once, stays in force when the
+// snapshot's index (which grants the card again) is swapped in, and is committed after it.
+TEST_F(SyncTest, Issue13RevocationDuringASnapshotApplyStaysInForceAcrossTheSwap) {
+  struct Gate {
+    std::atomic<int> jobs{1 << 30};  // jobs the worker may still start
+    std::atomic<bool> hold_index{false};
+    std::atomic<bool> in_index{false};
+  };
+  auto gate = std::make_shared<Gate>();
+  // A failed assertion returns early: the worker is let go, or the teardown would wait for it.
+  struct LetGo {
+    std::shared_ptr<Gate> g;
+    ~LetGo() {
+      g->jobs = 1 << 30;
+      g->hold_index = false;
+    }
+  } let_go{gate};
+  sync_faults_.worker = [gate](std::string_view stage) -> Status {
+    if (stage == "index") {
+      gate->in_index = true;
+      while (gate->hold_index.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      gate->in_index = false;
+    } else if (stage == "job") {
+      while (gate->jobs.load() <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      --gate->jobs;
+    }
+    return Status::Ok();
+  };
+  Restart();
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  ASSERT_EQ(Decide("a1b2"), "granted");
+
+  // The cloud's full state again (a1b2 active) with a new card c3c3; the worker stops in the
+  // middle of it, building its index.
+  gate->hold_index = true;
+  json next = Records();
+  next["credentials"].push_back(Card("c3", "p1", "c3c3", "active"));
+  Send("sync/snapshot", Snapshot(1, 2, next, 1, 1, "snap-2"), false);
+  for (int i = 0; i < 500 && !gate->in_index; ++i) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  ASSERT_TRUE(gate->in_index) << "the worker builds the snapshot's index";
+
+  gate->jobs = 0;  // the revocation's own job waits, so only the snapshot's index comes in first
+  Send(
+      "sync/delta",
+      Delta(
+          1, 3,
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}}),
+      false);
+  for (int i = 0; i < 500 && Decide("a1b2") != "credential_revoked"; ++i) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked") << "in force while the snapshot applies";
+  EXPECT_EQ(Decide("c3c3"), "unknown_credential") << "the snapshot is not in force yet";
+
+  gate->hold_index = false;
+  for (int i = 0; i < 500 && Decide("c3c3") != "granted"; ++i) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+    ASSERT_EQ(Decide("a1b2"), "credential_revoked") << "never granted again, at any turn";
+  }
+  ASSERT_EQ(Decide("c3c3"), "granted") << "the snapshot's index is in force";
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked") << "the revocation is kept on top of it";
+  EXPECT_EQ(Stored(), (Position{1, 2})) << "the revocation is not committed yet";
+  EXPECT_EQ(Decide("5a5a"), "granted");
+
+  gate->jobs = 1 << 30;
+  Settle();
+  EXPECT_EQ(Stored(), (Position{1, 3}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  EXPECT_EQ(Decide("c3c3"), "granted");
+  auto acks = link_.On("sync/ack");
+  ASSERT_GE(acks.size(), 2u);
+  EXPECT_EQ(acks[acks.size() - 2].payload["version"], 2) << "acknowledged in order";
+  EXPECT_EQ(acks.back().payload["version"], 3);
+  EXPECT_EQ(sync_->counters().restricted_early, 1u);
+}
+
 TEST_F(SyncTest, Issue13SnapshotPagesAreStagedAsTheyArriveAndACrashLeavesTheOldState) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
   json page1 = Records();
