@@ -1,6 +1,5 @@
 #include "gateway/base/thread_priority.h"
 
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,14 +18,6 @@ int ThisThreadNice() {
   errno = 0;
   return ::getpriority(PRIO_PROCESS, ThisThreadId());
 }
-
-bool RunThisThreadWhenIdle() {
-  sched_param param{};
-  param.sched_priority = 0;
-  return ::sched_setscheduler(static_cast<pid_t>(ThisThreadId()), SCHED_IDLE, &param) == 0;
-}
-
-int ThisThreadPolicy() { return ::sched_getscheduler(static_cast<pid_t>(ThisThreadId())); }
 
 bool LowerThisThreadPriority(int by) {
   errno = 0;

@@ -10,15 +10,7 @@ namespace lintel {
 // thread. Returns false (and changes nothing) when the system refuses; callers go on regardless.
 bool LowerThisThreadPriority(int by);
 
-// Bulk work that may wait for a free core (a snapshot's index build and page validation): the
-// calling thread runs under SCHED_IDLE, so a waking thread of the doors' path (the MQTT client, a
-// parser, the core loop) takes its core at once instead of after its time slice; with nothing else
-// to run it runs at full speed. Returns false (and changes nothing) when the system refuses.
-bool RunThisThreadWhenIdle();
-
 // The calling thread's nice value (for tests).
 int ThisThreadNice();
-// The calling thread's scheduling policy (SCHED_OTHER, SCHED_IDLE, ...; for tests).
-int ThisThreadPolicy();
 
 }  // namespace lintel

@@ -97,7 +97,6 @@ class PageDigest {
 
  private:
   void Run() {
-    RunThisThreadWhenIdle();  // bulk work: a waking thread of the doors' path goes first
     bool ok = true;
     while (true) {
       std::shared_ptr<Page> page;
@@ -763,9 +762,6 @@ class Session {
     std::promise<void> reading;
     std::future<void> read_started = reading.get_future();
     std::future<Prebuilt> build = std::async(std::launch::async, [&]() -> Prebuilt {
-      // Bulk work on the second core: under SCHED_IDLE, so a revocation's MQTT client, parser and
-      // core thread take the core at once (at the worker's nice 5, one waited up to 6.7 ms).
-      RunThisThreadWhenIdle();
       Prebuilt p;
       bool told = false;
       auto tell = [&] {
@@ -833,7 +829,6 @@ class Session {
     // point 5): both only read the records. Used by BuildIndex if nothing changed in between; a
     // build that throws is simply not used (the usual build runs, and fails as it would).
     std::future<Prebuilt> build = std::async(std::launch::async, [&]() -> Prebuilt {
-      RunThisThreadWhenIdle();  // as in CompleteStaged
       Prebuilt p;
       try {
         p.index = rules::BuildIndex(site_, j.records, &p.warnings);

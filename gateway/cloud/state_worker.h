@@ -75,10 +75,8 @@ namespace lintel::cloud {
 
 // States with at most this many records in total stay cached in the worker between jobs.
 inline constexpr size_t kCacheRecordsUpTo = 200000;
-// The worker thread runs this much nicer than the process (LowerThisThreadPriority); the message
-// parsers (CloudSync) run between the core thread and the worker.
+// The worker thread runs this much nicer than the process (LowerThisThreadPriority).
 inline constexpr int kWorkerNiceAbove = 5;
-inline constexpr int kParserNiceAbove = 2;
 // The worker checkpoints the WAL itself (its connection never does after a commit) once it has had
 // no job for kIdleCheckpointAfter, when it committed since its last checkpoint or the WAL file
 // holds more than kCheckpointWalBytes.

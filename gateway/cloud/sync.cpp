@@ -1,5 +1,6 @@
 #include "gateway/cloud/sync.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,7 +11,6 @@
 
 #include "gateway/base/log.h"
 #include "gateway/base/mutex.h"
-#include "gateway/base/thread_priority.h"
 #include "gateway/codec/json_text.h"
 
 namespace lintel::cloud {
@@ -277,10 +277,8 @@ class CloudSync::Parser {
   };
 
   void Run() {
-    // Below the core thread (a flood of forgeries never takes the CPU from decisions), above the
-    // state worker (a revocation is verified while a snapshot's commit and index keep the worker
-    // busy: at nice 10, below the worker's 5, one waited 5.8 ms at p99 for the CPU at 2M).
-    LowerThisThreadPriority(kParserNiceAbove);
+    // Below the core thread: on a busy box, verifying a flood never takes the CPU from decisions.
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
     std::unique_lock lock(mu_);
     while (true) {
       cv_.wait(lock,
@@ -828,7 +826,7 @@ void CloudSync::EnforceEarly(Position to, const std::vector<rules::Op>& ops) {
   ++counters_.restricted_early;
   // Not the index of a stored state: swapped in without a stamp of its own, so no index image is
   // written of it (the host keeps the stamp of the worker's index underneath).
-  SwapEngineIndex(std::move(narrowed));
+  host_.engine().SwapIndex(std::move(narrowed));
   LogDebug("sync", "delta " + PosText(to) + " restricts access: in force ahead of its commit");
 }
 
@@ -839,9 +837,7 @@ void CloudSync::SettleEarly(const StateOutcome& o) {
   if (early_.empty()) return;
   const size_t before = early_.size();
   if (o.index) {
-    // The worker's index before this one may hold the last reference to a whole state (a
-    // snapshot's predecessor): released off the core thread.
-    host_.ReleaseLater(std::exchange(worker_index_, o.index));
+    worker_index_ = o.index;
     std::erase_if(early_, [&](const Early& e) { return e.to <= o.position; });
   } else if (o.job == JobKind::kDelta &&
              (o.result == R::kRejected || o.result == R::kSkipped || o.result == R::kFailed)) {
@@ -850,21 +846,14 @@ void CloudSync::SettleEarly(const StateOutcome& o) {
   if (jobs_outstanding_ == 0 && !index_failed_) early_.clear();  // nothing left to cover them
   if (!o.index && early_.size() == before) return;               // the doors' index is as it was
   if (early_.empty()) {
-    if (!o.index) SwapEngineIndex(worker_index_);  // back to the worker's
-    host_.ReleaseLater(std::move(worker_index_));
+    if (!o.index) host_.engine().SwapIndex(worker_index_);  // back to the worker's
     worker_index_.reset();
     return;
   }
   std::vector<rules::CredentialRestriction> all;
   for (const Early& e : early_) all.insert(all.end(), e.restrictions.begin(), e.restrictions.end());
   std::shared_ptr<const rules::Index> narrowed = rules::RestrictCredentials(*worker_index_, all);
-  SwapEngineIndex(narrowed ? std::move(narrowed) : worker_index_);
-}
-
-void CloudSync::SwapEngineIndex(std::shared_ptr<const rules::Index> index) {
-  std::shared_ptr<const rules::Index> old = host_.engine().index();
-  host_.engine().SwapIndex(std::move(index));
-  host_.ReleaseLater(std::move(old));
+  host_.engine().SwapIndex(narrowed ? std::move(narrowed) : worker_index_);
 }
 
 void CloudSync::OnOutcome(StateOutcome o) {

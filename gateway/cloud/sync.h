@@ -53,9 +53,6 @@ class SyncHost {
     static_cast<void>(stamp);
     engine().SwapIndex(std::move(index));
   }
-  // Drops `p` where its last reference costs the core thread nothing (a replaced index); the
-  // default drops it here.
-  virtual void ReleaseLater(std::shared_ptr<const void> p) { p.reset(); }
   // The gateway's time (for freshness and expiry; the engine's floor is applied on top): the wall
   // clock, or the engine's estimate while the wall clock is suspect (rules/time_guard.h).
   virtual Instant WallNow() = 0;
@@ -364,8 +361,6 @@ class CloudSync final : public MqttListener {
     std::vector<rules::CredentialRestriction> restrictions;
   };
   static constexpr size_t kMaxEarly = 64;
-  // The engine's index replaced by `index`, the old one released through the host (ReleaseLater).
-  void SwapEngineIndex(std::shared_ptr<const rules::Index> index);
   std::deque<Early> early_;
   std::shared_ptr<const rules::Index> worker_index_;  // what early_ is put on (while not empty)
 

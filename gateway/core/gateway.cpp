@@ -135,7 +135,7 @@ void Gateway::CopyIndexOutOfImage() {
       // The same state in other memory: the stamp, its generation and the image on disk stay
       // true of it.
       if (stamped_index_ == source) stamped_index_ = copy;
-      SwapEngineIndex(copy);
+      engine_.SwapIndex(copy);
       LogInfo("core", "index copied out of the image mapping (" +
                           std::to_string(copy->MemoryBytes() >> 20) + " MiB)");
       if (on_index_copied_) on_index_copied_(std::move(source), std::move(copy));
@@ -159,7 +159,7 @@ void Gateway::CopyIndexOutOfImage() {
 void Gateway::NoteIndexState(const std::shared_ptr<const rules::Index>& index,
                              std::optional<rules::ImageStamp> stamp) {
   // No wait for an image being written: it is of an earlier generation, which it records.
-  reaper_.Release(std::exchange(stamped_index_, stamp ? index : nullptr));
+  stamped_index_ = stamp ? index : nullptr;
   stamped_at_ = stamp.value_or(rules::ImageStamp{});
   ++stamped_generation_;
   stamped_since_ = clock_.Monotonic();
@@ -168,13 +168,7 @@ void Gateway::NoteIndexState(const std::shared_ptr<const rules::Index>& index,
 void Gateway::InstallIndex(std::shared_ptr<const rules::Index> index,
                            std::optional<rules::ImageStamp> stamp) {
   NoteIndexState(index, stamp);
-  SwapEngineIndex(std::move(index));
-}
-
-void Gateway::SwapEngineIndex(std::shared_ptr<const rules::Index> index) {
-  std::shared_ptr<const rules::Index> old = engine_.index();
   engine_.SwapIndex(std::move(index));
-  reaper_.Release(std::move(old));
 }
 
 bool Gateway::SaveImageInBackground() {
@@ -237,7 +231,7 @@ Result<Gateway::PreparedReload> Gateway::PrepareReload(config::Config config) {
 
 void Gateway::CommitReload(PreparedReload prepared) {
   NoteIndexState(prepared.index, prepared.stamp);
-  SwapEngineIndex(std::move(prepared.index));
+  engine_.SwapIndex(std::move(prepared.index));
   config_ = std::move(prepared.config);
   ++config_generation_;
   pending_.SetMax(static_cast<size_t>(config_.max_unwritten_events));
@@ -950,7 +944,7 @@ Result<json> Gateway::AdoptImport(std::shared_ptr<const rules::Index> index, jso
     stamp = fresh->stamp;
   }
   NoteIndexState(index, stamp);
-  SwapEngineIndex(std::move(index));
+  engine_.SwapIndex(std::move(index));
   LogInfo("core", "state imported locally: " + counts.dump());
   Journal({{"type", "sync.applied"}, {"source", "local"}, {"counts", counts}});
   static_cast<void>(Flush());  // on failure Flush logs and keeps the event queued for Tick()

@@ -18,7 +18,6 @@
 
 #include "config/config.h"
 #include "gateway/base/clock.h"
-#include "gateway/base/reaper.h"
 #include "gateway/base/status.h"
 #include "gateway/core/journal_queue.h"
 #include "gateway/core/journal_writer.h"
@@ -217,9 +216,6 @@ class Gateway final {
   // stop is of it when the store is still there (issue 13, point 4).
   void InstallIndex(std::shared_ptr<const rules::Index> index,
                     std::optional<rules::ImageStamp> stamp);
-  // Drops `p` on a background thread (an index the doors no longer use: freeing 300 MB of chunks
-  // on this thread held the doors for milliseconds).
-  void ReleaseLater(std::shared_ptr<const void> p) { reaper_.Release(std::move(p)); }
   Instant WallNow() { return engine_.Now(Reading()).at; }
   bool ClockSynced() { return clock_.Synchronized(); }
   void NoteSignedTime(Instant issued_at, std::optional<Instant> expires_at);
@@ -244,8 +240,6 @@ class Gateway final {
   Gateway(config::Config config, const Clock& clock, std::unique_ptr<store::Store> store,
           std::shared_ptr<const rules::Index> index, store::StoreOpener open);
   // The engine's index is `index`, of the stored state `stamp` (nullopt: not known).
-  // engine_.SwapIndex, the index it replaces released on the reaper's thread.
-  void SwapEngineIndex(std::shared_ptr<const rules::Index> index);
   void NoteIndexState(const std::shared_ptr<const rules::Index>& index,
                       std::optional<rules::ImageStamp> stamp);
   // Writes the image of stamped_index_ on image_writer_ (after a rebuild at start, and from Tick
@@ -319,9 +313,6 @@ class Gateway final {
   config::Config config_;
   const Clock& clock_;
   std::unique_ptr<store::Store> store_;
-  // Declared before engine_ and every index holder, so it outlives them: what they hand it is
-  // released on its thread.
-  Reaper reaper_;
   rules::Engine engine_;
   store::StoreOpener open_;
   JournalQueue pending_;  // seq assigned by the store on Flush()

@@ -944,10 +944,12 @@ constexpr std::array<const char*, 7> kStateTables = {
 // The page cache while a snapshot is staged: its pages are written in the cloud's order, not the
 // keys', so the B-trees' recent leaves should stay cached between pages.
 constexpr int64_t kStageCacheKiB = 32 * 1024;
-// The page cache for the swap's CREATE INDEX sorts. Half of kBulkCacheKiB: the swap runs while the
-// old index is in force and the new one is built beside it (at 2,000,000 credentials 128 MiB here
-// put the snapshot's peak at 2.06x the steady resident size, over the 2x of issue 13, point 5).
-constexpr int64_t kSwapCacheKiB = 64 * 1024;
+// The page cache for the swap's CREATE INDEX sorts: the swap runs while the old index is in force
+// and the new one is built beside it. At 2,000,000 credentials (issue 13, point 5: peak <= 2x
+// steady, end to end <= 2x a bare insert) 128 MiB put the peak at 2.06x steady, 64 MiB at
+// 1.93-2.01x, 32 MiB at 1.72x but a second more of sorting (2.25x the bare insert in that run);
+// 48 MiB: 1.91x and 1.66x.
+constexpr int64_t kSwapCacheKiB = 48 * 1024;
 
 Status SqliteStore::SetCache(int64_t kib) {
   std::string sql = "PRAGMA cache_size = " + std::to_string(-kib);

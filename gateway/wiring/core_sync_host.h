@@ -25,7 +25,6 @@ class CoreSyncHost final : public cloud::SyncHost {
                     std::optional<rules::ImageStamp> stamp) override {
     gw_.InstallIndex(std::move(index), stamp);
   }
-  void ReleaseLater(std::shared_ptr<const void> p) override { gw_.ReleaseLater(std::move(p)); }
   Instant WallNow() override { return gw_.WallNow(); }
   bool ClockSynced() override { return gw_.ClockSynced(); }
   void NoteSignedTime(Instant issued_at, std::optional<Instant> expires_at) override {

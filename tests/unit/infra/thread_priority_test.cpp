@@ -2,7 +2,6 @@
 #include "gateway/base/thread_priority.h"
 
 #include <gtest/gtest.h>
-#include <sched.h>
 
 #include <thread>
 
@@ -24,19 +23,6 @@ TEST(ThreadPriority, LowersOnlyTheCallingThreadAndStopsAtNineteen) {
   EXPECT_EQ(after, std::min(19, before + 3));
   EXPECT_EQ(capped, 19);
   EXPECT_EQ(ThisThreadNice(), main_before) << "the other threads keep theirs";
-}
-
-TEST(ThreadPriority, RunWhenIdleMovesOnlyTheCallingThreadToSchedIdle) {
-  const int main_policy = ThisThreadPolicy();
-  int policy = -1;
-  std::thread t([&] {
-    EXPECT_TRUE(RunThisThreadWhenIdle());
-    policy = ThisThreadPolicy();
-  });
-  t.join();
-  EXPECT_EQ(policy, SCHED_IDLE);
-  EXPECT_EQ(ThisThreadPolicy(), main_policy) << "the other threads keep theirs";
-  EXPECT_NE(main_policy, SCHED_IDLE);
 }
 
 }  // namespace
