@@ -733,45 +733,35 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
       }
 
       // The bare round trip first, with a payload of the same size.
-      std::string bare_payload = std::to_string(++bare_id);
-      bare_payload.resize(jws.size(), ' ');
-      {
-        std::lock_guard l(sink.mu);
-        sink.expect = bare_id;
-        sink.got = false;
-      }
-      auto b0 = SteadyClock::now();
-      cloud.Publish(bare_topic, bare_payload);
-      {
-        std::unique_lock l(sink.mu);
-        if (!sink.cv.wait_for(l, 10s, [&] { return sink.got; })) Die("bare message lost");
-        rtt.push_back(Us(sink.at - b0));
-      }
-      cloud.Flush();
-      std::this_thread::sleep_for(5ms);
-      if (!before_jws.empty()) {
-        // The same pattern bare: a message of the tenant delta's size, then at once the measured
-        // one. The second waits behind the first in the broker and the client as the revocation
-        // waits behind the tenant delta: the transport's share, not the gateway's.
-        std::string filler = "0";
-        filler.resize(before_jws.size(), ' ');
-        std::string behind = std::to_string(++bare_id);
-        behind.resize(jws.size(), ' ');
+      // The bare round trip of a payload of `size` (after `filler` bytes when not 0, published
+      // first and not timed), publish to the bare subscriber, in microseconds.
+      auto bare_round_trip = [&](size_t size, size_t filler) {
+        std::string payload = std::to_string(++bare_id);
+        payload.resize(size, ' ');
         {
           std::lock_guard l(sink.mu);
           sink.expect = bare_id;
           sink.got = false;
         }
-        cloud.Publish(bare_topic, filler);
-        auto b1 = SteadyClock::now();
-        cloud.Publish(bare_topic, behind);
+        if (filler > 0) cloud.Publish(bare_topic, "0" + std::string(filler - 1, ' '));
+        auto b0 = SteadyClock::now();
+        cloud.Publish(bare_topic, payload);
+        double us = 0;
         {
           std::unique_lock l(sink.mu);
           if (!sink.cv.wait_for(l, 10s, [&] { return sink.got; })) Die("bare message lost");
-          rtt_behind.push_back(Us(sink.at - b1));
+          us = Us(sink.at - b0);
         }
         cloud.Flush();
         std::this_thread::sleep_for(5ms);
+        return us;
+      };
+      rtt.push_back(bare_round_trip(jws.size(), 0));
+      if (!before_jws.empty()) {
+        // The same pattern bare: a message of the tenant delta's size, then at once the measured
+        // one. The second waits behind the first in the broker and the client as the revocation
+        // waits behind the tenant delta: the transport's share, not the gateway's.
+        rtt_behind.push_back(bare_round_trip(jws.size(), before_jws.size()));
       }
 
       if (k == 0 && r.reason_before.empty()) {
