@@ -17,6 +17,7 @@
 #include <string>
 #include <utility>
 
+#include "gateway/base/huge_pages.h"
 #include "gateway/base/log.h"
 
 namespace lintel {
@@ -380,6 +381,9 @@ Status EventLoop::RunOnce(std::chrono::milliseconds timeout) {
 }
 
 Status EventLoop::Run() {
+  // The loop's thread is the one that must never stall (the gateway's doors decide on it): the
+  // first touch of a fresh huge-page slab cost it 2-7 ms of system time (issue 13, points 2, 3).
+  KeepHugePageFaultsOffThisThread();
   for (;;) {
     LINTEL_RETURN_IF_ERROR(WaitAndDispatch(-1));
     if (stop_requested_.exchange(false)) return Status::Ok();

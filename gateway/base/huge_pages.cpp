@@ -10,7 +10,10 @@
 namespace lintel {
 namespace {
 constexpr size_t kHuge = size_t{2} << 20;
+thread_local bool no_fresh_slabs = false;
 }  // namespace
+
+void KeepHugePageFaultsOffThisThread() { no_fresh_slabs = true; }
 
 void* AllocateMaybeHuge(size_t bytes) {
   if (bytes < kHuge) return ::operator new(bytes);
@@ -99,28 +102,40 @@ std::shared_ptr<void> AllocateHugeBlock(size_t bytes) {
   if (bytes == 0 || bytes > kHuge) throw std::bad_alloc();
   bytes = (bytes + 63) & ~size_t{63};  // cache-line aligned blocks
   SlabCursor& c = Cursor();
-  std::shared_ptr<void> slab;
-  char* block;
-  {
-    std::lock_guard lock(c.mu);
-    auto reuse = c.free.find(bytes);
-    if (reuse != c.free.end() && !reuse->second.empty()) {
-      FreeBlock f = std::move(reuse->second.back());
-      reuse->second.pop_back();
-      c.free_bytes -= bytes;
-      block = f.block;
-      slab = std::move(f.slab);
-    } else {
-      if (c.used + bytes > kHuge) {
-        c.slab = std::shared_ptr<void>(MapAlignedSlab(), [](void* s) { munmap(s, kHuge); });
+  // A slab mapped outside the lock (mmap waits for the process's memory map lock, which another
+  // thread's page fault may hold): a thread needing a block meanwhile never waits behind it.
+  std::shared_ptr<void> fresh;
+  for (;;) {
+    std::shared_ptr<void> slab;
+    char* block = nullptr;
+    {
+      std::lock_guard lock(c.mu);
+      auto reuse = c.free.find(bytes);
+      if (reuse != c.free.end() && !reuse->second.empty()) {
+        FreeBlock f = std::move(reuse->second.back());
+        reuse->second.pop_back();
+        c.free_bytes -= bytes;
+        block = f.block;
+        slab = std::move(f.slab);
+      } else if (c.used + bytes > kHuge && fresh) {
+        c.slab = std::move(fresh);
         c.used = 0;
       }
-      slab = c.slab;
-      block = static_cast<char*>(slab.get()) + c.used;
-      c.used += bytes;
+      // Not on a thread kept off huge-page faults: the current slab's untouched part may be
+      // faulted in by this very block (or by it and another thread at once, each zeroing 2 MiB).
+      if (!block && c.used + bytes <= kHuge && !no_fresh_slabs) {
+        slab = c.slab;
+        block = static_cast<char*>(slab.get()) + c.used;
+        c.used += bytes;
+      }
     }
+    if (block) return Own(block, std::move(slab), bytes);  // `fresh`, if unused, unmapped here
+    if (no_fresh_slabs) {
+      void* p = ::operator new(bytes, std::align_val_t{64});
+      return std::shared_ptr<void>(p, [](void* b) { ::operator delete(b, std::align_val_t{64}); });
+    }
+    fresh = std::shared_ptr<void>(MapAlignedSlab(), [](void* s) { munmap(s, kHuge); });
   }
-  return Own(block, std::move(slab), bytes);
 }
 
 void ReleaseKeptHugeBlocks() {

@@ -22,6 +22,14 @@ void DeallocateMaybeHuge(void* p, size_t bytes);
 // whole pages go back to the kernel (MADV_DONTNEED); a slab is unmapped with its last block.
 // Thread-safe.
 std::shared_ptr<void> AllocateHugeBlock(size_t bytes);
+// From the calling thread on, AllocateHugeBlock only reuses kept blocks (already faulted in) here
+// and never carves a slab: without a kept block, the block comes from operator new (4 KiB pages).
+// The first touch of a fresh slab faults in a whole 2 MiB page, which on the gateway's virtual
+// machines cost the thread 2-7 ms of system time; the core loop (the doors, and the revocations it
+// puts in force ahead of their commit) must not pay that (issue 13, points 2 and 3). Its few
+// blocks (the chunks a revocation copies) are read through small pages; the bulk stays huge.
+void KeepHugePageFaultsOffThisThread();
+
 // Gives the blocks kept for reuse back to the kernel now (tests; a caller that just freed a whole
 // index and wants its memory back at once).
 void ReleaseKeptHugeBlocks();
