@@ -18,7 +18,8 @@
 // which is thread-safe by contract). Every other Listener call is
 // handed to `post` (normally EventLoop::Post of the core loop) and so runs on the core thread, in
 // the order the link saw the events. No member blocks on the network: Start() begins connecting and
-// returns; Publish() queues and returns. Members are called from the core thread. Stop() (also
+// returns; Publish() queues for the link's sender thread and returns (it never takes the client
+// library's mutex, which the library holds while a message callback runs). Members are called from the core thread. Stop() (also
 // run by the destructor) waits for the client's threads; calls already posted but not yet run stay
 // queued on the loop, so the Listener must outlive the loop's queue (the daemon destroys the loop,
 // which drops them, before the Listener). Such leftover tasks own what they touch (not the link),
@@ -139,9 +140,12 @@ class MqttListener {
   // The one exception to "always through `post`": called on a client library thread for each
   // message within the link's size limit, before it is queued for the core loop. Returning true
   // means the listener took the message (it is then not queued, and OnMessage is not called for
-  // it); false queues it as usual. Must be thread-safe, quick and must never block: a listener
-  // that hands the message to a bounded queue of its own keeps a broker flood off the core loop
-  // (issue 10, point 1). Called only while the link runs (Stop() waits for it). Default: false.
+  // it); false queues it as usual. Must be thread-safe and quick: a listener that hands the
+  // message to a bounded queue of its own keeps a broker flood off the core loop (issue 10,
+  // point 1). A bounded wait here (room in that queue) holds back the broker's next messages and
+  // the client library's own work, publishes included, but never the core thread: Publish() only
+  // queues for the link's sender thread. Called only while the link runs (Stop() waits for it).
+  // Default: false.
   virtual bool TakeOffLoop(const std::string& topic, const std::string& payload) {
     (void)topic;
     (void)payload;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <random>
@@ -37,6 +38,14 @@ constexpr auto kCallbackDrainWait = milliseconds(500);
 // Niceness of the client library's receiving thread (the core thread keeps the daemon's: -10
 // under systemd/lintel.service).
 constexpr int kReceiveNice = 10;
+
+// A publish queued for the sender thread, for connection `gen`.
+struct Outgoing {
+  mqtt::message_ptr msg;
+  uint64_t gen = 0;
+};
+// Room in the sender's queue beyond max_in_flight (for QoS 0 publishes).
+constexpr size_t kExtraSendQueue = 64;
 
 // Messages received and not yet handed to the Listener (bounded; see MqttOptions). Shared with
 // the posted drain task, so it may outlive the link. Guarded by its own mutex, never held while
@@ -214,6 +223,7 @@ class PahoLink final : public MqttLink {
     retry_pending_ = true;
     retry_at_ = SteadyClock::now();
     worker_ = std::thread([this] { RetryThread(); });
+    sender_ = std::thread([this] { SenderThread(); });
   }
 
   void Stop() override {
@@ -227,6 +237,12 @@ class PahoLink final : public MqttLink {
     core_->stopped = true;
     core_->connected = false;
     if (worker_.joinable()) worker_.join();
+    {
+      std::lock_guard lk(send_mu_);
+      send_stop_ = true;
+    }
+    send_cv_.notify_all();
+    if (sender_.joinable()) sender_.join();  // what was queued goes out before the DISCONNECT
     try {
       if (client_ && client_->is_connected()) {
         // DISCONNECT: the broker discards the Will.
@@ -257,19 +273,20 @@ class PahoLink final : public MqttLink {
       }
       gen = gen_;
     }
+    bool queued = false;
     try {
-      mqtt::message_ptr msg =
-          mqtt::make_message(topic, payload.data(), payload.size(), qos, retain);
-      if (qos == 1) {
-        client_->publish(msg, GenContext(gen), publish_listener_);
-      } else {
-        client_->publish(msg);
+      Outgoing out{mqtt::make_message(topic, payload.data(), payload.size(), qos, retain), gen};
+      std::lock_guard lk(send_mu_);
+      if (!send_stop_ && send_queue_.size() < opts_.max_in_flight + kExtraSendQueue) {
+        send_queue_.push_back(std::move(out));
+        queued = true;
       }
-      return true;
     } catch (const std::exception& e) {
-      LogWarning(kLog, "publish to " + topic + " refused: " + e.what());
-    } catch (...) {
-      LogWarning(kLog, "publish to " + topic + " refused");
+      LogWarning(kLog, "publish to " + topic + " not queued: " + e.what());
+    }
+    if (queued) {
+      send_cv_.notify_one();
+      return true;
     }
     if (qos == 1) {
       MutexLock lk(mu_);
@@ -315,6 +332,55 @@ class PahoLink final : public MqttLink {
    private:
     PahoLink* link_;
   };
+
+  // --- the sender thread ---
+
+  // Hands the queued publishes to the client library, in order. Paho's publish takes the library's
+  // one mutex, which its receiving thread holds while a message callback runs, and a snapshot
+  // page's callback waits there for a credit (up to kSnapshotPageWait) while the state worker is
+  // behind: a publish on the core thread (the outbox's resend, an ack) then stopped the doors for
+  // as long (door_latency_bench at 2,000,000 credentials: 25 s without a decision, five swipes
+  // merged into one 130-edge glitch). Only this thread waits there. After Stop() it sends what
+  // was queued before, then ends.
+  void SenderThread() {
+    std::unique_lock lk(send_mu_);
+    while (true) {
+      send_cv_.wait(lk, [this] { return send_stop_ || !send_queue_.empty(); });
+      if (send_queue_.empty()) return;  // stopping, and everything sent
+      Outgoing out = std::move(send_queue_.front());
+      send_queue_.pop_front();
+      lk.unlock();
+      Send(out);
+      lk.lock();
+    }
+  }
+
+  void Send(Outgoing& out) {
+    const int qos = out.msg->get_qos();
+    {
+      MutexLock lk(mu_);
+      // Queued for a connection that is gone: its in-flight count was reset with it, and the
+      // caller sends again on the next OnConnected what it still needs.
+      if (out.gen != gen_) return;
+    }
+    const std::string topic = out.msg->get_topic();
+    try {
+      if (qos == 1) {
+        client_->publish(out.msg, GenContext(out.gen), publish_listener_);
+      } else {
+        client_->publish(out.msg);
+      }
+      return;
+    } catch (const std::exception& e) {
+      LogWarning(kLog, "publish to " + topic + " refused: " + e.what());
+    } catch (...) {
+      LogWarning(kLog, "publish to " + topic + " refused");
+    }
+    if (qos == 1) {
+      MutexLock lk(mu_);
+      if (out.gen == gen_ && in_flight_ > 0) --in_flight_;
+    }
+  }
 
   // --- the retry thread ---
 
@@ -657,7 +723,14 @@ class PahoLink final : public MqttLink {
                                                &PahoLink::OnSubscribeFailure};
   ActionListener<PahoLink> publish_listener_{this, &PahoLink::OnPublishDone,
                                              &PahoLink::OnPublishDone};
+  // Publishes queued by the core thread for the sender thread (bounded: QoS 1 by max_in_flight,
+  // the whole queue by max_in_flight + kExtraSendQueue).
+  std::mutex send_mu_;
+  std::condition_variable send_cv_;
+  std::deque<Outgoing> send_queue_;  // guarded by send_mu_
+  bool send_stop_ = false;           // guarded by send_mu_
   std::thread worker_;
+  std::thread sender_;
   std::unique_ptr<mqtt::async_client> client_;  // last: destroyed first
 };
 

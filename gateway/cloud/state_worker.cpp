@@ -620,11 +620,7 @@ class Session {
   void Handle(SnapshotPageJob& j, StateOutcome& out) {
     out.tag = j.snapshot_id;
     if (j.page == 1) {
-      DropStage();
-      stage_.emplace();
-      stage_->snapshot_id = j.snapshot_id;
-      stage_->to = j.to;
-      stage_->pages = j.pages;
+      NewStage(j);
       stage_->error = store_->StageBegin();
       if (stage_->error.ok()) stage_->digest = std::make_unique<PageDigest>(site_);
     }
@@ -663,11 +659,7 @@ class Session {
   // A page could not even be handled (the store cannot be opened, the job threw).
   void PageFailed(const SnapshotPageJob& j, const Status& why) {
     if (j.page == 1) {
-      DropStage();
-      stage_.emplace();
-      stage_->snapshot_id = j.snapshot_id;
-      stage_->to = j.to;
-      stage_->pages = j.pages;
+      NewStage(j);
       stage_->next = 2;
     }
     if (stage_ && stage_->snapshot_id == j.snapshot_id) {
@@ -675,6 +667,15 @@ class Session {
       if (stage_->error.ok()) stage_->error = why;
       stage_->digest.reset();
     }
+  }
+
+  // A new stage for the snapshot whose first page `j` is, in place of any earlier one.
+  void NewStage(const SnapshotPageJob& j) {
+    DropStage();
+    stage_.emplace();
+    stage_->snapshot_id = j.snapshot_id;
+    stage_->to = j.to;
+    stage_->pages = j.pages;
   }
 
   // Forgets the stage (its tables too, when the store can drop them: else the next StageBegin or

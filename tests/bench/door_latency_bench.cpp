@@ -162,6 +162,49 @@ struct Phase {
   double load_s = 0;
 };
 
+// A frame that moved no relay within 5 s: when it was sent, on the wall clock the daemon's events
+// are stamped with (`ts_millis`), and what the daemon journaled from then until 5 s later.
+struct Miss {
+  std::string phase;
+  int64_t sent_wall_ms = 0;
+  json events = json::array();
+};
+
+int64_t WallMinusMonoMs() {
+  timespec wall, mono;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  return (wall.tv_sec - mono.tv_sec) * 1000 + (wall.tv_nsec - mono.tv_nsec) / 1'000'000;
+}
+
+// Fills each miss's `events` from cloud-sim serve's events.jsonl: the door, reader and device
+// events the daemon stamped between the frame and 5 s later (a decision that was denied, a frame
+// taken for a glitch, a lock fault), so that a miss can be attributed. Only lines that name one of
+// those types are parsed (the file holds the drained outbox too).
+void AttributeMisses(const fs::path& events_jsonl, std::vector<Miss>& misses) {
+  if (misses.empty()) return;
+  std::ifstream in(events_jsonl);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("\"access.") == std::string::npos &&
+        line.find("\"wiegand") == std::string::npos &&
+        line.find("\"door.") == std::string::npos && line.find("\"device") == std::string::npos) {
+      continue;
+    }
+    json e = json::parse(line, nullptr, false);
+    if (!e.is_object()) continue;
+    const int64_t at = e.value("ts_millis", int64_t{0});
+    for (Miss& m : misses) {
+      if (at + 50 < m.sent_wall_ms || at > m.sent_wall_ms + 5000) continue;
+      json brief = {{"type", e.value("type", "")}, {"after_ms", at - m.sent_wall_ms}};
+      for (const char* k : {"door", "reader", "reason", "error", "result"}) {
+        if (e.contains(k)) brief[k] = e[k];
+      }
+      m.events.push_back(std::move(brief));
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -365,6 +408,8 @@ int main(int argc, char** argv) {
   std::atomic<size_t> idle_done{0};
   std::mutex mu;  // guards `phases` between the reader thread and main
   std::string reader_error;
+  std::vector<Miss> misses;  // guarded by `mu`
+  const int64_t wall_minus_mono_ms = WallMinusMonoMs();
   std::thread reader([&] {
     int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
@@ -403,6 +448,8 @@ int main(int argc, char** argv) {
             phases[static_cast<size_t>(in)].ms.push_back(static_cast<double>(at - sent) / 1e6);
           } else {
             ++phases[static_cast<size_t>(in)].missed;
+            misses.push_back({phases[static_cast<size_t>(in)].name,
+                              sent / 1'000'000 + wall_minus_mono_ms});
           }
           if (in == 0) idle_done = phases[0].ms.size();
         } else if (!on_ms) {
@@ -532,6 +579,28 @@ int main(int argc, char** argv) {
       met = met && f["target_met"].get<bool>();
     }
     out[p.name] = f;
+  }
+  if (!misses.empty()) {
+    // The frames' events reach serve behind the outbox before them: wait until serve's acks stop
+    // moving for 3 s (bounded), then read what it collected.
+    const fs::path jsonl = fs::path(cloud) / "events.jsonl";
+    uint64_t seen = events_acked;
+    auto moved = SteadyClock::now();
+    for (auto until = SteadyClock::now() + 120s;
+         SteadyClock::now() < until && SteadyClock::now() - moved < 3s;) {
+      std::this_thread::sleep_for(200ms);
+      poll_acks();
+      if (events_acked != seen) {
+        seen = events_acked;
+        moved = SteadyClock::now();
+      }
+    }
+    AttributeMisses(jsonl, misses);
+    json list = json::array();
+    for (const Miss& m : misses) {
+      list.push_back({{"phase", m.phase}, {"sent_wall_ms", m.sent_wall_ms}, {"events", m.events}});
+    }
+    out["missed_frames"] = list;
   }
   out["target_p99_ms"] = 15.0;
   out["target_max_ms"] = 50.0;

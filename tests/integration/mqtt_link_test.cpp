@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -68,6 +69,35 @@ class RecordingListener : public MqttListener {
     if (!loop_.IsLoopThread()) ++off_loop_calls;
   }
   EventLoop& loop_;
+};
+
+// Holds the client library's receiving thread in TakeOffLoop on a message "hold" until released,
+// as the cloud sync's page gate does while the state worker is behind (issue 13, point 3).
+class HoldingListener : public RecordingListener {
+ public:
+  using RecordingListener::RecordingListener;
+  bool TakeOffLoop(const std::string& topic, const std::string& payload) override {
+    (void)topic;
+    if (payload != "hold") return false;
+    std::unique_lock lk(mu);
+    holding = true;
+    cv.notify_all();
+    cv.wait_for(lk, seconds(10), [&] { return released; });
+    return true;
+  }
+  void WaitUntilHolding() {
+    std::unique_lock lk(mu);
+    cv.wait_for(lk, seconds(10), [&] { return holding; });
+  }
+  void Release() {
+    std::lock_guard lk(mu);
+    released = true;
+    cv.notify_all();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool holding = false;   // guarded by mu
+  bool released = false;  // guarded by mu
 };
 
 // A peer client on the broker, used synchronously from the test thread.
@@ -703,6 +733,46 @@ TEST_F(MqttLinkTest, Issue10InboundQueueIsBoundedAndDeliveredInSmallBatches) {
   EXPECT_EQ(listener_->messages.back().second, "after");
 }
 
+
+// Issue 13, point 3: while the client library's receiving thread is held in a message callback
+// (it then holds the library's mutex), a publish from the core thread queues and returns at once;
+// the message goes out once the callback returns.
+TEST_F(MqttLinkTest, Issue13PublishNeverWaitsForAHeldReceivingThread) {
+  Mosquitto broker(Dir("broker"));
+  ASSERT_TRUE(broker.Start());
+  Peer peer(broker.uri());
+  ASSERT_TRUE(peer.Connect());
+  ASSERT_TRUE(peer.Subscribe(kOut));
+  auto holding = std::make_unique<HoldingListener>(*loop_);
+  HoldingListener& hold = *holding;
+  listener_ = std::move(holding);
+  MqttLink& link = Make(Options(broker.uri()));
+  link.Start();
+  ASSERT_TRUE(RunUntil([&] { return link.connected(); }));
+
+  ASSERT_TRUE(peer.Publish(kIn, "hold"));
+  hold.WaitUntilHolding();
+  {
+    std::lock_guard lk(hold.mu);
+    ASSERT_TRUE(hold.holding);
+  }
+  // Released by another thread after 3 s: a publish that waited for the library's mutex would
+  // return only then.
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(seconds(3));
+    hold.Release();
+  });
+  EXPECT_TRUE(link.Publish(kOut, "while held", 1, false));
+  {
+    std::lock_guard lk(hold.mu);
+    EXPECT_FALSE(hold.released) << "Publish() waited for the held callback";
+  }
+  auto got = peer.Next(seconds(10));
+  releaser.join();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->second, "while held");
+  EXPECT_TRUE(RunUntil([&] { return link.in_flight() == 0; }));
+}
 
 // Issue 10, point 13: an exception in code the client library's threads run (here the retry
 // observer, called from Paho's connect-failure callback) is caught at the thread's boundary,
