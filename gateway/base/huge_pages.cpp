@@ -131,8 +131,8 @@ std::shared_ptr<void> AllocateHugeBlock(size_t bytes) {
     }
     if (block) return Own(block, std::move(slab), bytes);  // `fresh`, if unused, unmapped here
     if (no_fresh_slabs) {
-      void* p = ::operator new(bytes, std::align_val_t{64});
-      return std::shared_ptr<void>(p, [](void* b) { ::operator delete(b, std::align_val_t{64}); });
+      void* p = ::operator new (bytes, std::align_val_t{64});
+      return std::shared_ptr<void>(p, [](void* b) { ::operator delete (b, std::align_val_t{64}); });
     }
     fresh = std::shared_ptr<void>(MapAlignedSlab(), [](void* s) { munmap(s, kHuge); });
   }

@@ -19,12 +19,12 @@
 // handed to `post` (normally EventLoop::Post of the core loop) and so runs on the core thread, in
 // the order the link saw the events. No member blocks on the network: Start() begins connecting and
 // returns; Publish() queues for the link's sender thread and returns (it never takes the client
-// library's mutex, which the library holds while a message callback runs). Members are called from the core thread. Stop() (also
-// run by the destructor) waits for the client's threads; calls already posted but not yet run stay
-// queued on the loop, so the Listener must outlive the loop's queue (the daemon destroys the loop,
-// which drops them, before the Listener). Such leftover tasks own what they touch (not the link),
-// so they may run after the link is destroyed; once Stop() has been called they no longer call the
-// Listener.
+// library's mutex, which the library holds while a message callback runs). Members are called from
+// the core thread. Stop() (also run by the destructor) waits for the client's threads; calls
+// already posted but not yet run stay queued on the loop, so the Listener must outlive the loop's
+// queue (the daemon destroys the loop, which drops them, before the Listener). Such leftover tasks
+// own what they touch (not the link), so they may run after the link is destroyed; once Stop() has
+// been called they no longer call the Listener.
 //
 // Reconnecting is the link's own (Paho's automatic reconnect is off): a small retry thread sleeps
 // on a condition variable until the next attempt is due, then starts a non-blocking connect.

@@ -187,8 +187,8 @@ void AttributeMisses(const fs::path& events_jsonl, std::vector<Miss>& misses) {
   std::string line;
   while (std::getline(in, line)) {
     if (line.find("\"access.") == std::string::npos &&
-        line.find("\"wiegand") == std::string::npos &&
-        line.find("\"door.") == std::string::npos && line.find("\"device") == std::string::npos) {
+        line.find("\"wiegand") == std::string::npos && line.find("\"door.") == std::string::npos &&
+        line.find("\"device") == std::string::npos) {
       continue;
     }
     json e = json::parse(line, nullptr, false);
@@ -448,8 +448,8 @@ int main(int argc, char** argv) {
             phases[static_cast<size_t>(in)].ms.push_back(static_cast<double>(at - sent) / 1e6);
           } else {
             ++phases[static_cast<size_t>(in)].missed;
-            misses.push_back({phases[static_cast<size_t>(in)].name,
-                              sent / 1'000'000 + wall_minus_mono_ms});
+            misses.push_back(
+                {phases[static_cast<size_t>(in)].name, sent / 1'000'000 + wall_minus_mono_ms});
           }
           if (in == 0) idle_done = phases[0].ms.size();
         } else if (!on_ms) {

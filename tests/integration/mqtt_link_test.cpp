@@ -664,7 +664,6 @@ TEST_F(MqttLinkTest, Mqtt5ConnectsSubscribesAndPublishes) {
   EXPECT_TRUE(RunUntil([&] { return link.in_flight() == 0; }));
 }
 
-
 // Issue 10, point 1: a message above its topic's limit is dropped in Paho's callback and counted;
 // it never reaches the loop. With MQTT 5 the limit is also the Maximum Packet Size sent in CONNECT,
 // so the broker itself does not deliver it.
@@ -683,9 +682,9 @@ TEST_F(MqttLinkTest, Issue10OversizedMessagesNeverReachTheLoop) {
     listener_->messages.clear();
     link.Start();
     ASSERT_TRUE(RunUntil([&] { return link.connected(); }));
-    ASSERT_TRUE(peer.Publish(kIn, std::string(5000, 'x')));     // over the limit
-    ASSERT_TRUE(peer.Publish(kIn, std::string(200000, 'z')));   // and over 5's packet size
-    ASSERT_TRUE(peer.Publish(kIn, std::string(1000, 'y')));  // exactly the limit: delivered
+    ASSERT_TRUE(peer.Publish(kIn, std::string(5000, 'x')));    // over the limit
+    ASSERT_TRUE(peer.Publish(kIn, std::string(200000, 'z')));  // and over 5's packet size
+    ASSERT_TRUE(peer.Publish(kIn, std::string(1000, 'y')));    // exactly the limit: delivered
     ASSERT_TRUE(peer.Publish(kIn, "small"));
     // One connection keeps the order: once "small" is in, the big one would have been before it.
     ASSERT_TRUE(RunUntil([&] {
@@ -695,7 +694,8 @@ TEST_F(MqttLinkTest, Issue10OversizedMessagesNeverReachTheLoop) {
     EXPECT_EQ(listener_->messages[0].second, std::string(1000, 'y'));
     EXPECT_EQ(listener_->messages[1].second, "small");
     // 3.1.1: both dropped by the link and counted. 5: the broker does not send the one above the
-    // Maximum Packet Size (the limit + 64 KiB for topic and header) at all; the link drops the other.
+    // Maximum Packet Size (the limit + 64 KiB for topic and header) at all; the link drops the
+    // other.
     EXPECT_EQ(link.health().dropped_too_large, version == 5 ? 1u : 2u);
     link.Stop();
   }
@@ -732,7 +732,6 @@ TEST_F(MqttLinkTest, Issue10InboundQueueIsBoundedAndDeliveredInSmallBatches) {
   ASSERT_TRUE(RunUntil([&] { return listener_->messages.size() == 17; }));
   EXPECT_EQ(listener_->messages.back().second, "after");
 }
-
 
 // Issue 13, point 3: while the client library's receiving thread is held in a message callback
 // (it then holds the library's mutex), a publish from the core thread queues and returns at once;

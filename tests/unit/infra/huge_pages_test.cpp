@@ -51,8 +51,7 @@ TEST(HugePages, ALoopThreadTakesNoBlockOfAHugePageSlabItWouldFaultIn) {
   ASSERT_NE(loop, nullptr);
   ASSERT_FALSE(VmFlagsOf(bulk.get()).empty());
   EXPECT_NE(VmFlagsOf(bulk.get()).find(" hg "), std::string::npos)
-      << "another thread's block comes from a slab marked MADV_HUGEPAGE: "
-      << VmFlagsOf(bulk.get());
+      << "another thread's block comes from a slab marked MADV_HUGEPAGE: " << VmFlagsOf(bulk.get());
   EXPECT_EQ(VmFlagsOf(loop.get()).find(" hg "), std::string::npos)
       << "the loop thread's block is in small pages: " << VmFlagsOf(loop.get());
   static_cast<char*>(loop.get())[kBlock - 1] = 1;  // usable to its end
