@@ -15,7 +15,9 @@
 //   twice before) and index_rebuild_streamed_ms (store::LoadIndex, what followed each burst
 //   before), tenant_index_edit_ms p50/p99 (rules::ApplyOpsToIndex of the same delta, what
 //   follows it now) and tenant_edit_copied_bytes_p50 (the chunks that edit copied; the rest is
-//   shared with the index before it).
+//   shared with the index before it), revocation_restrict_us p50/p99 (rules::RestrictCredentials
+//   of one card and the drop of the narrowed copy: the core loop's share of a revocation, 200
+//   times) and its ratio to the tenant edit.
 // Usage: foundation_bench [--credentials N] [--dir DIR] [--keep] (--keep leaves the store and its
 // image in DIR); foundation_bench --cold-start DB --credentials N --image PATH (the cold-start
 // child alone, on a kept store); foundation_bench --write-image DB --image PATH. Not part of the
@@ -301,6 +303,7 @@ int Main(int argc, char** argv) {
   double replace_s, build_s;
   double delta_p50_ms = 0, delta_p99_ms = 0, whole_validate_ms = 0, stream_index_ms = 0;
   double edit_p50_ms = 0, edit_p99_ms = 0, copied_p50 = 0, index_bytes = 0;
+  double restrict_p50_us = 0, restrict_p99_us = 0;
   size_t huge_after_build = 0, huge_after_edits = 0;
   DecideFigures edited;
   {
@@ -326,7 +329,7 @@ int Main(int argc, char** argv) {
     // touches through the store's indexes (rules::ValidateDelta) and committed durably, 50 times;
     // next to whole-state validation of the same state (what every general delta cost before),
     // and the index rebuild streamed from the store that still follows each burst.
-    std::vector<double> delta_ms, edit_ms, copied_bytes;
+    std::vector<double> delta_ms, edit_ms, copied_bytes, restrict_us;
     for (int k = 0; k < 50; ++k) {
       const std::string n = std::to_string(k);
       rules::Person p;
@@ -371,6 +374,27 @@ int Main(int argc, char** argv) {
       copied_bytes.push_back(static_cast<double>(next->MemoryBytes() - next->SharedBytes(*index)));
       index = std::move(next);
     }
+    // Issue 13, point 2: a revocation put in force ahead of its commit, what the core loop does
+    // with it (rules::RestrictCredentials: a copy of the index narrowed on one card) and the drop
+    // of that copy when the worker's index replaces it, 200 times, on cards spread over the state.
+    for (int k = 0; k < 200; ++k) {
+      const rules::Credential& c = records.credentials[(records.credentials.size() / 200) * k];
+      std::vector<rules::CredentialRestriction> r(1);
+      r[0].id = c.id;
+      r[0].status = rules::CredentialStatus::kRevoked;
+      auto r0 = Clock::now();
+      std::shared_ptr<const rules::Index> narrowed = rules::RestrictCredentials(*index, r);
+      const bool changed = narrowed != nullptr;
+      narrowed.reset();
+      restrict_us.push_back(Seconds(r0, Clock::now()) * 1e6);
+      if (!changed && c.status == rules::CredentialStatus::kActive) {
+        std::fprintf(stderr, "revocation of %s changed nothing\n", c.id.c_str());
+        return 1;
+      }
+    }
+    std::sort(restrict_us.begin(), restrict_us.end());
+    restrict_p50_us = restrict_us[restrict_us.size() / 2];
+    restrict_p99_us = restrict_us[restrict_us.size() * 99 / 100];
     std::sort(edit_ms.begin(), edit_ms.end());
     std::sort(copied_bytes.begin(), copied_bytes.end());
     edit_p50_ms = edit_ms[edit_ms.size() / 2];
@@ -502,6 +526,8 @@ int Main(int argc, char** argv) {
               {"index_rebuild_streamed_ms", stream_index_ms},
               {"tenant_index_edit_ms", {{"p50", edit_p50_ms}, {"p99", edit_p99_ms}}},
               {"rebuild_over_edit_p50", stream_index_ms / edit_p50_ms},
+              {"revocation_restrict_us", {{"p50", restrict_p50_us}, {"p99", restrict_p99_us}}},
+              {"revocation_restrict_over_tenant_edit_p50", restrict_p50_us / 1000 / edit_p50_ms},
               {"tenant_edit_copied_bytes_p50", copied_p50},
               {"tenant_edit_copied_over_index", copied_p50 / index_bytes},
               {"anon_huge_mib_after_build", huge_after_build >> 20},

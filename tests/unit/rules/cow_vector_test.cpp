@@ -29,6 +29,37 @@ TEST(CowVector, AWriteToACopyCopiesOnlyTheChunkItTouches) {
   EXPECT_EQ(copy.SharedBytes(base), 3 * Vec::kChunk * sizeof(uint32_t));
 }
 
+// A copy is one reference to the table of chunk pointers (an index copy on the core loop costs a
+// few reference counts, not one per chunk); the first write to either side gives that side a
+// table of its own, and growing a copy never grows the original.
+TEST(CowVector, ACopySharesTheTableOfChunksUntilEitherSideWrites) {
+  Vec base = Filled(3 * Vec::kChunk);
+  const Vec snapshot = base;
+  Vec copy = base;
+  EXPECT_TRUE(copy.SharesTableWith(base));
+  EXPECT_TRUE(snapshot.SharesTableWith(base));
+
+  copy.push_back(42);  // a new chunk: in the copy's own table only
+  EXPECT_FALSE(copy.SharesTableWith(base));
+  EXPECT_EQ(copy.chunk_count(), 4u);
+  EXPECT_EQ(base.chunk_count(), 3u);
+  EXPECT_EQ(base.size(), 3 * Vec::kChunk);
+  EXPECT_EQ(copy.chunks_copied(), 0u) << "adding a chunk copies none";
+  EXPECT_EQ(copy.SharedBytes(base), 3 * Vec::kChunk * sizeof(uint32_t));
+
+  base.Mutable(2) = 99;  // the original written while a copy shares its table
+  EXPECT_FALSE(base.SharesTableWith(snapshot));
+  EXPECT_EQ(base.chunks_copied(), 1u);
+  EXPECT_EQ(base[2], 99u);
+  EXPECT_EQ(snapshot[2], 2u) << "a copy saw the original's write";
+  EXPECT_EQ(copy[2], 2u) << "a copy saw the original's write";
+  EXPECT_EQ(copy[3 * Vec::kChunk], 42u);
+
+  Vec alone = Filled(Vec::kChunk);
+  alone.Mutable(1) = 5;  // sole owner of table and chunk: in place
+  EXPECT_EQ(alone.chunks_copied(), 0u);
+}
+
 // An edit frees the chunks of the index before it; the next edit's copies take those blocks again
 // instead of new memory (a block given back would split its slab's huge page).
 TEST(CowVector, AChunkFreedByOneCopyIsReusedByTheNext) {
