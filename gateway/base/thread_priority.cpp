@@ -1,5 +1,6 @@
 #include "gateway/base/thread_priority.h"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,6 +18,10 @@ id_t ThisThreadId() { return static_cast<id_t>(::syscall(SYS_gettid)); }
 int ThisThreadNice() {
   errno = 0;
   return ::getpriority(PRIO_PROCESS, ThisThreadId());
+}
+
+void NameThisThread(const char* name) {
+  (void)::prctl(PR_SET_NAME, reinterpret_cast<unsigned long>(name), 0, 0, 0);
 }
 
 bool LowerThisThreadPriority(int by) {

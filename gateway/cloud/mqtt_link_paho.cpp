@@ -3,7 +3,6 @@
 // Listener calls to `post_`. Paho functions are never called with `mu_` held (Paho may hold its
 // own lock while calling us), and no callback waits on a token.
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 
 #include "gateway/base/log.h"
 #include "gateway/base/mutex.h"
+#include "gateway/base/thread_priority.h"
 #include "gateway/cloud/mqtt_link.h"
 #include "mqtt/async_client.h"
 
@@ -35,9 +35,6 @@ constexpr auto kStableConnection = std::chrono::seconds(10);
 constexpr int kDisconnectQuiesceMs = 100;
 constexpr auto kDisconnectWait = milliseconds(800);
 constexpr auto kCallbackDrainWait = milliseconds(500);
-// Niceness of the client library's receiving thread (the core thread keeps the daemon's: -10
-// under systemd/lintel.service).
-constexpr int kReceiveNice = 10;
 
 // A publish queued for the sender thread, for connection `gen`.
 struct Outgoing {
@@ -343,6 +340,10 @@ class PahoLink final : public MqttLink {
   // merged into one 130-edge glitch). Only this thread waits there. After Stop() it sends what
   // was queued before, then ends.
   void SenderThread() {
+    NameThisThread("mqtt-send");
+    // The cloud path: below the core thread (a drain of a million events to the cloud never takes
+    // the CPU from a door), with the threads that receive and verify.
+    LowerThisThreadPriority(kMessageNiceAbove);
     std::unique_lock lk(send_mu_);
     while (true) {
       send_cv_.wait(lk, [this] { return send_stop_ || !send_queue_.empty(); });
@@ -385,6 +386,7 @@ class PahoLink final : public MqttLink {
   // --- the retry thread ---
 
   void RetryThread() {
+    NameThisThread("mqtt-retry");
     MutexLock lk(mu_);
     while (state_ != State::kStopped) {
       if (!retry_pending_) {
@@ -621,7 +623,8 @@ class PahoLink final : public MqttLink {
     static thread_local bool lowered = false;
     if (!lowered) {
       lowered = true;
-      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kReceiveNice);
+      NameThisThread("mqtt-receive");
+      LowerThisThreadPriority(kMessageNiceAbove);
     }
     {
       MutexLock lk(mu_);

@@ -97,6 +97,7 @@ class PageDigest {
 
  private:
   void Run() {
+    NameThisThread("stage-digest");
     bool ok = true;
     while (true) {
       std::shared_ptr<Page> page;
@@ -763,6 +764,7 @@ class Session {
     std::promise<void> reading;
     std::future<void> read_started = reading.get_future();
     std::future<Prebuilt> build = std::async(std::launch::async, [&]() -> Prebuilt {
+      NameThisThread("index-build");
       Prebuilt p;
       bool told = false;
       auto tell = [&] {
@@ -830,6 +832,7 @@ class Session {
     // point 5): both only read the records. Used by BuildIndex if nothing changed in between; a
     // build that throws is simply not used (the usual build runs, and fails as it would).
     std::future<Prebuilt> build = std::async(std::launch::async, [&]() -> Prebuilt {
+      NameThisThread("index-build");
       Prebuilt p;
       try {
         p.index = rules::BuildIndex(site_, j.records, &p.warnings);
@@ -1065,6 +1068,7 @@ void StateWorker::Submit(StateJob job) {
 void StateWorker::Run() {
   // The doors' loop and the message parsers come first when they compete for a core: a tenant's or
   // a snapshot's work here delayed a revocation parsed right behind it by milliseconds.
+  NameThisThread("state-worker");
   LowerThisThreadPriority(kWorkerNiceAbove);
   Session session(store_path_, site_, std::move(current_), std::move(open_), fault_);
   MutexLock lock(mu_);

@@ -65,6 +65,7 @@
 #include "gateway/base/mutex.h"
 #include "gateway/base/position.h"
 #include "gateway/base/status.h"
+#include "gateway/base/thread_priority.h"
 #include "gateway/store/store.h"
 #include "rules/index.h"
 #include "rules/index_image.h"
@@ -75,8 +76,9 @@ namespace lintel::cloud {
 
 // States with at most this many records in total stay cached in the worker between jobs.
 inline constexpr size_t kCacheRecordsUpTo = 200000;
-// The worker thread runs this much nicer than the process (LowerThisThreadPriority).
-inline constexpr int kWorkerNiceAbove = 5;
+// The worker thread runs this much nicer than the process (LowerThisThreadPriority): below the
+// message parsers (gateway/base/thread_priority.h).
+inline constexpr int kWorkerNiceAbove = kBulkNiceAbove;
 // The worker checkpoints the WAL itself (its connection never does after a commit) once it has had
 // no job for kIdleCheckpointAfter, when it committed since its last checkpoint or the WAL file
 // holds more than kCheckpointWalBytes.

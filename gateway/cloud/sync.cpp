@@ -1,6 +1,5 @@
 #include "gateway/cloud/sync.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 
 #include "gateway/base/log.h"
 #include "gateway/base/mutex.h"
+#include "gateway/base/thread_priority.h"
 #include "gateway/codec/json_text.h"
 
 namespace lintel::cloud {
@@ -277,8 +277,10 @@ class CloudSync::Parser {
   };
 
   void Run() {
-    // Below the core thread: on a busy box, verifying a flood never takes the CPU from decisions.
-    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+    NameThisThread("sync-parser");
+    // Below the core thread: on a busy box, verifying a flood never takes the CPU from decisions;
+    // above the state worker: a revocation is not parsed after a snapshot's time slice.
+    LowerThisThreadPriority(kMessageNiceAbove);
     std::unique_lock lock(mu_);
     while (true) {
       cv_.wait(lock,

@@ -146,7 +146,8 @@ void Gateway::CopyIndexOutOfImage() {
   if (copy_failed_ || !now || !now->AliasesMapping()) return;
   copy_source_ = now;
   index_copier_ = std::thread([this, now] {
-    LowerThisThreadPriority(10);  // the doors first
+    NameThisThread("index-copier");
+    LowerThisThreadPriority(kBulkNiceAbove);  // the doors first
     try {
       copied_ = rules::CopyToOwnedChunks(*now);
     } catch (const std::bad_alloc&) {
@@ -178,7 +179,8 @@ bool Gateway::SaveImageInBackground() {
   image_writer_ = std::thread([this, index = stamped_index_, stamp = stamped_at_,
                                generation = stamped_generation_,
                                path = store::IndexImagePath(config_.store_path)] {
-    LowerThisThreadPriority(10);  // 263 MB checksummed and written: the doors first
+    NameThisThread("image-writer");
+    LowerThisThreadPriority(kBulkNiceAbove);  // 263 MB checksummed and written: the doors first
     Result<uint64_t> n = store::SaveIndexImage(path, *index, stamp);
     if (n.ok()) {
       image_on_disk_ = generation;

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "gateway/base/log.h"
+#include "gateway/base/thread_priority.h"
 
 namespace lintel::core {
 
@@ -155,6 +156,7 @@ Status JournalWriter::WriteUpkeep(std::unique_ptr<store::Store>& store, const Up
 }
 
 void JournalWriter::Run() {
+  NameThisThread("journal");
   std::unique_ptr<store::Store> store;
   std::shared_ptr<Shared> s = s_;
   MutexLock lock(s->mu);

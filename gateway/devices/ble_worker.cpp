@@ -3,6 +3,8 @@
 #include <exception>
 #include <utility>
 
+#include "gateway/base/thread_priority.h"
+
 namespace lintel::devices {
 
 BleWorker::BleWorker(std::string adapter, MakeGattLink make_link, size_t max_queued,
@@ -102,6 +104,7 @@ size_t BleWorker::RunUrgent() {
 }
 
 void BleWorker::Main() {
+  NameThisThread("ble");
   for (;;) {
     BleJob job;
     {
