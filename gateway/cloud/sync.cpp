@@ -760,6 +760,10 @@ void CloudSync::OnDelta(Delta delta) {
   Position to{delta.epoch, delta.version};
   switch (v.action) {
     case DeltaVerdict::Action::kApply:
+      if (jobs_outstanding_ >= MaxQueuedJobs()) {
+        ShedDelta(to);
+        break;
+      }
       pending_ = to;
       EnforceEarly(to, delta.ops);
       Submit(DeltaJob{{delta.epoch, delta.prev}, to, std::move(delta.ops)});
@@ -770,10 +774,18 @@ void CloudSync::OnDelta(Delta delta) {
       break;
     case DeltaVerdict::Action::kGap:
       if (in_memory_deltas_ > 0 && Position{delta.epoch, delta.prev} == in_memory_upto_) {
+        if (jobs_outstanding_ >= MaxQueuedJobs()) {
+          ShedDelta(to);
+          break;
+        }
         // It follows the delta the doors enforce from memory (the store could not write it): the
         // worker keeps it in memory too if it only restricts, or answers with the store's error.
         pending_ = to;
         Submit(DeltaJob{{delta.epoch, delta.prev}, to, std::move(delta.ops)});
+        break;
+      }
+      if (shedding_) {
+        ShedDelta(to);  // behind one that was shed: requested again with it
         break;
       }
       ++counters_.gaps;
@@ -861,6 +873,10 @@ void CloudSync::SettleEarly(const StateOutcome& o) {
 void CloudSync::OnOutcome(StateOutcome o) {
   using R = StateOutcome::Result;
   --jobs_outstanding_;
+  if (shedding_ && jobs_outstanding_ <= MaxQueuedJobs() / 2) {
+    shedding_ = false;
+    RequestDeltas(/*again=*/true);
+  }
   const bool swapped = o.index != nullptr;
   if (o.index) host_.InstallIndex(o.index, o.stamp);
   SettleEarly(o);
@@ -1039,10 +1055,19 @@ void CloudSync::RetryIndex() {
   Submit(IndexJob{});
 }
 
-void CloudSync::RequestDeltas() {
+void CloudSync::ShedDelta(Position to) {
+  shedding_ = true;
+  CountRejection(
+      SyncRejectReason::kOverload, TopicSuffix(Topic::kSyncDelta),
+      "delta " + PosText(to) + ": dropped, the state worker has " +
+          std::to_string(jobs_outstanding_) +
+          " jobs queued (cloud.limits.queue_messages); requested again once it has room");
+}
+
+void CloudSync::RequestDeltas(bool again) {
   std::string payload = SyncRequestDeltas(pending_.epoch, pending_.version);
   auto now = clock_.Monotonic();
-  if (payload == last_request_ && now - last_request_at_ < kRequestRepeat) return;
+  if (!again && payload == last_request_ && now - last_request_at_ < kRequestRepeat) return;
   if (!connected_) return;
   last_request_ = payload;
   last_request_at_ = now;

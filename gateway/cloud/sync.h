@@ -9,6 +9,7 @@
 // Decisions never wait for anything here: a new index is swapped into the engine when ready.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -275,7 +276,16 @@ class CloudSync final : public MqttListener {
   void Submit(StateJob job);
   void EnforceEarly(Position to, const std::vector<rules::Op>& ops);
   void SettleEarly(const StateOutcome& o);
-  void RequestDeltas();
+  // `again`: even when the same request went out less than kRequestRepeat ago (the deltas it
+  // brought were shed, ShedDelta).
+  void RequestDeltas(bool again = false);
+  // A delta that finds the state worker with cloud.limits.queue_messages jobs queued is dropped,
+  // counted (`overload`) and requested again once the queue is down to half (every queue has a
+  // bound: a cloud catching up thousands of deltas while a snapshot applies waits in the cloud).
+  void ShedDelta(Position to);
+  size_t MaxQueuedJobs() const {
+    return static_cast<size_t>(std::max(config_.cloud.limits.queue_messages, 1));
+  }
   void RequestSnapshot(const std::string& reason);
   void Publish(const std::string& topic, const std::string& payload, bool retain = false);
   void PublishState();
@@ -304,6 +314,7 @@ class CloudSync final : public MqttListener {
   std::atomic<size_t> parses_in_flight_{0};  // submitted to the parser, not yet back
   std::unique_ptr<StateWorker> worker_;
   size_t jobs_outstanding_ = 0;
+  bool shedding_ = false;  // deltas were shed (ShedDelta): requested again once there is room
   store::StoreOpener open_store_;
   // The journal backlog last published in `state` (unwritten, lost), and the tick it went out.
   std::pair<uint64_t, uint64_t> published_backlog_{0, 0};

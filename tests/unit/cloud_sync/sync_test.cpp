@@ -6,11 +6,15 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "config/config.h"
 #include "gateway/base/base64.h"
 #include "gateway/base/event_loop.h"
+#include "gateway/base/thread_priority.h"
 #include "gateway/cloud/jws.h"
 #include "gateway/core/gateway.h"
 #include "gateway/core/reload.h"
@@ -1487,6 +1491,98 @@ TEST_F(SyncTest, Issue13SnapshotPagesWaitForRoomInsteadOfBeingDropped) {
   EXPECT_EQ(Stored(), (Position{1, 1}));
   EXPECT_EQ(Decide("10c8"), "granted") << "the last page's card";
   EXPECT_EQ(Decide("a1b2"), "granted") << "the first page's card";
+}
+
+// The threads of this process by name (/proc/self/task/*/comm) with their nice values.
+std::multimap<std::string, int> ThreadNices() {
+  std::multimap<std::string, int> out;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after the ")" closing the name: state is field 3, nice field 19.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; ++i) {
+    }
+    out.emplace(name, std::stoi(field));
+  }
+  return out;
+}
+
+// Issue 13, point 2: the cloud path runs between the doors and the state worker. A revocation's
+// parser below the worker waited for the worker's whole time slice while a snapshot applied.
+TEST_F(SyncTest, Issue13TheCloudPathRunsBelowTheDoorsAndAboveTheStateWorker) {
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  const int doors = ThisThreadNice();
+  const std::multimap<std::string, int> threads = ThreadNices();
+  ASSERT_EQ(threads.count("sync-parser"), 2u);
+  ASSERT_EQ(threads.count("state-worker"), 1u);
+  for (auto [it, end] = threads.equal_range("sync-parser"); it != end; ++it) {
+    EXPECT_EQ(it->second, std::min(19, doors + kMessageNiceAbove));
+  }
+  EXPECT_EQ(threads.find("state-worker")->second, std::min(19, doors + kBulkNiceAbove));
+  EXPECT_LT(kMessageNiceAbove, kBulkNiceAbove);
+}
+
+// Every queue has a bound: deltas that find the state worker with cloud.limits.queue_messages jobs
+// queued (here a held worker, as behind a long snapshot) are dropped and counted, without a gap
+// ack for each, and requested again once the worker is down to half; the cloud's resend applies.
+TEST_F(SyncTest, Issue13DeltasBeyondTheWorkersQueueAreShedAndRequestedAgain) {
+  WriteConfig("  limits: {queue_messages: 16}\n");
+  auto hold = std::make_shared<std::atomic<bool>>(false);
+  sync_faults_.worker = [hold](std::string_view stage) -> Status {
+    while (stage == "job" && hold->load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return Status::Ok();
+  };
+  Restart();
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  const size_t acks = link_.On("sync/ack").size();
+  auto card = [&](int v) {
+    char uid[16];
+    std::snprintf(uid, sizeof uid, "%04x", 0x2000 + v);
+    return json::array({{{"op", "put"},
+                         {"kind", "credential"},
+                         {"data", Card(("cd" + std::to_string(v)).c_str(), "p1", uid, "active")}}});
+  };
+  auto overload = [&] {
+    auto& by = sync_->counters().rejected_by_reason;
+    return by.contains("overload") ? by.at("overload") : 0;
+  };
+  // One at a time, each handled before the next (the parser's own queue has the same bound).
+  auto send = [&](int v) {
+    const uint64_t shed = overload();
+    Send("sync/delta", Delta(1, v, card(v)), false);
+    for (int i = 0;
+         i < 500 && sync_->pending().version != static_cast<uint64_t>(v) && overload() == shed;
+         ++i) {
+      EXPECT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+    }
+  };
+  hold->store(true);
+  for (int v = 2; v <= 25; ++v) send(v);
+  EXPECT_EQ(overload(), 8u) << "deltas 18..25: the worker holds 16 jobs";
+  EXPECT_EQ(sync_->pending(), (Position{1, 17}));
+  EXPECT_EQ(link_.On("sync/ack").size(), acks) << "no gap ack for what was shed";
+  EXPECT_EQ(sync_->counters().gaps, 0u);
+  const size_t requests = link_.On("sync/request").size();
+
+  hold->store(false);
+  Settle();
+  EXPECT_EQ(Stored(), (Position{1, 17}));
+  auto asked = link_.On("sync/request");
+  ASSERT_EQ(asked.size(), requests + 1) << "requested again once the worker had room";
+  EXPECT_EQ(asked.back().payload,
+            json::parse(R"({"want":"deltas","from":{"epoch":1,"version":17}})"));
+  for (int v = 18; v <= 25; ++v) Send("sync/delta", Delta(1, v, card(v)), false);
+  Settle();
+  EXPECT_EQ(Stored(), (Position{1, 25}));
+  EXPECT_EQ(Decide("2019"), "granted") << "delta 25's card";
+  EXPECT_EQ(overload(), 8u);
 }
 
 // Issue 13, point 1: the state worker's commits never checkpoint the WAL (a checkpoint under a
