@@ -761,7 +761,7 @@ void CloudSync::OnDelta(Delta delta) {
   switch (v.action) {
     case DeltaVerdict::Action::kApply:
       if (jobs_outstanding_ >= MaxQueuedJobs()) {
-        ShedDelta(to);
+        ShedDelta(to, delta.ops);
         break;
       }
       pending_ = to;
@@ -775,7 +775,7 @@ void CloudSync::OnDelta(Delta delta) {
     case DeltaVerdict::Action::kGap:
       if (in_memory_deltas_ > 0 && Position{delta.epoch, delta.prev} == in_memory_upto_) {
         if (jobs_outstanding_ >= MaxQueuedJobs()) {
-          ShedDelta(to);
+          ShedDelta(to, delta.ops);
           break;
         }
         // It follows the delta the doors enforce from memory (the store could not write it): the
@@ -785,7 +785,7 @@ void CloudSync::OnDelta(Delta delta) {
         break;
       }
       if (shedding_) {
-        ShedDelta(to);  // behind one that was shed: requested again with it
+        ShedDelta(to, delta.ops);  // behind one that was shed: requested again with it
         break;
       }
       ++counters_.gaps;
@@ -857,8 +857,11 @@ void CloudSync::SettleEarly(const StateOutcome& o) {
              (o.result == R::kRejected || o.result == R::kSkipped || o.result == R::kFailed)) {
     std::erase_if(early_, [&](const Early& e) { return e.to == o.position; });
   }
-  if (jobs_outstanding_ == 0 && !index_failed_) early_.clear();  // nothing left to cover them
-  if (!o.index && early_.size() == before) return;               // the doors' index is as it was
+  // Nothing left to cover the ones accepted (<= pending_); a shed delta's stay until its resend.
+  if (jobs_outstanding_ == 0 && !index_failed_) {
+    std::erase_if(early_, [&](const Early& e) { return e.to <= pending_; });
+  }
+  if (!o.index && early_.size() == before) return;  // the doors' index is as it was
   if (early_.empty()) {
     if (!o.index) host_.engine().SwapIndex(worker_index_);  // back to the worker's
     worker_index_.reset();
@@ -1055,8 +1058,11 @@ void CloudSync::RetryIndex() {
   Submit(IndexJob{});
 }
 
-void CloudSync::ShedDelta(Position to) {
+void CloudSync::ShedDelta(Position to, const std::vector<rules::Op>& ops) {
   shedding_ = true;
+  // What it takes away is in force all the same (only ever narrower than the state before or
+  // after it), until the resend's commit settles it: a revocation never waits for a queue.
+  EnforceEarly(to, ops);
   CountRejection(
       SyncRejectReason::kOverload, TopicSuffix(Topic::kSyncDelta),
       "delta " + PosText(to) + ": dropped, the state worker has " +

@@ -282,7 +282,8 @@ class CloudSync final : public MqttListener {
   // A delta that finds the state worker with cloud.limits.queue_messages jobs queued is dropped,
   // counted (`overload`) and requested again once the queue is down to half (every queue has a
   // bound: a cloud catching up thousands of deltas while a snapshot applies waits in the cloud).
-  void ShedDelta(Position to);
+  // What it takes away from cards and PINs is put in force all the same (EnforceEarly).
+  void ShedDelta(Position to, const std::vector<rules::Op>& ops);
   size_t MaxQueuedJobs() const {
     return static_cast<size_t>(std::max(config_.cloud.limits.queue_messages, 1));
   }

@@ -1531,6 +1531,7 @@ TEST_F(SyncTest, Issue13TheCloudPathRunsBelowTheDoorsAndAboveTheStateWorker) {
 // Every queue has a bound: deltas that find the state worker with cloud.limits.queue_messages jobs
 // queued (here a held worker, as behind a long snapshot) are dropped and counted, without a gap
 // ack for each, and requested again once the worker is down to half; the cloud's resend applies.
+// A revocation among them is in force all the same, from its arrival to its commit.
 TEST_F(SyncTest, Issue13DeltasBeyondTheWorkersQueueAreShedAndRequestedAgain) {
   WriteConfig("  limits: {queue_messages: 16}\n");
   auto hold = std::make_shared<std::atomic<bool>>(false);
@@ -1543,6 +1544,10 @@ TEST_F(SyncTest, Issue13DeltasBeyondTheWorkersQueueAreShedAndRequestedAgain) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
   const size_t acks = link_.On("sync/ack").size();
   auto card = [&](int v) {
+    if (v == 20) {  // shed: revokes a1b2
+      return json::array(
+          {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", "revoked")}}});
+    }
     char uid[16];
     std::snprintf(uid, sizeof uid, "%04x", 0x2000 + v);
     return json::array({{{"op", "put"},
@@ -1566,6 +1571,7 @@ TEST_F(SyncTest, Issue13DeltasBeyondTheWorkersQueueAreShedAndRequestedAgain) {
   hold->store(true);
   for (int v = 2; v <= 25; ++v) send(v);
   EXPECT_EQ(overload(), 8u) << "deltas 18..25: the worker holds 16 jobs";
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked") << "delta 20, shed, revokes it all the same";
   EXPECT_EQ(sync_->pending(), (Position{1, 17}));
   EXPECT_EQ(link_.On("sync/ack").size(), acks) << "no gap ack for what was shed";
   EXPECT_EQ(sync_->counters().gaps, 0u);
@@ -1574,6 +1580,8 @@ TEST_F(SyncTest, Issue13DeltasBeyondTheWorkersQueueAreShedAndRequestedAgain) {
   hold->store(false);
   Settle();
   EXPECT_EQ(Stored(), (Position{1, 17}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked") << "until its resend is committed";
+  EXPECT_EQ(Decide("2011"), "granted") << "delta 17's card";
   auto asked = link_.On("sync/request");
   ASSERT_EQ(asked.size(), requests + 1) << "requested again once the worker had room";
   EXPECT_EQ(asked.back().payload,
@@ -1582,6 +1590,7 @@ TEST_F(SyncTest, Issue13DeltasBeyondTheWorkersQueueAreShedAndRequestedAgain) {
   Settle();
   EXPECT_EQ(Stored(), (Position{1, 25}));
   EXPECT_EQ(Decide("2019"), "granted") << "delta 25's card";
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked") << "committed";
   EXPECT_EQ(overload(), 8u);
 }
 
