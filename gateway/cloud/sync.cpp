@@ -760,10 +760,7 @@ void CloudSync::OnDelta(Delta delta) {
   Position to{delta.epoch, delta.version};
   switch (v.action) {
     case DeltaVerdict::Action::kApply:
-      if (jobs_outstanding_ >= MaxQueuedJobs()) {
-        ShedDelta(to, delta.ops);
-        break;
-      }
+      if (jobs_outstanding_ >= MaxQueuedJobs()) return ShedDelta(to, delta.ops);
       pending_ = to;
       EnforceEarly(to, delta.ops);
       Submit(DeltaJob{{delta.epoch, delta.prev}, to, std::move(delta.ops)});
@@ -774,20 +771,14 @@ void CloudSync::OnDelta(Delta delta) {
       break;
     case DeltaVerdict::Action::kGap:
       if (in_memory_deltas_ > 0 && Position{delta.epoch, delta.prev} == in_memory_upto_) {
-        if (jobs_outstanding_ >= MaxQueuedJobs()) {
-          ShedDelta(to, delta.ops);
-          break;
-        }
+        if (jobs_outstanding_ >= MaxQueuedJobs()) return ShedDelta(to, delta.ops);
         // It follows the delta the doors enforce from memory (the store could not write it): the
         // worker keeps it in memory too if it only restricts, or answers with the store's error.
         pending_ = to;
         Submit(DeltaJob{{delta.epoch, delta.prev}, to, std::move(delta.ops)});
         break;
       }
-      if (shedding_) {
-        ShedDelta(to, delta.ops);  // behind one that was shed: requested again with it
-        break;
-      }
+      if (shedding_) return ShedDelta(to, delta.ops);  // behind a shed one: requested with it
       ++counters_.gaps;
       LogWarning("sync", "delta " + PosText(to) + ": " + v.reason);
       Publish(topics_.sync_ack, SyncAck(delta.epoch, delta.version, AckResult::kGap, v.reason));

@@ -9,7 +9,6 @@
 // Decisions never wait for anything here: a new index is swapped into the engine when ready.
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -284,8 +283,8 @@ class CloudSync final : public MqttListener {
   // bound: a cloud catching up thousands of deltas while a snapshot applies waits in the cloud).
   // What it takes away from cards and PINs is put in force all the same (EnforceEarly).
   void ShedDelta(Position to, const std::vector<rules::Op>& ops);
-  size_t MaxQueuedJobs() const {
-    return static_cast<size_t>(std::max(config_.cloud.limits.queue_messages, 1));
+  size_t MaxQueuedJobs() const {  // the config allows 16..100000
+    return static_cast<size_t>(config_.cloud.limits.queue_messages);
   }
   void RequestSnapshot(const std::string& reason);
   void Publish(const std::string& topic, const std::string& payload, bool retain = false);

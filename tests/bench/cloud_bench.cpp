@@ -610,13 +610,14 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
     rules::Decision d = gut.gw().engine().Evaluate(probe.request, gut.gw().WallNow());
     if (probe.Seen(d)) probe.swap_at = SteadyClock::now();
   });
+  const bool trace = std::getenv("LINTEL_BENCH_TRACE") != nullptr;
   // The core loop's tasks over 0.5 ms (start, end), for LINTEL_BENCH_TRACE's attribution of the
   // revocations during a snapshot.
   std::vector<std::pair<SteadyClock::time_point, SteadyClock::time_point>> long_tasks;
   gut.SetAfterTask([&](SteadyClock::time_point started) {
     std::lock_guard l(probe.mu);
     auto ended = SteadyClock::now();
-    if (ended - started > 500us && long_tasks.size() < 100000) {
+    if (trace && ended - started > 500us && long_tasks.size() < 100000) {
       long_tasks.emplace_back(started, ended);
     }
     if (!probe.active) return;
@@ -707,7 +708,7 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
         std::lock_guard l(probe.mu);
         probe.snapshot_at = {};
       }
-      if (std::getenv("LINTEL_BENCH_TRACE")) std::fprintf(stderr, "trace: snapshot publishing\n");
+      if (trace) std::fprintf(stderr, "trace: snapshot publishing\n");
       for (const std::string& page : pages) cloud.Publish(gut.topics().sync_snapshot, page, 8);
       cloud.Flush();
       // The revocations start once the gateway has every page (a delta published earlier waits
@@ -814,7 +815,7 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
       if (probe.snapshot_at == SteadyClock::time_point{})
         Die("the pass's snapshot was not applied");
       for (SteadyClock::time_point at : denied_at) r.before_snapshot_swap += at < probe.snapshot_at;
-      if (std::getenv("LINTEL_BENCH_TRACE")) {
+      if (trace) {
         for (size_t i = 0; i < denied.size(); ++i) {
           std::fprintf(stderr,
                        "during %zu: %.0f us, at %.1f ms, swap at %.1f ms (monotonic %.6f)\n", i,

@@ -123,6 +123,18 @@ class SyncTest : public ::testing::Test {
     Open();
   }
 
+  // A switch that, while true, stops the state worker before its next job (as a long job would).
+  // Takes effect from the next Open()/Restart().
+  std::shared_ptr<std::atomic<bool>> HoldWorkerBeforeJobs() {
+    auto hold = std::make_shared<std::atomic<bool>>(false);
+    sync_faults_.worker = [hold](std::string_view stage) -> Status {
+      while (stage == "job" && hold->load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return Status::Ok();
+    };
+    return hold;
+  }
+
   // Runs the loop until the worker has reported everything submitted.
   void Settle() {
     for (int i = 0; i < 500 && sync_->pending_jobs() > 0; ++i) {
@@ -403,12 +415,7 @@ TEST_F(SyncTest, Issue13EditedIndexIsStampedAndItsImageServesTheNextStart) {
 // after that delta, in order; a revocation that ends up skipped (the delta ahead of it was
 // rejected) is taken back, since the store is the truth. Its counter shows in the status.
 TEST_F(SyncTest, Issue13RevocationBehindABusyWorkerIsInForceBeforeItsCommit) {
-  auto hold = std::make_shared<std::atomic<bool>>(false);
-  sync_faults_.worker = [hold](std::string_view stage) -> Status {
-    while (stage == "job" && hold->load())
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    return Status::Ok();
-  };
+  auto hold = HoldWorkerBeforeJobs();
   Restart();
   Send("sync/snapshot", Snapshot(1, 1, Records()));
   ASSERT_EQ(Decide("a1b2"), "granted");
@@ -1534,12 +1541,7 @@ TEST_F(SyncTest, Issue13TheCloudPathRunsBelowTheDoorsAndAboveTheStateWorker) {
 // A revocation among them is in force all the same, from its arrival to its commit.
 TEST_F(SyncTest, Issue13DeltasBeyondTheWorkersQueueAreShedAndRequestedAgain) {
   WriteConfig("  limits: {queue_messages: 16}\n");
-  auto hold = std::make_shared<std::atomic<bool>>(false);
-  sync_faults_.worker = [hold](std::string_view stage) -> Status {
-    while (stage == "job" && hold->load())
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    return Status::Ok();
-  };
+  auto hold = HoldWorkerBeforeJobs();
   Restart();
   Send("sync/snapshot", Snapshot(1, 1, Records()));
   const size_t acks = link_.On("sync/ack").size();
