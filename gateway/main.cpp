@@ -16,6 +16,7 @@
 #include "gateway/base/ids.h"
 #include "gateway/base/log.h"
 #include "gateway/base/systemd.h"
+#include "gateway/base/thread_priority.h"
 #include "gateway/cloud/mqtt_link.h"
 #include "gateway/cloud/sync.h"
 #include "gateway/control/control_server.h"
@@ -60,6 +61,10 @@ int CheckConfig(const std::string& path) {
 
 int Run(const std::string& config_path, const Overrides& overrides) {
   using namespace lintel;
+  // Before any thread exists, so that every thread starts with it: the doors' threads (this one,
+  // the core loop; the door I/O modules') keep short slices, bulk work gives them back
+  // (gateway/base/thread_priority.h).
+  UseShortSlicesOnThisThread();
   Status blocked = BlockSignals({SIGTERM, SIGINT, SIGHUP, SIGPIPE});
   if (!blocked.ok()) {
     LogError("main", "cannot start: " + blocked.ToString());

@@ -343,7 +343,7 @@ class PahoLink final : public MqttLink {
     NameThisThread("mqtt-send");
     // The cloud path: below the core thread (a drain of a million events to the cloud never takes
     // the CPU from a door), with the threads that receive and verify.
-    LowerThisThreadPriority(kMessageNiceAbove);
+    LowerThisThreadPriority(kMessageNiceAbove, Slice::kShort);
     std::unique_lock lk(send_mu_);
     while (true) {
       send_cv_.wait(lk, [this] { return send_stop_ || !send_queue_.empty(); });
@@ -624,7 +624,7 @@ class PahoLink final : public MqttLink {
     if (!lowered) {
       lowered = true;
       NameThisThread("mqtt-receive");
-      LowerThisThreadPriority(kMessageNiceAbove);
+      LowerThisThreadPriority(kMessageNiceAbove, Slice::kShort);
     }
     {
       MutexLock lk(mu_);

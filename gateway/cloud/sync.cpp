@@ -213,19 +213,44 @@ class CloudSync::Parser {
     for (std::thread& t : threads_) t.join();
   }
 
+  // A message the MQTT client's thread may verify itself (Submit's `may_inline`) when the pool is
+  // idle: one this small (a revocation, a tenant, a head, a command), at most kInlineBurst in a
+  // row and then one per kInlineEvery of time not spent verifying (a token bucket), so that a
+  // burst or a flood still goes to the pool's bounded queue (and is dropped there when it is full)
+  // instead of holding the broker's connection.
+  static constexpr size_t kInlineMaxBytes = 8 * 1024;
+  static constexpr double kInlineBurst = 4;
+  static constexpr std::chrono::microseconds kInlineEvery{1000};
+
   // Core thread or the MQTT client's thread. Queues `payload` for verification; false (nothing
   // queued) when the queue is full. `wait`: when full, first wait up to that long for room (only
   // ever on the MQTT client's thread: holding its callback holds back the broker's next message,
-  // TCP flow control instead of a drop). `deliver` is posted with each usable result; `collect`
-  // when counts are waiting.
+  // TCP flow control instead of a drop). `may_inline` (only on the MQTT client's thread): when
+  // nothing is queued or in work and the token bucket allows, verify and parse it right here
+  // (issue 13, point 2: a revocation is not handed to a parser thread that first has to be woken
+  // and scheduled; the order is kept, it takes the next sequence number like any other).
+  // `deliver` is posted with each usable result; `collect` when counts are waiting.
   bool Submit(Topic topic, std::string payload, std::shared_ptr<const Expect> expect,
-              std::chrono::milliseconds wait = std::chrono::milliseconds(0)) {
+              std::chrono::milliseconds wait = std::chrono::milliseconds(0),
+              bool may_inline = false) {
     // A snapshot page first waits for a credit (PageGate): it holds one from here, raw, parsed
     // and staged, until the state worker frees it.
     std::shared_ptr<const void> hold;
     if (topic == Topic::kSyncSnapshot && wait.count() > 0) hold = gate_->Acquire(wait);
     {
       std::unique_lock lock(mu_);
+      if (may_inline && !stop_ && queue_.empty() && taken_ == next_out_ && TakeInlineToken()) {
+        Item item{next_seq_++, topic, std::move(payload), std::move(expect), std::move(hold)};
+        ++taken_;
+        ++inlined_;
+        lock.unlock();
+        Done done = Handle(item);
+        lock.lock();
+        // The time spent here earns no token: back to back, only kInlineBurst are verified here.
+        inline_at_ = std::chrono::steady_clock::now();
+        Finish(lock, item.seq, std::move(done));
+        return true;
+      }
       auto full = [&] {
         return queue_.size() >= max_messages_ ||
                (!queue_.empty() && bytes_ + payload.size() > max_bytes_);
@@ -247,6 +272,12 @@ class CloudSync::Parser {
       std::function<void()> collect) {
     deliver_ = std::move(deliver);
     collect_ = std::move(collect);
+  }
+
+  // Messages verified on the submitting thread so far (Submit's `may_inline`).
+  uint64_t inlined() {
+    std::lock_guard lock(mu_);
+    return inlined_;
   }
 
   // Core thread: the counts since the last call.
@@ -280,7 +311,7 @@ class CloudSync::Parser {
     NameThisThread("sync-parser");
     // Below the core thread: on a busy box, verifying a flood never takes the CPU from decisions;
     // above the state worker: a revocation is not parsed after a snapshot's time slice.
-    LowerThisThreadPriority(kMessageNiceAbove);
+    LowerThisThreadPriority(kMessageNiceAbove, Slice::kShort);
     std::unique_lock lock(mu_);
     while (true) {
       cv_.wait(lock,
@@ -294,20 +325,38 @@ class CloudSync::Parser {
       lock.unlock();
       Done done = Handle(item);
       lock.lock();
-      finished_.emplace(item.seq, std::move(done));
-      if (emitting_) continue;  // the thread emitting hands this one on in its turn
-      emitting_ = true;
-      while (!finished_.empty() && finished_.begin()->first == next_out_) {
-        Done next = std::move(finished_.begin()->second);
-        finished_.erase(finished_.begin());
-        lock.unlock();
-        Emit(next);
-        lock.lock();
-        ++next_out_;
-        cv_.notify_all();  // the window has room again
-      }
-      emitting_ = false;
+      Finish(lock, item.seq, std::move(done));
     }
+  }
+
+  // `lock` held on mu_: files the result of message `seq` and, unless another thread is already
+  // at it, hands on every result that is next in arrival order.
+  void Finish(std::unique_lock<std::mutex>& lock, uint64_t seq, Done done) {
+    finished_.emplace(seq, std::move(done));
+    if (emitting_) return;  // the thread emitting hands this one on in its turn
+    emitting_ = true;
+    while (!finished_.empty() && finished_.begin()->first == next_out_) {
+      Done next = std::move(finished_.begin()->second);
+      finished_.erase(finished_.begin());
+      lock.unlock();
+      Emit(next);
+      lock.lock();
+      ++next_out_;
+      cv_.notify_all();  // the window has room again
+    }
+    emitting_ = false;
+  }
+
+  // mu_ held: whether the token bucket has a message to spare for Submit's inline path.
+  bool TakeInlineToken() {
+    const auto now = std::chrono::steady_clock::now();
+    inline_tokens_ =
+        std::min(kInlineBurst, inline_tokens_ + std::chrono::duration<double>(now - inline_at_) /
+                                                    std::chrono::duration<double>(kInlineEvery));
+    inline_at_ = now;
+    if (inline_tokens_ < 1) return false;
+    inline_tokens_ -= 1;
+    return true;
   }
 
   // Verifies and parses one message; nothing escapes (issue 10, point 13): a throw is counted as
@@ -395,6 +444,9 @@ class CloudSync::Parser {
   uint64_t next_out_ = 0;              // the seq to be handed on next
   std::map<uint64_t, Done> finished_;  // handled, waiting for an earlier one (<= kParserWindow)
   bool emitting_ = false;              // a thread is handing results on
+  double inline_tokens_ = kInlineBurst;
+  std::chrono::steady_clock::time_point inline_at_{};  // inline_tokens_ as of then
+  uint64_t inlined_ = 0;
   Counted counted_;
   bool collect_posted_ = false;
   bool stop_ = false;
@@ -583,7 +635,9 @@ bool CloudSync::TakeOffLoop(const std::string& topic_name, const std::string& pa
   // cost the whole snapshot. Bounded, so a flood of forged pages still ends in drops.
   const auto wait =
       *topic == Topic::kSyncSnapshot ? kSnapshotPageWait : std::chrono::milliseconds(0);
-  if (!parser_->Submit(*topic, payload, std::move(expect), wait)) {
+  const bool may_inline =
+      *topic != Topic::kSyncSnapshot && payload.size() <= Parser::kInlineMaxBytes;
+  if (!parser_->Submit(*topic, payload, std::move(expect), wait, may_inline)) {
     --parses_in_flight_;
     std::lock_guard lock(offloop_mu_);
     ++offloop_overload_[*topic];
@@ -1361,7 +1415,10 @@ json CloudSync::StatusJson() {
     return c;
   };
   LinkHealth lh = link_ ? link_->health() : LinkHealth{};
-  j["components"] = {{"parser", component(counters_.parser_faults, parser_last_error_)},
+  json parser = component(counters_.parser_faults, parser_last_error_);
+  // Messages verified on the MQTT client's thread itself (the pool was idle), of `messages`.
+  parser["on_receive"] = parser_ ? parser_->inlined() : 0;
+  j["components"] = {{"parser", std::move(parser)},
                      {"worker", component(counters_.worker_faults, worker_last_error_)},
                      {"link", component(lh.callback_errors, lh.last_error)}};
   j["index_failed"] = index_failed_;

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "gateway/base/log.h"
+#include "gateway/base/thread_priority.h"
 #include "gateway/codec/json_text.h"
 #include "gateway/store/index_image_file.h"
 #include "gateway/store/store.h"
@@ -160,6 +161,9 @@ void StateImporter::Start(json request, const ImportCaller& caller, Done done) {
 }
 
 void StateImporter::Run(Job job) {
+  NameThisThread("state-import");
+  // Bulk work, as the state worker's: below the doors and the cloud path, the default slice.
+  LowerThisThreadPriority(kBulkNiceAbove);
   std::weak_ptr<StateImporter*> self = self_;
   std::optional<rules::ImageStamp> stamp;
   auto finish = [&](Result<json> result, std::shared_ptr<const rules::Index> index) {

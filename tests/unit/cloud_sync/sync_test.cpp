@@ -1501,6 +1501,18 @@ TEST_F(SyncTest, Issue13SnapshotPagesWaitForRoomInsteadOfBeingDropped) {
 }
 
 // The threads of this process by name (/proc/self/task/*/comm) with their nice values.
+// This process's threads by name: their slices (ThreadSliceNs).
+std::multimap<std::string, uint64_t> ThreadSlices() {
+  std::multimap<std::string, uint64_t> out;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    out.emplace(name, ThreadSliceNs(std::stoi(task.path().filename().string())));
+  }
+  return out;
+}
+
 std::multimap<std::string, int> ThreadNices() {
   std::multimap<std::string, int> out;
   for (const auto& task : fs::directory_iterator("/proc/self/task")) {
@@ -1533,6 +1545,15 @@ TEST_F(SyncTest, Issue13TheCloudPathRunsBelowTheDoorsAndAboveTheStateWorker) {
   }
   EXPECT_EQ(threads.find("state-worker")->second, std::min(19, doors + kBulkNiceAbove));
   EXPECT_LT(kMessageNiceAbove, kBulkNiceAbove);
+  // And their slices: the parsers ask for short ones (a woken parser preempts bulk work at once),
+  // the state worker has the kernel's default (where the kernel has slices: Linux 6.12+).
+  if (ThreadSliceNs() == 0) GTEST_SKIP() << "this kernel reports no slice for SCHED_OTHER";
+  const std::multimap<std::string, uint64_t> slices = ThreadSlices();
+  for (auto [it, end] = slices.equal_range("sync-parser"); it != end; ++it) {
+    EXPECT_EQ(it->second, static_cast<uint64_t>(std::chrono::nanoseconds(kShortSlice).count()));
+  }
+  EXPECT_NE(slices.find("state-worker")->second,
+            static_cast<uint64_t>(std::chrono::nanoseconds(kShortSlice).count()));
 }
 
 // Every queue has a bound: deltas that find the state worker with cloud.limits.queue_messages jobs
@@ -1773,6 +1794,84 @@ TEST_F(SyncTest, Issue10StateWorkerJobThatThrowsMarksTheWorkerFailedAndTheGatewa
   Send("sync/delta", revoke);
   EXPECT_EQ(Stored(), (Position{1, 2}));
   EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+}
+
+// Issue 13, point 2: a small message that finds the parser pool idle is verified on the MQTT
+// client's thread that received it (no parser thread to wake first); a burst goes to the pool
+// beyond the first few, and every message is still handed on in arrival order.
+TEST_F(SyncTest, Issue13ASmallMessageIsVerifiedOnTheReceivingThreadWhenThePoolIsIdle) {
+  std::mutex mu;
+  std::vector<std::thread::id> verified_on;
+  sync_faults_.parser = [&] {
+    std::lock_guard lock(mu);
+    verified_on.push_back(std::this_thread::get_id());
+  };
+  Restart();
+  Send("sync/snapshot", Snapshot(1, 1, Records()));
+  const std::string topic = sync_->topics().root + "/sync/delta";
+  auto revoke = [&](uint64_t version, const char* status) {
+    return Sign(Delta(1, version,
+                      {{{"op", "put"},
+                        {"kind", "credential"},
+                        {"data", Card("c1", "p1", "a1b2", status)}}}),
+                key_, "cloud-1");
+  };
+  auto run_until = [&](Position at) {
+    for (int i = 0; i < 3000 && Stored() != at; ++i) {
+      ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+    }
+    Settle();
+  };
+
+  // One revocation, alone: verified on the thread that took it, before TakeOffLoop returned.
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the token bucket is full
+  std::thread::id receiver;
+  size_t before = 0;
+  std::thread client([&] {
+    receiver = std::this_thread::get_id();
+    {
+      std::lock_guard lock(mu);
+      before = verified_on.size();
+    }
+    ASSERT_TRUE(sync_->TakeOffLoop(topic, revoke(2, "revoked")));
+    std::lock_guard lock(mu);
+    ASSERT_EQ(verified_on.size(), before + 1) << "verified before TakeOffLoop returned";
+  });
+  client.join();
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(verified_on.back(), receiver);
+  }
+  run_until(Position{1, 2});
+  EXPECT_EQ(Stored(), (Position{1, 2}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked");
+  EXPECT_EQ(sync_->StatusJson()["components"]["parser"]["on_receive"], 1);
+
+  // A burst of 40 deltas at once: at most a few on the receiving thread (kInlineBurst, then one per
+  // millisecond), the rest on the pool; applied in order (a swap would be a gap and stop short),
+  // the last one deciding the card's status.
+  constexpr uint64_t kBurst = 40;
+  std::vector<std::string> burst;
+  for (uint64_t v = 3; v < 3 + kBurst; ++v) burst.push_back(revoke(v, v % 2 ? "active" : "revoked"));
+  std::thread burster([&] {
+    receiver = std::this_thread::get_id();
+    for (const std::string& m : burst) ASSERT_TRUE(sync_->TakeOffLoop(topic, m));
+  });
+  burster.join();
+  run_until(Position{1, 2 + kBurst});
+  EXPECT_EQ(Stored(), (Position{1, 2 + kBurst}));
+  EXPECT_EQ(Decide("a1b2"), "credential_revoked") << "version 42, the last, revokes";
+  EXPECT_EQ(sync_->counters().rejected_by_reason.size(), 0u);
+  size_t on_receiver = 0, on_pool = 0;
+  {
+    std::lock_guard lock(mu);
+    for (size_t i = before + 1; i < verified_on.size(); ++i) {
+      (verified_on[i] == receiver ? on_receiver : on_pool) += 1;
+    }
+  }
+  EXPECT_EQ(on_receiver + on_pool, kBurst);
+  EXPECT_GE(on_receiver, 1u);
+  EXPECT_GE(on_pool, kBurst / 2) << "a burst is not verified on the receiving thread";
 }
 
 TEST_F(SyncTest, Issue10ParserThreadExceptionIsCaughtCountedAndTheNextMessageParses) {
