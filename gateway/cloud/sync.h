@@ -193,8 +193,8 @@ class CloudSync final : public MqttListener {
   // On the MQTT client's thread: hands the message straight to the parser thread's bounded queue
   // (after the topic's size limit), so a flood never reaches the core loop; a message the queue
   // cannot take is counted (`overload`) and dropped. A small one that finds the parser idle is
-  // verified and parsed right here instead (rate-limited; see Parser::Submit). False before Start() or for a message over
-  // its limit (OnMessage then counts it on the loop).
+  // verified and parsed right here instead (rate-limited; see Parser::Submit). False before Start()
+  // or for a message over its limit (OnMessage then counts it on the loop).
   bool TakeOffLoop(const std::string& topic, const std::string& payload) override;
 
   // The daemon is stopping: publishes the retained state as the will would ({"online":false}),

@@ -187,11 +187,12 @@ int64_t WallMinusMonoMs() {
   return (wall.tv_sec - mono.tv_sec) * 1000 + (wall.tv_nsec - mono.tv_nsec) / 1'000'000;
 }
 
-// Fills each miss's `events` from cloud-sim serve's events.jsonl: the door, reader and device
-// events the daemon stamped between the frame and 5 s later (a decision that was denied, a frame
-// taken for a glitch, a lock fault), so that a miss can be attributed. Only lines that name one of
-// those types are parsed (the file holds the drained outbox too).
-void AttributeMisses(const fs::path& events_jsonl, std::vector<Miss>& misses) {
+// Fills each frame's `events` (misses and slow frames) from cloud-sim serve's events.jsonl, in
+// one read: the door, reader and device events the daemon stamped in the frame's window (a
+// decision that was denied, a frame taken for a glitch, a lock fault), so that it can be
+// attributed. Only lines that name one of those types are parsed (the file holds the drained
+// outbox too).
+void AttributeMisses(const fs::path& events_jsonl, std::vector<Miss*> misses) {
   if (misses.empty()) return;
   std::ifstream in(events_jsonl);
   std::string line;
@@ -204,7 +205,8 @@ void AttributeMisses(const fs::path& events_jsonl, std::vector<Miss>& misses) {
     json e = json::parse(line, nullptr, false);
     if (!e.is_object()) continue;
     const int64_t at = e.value("ts_millis", int64_t{0});
-    for (Miss& m : misses) {
+    for (Miss* miss : misses) {
+      Miss& m = *miss;
       const int64_t until = m.ms < 0 ? 5000 : static_cast<int64_t>(m.ms) + 2;
       if (at + (m.ms < 0 ? 50 : 2) < m.sent_wall_ms || at > m.sent_wall_ms + until) continue;
       json brief = {{"type", e.value("type", "")}, {"after_ms", at - m.sent_wall_ms}};
@@ -460,8 +462,8 @@ int main(int argc, char** argv) {
             const double ms = static_cast<double>(at - sent) / 1e6;
             phases[static_cast<size_t>(in)].ms.push_back(ms);
             if (ms > kSlowFrameMs && slow.size() < kMaxSlowFrames) {
-              slow.push_back(
-                  {phases[static_cast<size_t>(in)].name, sent / 1'000'000 + wall_minus_mono_ms, ms});
+              slow.push_back({phases[static_cast<size_t>(in)].name,
+                              sent / 1'000'000 + wall_minus_mono_ms, ms});
             }
           } else {
             ++phases[static_cast<size_t>(in)].missed;
@@ -612,8 +614,10 @@ int main(int argc, char** argv) {
         moved = SteadyClock::now();
       }
     }
-    AttributeMisses(jsonl, misses);
-    AttributeMisses(jsonl, slow);
+    std::vector<Miss*> frames;  // one read of the file (it holds the drained outbox) for both
+    for (Miss& m : misses) frames.push_back(&m);
+    for (Miss& m : slow) frames.push_back(&m);
+    AttributeMisses(jsonl, std::move(frames));
     json list = json::array();
     for (const Miss& m : misses) {
       list.push_back({{"phase", m.phase}, {"sent_wall_ms", m.sent_wall_ms}, {"events", m.events}});

@@ -1500,21 +1500,13 @@ TEST_F(SyncTest, Issue13SnapshotPagesWaitForRoomInsteadOfBeingDropped) {
   EXPECT_EQ(Decide("a1b2"), "granted") << "the first page's card";
 }
 
-// The threads of this process by name (/proc/self/task/*/comm) with their nice values.
-// This process's threads by name: their slices (ThreadSliceNs).
-std::multimap<std::string, uint64_t> ThreadSlices() {
-  std::multimap<std::string, uint64_t> out;
-  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    out.emplace(name, ThreadSliceNs(std::stoi(task.path().filename().string())));
-  }
-  return out;
-}
-
-std::multimap<std::string, int> ThreadNices() {
-  std::multimap<std::string, int> out;
+// The threads of this process by name (/proc/self/task/*/comm): their nice values and slices.
+struct ThreadSched {
+  int nice = 0;
+  uint64_t slice_ns = 0;  // ThreadSliceNs
+};
+std::multimap<std::string, ThreadSched> ThreadsByName() {
+  std::multimap<std::string, ThreadSched> out;
   for (const auto& task : fs::directory_iterator("/proc/self/task")) {
     std::ifstream comm(task.path() / "comm");
     std::string name;
@@ -1527,7 +1519,8 @@ std::multimap<std::string, int> ThreadNices() {
     std::string field;
     for (int i = 3; i <= 19 && rest >> field; ++i) {
     }
-    out.emplace(name, std::stoi(field));
+    out.emplace(name, ThreadSched{std::stoi(field),
+                                  ThreadSliceNs(std::stoi(task.path().filename().string()))});
   }
   return out;
 }
@@ -1537,22 +1530,22 @@ std::multimap<std::string, int> ThreadNices() {
 TEST_F(SyncTest, Issue13TheCloudPathRunsBelowTheDoorsAndAboveTheStateWorker) {
   Send("sync/snapshot", Snapshot(1, 1, Records()));
   const int doors = ThisThreadNice();
-  const std::multimap<std::string, int> threads = ThreadNices();
+  const std::multimap<std::string, ThreadSched> threads = ThreadsByName();
   ASSERT_EQ(threads.count("sync-parser"), 2u);
   ASSERT_EQ(threads.count("state-worker"), 1u);
   for (auto [it, end] = threads.equal_range("sync-parser"); it != end; ++it) {
-    EXPECT_EQ(it->second, std::min(19, doors + kMessageNiceAbove));
+    EXPECT_EQ(it->second.nice, std::min(19, doors + kMessageNiceAbove));
   }
-  EXPECT_EQ(threads.find("state-worker")->second, std::min(19, doors + kBulkNiceAbove));
+  EXPECT_EQ(threads.find("state-worker")->second.nice, std::min(19, doors + kBulkNiceAbove));
   EXPECT_LT(kMessageNiceAbove, kBulkNiceAbove);
   // And their slices: the parsers ask for short ones (a woken parser preempts bulk work at once),
   // the state worker has the kernel's default (where the kernel has slices: Linux 6.12+).
   if (ThreadSliceNs() == 0) GTEST_SKIP() << "this kernel reports no slice for SCHED_OTHER";
-  const std::multimap<std::string, uint64_t> slices = ThreadSlices();
-  for (auto [it, end] = slices.equal_range("sync-parser"); it != end; ++it) {
-    EXPECT_EQ(it->second, static_cast<uint64_t>(std::chrono::nanoseconds(kShortSlice).count()));
+  for (auto [it, end] = threads.equal_range("sync-parser"); it != end; ++it) {
+    EXPECT_EQ(it->second.slice_ns,
+              static_cast<uint64_t>(std::chrono::nanoseconds(kShortSlice).count()));
   }
-  EXPECT_NE(slices.find("state-worker")->second,
+  EXPECT_NE(threads.find("state-worker")->second.slice_ns,
             static_cast<uint64_t>(std::chrono::nanoseconds(kShortSlice).count()));
 }
 
@@ -1810,11 +1803,11 @@ TEST_F(SyncTest, Issue13ASmallMessageIsVerifiedOnTheReceivingThreadWhenThePoolIs
   Send("sync/snapshot", Snapshot(1, 1, Records()));
   const std::string topic = sync_->topics().root + "/sync/delta";
   auto revoke = [&](uint64_t version, const char* status) {
-    return Sign(Delta(1, version,
-                      {{{"op", "put"},
-                        {"kind", "credential"},
-                        {"data", Card("c1", "p1", "a1b2", status)}}}),
-                key_, "cloud-1");
+    return Sign(
+        Delta(
+            1, version,
+            {{{"op", "put"}, {"kind", "credential"}, {"data", Card("c1", "p1", "a1b2", status)}}}),
+        key_, "cloud-1");
   };
   auto run_until = [&](Position at) {
     for (int i = 0; i < 3000 && Stored() != at; ++i) {
@@ -1852,7 +1845,8 @@ TEST_F(SyncTest, Issue13ASmallMessageIsVerifiedOnTheReceivingThreadWhenThePoolIs
   // the last one deciding the card's status.
   constexpr uint64_t kBurst = 40;
   std::vector<std::string> burst;
-  for (uint64_t v = 3; v < 3 + kBurst; ++v) burst.push_back(revoke(v, v % 2 ? "active" : "revoked"));
+  for (uint64_t v = 3; v < 3 + kBurst; ++v)
+    burst.push_back(revoke(v, v % 2 ? "active" : "revoked"));
   std::thread burster([&] {
     receiver = std::this_thread::get_id();
     for (const std::string& m : burst) ASSERT_TRUE(sync_->TakeOffLoop(topic, m));
