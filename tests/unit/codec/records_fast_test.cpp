@@ -15,6 +15,7 @@
 
 #include "gateway/codec/records_json.h"
 #include "tests/bench/gen.h"
+#include "tests/rounds.h"
 #include "tests/unit/codec/fast_check.h"
 
 namespace lintel::codec {
@@ -376,10 +377,10 @@ Tally MutateAndCheck(const std::vector<std::string>& seeds, int rounds, uint32_t
 TEST(RecordsFast, MutatedRecordsAreGivenUpOrReadLikeTheCurrentParser) {
   std::vector<std::string> seeds = {json::parse(kEveryField).dump(),
                                     RecordsToJson(bench::Generate(12)).dump()};
-  Tally t = MutateAndCheck(seeds, 6000, 13, CheckRecordsText);
+  Tally t = MutateAndCheck(seeds, TestRounds(6000), 13, CheckRecordsText);
   // The mutants reach both sides: some still parse (and are compared), many do not.
-  EXPECT_GT(t.both_accept, 150);
-  EXPECT_GT(t.current_rejects, 1500);
+  EXPECT_GT(t.both_accept, TestRounds(150));
+  EXPECT_GT(t.current_rejects, TestRounds(1500));
   RecordProperty("both_accept", t.both_accept);
   RecordProperty("current_rejects", t.current_rejects);
 }
@@ -397,9 +398,9 @@ TEST(RecordsFast, MutatedOpsAreGivenUpOrReadLikeTheCurrentParser) {
     }
     seeds.push_back(json{{"op", "delete"}, {"kind", kinds[k]}, {"id", "x-1"}}.dump());
   }
-  Tally t = MutateAndCheck(seeds, 6000, 7, CheckOpText);
-  EXPECT_GT(t.both_accept, 150);
-  EXPECT_GT(t.current_rejects, 1500);
+  Tally t = MutateAndCheck(seeds, TestRounds(6000), 7, CheckOpText);
+  EXPECT_GT(t.both_accept, TestRounds(150));
+  EXPECT_GT(t.current_rejects, TestRounds(1500));
 }
 
 }  // namespace

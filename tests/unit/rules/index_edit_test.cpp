@@ -12,6 +12,7 @@
 #include "rules/index.h"
 #include "rules/validate.h"
 #include "tests/unit/rules/fixture.h"
+#include "tests/rounds.h"
 #include "tests/unit/rules/random_state.h"
 
 namespace lintel::rules {
@@ -152,7 +153,8 @@ TEST(IndexEdit, DecidesAsARebuildOverRandomDeltas) {
   const Site site = MapleCourt();
   const auto people = Ids("p", 16), leases = Ids("l", 9), creds = Ids("c", 21);
   int edited = 0, fell_back = 0;
-  for (uint32_t seed = 1; seed <= 300; ++seed) {
+  const auto seeds = static_cast<uint32_t>(TestRounds(300));
+  for (uint32_t seed = 1; seed <= seeds; ++seed) {
     RandomState g(seed);
     Records state = g.State(site);
     std::shared_ptr<const Index> index = BuildIndex(site, state);
@@ -185,7 +187,7 @@ TEST(IndexEdit, DecidesAsARebuildOverRandomDeltas) {
       state = std::move(after);
     }
   }
-  EXPECT_GT(edited, 2000);
+  EXPECT_GT(edited, TestRounds(2000));
   EXPECT_GT(fell_back, 0);
 }
 
