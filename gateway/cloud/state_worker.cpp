@@ -261,21 +261,24 @@ class Session {
   // last checkpoint (or a WAL file beyond kCheckpointWalBytes: others' commits) is copied into the
   // database (Store::Checkpoint), so the checkpoint's I/O never runs under a delta's commit (at
   // 2,000,000 credentials one took ~100 ms and delayed every commit with it).
-  void IdleUpkeep() {
-    if (!store_) return;
+  // True when a checkpoint ran and completed.
+  bool IdleUpkeep() {
+    if (!store_) return false;
     // The WAL file keeps its size after a checkpoint: only growth since the last one counts.
     struct stat st {};
     const uint64_t wal = ::stat((path_ + "-wal").c_str(), &st) == 0 ? st.st_size : 0;
     const bool big = wal > wal_at_checkpoint_ + kCheckpointWalBytes;
-    if (!uncheckpointed_ && !big) return;
+    if (!uncheckpointed_ && !big) return false;
     uncheckpointed_ = false;
     wal_at_checkpoint_ = wal;
     try {
       Status done = store_->Checkpoint();
-      if (!done.ok()) LogWarning("sync", "state worker: WAL checkpoint: " + done.ToString());
+      if (done.ok()) return true;
+      LogWarning("sync", "state worker: WAL checkpoint: " + done.ToString());
     } catch (const std::exception& e) {
       LogError("sync", std::string("state worker: WAL checkpoint threw: ") + e.what());
     }
+    return false;
   }
 
   // True when a job changed the state and the index must be rebuilt.
@@ -1078,7 +1081,8 @@ void StateWorker::Run() {
     if (stop_) return;
     if (!woken) {
       lock.unlock();
-      session.IdleUpkeep();
+      if (session.IdleUpkeep()) wal_checkpoints_.fetch_add(1, std::memory_order_relaxed);
+      idle_upkeeps_.fetch_add(1, std::memory_order_relaxed);
       lock.lock();
       continue;
     }

@@ -48,6 +48,7 @@
 // Threads: Submit() and the destructor are called from the core thread; outcomes are posted.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -212,6 +213,11 @@ class StateWorker {
   StateWorker& operator=(const StateWorker&) = delete;
 
   void Submit(StateJob job);
+  // WAL checkpoints the worker has completed between bursts (any thread).
+  uint64_t wal_checkpoints() const { return wal_checkpoints_.load(std::memory_order_relaxed); }
+  // Idle upkeeps done (every kIdleCheckpointAfter without a job), with or without a checkpoint:
+  // once it has grown, whatever checkpoint was due after the last job is done (any thread).
+  uint64_t idle_upkeeps() const { return idle_upkeeps_.load(std::memory_order_relaxed); }
 
  private:
   void Run();
@@ -227,6 +233,8 @@ class StateWorker {
   CondVar cv_;
   std::deque<StateJob> queue_ GUARDED_BY(mu_);
   bool stop_ GUARDED_BY(mu_) = false;
+  std::atomic<uint64_t> wal_checkpoints_{0};
+  std::atomic<uint64_t> idle_upkeeps_{0};
   std::thread thread_;
 };
 

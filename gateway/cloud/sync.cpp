@@ -1418,8 +1418,10 @@ json CloudSync::StatusJson() {
   json parser = component(counters_.parser_faults, parser_last_error_);
   // Messages verified on the MQTT client's thread itself (the pool was idle), of `messages`.
   parser["on_receive"] = parser_ ? parser_->inlined() : 0;
+  json worker = component(counters_.worker_faults, worker_last_error_);
+  worker["wal_checkpoints"] = wal_checkpoints();
   j["components"] = {{"parser", std::move(parser)},
-                     {"worker", component(counters_.worker_faults, worker_last_error_)},
+                     {"worker", std::move(worker)},
                      {"link", component(lh.callback_errors, lh.last_error)}};
   j["index_failed"] = index_failed_;
   // Restricting deltas the store could not write, in force in memory only (gone on restart).

@@ -229,6 +229,10 @@ class CloudSync final : public MqttListener {
   // Messages being parsed off the core thread plus state jobs submitted to the worker, whose
   // outcome has not been handled yet.
   size_t pending_jobs() const { return parses_in_flight_.load() + jobs_outstanding_; }
+  // WAL checkpoints the state worker completed between bursts (0 before Start).
+  uint64_t wal_checkpoints() const { return worker_ ? worker_->wal_checkpoints() : 0; }
+  // The state worker's idle upkeeps (StateWorker::idle_upkeeps; 0 before Start).
+  uint64_t idle_upkeeps() const { return worker_ ? worker_->idle_upkeeps() : 0; }
   // A change is committed but the doors do not decide on it yet (its index failed to build).
   bool index_failed() const { return index_failed_; }
 

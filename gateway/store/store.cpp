@@ -26,9 +26,6 @@ using internal::CodeFromSqlite;
 using internal::ResetOnExit;
 using internal::Stmt;
 
-// After a checkpoint the WAL is truncated to this size, so one large snapshot does not leave a
-// WAL of the whole state on disk.
-constexpr int64_t kJournalSizeLimit = int64_t{64} << 20;
 
 // Creates `path` with mode 0600 when absent; tightens an existing file readable or writable by
 // group or others to owner-only, and so its -wal and -shm files when they exist (SQLite gives the
@@ -206,9 +203,7 @@ class SqliteStore final : public Store {
   Status StageLoad(RecordVisitor& visitor) override;
   Status StageCommit(Position pos) override;
   Status StageDrop() override;
-  Status Checkpoint() override {
-    return Exec("PRAGMA wal_checkpoint(PASSIVE)", "checkpoint the WAL");
-  }
+  Status Checkpoint() override;
   Result<Position> AppliedPosition() override;
   Status LoadState(RecordVisitor& visitor) override;
   Result<rules::Records> LoadRecords() override;
@@ -362,6 +357,7 @@ class SqliteStore final : public Store {
   std::string path_;
   sqlite3* db_;
   int busy_timeout_ms_ = 5000;
+  int64_t wal_size_limit_ = int64_t{64} << 20;
   std::chrono::steady_clock::time_point busy_since_;  // the current wait's first OnBusy
   int opened_at_ = 0;
   bool read_only_ = false;
@@ -664,7 +660,10 @@ Status SqliteStore::Init(const StoreOptions& options) {
   LINTEL_RETURN_IF_ERROR(
       Exec(options.durable_commits ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
            "set synchronous"));
-  std::string limit = "PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimit);
+  // After a checkpoint the WAL is truncated to this size, so one large snapshot does not leave a
+  // WAL of the whole state on disk.
+  wal_size_limit_ = options.wal_size_limit;
+  std::string limit = "PRAGMA journal_size_limit = " + std::to_string(wal_size_limit_);
   LINTEL_RETURN_IF_ERROR(Exec(limit.c_str(), "set journal_size_limit"));
   if (options.checkpoint_pages != 1000) {
     std::string pages = "PRAGMA wal_autocheckpoint = " + std::to_string(options.checkpoint_pages);
@@ -1095,6 +1094,33 @@ Status SqliteStore::StageCommit(Position pos) {
     }
   }
   return status;
+}
+
+Status SqliteStore::Checkpoint() {
+  LINTEL_RETURN_IF_ERROR(Exec("PRAGMA wal_checkpoint(PASSIVE)", "checkpoint the WAL"));
+  struct stat st {};
+  if (::stat((path_ + "-wal").c_str(), &st) != 0 || st.st_size <= wal_size_limit_) {
+    return Status::Ok();
+  }
+  // Everything was copied above: TRUNCATE only waits for the write lock and for readers of the
+  // WAL, then truncates it to 0 bytes.
+  const int busy_before = busy_timeout_ms_;
+  busy_timeout_ms_ = kTruncateWaitMs;
+  int log_frames = 0, done_frames = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
+                                           &done_frames);
+  busy_timeout_ms_ = busy_before;
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return Status::Ok();  // left to the next commit
+  if (rc != SQLITE_OK) return Err(rc, "truncate the WAL");
+  // The truncation is synced through SQLite's own handle of the WAL file (no second descriptor,
+  // whose close could drop the process's POSIX locks on it).
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK &&
+      wal != nullptr && wal->pMethods != nullptr) {
+    const int synced = wal->pMethods->xSync(wal, SQLITE_SYNC_FULL);
+    if (synced != SQLITE_OK) return Err(synced, "sync the truncated WAL");
+  }
+  return Status::Ok();
 }
 
 Status SqliteStore::StageDrop() {

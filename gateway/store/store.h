@@ -117,6 +117,10 @@ struct LockSyncState {
   friend bool operator==(const LockSyncState&, const LockSyncState&) = default;
 };
 
+// How long Checkpoint() waits for other connections before it truncates a grown WAL (it then
+// leaves the WAL to SQLite's own truncation at the next commit).
+inline constexpr int kTruncateWaitMs = 200;
+
 struct StoreOptions {
   // true: synchronous=FULL, a commit that returned is on disk (~110 us per small commit).
   // false: synchronous=NORMAL, still consistent after power loss but the last commits may be lost;
@@ -139,6 +143,9 @@ struct StoreOptions {
   // state worker uses 0 and checkpoints itself when idle (Checkpoint()), the core and the journal
   // writer a 64 MiB backstop (issue 13, point 1).
   int checkpoint_pages = 1000;
+  // The WAL file's size after a checkpoint (PRAGMA journal_size_limit), and the size past which
+  // Checkpoint() truncates it itself (to 0).
+  int64_t wal_size_limit = int64_t{64} << 20;
   // When the file exists but cannot be opened for writing (a read-only or full file system: SQLite
   // cannot create or grow the -shm it needs), open it read-only instead of failing: every read
   // works, every write fails with IoError, and read_only() is true. SQLite reads a WAL database
@@ -246,7 +253,13 @@ class Store {
   virtual Status ApplyOps(const std::vector<Op>& ops, Position new_pos) = 0;
 
   // Copies what the WAL holds into the database, without waiting for readers or writers (PRAGMA
-  // wal_checkpoint(PASSIVE)); the WAL is reused from its start afterwards. Errors: the store's.
+  // wal_checkpoint(PASSIVE)); the WAL is reused from its start afterwards. A WAL file grown past
+  // StoreOptions::wal_size_limit (a snapshot's swap writes the whole state's indexes through it:
+  // ~600 MiB at 2,000,000 credentials) is then truncated here and the truncation synced, waiting
+  // at most kTruncateWaitMs for other connections: the file system frees its blocks (on a mount
+  // with `discard`, trims them) in this call rather than under the next commit's fsync, which
+  // waited 50-110 ms for it. When others hold it longer, SQLite truncates it to the limit at the
+  // next commit as before. Errors: the store's.
   virtual Status Checkpoint() = 0;
 
   // The position stored by the last ReplaceState or ApplyOps; {0, 0} for a new store.

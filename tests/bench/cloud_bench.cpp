@@ -36,6 +36,7 @@
 //     Then the whole state again as a snapshot, and revocations while the worker applies it
 //     (point 2, "during a snapshot apply"): each in force before the snapshot's swap, same target.
 // Not part of the test run's pass/fail.
+#include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -494,6 +495,8 @@ struct RevocationResult {
   Percentiles less_commit_us;
   double snapshot_setup_s = 0;
   double sync_before_s = 0;         // sync(2) before the pass: the writeback it waited for
+  double checkpoint_wait_s = 0;     // waiting for the worker's WAL checkpoint before the pass
+  double disk_settle_s = 0;         // DiskSettle before the pass
   size_t before_snapshot_swap = 0;  // kRevokeDuringSnapshot: revocations denied before its swap
   double snapshot_apply_s = 0;      // kRevokeDuringSnapshot: last page in -> its swap
   std::string reason_before;
@@ -599,6 +602,30 @@ json TenantOps(size_t k, rules::Credential* card) {
 
 // Runs `passes` of measured deltas on a gateway holding `credentials` credentials. Each pass turns
 // the cloud publisher's TCP_NODELAY on or off and says what its deltas change.
+// Waits until the disk under `dir` is back to its steady speed: a 16 KiB write and fdatasync
+// every 10 ms until 100 in a row (a second) took under 5 ms each, at most 30 s. Returns the
+// seconds waited.
+double DiskSettle(const std::string& dir) {
+  const std::string path = dir + "/disk-settle.probe";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) Die("cannot create " + path);
+  const std::string block(16384, 'x');
+  auto t0 = SteadyClock::now();
+  int fast = 0;
+  for (int i = 0; fast < 100 && SteadyClock::now() - t0 < 30s; ++i) {
+    auto w0 = SteadyClock::now();
+    if (::pwrite(fd, block.data(), block.size(), static_cast<off_t>(i % 64) * 16384) < 0 ||
+        ::fdatasync(fd) != 0) {
+      Die("cannot write " + path);
+    }
+    fast = SteadyClock::now() - w0 < 5ms ? fast + 1 : 0;
+    std::this_thread::sleep_for(10ms);
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return bench::Seconds(t0, SteadyClock::now());
+}
+
 std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mosquitto& broker,
                                             size_t credentials, const std::vector<Pass>& passes,
                                             const Signer& signer) {
@@ -696,15 +723,28 @@ std::vector<RevocationResult> RunRevocation(const std::string& dir, testing::Mos
     r.snapshot_setup_s = setup_s;
     r.nodelay_sockets = cloud.SetNoDelay(pass.nodelay);
     bare.SetNoDelay(pass.nodelay);
-    // What the setup (or the pass before) wrote is on disk before the pass starts: otherwise the
-    // kernel's writeback of a 2,000,000-credential snapshot (gigabytes, for up to 30 s) is what
-    // each delta's fsync waits behind, and the pass measures the setup's aftermath instead of the
-    // steady state (each delta's commit p99 69 ms against a bare commit's 0.8 ms). Its time is
-    // reported.
+    // What the setup (or the pass before) left behind is done before the pass starts, so the pass
+    // measures the steady state, not the setup's aftermath (each reported in seconds):
+    //  - the state worker's idle WAL checkpoint, kIdleCheckpointAfter after its last job (a pass
+    //    started before it puts its first deltas' fsyncs behind that I/O: 110-150 ms each): the
+    //    worker's next idle upkeep is waited for, which has done any checkpoint that was due;
+    //  - the kernel's writeback (sync): gigabytes after a 2,000,000-credential snapshot, up to 30 s
+    //    (each delta's commit p99 was 69 ms against a bare commit's 0.8 ms);
+    //  - the disk itself (DiskSettle): on a mount with `discard` (this machine's), the trim of a
+    //    snapshot's freed WAL (~600 MiB) left a single 64 KiB write taking ~20 ms every ~2 s for
+    //    several seconds after it, with nothing else writing.
     if (pass.change != Change::kRevokeDuringSnapshot) {
       auto s0 = SteadyClock::now();
+      const uint64_t upkeeps = gut.Call([&] { return gut.sync().idle_upkeeps(); });
+      while (gut.Call([&] { return gut.sync().idle_upkeeps(); }) == upkeeps &&
+             SteadyClock::now() - s0 < cloud::kIdleCheckpointAfter + 10s) {
+        std::this_thread::sleep_for(10ms);
+      }
+      r.checkpoint_wait_s = bench::Seconds(s0, SteadyClock::now());
+      s0 = SteadyClock::now();
       ::sync();
       r.sync_before_s = bench::Seconds(s0, SteadyClock::now());
+      r.disk_settle_s = DiskSettle(dir);
     }
     malloc_trim(0);
     r.steady_rss_mb = RssMb();
@@ -1283,6 +1323,8 @@ int Main(int argc, char** argv) {
         {{"scale_credentials", scale_credentials},
          {"scale_setup_s", Round3(t.snapshot_setup_s)},
          {"scale_setup_sync_s", Round3(t.sync_before_s)},
+         {"scale_setup_checkpoint_wait_s", Round3(t.checkpoint_wait_s)},
+         {"scale_setup_disk_settle_s", Round3(t.disk_settle_s)},
          {"scale_tenants", t.denied_us.n},
          {"scale_tenant_p50_ms", Round3(t.denied_us.p50 / 1000)},
          {"scale_tenant_p99_ms", Round3(t.denied_us.p99 / 1000)},

@@ -1648,6 +1648,7 @@ TEST_F(SyncTest, Issue13TheWorkerCheckpointsTheWalWhenIdleNotUnderACommit) {
   Send("sync/delta", Delta(1, 2, ops), /*settle=*/false);
   until_stored(Position{1, 2});
   const auto before = fs::file_size(config_.store_path);
+  const uint64_t checkpoints_before = sync_->wal_checkpoints();
   // Checked when the worker cannot have been idle for kIdleCheckpointAfter since its commit yet
   // (a slow sanitizer build or a loaded machine may take longer to get here).
   if (std::chrono::steady_clock::now() - sent_at < cloud::kIdleCheckpointAfter) {
@@ -1662,6 +1663,15 @@ TEST_F(SyncTest, Issue13TheWorkerCheckpointsTheWalWhenIdleNotUnderACommit) {
   }
   EXPECT_GT(fs::file_size(config_.store_path), before + (uintmax_t{256} << 10))
       << "checkpointed when idle";
+  // Counted once it is done (cloud_bench waits for it before a pass), and shown in the status.
+  while (sync_->wal_checkpoints() == checkpoints_before &&
+         std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(loop_->RunOnce(std::chrono::milliseconds(10)).ok());
+  }
+  EXPECT_GT(sync_->wal_checkpoints(), checkpoints_before);
+  EXPECT_GE(sync_->idle_upkeeps(), sync_->wal_checkpoints());
+  EXPECT_EQ(sync_->StatusJson()["components"]["worker"]["wal_checkpoints"],
+            sync_->wal_checkpoints());
   EXPECT_EQ(Decide("10000007"), "granted");
 }
 

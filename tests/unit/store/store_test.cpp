@@ -1183,5 +1183,48 @@ TEST(StoreOnAFullDisk, OpensReadOnlyWithTheFallbackAndWritesAfterReopen) {
   fs::remove_all(dir);
 }
 
+// Issue 13, point 1: a WAL grown past its limit by one large transaction (a snapshot's swap) is
+// truncated by Checkpoint() itself, not by the next commit (whose fsync then waited for the file
+// system to free, and trim, the WAL's blocks); with a reader on the WAL, Checkpoint waits at most
+// kTruncateWaitMs and leaves the truncation to SQLite's own at a later commit.
+TEST_F(StoreTest, CheckpointTruncatesAWalGrownPastItsLimit) {
+  StoreOptions options;
+  options.durable_commits = true;
+  options.checkpoint_pages = 0;  // as the state worker: only Checkpoint() copies the WAL
+  options.wal_size_limit = int64_t{256} << 10;
+  Result<std::unique_ptr<Store>> opened = Store::Open(path_.string(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Store& store = **opened;
+  const std::string wal = path_.string() + "-wal";
+  rules::Records many;
+  for (int i = 0; i < 5000; ++i) many.credentials.push_back(Card("c-" + std::to_string(i), i));
+  ASSERT_TRUE(store.ReplaceState(many, {1, 1}).ok());
+  ASSERT_GT(fs::file_size(wal), uintmax_t{256} << 10) << "the state went through the WAL";
+
+  // A reader of the WAL: the copy is done, the truncation waits for it no longer than its bound.
+  {
+    RawDb reader(path_);
+    reader.Exec("BEGIN");
+    ASSERT_EQ(reader.Query("SELECT count(*) FROM credentials"), "5000\n");
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(store.Checkpoint().ok());
+    EXPECT_LT(std::chrono::steady_clock::now() - t0,
+              std::chrono::milliseconds(kTruncateWaitMs) + std::chrono::seconds(2));
+    EXPECT_GT(fs::file_size(wal), uintmax_t{256} << 10) << "not truncated under a reader";
+    reader.Exec("COMMIT");
+  }
+
+  ASSERT_TRUE(store.Checkpoint().ok());
+  EXPECT_EQ(fs::file_size(wal), 0u);
+  EXPECT_EQ(store.LoadRecords()->credentials.size(), 5000u);
+  // The store goes on: a commit, a checkpoint of a WAL within its limit (left as it is).
+  ASSERT_TRUE(store.ApplyOps({rules::PutOp(Card("c-new", 999999))}, {1, 2}).ok());
+  ASSERT_TRUE(store.Checkpoint().ok());
+  EXPECT_GT(fs::file_size(wal), 0u);
+  EXPECT_LE(fs::file_size(wal), uintmax_t{256} << 10);
+  EXPECT_EQ(*store.AppliedPosition(), (Position{1, 2}));
+  EXPECT_EQ(RawDb(path_).Query("SELECT count(*) FROM credentials"), "5001\n");
+}
+
 }  // namespace
 }  // namespace lintel::store
