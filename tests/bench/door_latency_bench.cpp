@@ -36,9 +36,17 @@
 // daemon's access.granted event was stamped: the time before it went to the reader socket, the
 // decoder and the core loop; after it, to the Modbus write and modbus-sim (a process on the same
 // two cores). Missed frames are listed the same way in `missed_frames`.
+// The machine's own floor, same run: a probe thread (SCHED_FIFO 1 when allowed, else the
+// benchmark's priority) asks to wake every 10 ms and records how late it woke. Its worst delay in
+// each phase is `machine_stall_max_ms` (p99 `machine_stall_p99_ms`): a thread of the highest
+// priority there is could not run for that long (on a virtual machine, the host not running the
+// vCPU), so no door frame can beat it. A slow frame lists `machine_stall_ms`, the worst probe
+// delay that overlapped it.
 // Prints one JSON line. Usage: door_latency_bench [--credentials N] [--events N] [--deltas N]
 // [--idle-frames N] [--daemon-nice N] [--dir DIR]. Needs mosquitto, mosquitto_sub and the built
 // lintel, cloud-sim and modbus-sim.
+#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -176,6 +184,67 @@ struct Miss {
   int64_t sent_wall_ms = 0;
   double ms = -1;  // last bit to relay on; -1: missed
   json events = json::array();
+  int64_t sent_mono_ns = 0;
+};
+
+// The machine's wake-up floor (see the top): wakes every kPeriod at SCHED_FIFO 1 (when allowed)
+// and records each wake-up's delay, with the phase it fell in.
+class StallProbe {
+ public:
+  static constexpr int64_t kPeriodNs = 10'000'000;
+  struct Sample {
+    int64_t due_ns;  // CLOCK_MONOTONIC
+    int64_t late_ns;
+    int phase;
+  };
+
+  explicit StallProbe(const std::atomic<int>& phase) : phase_(phase) {
+    samples_.reserve(200000);  // ~33 min at 100 Hz; beyond that samples are not kept
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~StallProbe() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  bool realtime() const { return realtime_; }
+  // After Stop().
+  const std::vector<Sample>& samples() const { return samples_; }
+  // The worst delay of a wake-up due in [from, to] or late into it, ms.
+  double WorstOverlapMs(int64_t from, int64_t to) const {
+    int64_t worst = 0;
+    for (const Sample& x : samples_) {
+      if (x.due_ns <= to && x.due_ns + x.late_ns >= from) worst = std::max(worst, x.late_ns);
+    }
+    return static_cast<double>(worst) / 1e6;
+  }
+
+ private:
+  void Run() {
+    sched_param param{};
+    param.sched_priority = 1;
+    realtime_ = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
+    timespec next{};
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    while (!stop_) {
+      next.tv_nsec += kPeriodNs;
+      if (next.tv_nsec >= 1'000'000'000) {
+        next.tv_nsec -= 1'000'000'000;
+        ++next.tv_sec;
+      }
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+      const int64_t due = next.tv_sec * 1'000'000'000 + next.tv_nsec;
+      const int64_t now = MonoNs();
+      if (samples_.size() < samples_.capacity()) samples_.push_back({due, now - due, phase_});
+      if (now - due > kPeriodNs) next = {now / 1'000'000'000, now % 1'000'000'000};  // skip ahead
+    }
+  }
+
+  const std::atomic<int>& phase_;
+  std::atomic<bool> stop_{false};
+  bool realtime_ = false;
+  std::vector<Sample> samples_;  // written by the thread only, read after Stop
+  std::thread thread_;
 };
 constexpr double kSlowFrameMs = 15.0;  // the p99 target
 constexpr size_t kMaxSlowFrames = 40;  // listed in the JSON line
@@ -424,6 +493,7 @@ int main(int argc, char** argv) {
   std::vector<Miss> misses;  // guarded by `mu`
   std::vector<Miss> slow;    // guarded by `mu`: the first kMaxSlowFrames over kSlowFrameMs
   const int64_t wall_minus_mono_ms = WallMinusMonoMs();
+  StallProbe probe(phase);
   std::thread reader([&] {
     int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
@@ -463,7 +533,7 @@ int main(int argc, char** argv) {
             phases[static_cast<size_t>(in)].ms.push_back(ms);
             if (ms > kSlowFrameMs && slow.size() < kMaxSlowFrames) {
               slow.push_back({phases[static_cast<size_t>(in)].name,
-                              sent / 1'000'000 + wall_minus_mono_ms, ms});
+                              sent / 1'000'000 + wall_minus_mono_ms, ms, json::array(), sent});
             }
           } else {
             ++phases[static_cast<size_t>(in)].missed;
@@ -573,6 +643,11 @@ int main(int argc, char** argv) {
   if (int rc = finish(""); rc != 0) return rc;
   if (!reader_error.empty()) return fail("reader: " + reader_error);
 
+  probe.Stop();
+  std::vector<std::vector<double>> stall_ms(phases.size());
+  for (const StallProbe::Sample& x : probe.samples()) {
+    stall_ms[static_cast<size_t>(x.phase)].push_back(static_cast<double>(x.late_ns) / 1e6);
+  }
   const double idle_p50 = Percentile(phases[0].ms, 0.5);
   const double idle_p99 = Percentile(phases[0].ms, 0.99);
   const double idle_max = Percentile(phases[0].ms, 1.0);
@@ -583,12 +658,20 @@ int main(int argc, char** argv) {
               {"measured",
                "Wiegand last bit (sendto of the replay datagram) to modbus-sim's coil "
                "16 on, ms, 1 ms resolution"},
-              {"clock_origin_window_us", (origin_hi - origin_lo) / 1000}};
+              {"clock_origin_window_us", (origin_hi - origin_lo) / 1000},
+              {"machine_stall_probe_realtime", probe.realtime()}};
   bool met = true;
-  for (const Phase& p : phases) {
+  for (size_t i = 0; i < phases.size(); ++i) {
+    const Phase& p = phases[i];
     const double p50 = Percentile(p.ms, 0.5), p99 = Percentile(p.ms, 0.99);
     const double max = Percentile(p.ms, 1.0);
-    json f = {{"n", p.ms.size()}, {"missed", p.missed}, {"p50", p50}, {"p99", p99}, {"max", max}};
+    json f = {{"n", p.ms.size()},
+              {"missed", p.missed},
+              {"p50", p50},
+              {"p99", p99},
+              {"max", max},
+              {"machine_stall_p99_ms", Percentile(stall_ms[i], 0.99)},
+              {"machine_stall_max_ms", Percentile(stall_ms[i], 1.0)}};
     if (p.name != "idle") {
       f["load_s"] = p.load_s;
       f["p50_ratio"] = idle_p50 > 0 ? p50 / idle_p50 : 0;
@@ -631,11 +714,15 @@ int main(int argc, char** argv) {
       for (const json& e : m.events) {
         if (e.value("type", "") == "access.granted") decided = e["after_ms"];
       }
-      list.push_back({{"phase", m.phase},
-                      {"ms", m.ms},
-                      {"decided_after_ms", decided},
-                      {"sent_wall_ms", m.sent_wall_ms},
-                      {"events", m.events}});
+      list.push_back(
+          {{"phase", m.phase},
+           {"ms", m.ms},
+           {"decided_after_ms", decided},
+           {"machine_stall_ms",
+            probe.WorstOverlapMs(m.sent_mono_ns,
+                                 m.sent_mono_ns + static_cast<int64_t>(m.ms * 1'000'000))},
+           {"sent_wall_ms", m.sent_wall_ms},
+           {"events", m.events}});
     }
     if (!slow.empty()) out["slow_frames"] = list;
   }
